@@ -1,0 +1,31 @@
+// Run progress for the CLI: on a terminal, one line per node with a live progress bar for long
+// nodes; otherwise one plain line per finished node (stable, grep-able), nothing else.
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "exec/executor.h"
+
+namespace sf::host {
+
+class ConsoleProgress : public RunObserver {
+ public:
+  // `out` receives node lines; `tty` enables the bar.
+  ConsoleProgress(std::FILE* out, bool tty) : out_(out), tty_(tty) {}
+  void node_started(size_t index, size_t total, const PlannedNode& node) override;
+  void node_progress(const PlannedNode& node, int64_t done, int64_t total) override;
+  void node_finished(const PlannedNode& node, double seconds, bool cached) override;
+  void message(const PlannedNode& node, bool warning, const std::string& text) override;
+
+ private:
+  std::string prefix(const PlannedNode& node) const;
+  std::FILE* out_;
+  bool tty_;
+  size_t index_ = 0, total_ = 0;
+  bool bar_shown_ = false;
+  std::chrono::steady_clock::time_point last_draw_{};
+};
+
+}  // namespace sf::host

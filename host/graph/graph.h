@@ -1,0 +1,59 @@
+// The graph file format: ComfyUI's API prompt format. Torch-free.
+//
+//   {"3": {"class_type": "KSampler", "inputs": {"seed": 1, "model": ["4", 0]}, "_meta": {...}}}
+//
+// An input is a literal (number, string, bool, {"__value__": [...]}) or a link [source_id, index].
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sigmaflow/literal.h"
+#include "sigmaflow/status.h"
+
+namespace sf::host {
+
+struct Link {
+  std::string source_id;
+  int64_t output_index = 0;
+};
+
+struct GraphInput {
+  std::string name;
+  std::optional<Link> link;  // set for links
+  Literal literal;           // set for literals
+  std::string raw_json;      // the input exactly as written, for messages
+  bool malformed_link = false;  // a list that is neither a link nor a __value__ literal
+};
+
+struct GraphNode {
+  std::string id;
+  std::string class_type;
+  std::string title;  // _meta.title, informational
+  std::vector<GraphInput> inputs;  // in file order
+  const GraphInput* find_input(const std::string& name) const;
+};
+
+// A structural problem found while reading (a node that is not an object, no class_type, ...).
+struct ParseProblem {
+  std::string node_id;  // empty for whole-file problems
+  std::string message;
+};
+
+struct Graph {
+  std::map<std::string, GraphNode> nodes;  // by id
+  std::vector<ParseProblem> problems;
+  std::string text;  // the source text
+};
+
+// Malformed JSON is an error Status naming line and column; structural problems of individual
+// nodes are collected in Graph::problems so validation can report all of them at once.
+Result<Graph> parse_graph(const std::string& text);
+Result<Graph> load_graph_file(const std::string& path);
+
+// Numeric-aware ordering of node ids ("2" < "10"), for stable messages and plans.
+bool node_id_less(const std::string& a, const std::string& b);
+
+}  // namespace sf::host

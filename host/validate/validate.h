@@ -1,0 +1,63 @@
+// Validation and planning: checks a parsed graph against the catalogue, reporting every problem at
+// once in ComfyUI's vocabulary (error `type` strings and the `node_errors` JSON shape), and, when
+// it is clean, produces the execution plan: only the nodes output nodes need, in topological
+// order, with literal inputs coerced to their declared types and defaults filled in. Torch-free.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "graph/graph.h"
+#include "registry/catalogue.h"
+
+namespace sf::host {
+
+struct ValidationIssue {
+  std::string type;     // ComfyUI error type, e.g. "value_smaller_than_min"
+  std::string message;  // ComfyUI-style short message
+  std::string details;  // what exactly: input name, value, limits, nodes
+  std::string node_id;  // empty for problems of the whole graph
+  std::string class_type;
+  std::string input_name;
+  std::string value;  // the offending value as JSON text
+};
+
+struct ValidationReport {
+  std::vector<ValidationIssue> issues;
+  std::map<std::string, std::vector<std::string>> dependent_outputs;  // node id -> output node ids
+
+  bool ok() const { return issues.empty(); }
+  // One line per problem: "node 5 (KSampler) input 'steps' = 0: value_smaller_than_min: ...".
+  std::string to_text() const;
+  // {"error": {...}, "node_errors": {"<id>": {"errors": [...], "dependent_outputs": [...],
+  // "class_type": "..."}}} as ComfyUI's /prompt answers.
+  std::string to_json(int indent = 2) const;
+};
+
+struct PlannedNode {
+  std::string id;
+  const CatalogueEntry* entry = nullptr;
+  std::map<std::string, Literal> literals;  // coerced, defaults filled in
+  std::map<std::string, Link> links;
+};
+
+struct Plan {
+  std::vector<PlannedNode> order;  // topological: every node after the nodes it reads
+  std::vector<std::string> outputs;
+};
+
+struct Validated {
+  Plan plan;  // empty unless report.ok()
+  ValidationReport report;
+};
+
+Validated validate_graph(const Graph& graph, const Catalogue& catalogue);
+
+// A report holding one graph-level problem (malformed JSON, unreadable file).
+ValidationReport report_for_unreadable_graph(const std::string& message);
+
+// Port type compatibility with "*" and unions "A,B".
+bool types_compatible(const std::string& output_type, const std::string& input_type);
+
+}  // namespace sf::host

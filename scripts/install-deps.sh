@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package sigmaflow needs to build, test and run. Idempotent: installs only
+# what is missing. Run as root (or with sudo available).
+set -euo pipefail
+PKGS=(
+  build-essential cmake ninja-build ccache pkg-config
+  libtorch-dev libopenblas0-pthread
+  libboost-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libcli11-dev
+  libgtest-dev googletest
+  libpng-dev libplplot-dev plplot-driver-cairo
+  zlib1g-dev
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"
