@@ -1,0 +1,150 @@
+// Sigma list tools: split, flip, set first, manual lists, log-linear resampling.
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <regex>
+
+#include "../common/sigmas.h"
+#include "nodes.h"
+#include "schedule_math.h"
+
+namespace sf::nodes {
+
+namespace {
+std::vector<double> in_sigmas(const Inputs& in, const std::string& name = "sigmas") {
+  return sigmas_vector(in.get_tensor(name));
+}
+std::vector<double> slice(const std::vector<double>& s, int64_t begin, int64_t end) {
+  auto n = static_cast<int64_t>(s.size());
+  begin = std::clamp<int64_t>(begin, 0, n);
+  end = std::clamp<int64_t>(end, 0, n);
+  if (end <= begin) return {};
+  return std::vector<double>(s.begin() + begin, s.begin() + end);
+}
+}  // namespace
+
+NodeDef split_sigmas_node() {
+  NodeContract c;
+  c.class_type = "SplitSigmas";
+  c.category = kSigmasCategory;
+  c.description = "high_sigmas = sigmas[:step+1], low_sigmas = sigmas[step:] (the split point is shared).";
+  c.inputs = {Port("sigmas", "SIGMAS"), Int("step", 0, 0, 10000)};
+  c.outputs = {{"SIGMAS", "high_sigmas"}, {"SIGMAS", "low_sigmas"}};
+  return make_node(c, [](Context&, const Inputs& in) {
+    auto s = in_sigmas(in);
+    int64_t step = in.get_int("step");
+    auto n = static_cast<int64_t>(s.size());
+    return Outputs{sigmas_value(slice(s, 0, step + 1)), sigmas_value(slice(s, step, n))};
+  });
+}
+
+NodeDef split_sigmas_denoise_node() {
+  NodeContract c;
+  c.class_type = "SplitSigmasDenoise";
+  c.category = kSigmasCategory;
+  c.description =
+      "Splits so the low part has round(steps * denoise) steps: high = sigmas[:-k], low = sigmas[-(k+1):] (ComfyUI "
+      "semantics, including an empty high part when k = 0).";
+  c.inputs = {Port("sigmas", "SIGMAS"), Float("denoise", 1.0, 0.0, 1.0)};
+  c.outputs = {{"SIGMAS", "high_sigmas"}, {"SIGMAS", "low_sigmas"}};
+  return make_node(c, [](Context&, const Inputs& in) {
+    auto s = in_sigmas(in);
+    auto n = static_cast<int64_t>(s.size());
+    int64_t steps = std::max<int64_t>(n - 1, 0);
+    auto k = static_cast<int64_t>(std::nearbyint(static_cast<double>(steps) * in.get_float("denoise")));
+    // Python: sigmas[:-k] (empty for k = 0) and sigmas[-(k+1):].
+    std::vector<double> high = k == 0 ? std::vector<double>{} : slice(s, 0, n - k);
+    std::vector<double> low = slice(s, n - (k + 1), n);
+    return Outputs{sigmas_value(high), sigmas_value(low)};
+  });
+}
+
+NodeDef flip_sigmas_node() {
+  NodeContract c;
+  c.class_type = "FlipSigmas";
+  c.category = kSigmasCategory;
+  c.description = "Reverses the list (for inversion); a leading 0 becomes 0.0001.";
+  c.inputs = {Port("sigmas", "SIGMAS")};
+  c.outputs = {{"SIGMAS", "SIGMAS"}};
+  return make_node(c, [](Context&, const Inputs& in) {
+    auto s = in_sigmas(in);
+    std::reverse(s.begin(), s.end());
+    if (!s.empty() && s[0] == 0) s[0] = 0.0001;
+    return Outputs{sigmas_value(s)};
+  });
+}
+
+NodeDef set_first_sigma_node() {
+  NodeContract c;
+  c.class_type = "SetFirstSigma";
+  c.category = kSigmasCategory;
+  c.description = "Replaces the first sigma.";
+  c.inputs = {Port("sigmas", "SIGMAS"), Float("sigma", 136.0, 0.0, 20000.0, 0.001)};
+  c.outputs = {{"SIGMAS", "SIGMAS"}};
+  return make_node(c, [](Context&, const Inputs& in) {
+    auto s = in_sigmas(in);
+    if (s.empty()) throw InputError("sigmas", "[]", "cannot set the first sigma of an empty list");
+    s[0] = in.get_float("sigma");
+    return Outputs{sigmas_value(s)};
+  });
+}
+
+NodeDef manual_sigmas_node() {
+  NodeContract c;
+  c.class_type = "ManualSigmas";
+  c.category = kSigmasCategory;
+  c.description = "A schedule typed by hand: numbers separated by commas or spaces, e.g. \"14.6, 7, 3.5, 1, 0.3, 0\".";
+  c.inputs = {String("sigmas", "1, 0.5", true)};
+  c.outputs = {{"SIGMAS", "SIGMAS"}};
+  return make_node(c, [](Context&, const Inputs& in) {
+    const std::string& text = in.get_string("sigmas");
+    std::vector<double> s;
+    std::string token;
+    auto flush = [&] {
+      if (token.empty()) return;
+      size_t pos = 0;
+      double v = 0;
+      try {
+        v = std::stod(token, &pos);
+      } catch (...) {
+        pos = 0;
+      }
+      if (pos != token.size()) throw InputError("sigmas", "\"" + text + "\"", "'" + token + "' is not a number");
+      s.push_back(v);
+      token.clear();
+    };
+    for (char ch : text) {
+      if (ch == ',' || ch == ' ' || ch == '\n' || ch == '\t' || ch == ';' || ch == '[' || ch == ']') flush();
+      else token += ch;
+    }
+    flush();
+    if (s.empty()) throw InputError("sigmas", "\"" + text + "\"", "no numbers found");
+    check_sampling_sigmas(s, "sigmas");
+    return Outputs{sigmas_value(s)};
+  });
+}
+
+NodeDef resample_sigmas_node() {
+  NodeContract c;
+  c.class_type = "ResampleSigmas";
+  c.category = kSigmasCategory;
+  c.description =
+      "Log-linear resampling of a schedule to another step count (as Align Your Steps): interpolates log sigma over "
+      "the positions, from the small end. The input must not contain 0 (drop a trailing 0 first, e.g. with "
+      "SplitSigmas); with zero_last the new last value is set to 0, as AYS does.";
+  c.inputs = {Port("sigmas", "SIGMAS"), Int("steps", 10, 1, 10000), Bool("zero_last", true)};
+  c.outputs = {{"SIGMAS", "SIGMAS"}};
+  return make_node(c, [](Context&, const Inputs& in) {
+    auto s = in_sigmas(in);
+    std::vector<double> out;
+    try {
+      out = schedules::loglinear_interp(s, in.get_int("steps") + 1);
+    } catch (const std::invalid_argument& e) {
+      throw InputError("sigmas", format_sigmas(s), e.what());
+    }
+    if (in.get_bool("zero_last")) out.back() = 0.0;
+    return Outputs{sigmas_value(out)};
+  });
+}
+
+}  // namespace sf::nodes

@@ -1,0 +1,68 @@
+// Named schedules computed from a MODEL, offered to BasicScheduler, KSampler and sweeps.
+#include <ATen/ATen.h>
+
+#include "nodes.h"
+#include "schedule_math.h"
+
+namespace sf::nodes {
+
+namespace {
+
+std::vector<double> table_of(const Model& m) {
+  at::Tensor t = m.sigma_table().to(at::kCPU, at::kDouble).contiguous();
+  const double* p = t.data_ptr<double>();
+  return std::vector<double>(p, p + t.numel());
+}
+
+schedules::TimeMap time_map_of(const Model& m) {
+  schedules::TimeMap tm;
+  tm.sigma_min = m.sigma_min();
+  tm.sigma_max = m.sigma_max();
+  tm.model = &m;
+  tm.timestep = [](const void* p, double s) { return static_cast<const Model*>(p)->timestep(s); };
+  tm.sigma_at = [](const void* p, double t) { return static_cast<const Model*>(p)->sigma_at(t); };
+  return tm;
+}
+
+at::Tensor to_tensor(const std::vector<double>& s) {
+  at::Tensor t = at::empty({static_cast<int64_t>(s.size())}, at::kDouble);
+  std::copy(s.begin(), s.end(), t.data_ptr<double>());
+  return t;
+}
+
+}  // namespace
+
+const std::vector<std::string>& comfy_scheduler_names() {
+  static const std::vector<std::string> names = {"simple", "sgm_uniform", "karras",         "exponential", "ddim_uniform",
+                                                 "beta",   "normal",      "linear_quadratic", "kl_optimal"};
+  return names;
+}
+
+std::vector<ScheduleDef> stock_schedules() {
+  using namespace schedules;
+  std::vector<ScheduleDef> out;
+  auto add = [&](const char* name, const char* desc, std::function<Sigmas(const Model&, int64_t)> fn) {
+    out.push_back(make_schedule(name, desc, [fn](const Model& m, int64_t n) { return to_tensor(fn(m, n)); }));
+  };
+  add("simple", "every len/N-th entry of the model's sigma table, from the top",
+      [](const Model& m, int64_t n) { return simple(n, table_of(m)); });
+  add("sgm_uniform", "uniform in model time over N+1 points, the last dropped",
+      [](const Model& m, int64_t n) { return normal(n, time_map_of(m), true); });
+  add("karras", "Karras et al. 2022, rho = 7",
+      [](const Model& m, int64_t n) { return karras(n, m.sigma_min(), m.sigma_max()); });
+  add("exponential", "log-linear (geometric) between sigma_max and sigma_min",
+      [](const Model& m, int64_t n) { return exponential(n, m.sigma_min(), m.sigma_max()); });
+  add("ddim_uniform", "DDIM's uniform stride over the model's sigma table",
+      [](const Model& m, int64_t n) { return ddim_uniform(n, table_of(m)); });
+  add("beta", "Beta(0.6, 0.6) quantiles of the table index",
+      [](const Model& m, int64_t n) { return beta(n, table_of(m)); });
+  add("normal", "uniform in model time from timestep(sigma_max) to timestep(sigma_min)",
+      [](const Model& m, int64_t n) { return normal(n, time_map_of(m), false); });
+  add("linear_quadratic", "linear then quadratic (flow models)",
+      [](const Model& m, int64_t n) { return linear_quadratic(n, m.sigma_max()); });
+  add("kl_optimal", "KL-optimal (Align Your Steps appendix)",
+      [](const Model& m, int64_t n) { return kl_optimal(n, m.sigma_min(), m.sigma_max()); });
+  return out;
+}
+
+}  // namespace sf::nodes
