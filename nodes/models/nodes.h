@@ -1,0 +1,13 @@
+// The models plugin: exact Gaussian mixtures (and, later, TorchScript networks and datasets).
+#pragma once
+
+#include "sigmaflow/node.h"
+
+namespace sf::nodes {
+
+inline constexpr const char* kModelCategory = "loaders/models";
+
+NodeDef gaussian_mixture_model_node();
+NodeDef sample_data_node();
+
+}  // namespace sf::nodes

@@ -1,0 +1,25 @@
+// The sampling plugin: samplers, sampling nodes, noise and latents.
+#pragma once
+
+#include "sigmaflow/node.h"
+
+namespace sf::nodes {
+
+inline constexpr const char* kSamplerCategory = "sampling/custom_sampling/samplers";
+inline constexpr const char* kCustomSamplingCategory = "sampling/custom_sampling";
+inline constexpr const char* kNoiseCategory = "sampling/custom_sampling/noise";
+inline constexpr const char* kLatentCategory = "latent";
+
+NodeDef ksampler_select_node();
+std::vector<NodeDef> sampler_option_nodes();
+NodeDef random_noise_node();
+NodeDef disable_noise_node();
+NodeDef latent_to_noise_node();
+NodeDef empty_latent_node();
+NodeDef save_latent_node();
+NodeDef load_latent_node();
+NodeDef sampler_custom_node();
+NodeDef sampler_custom_advanced_node();
+NodeDef ksampler_node();
+
+}  // namespace sf::nodes

@@ -1,0 +1,59 @@
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "nodes.h"
+#include "noise.h"
+
+namespace sf::nodes {
+
+at::Tensor RandomNoiseObject::generate(const at::Tensor& latent) const {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed_);
+  at::Tensor n = at::randn(latent.sizes(), gen, at::TensorOptions().dtype(at::kFloat));
+  return n.to(latent.device(), latent.scalar_type());
+}
+
+at::Tensor ExplicitNoise::generate(const at::Tensor& latent) const {
+  if (noise_.sizes() != latent.sizes()) {
+    throw std::invalid_argument("explicit noise has shape " + c10::str(noise_.sizes()) + ", the latent has " +
+                                c10::str(latent.sizes()));
+  }
+  return noise_.to(latent.device(), latent.scalar_type());
+}
+
+NodeDef random_noise_node() {
+  NodeContract c;
+  c.class_type = "RandomNoise";
+  c.category = kNoiseCategory;
+  c.description = "Gaussian noise from a seed, generated on the CPU (float32) and moved to the model's device, so a "
+                  "seed gives the same numbers on every machine (as ComfyUI).";
+  c.inputs = {Int("noise_seed", 0, 0, 9223372036854775807.0)};
+  c.outputs = {{"NOISE", "NOISE"}};
+  return make_node(c, [](Context&, const Inputs& in) {
+    return Outputs{Value(std::make_shared<RandomNoiseObject>(static_cast<uint64_t>(in.get_int("noise_seed"))))};
+  });
+}
+
+NodeDef disable_noise_node() {
+  NodeContract c;
+  c.class_type = "DisableNoise";
+  c.category = kNoiseCategory;
+  c.description = "No initial noise: the latent is used as the starting state as it is.";
+  c.outputs = {{"NOISE", "NOISE"}};
+  return make_node(c, [](Context&, const Inputs&) { return Outputs{Value(std::make_shared<DisabledNoise>())}; });
+}
+
+NodeDef latent_to_noise_node() {
+  NodeContract c;
+  c.class_type = "LatentToNoise";
+  c.category = kNoiseCategory;
+  c.description = "Uses a latent batch (e.g. loaded from .npy) as the initial noise, for exact comparisons with other "
+                  "tools. Its shape must match the latent being sampled.";
+  c.inputs = {Port("latent", "LATENT")};
+  c.outputs = {{"NOISE", "NOISE"}};
+  return make_node(c, [](Context&, const Inputs& in) {
+    auto latent = in.get<Latent>("latent");
+    return Outputs{Value(std::make_shared<ExplicitNoise>(latent->samples()))};
+  });
+}
+
+}  // namespace sf::nodes
