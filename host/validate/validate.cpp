@@ -93,12 +93,12 @@ bool coerce_one(const Literal& lit, const std::string& type, const InputSpec& sp
   return false;  // value types (MODEL, SIGMAS, ...) only come through links
 }
 
+}  // namespace
+
 bool is_literal_type(const std::string& t) {
   static const std::set<std::string> k = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO", "LIST", "*"};
   return k.count(t) != 0;
 }
-
-}  // namespace
 
 bool types_compatible(const std::string& output_type, const std::string& input_type) {
   if (output_type == "*" || input_type == "*") return true;
@@ -113,6 +113,44 @@ bool types_compatible(const std::string& output_type, const std::string& input_t
     }
   }
   return false;
+}
+
+bool coerce_literal(const InputSpec& spec, const Literal& literal, Literal& coerced, LiteralProblem& problem) {
+  bool ok = false;
+  for (const auto& t : split_types(spec.type)) {
+    if (coerce_one(literal, t, spec, coerced)) {
+      ok = true;
+      break;
+    }
+  }
+  if (!ok) {
+    std::string expect = is_literal_type(spec.type) || spec.type.find(',') != std::string::npos
+                             ? "a value of type " + spec.type
+                             : "a link to a " + spec.type + " output";
+    problem = {"invalid_input_type", "Failed to convert an input value to a " + spec.type + " value", "expected " + expect};
+    return false;
+  }
+  if (coerced.is_number() && (spec.type == "INT" || spec.type == "FLOAT" || spec.type.find(',') != std::string::npos)) {
+    double v = coerced.as_number();
+    if (spec.min && v < *spec.min) {
+      problem = {"value_smaller_than_min", "Value " + literal.to_json() + " smaller than min of " + fmt_number(*spec.min),
+                 "minimum is " + fmt_number(*spec.min)};
+      return false;
+    }
+    if (spec.max && v > *spec.max) {
+      problem = {"value_bigger_than_max", "Value " + literal.to_json() + " bigger than max of " + fmt_number(*spec.max),
+                 "maximum is " + fmt_number(*spec.max)};
+      return false;
+    }
+  }
+  if (spec.type == "COMBO" &&
+      std::find(spec.choices.begin(), spec.choices.end(), coerced.as_string()) == spec.choices.end()) {
+    std::string list;
+    for (const auto& ch : spec.choices) list += (list.empty() ? "" : ", ") + ch;
+    problem = {"value_not_in_list", "Value not in list", "'" + coerced.as_string() + "' not in [" + list + "]"};
+    return false;
+  }
+  return true;
 }
 
 Validated validate_graph(const Graph& graph, const Catalogue& catalogue) {
@@ -228,42 +266,10 @@ Validated validate_graph(const Graph& graph, const Catalogue& catalogue) {
       }
       // A literal.
       Literal coerced;
-      bool ok = false;
-      for (const auto& t : split_types(spec.type)) {
-        if (coerce_one(in->literal, t, spec, coerced)) {
-          ok = true;
-          break;
-        }
-      }
-      if (!ok) {
-        std::string expect = is_literal_type(spec.type) || spec.type.find(',') != std::string::npos
-                                 ? "a value of type " + spec.type
-                                 : "a link to a " + spec.type + " output";
-        add(id, c.class_type, "invalid_input_type", "Failed to convert an input value to a " + spec.type + " value",
-            where(in->raw_json) + ": expected " + expect, spec.name, in->raw_json);
-        continue;
-      }
-      if (coerced.is_number() && (spec.type == "INT" || spec.type == "FLOAT" || spec.type.find(',') != std::string::npos)) {
-        double v = coerced.as_number();
-        if (spec.min && v < *spec.min) {
-          add(id, c.class_type, "value_smaller_than_min",
-              "Value " + in->literal.to_json() + " smaller than min of " + fmt_number(*spec.min),
-              where(in->raw_json) + ": minimum is " + fmt_number(*spec.min), spec.name, in->raw_json);
-          continue;
-        }
-        if (spec.max && v > *spec.max) {
-          add(id, c.class_type, "value_bigger_than_max",
-              "Value " + in->literal.to_json() + " bigger than max of " + fmt_number(*spec.max),
-              where(in->raw_json) + ": maximum is " + fmt_number(*spec.max), spec.name, in->raw_json);
-          continue;
-        }
-      }
-      if (spec.type == "COMBO" &&
-          std::find(spec.choices.begin(), spec.choices.end(), coerced.as_string()) == spec.choices.end()) {
-        std::string list;
-        for (const auto& ch : spec.choices) list += (list.empty() ? "" : ", ") + ch;
-        add(id, c.class_type, "value_not_in_list", "Value not in list",
-            where(in->raw_json) + ": '" + coerced.as_string() + "' not in [" + list + "]", spec.name, in->raw_json);
+      LiteralProblem problem;
+      if (!coerce_literal(spec, in->literal, coerced, problem)) {
+        add(id, c.class_type, problem.type, problem.message, where(in->raw_json) + ": " + problem.details, spec.name,
+            in->raw_json);
         continue;
       }
       pn.literals[spec.name] = std::move(coerced);

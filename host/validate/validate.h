@@ -57,6 +57,14 @@ Validated validate_graph(const Graph& graph, const Catalogue& catalogue);
 // A report holding one graph-level problem (malformed JSON, unreadable file).
 ValidationReport report_for_unreadable_graph(const std::string& message);
 
+// Checks one literal against its input spec: coercion to the declared type, min/max, COMBO
+// choices. On failure fills `problem` with ComfyUI's error type, message and details.
+struct LiteralProblem {
+  std::string type, message, details;
+};
+bool coerce_literal(const InputSpec& spec, const Literal& literal, Literal& coerced, LiteralProblem& problem);
+bool is_literal_type(const std::string& type);
+
 // Port type compatibility with "*" and unions "A,B".
 bool types_compatible(const std::string& output_type, const std::string& input_type);
 

@@ -43,9 +43,10 @@ Status save_npy(const std::string& path, const at::Tensor& tensor) {
   std::string descr;
   if (!descr_of(t.scalar_type(), descr))
     return InvalidArgument(std::string("cannot save dtype ") + c10::toString(t.scalar_type()) + " as .npy");
+  // numpy's repr of the shape tuple: "(3, 4)", "(3,)", "()".
   std::string shape = "(";
-  for (int64_t i = 0; i < t.dim(); ++i) shape += std::to_string(t.size(i)) + (t.dim() == 1 || i + 1 < t.dim() ? "," : "");
-  if (t.dim() > 1 && shape.back() == ',') shape.pop_back();
+  for (int64_t i = 0; i < t.dim(); ++i) shape += (i ? ", " : "") + std::to_string(t.size(i));
+  if (t.dim() == 1) shape += ",";
   shape += ")";
   std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
   size_t total = 10 + header.size() + 1;

@@ -37,7 +37,7 @@ NodeDef ksampler_node() {
       at::Tensor t;
       std::string err;
       if (!ctx.compute_schedule(sched_name, *model, total, t, err)) throw InputError("scheduler", sched_name, err);
-      sigmas = sigmas_vector(t);
+      sigmas = sigmas_vector(sigmas_tensor(sigmas_vector(t)));  // SIGMAS are float32 everywhere
       if (static_cast<int64_t>(sigmas.size()) > steps + 1) sigmas.erase(sigmas.begin(), sigmas.end() - (steps + 1));
     }
     std::string err;

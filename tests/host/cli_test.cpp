@@ -1,0 +1,134 @@
+// The sigmaflow executable: subcommands, exit codes, JSON output.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Cmd {
+  int rc;
+  std::string out;
+};
+
+// Runs the CLI with the fixture plugins visible; captures stdout (and stderr when asked).
+Cmd sigmaflow(const std::string& args, bool merge_stderr = true) {
+  std::string cmd = std::string("SIGMAFLOW_CACHE_DIR=") + fs::temp_directory_path().string() +
+                    "/sigmaflow-cli-cache SIGMAFLOW_PLUGIN_PATH=" + SF_FIXTURE_DIR + "/good " + SF_SIGMAFLOW_EXE +
+                    " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+  Cmd c{0, ""};
+  FILE* p = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) c.out.append(buf.data(), n);
+  int status = pclose(p);
+  c.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return c;
+}
+
+std::string write_graph(const std::string& name, const std::string& text) {
+  fs::path dir = fs::temp_directory_path() / "sigmaflow-cli-test";
+  fs::create_directories(dir);
+  std::ofstream((dir / name).string()) << text;
+  return (dir / name).string();
+}
+
+const char* kGraph = R"({"1": {"class_type": "FixtureConst", "inputs": {"value": 4}},
+                         "2": {"class_type": "FixtureWrite", "inputs": {"name": "w.txt", "value": ["1", 0]}}})";
+
+TEST(Cli, VersionNamesTorchAndPluginFolders) {
+  auto c = sigmaflow("--version");
+  EXPECT_EQ(c.rc, 0);
+  EXPECT_NE(c.out.find("LibTorch"), std::string::npos);
+  EXPECT_NE(c.out.find("CUDA available"), std::string::npos);
+  EXPECT_NE(c.out.find(std::string(SF_FIXTURE_DIR) + "/good"), std::string::npos) << c.out;
+}
+
+TEST(Cli, RunWritesOutputsAndSaysWhere) {
+  fs::path out = fs::temp_directory_path() / "sigmaflow-cli-out";
+  fs::remove_all(out);
+  auto c = sigmaflow("run " + write_graph("ok.json", kGraph) + " --out " + out.string() + " --device cpu");
+  EXPECT_EQ(c.rc, 0) << c.out;
+  EXPECT_TRUE(fs::exists(out / "w.txt"));
+  EXPECT_NE(c.out.find("node 1 FixtureConst done"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find(out.string()), std::string::npos);
+}
+
+TEST(Cli, RunJsonIsMachineReadable) {
+  fs::path out = fs::temp_directory_path() / "sigmaflow-cli-json";
+  auto c = sigmaflow("run " + write_graph("ok.json", kGraph) + " --json --out " + out.string(), false);
+  ASSERT_EQ(c.rc, 0) << c.out;
+  auto j = nlohmann::json::parse(c.out);
+  EXPECT_EQ(j["status"], "ok");
+  EXPECT_EQ(j["files"].size(), 1u);
+  EXPECT_EQ(j["nodes"].size(), 2u);
+}
+
+TEST(Cli, ExitCodesDistinguishUsageValidationRuntime) {
+  EXPECT_EQ(sigmaflow("run").rc, 2);
+  EXPECT_EQ(sigmaflow("frobnicate").rc, 2);
+  EXPECT_EQ(sigmaflow("run " + write_graph("ok.json", kGraph) + " --device cuda:7").rc, 2);
+  auto bad = sigmaflow("run " + write_graph("bad.json", R"({"1": {"class_type": "FixtureConst", "inputs": {"value": 500}},
+     "2": {"class_type": "FixtureSink", "inputs": {"value": ["1", 0]}}})"));
+  EXPECT_EQ(bad.rc, 3);
+  EXPECT_NE(bad.out.find("node 1 (FixtureConst): value_bigger_than_max"), std::string::npos) << bad.out;
+  auto boom = sigmaflow("run " + write_graph("boom.json", R"({"1": {"class_type": "FixtureConst", "inputs": {}},
+     "2": {"class_type": "FixtureThrow", "inputs": {"value": ["1", 0]}},
+     "3": {"class_type": "FixtureSink", "inputs": {"value": ["2", 0]}}})") + " --out " +
+                        (fs::temp_directory_path() / "sigmaflow-cli-boom").string());
+  EXPECT_EQ(boom.rc, 4);
+  EXPECT_NE(boom.out.find("error: node 2 (FixtureThrow, plugin fixture_good): boom"), std::string::npos) << boom.out;
+  auto malformed = sigmaflow("validate " + write_graph("m.json", "{\"1\": }"));
+  EXPECT_EQ(malformed.rc, 3);
+  EXPECT_NE(malformed.out.find("line 1, column 7"), std::string::npos) << malformed.out;
+}
+
+TEST(Cli, ValidateJsonGivesNodeErrors) {
+  auto c = sigmaflow("validate --json " + write_graph("v.json", R"({"1": {"class_type": "Missing", "inputs": {}},
+     "2": {"class_type": "FixtureSink", "inputs": {"value": ["1", 0]}}})"), false);
+  EXPECT_EQ(c.rc, 3);
+  auto j = nlohmann::json::parse(c.out);
+  EXPECT_EQ(j["node_errors"]["1"]["errors"][0]["type"], "invalid_prompt");
+}
+
+TEST(Cli, NodesJsonIsObjectInfo) {
+  auto c = sigmaflow("nodes --json", false);
+  ASSERT_EQ(c.rc, 0);
+  auto j = nlohmann::json::parse(c.out);
+  EXPECT_EQ(j["FixtureConst"]["output"][0], "FLOAT");
+  EXPECT_EQ(j["FixtureSink"]["output_node"], true);
+}
+
+TEST(Cli, PluginCheckPrintsRecordAndFailsOnBadPlugins) {
+  auto good = sigmaflow(std::string("plugin check ") + SF_FIXTURE_DIR + "/good/fixture_good.so");
+  EXPECT_EQ(good.rc, 0) << good.out;
+  EXPECT_NE(good.out.find("plugin fixture_good 1.2.3"), std::string::npos) << good.out;
+  EXPECT_NE(good.out.find("self-test: passed"), std::string::npos);
+  auto bad = sigmaflow(std::string("plugin check ") + SF_FIXTURE_DIR + "/bad_contract/fixture_bad_contract.so");
+  EXPECT_EQ(bad.rc, 1) << bad.out;
+  EXPECT_NE(bad.out.find("duplicate input name"), std::string::npos);
+  auto crash = sigmaflow(std::string("plugin check ") + SF_FIXTURE_DIR + "/crashing_init/fixture_crashing_init.so");
+  EXPECT_EQ(crash.rc, 1) << crash.out;
+  EXPECT_NE(crash.out.find("crashed the checker"), std::string::npos) << crash.out;
+  auto major = sigmaflow(std::string("plugin check ") + SF_FIXTURE_DIR + "/wrong_major/fixture_wrong_major.so");
+  EXPECT_EQ(major.rc, 1);
+  EXPECT_NE(major.out.find("major version 99"), std::string::npos) << major.out;
+}
+
+TEST(Cli, BrokenPluginInPathIsReportedButGraphsStillRun) {
+  fs::path out = fs::temp_directory_path() / "sigmaflow-cli-broken";
+  std::string cmd = "run " + write_graph("ok.json", kGraph) + " --out " + out.string() + " --plugins " +
+                    SF_FIXTURE_DIR + "/crashing_init";
+  auto c = sigmaflow(cmd);
+  EXPECT_EQ(c.rc, 0) << c.out;
+  EXPECT_NE(c.out.find("warning: plugin"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("crashed while loading"), std::string::npos) << c.out;
+}
+
+}  // namespace

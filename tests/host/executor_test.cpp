@@ -1,0 +1,136 @@
+// Execution: demand-driven planning, caching by input signature, node failures, output checks,
+// outputs already written staying whole.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "sigmaflow/testing/node_runner.h"
+
+namespace sf {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string good_plugin() { return std::string(SF_FIXTURE_DIR) + "/good/fixture_good.so"; }
+
+int64_t ticks_of(const std::map<std::string, Outputs>& outs, const std::string& id) {
+  return outs.at(id).at(0).literal().as_int();
+}
+
+TEST(Executor, SharedNodeRunsOnceAndIdenticalNodesShareResults) {
+  testing::NodeRunner runner({good_plugin()});
+  std::map<std::string, Outputs> outs;
+  auto r = runner.run_graph(R"({
+    "1": {"class_type": "FixtureTick", "inputs": {"salt": 7}},
+    "2": {"class_type": "FixtureSink", "inputs": {"value": ["1", 0]}},
+    "3": {"class_type": "FixtureSink", "inputs": {"value": ["1", 0]}},
+    "4": {"class_type": "FixtureTick", "inputs": {"salt": 7}},
+    "5": {"class_type": "FixtureSink", "inputs": {"value": ["4", 0]}},
+    "6": {"class_type": "FixtureTick", "inputs": {"salt": 8}},
+    "7": {"class_type": "FixtureSink", "inputs": {"value": ["6", 0]}}
+  })", &outs);
+  ASSERT_TRUE(r.ok) << r.error;
+  // Node 1 feeds two sinks but runs once; node 4 has the same signature as 1 (cached);
+  // node 6 differs by a literal and runs.
+  EXPECT_EQ(ticks_of(outs, "4"), ticks_of(outs, "1"));
+  EXPECT_EQ(ticks_of(outs, "6"), ticks_of(outs, "1") + 1);
+  ASSERT_EQ(r.messages.size(), 4u);
+}
+
+TEST(Executor, OnlyWhatOutputsNeedRuns) {
+  testing::NodeRunner runner({good_plugin()});
+  std::map<std::string, Outputs> outs;
+  auto r = runner.run_graph(R"({
+    "1": {"class_type": "FixtureConst", "inputs": {"value": 2.0}},
+    "2": {"class_type": "FixtureThrow", "inputs": {"value": ["1", 0]}},
+    "3": {"class_type": "FixtureSink", "inputs": {"value": ["1", 0]}}
+  })", &outs);
+  ASSERT_TRUE(r.ok) << r.error;  // the throwing node feeds no output, so it never runs
+  EXPECT_EQ(outs.count("2"), 0u);
+  EXPECT_EQ(r.messages, std::vector<std::string>{"value 2.0"});
+}
+
+TEST(Executor, ThrowingNodeStopsTheRunNamingNodeClassPluginAndMessage) {
+  testing::NodeRunner runner({good_plugin()});
+  auto r = runner.run_graph(R"({
+    "1": {"class_type": "FixtureConst", "inputs": {}},
+    "2": {"class_type": "FixtureThrow", "inputs": {"value": ["1", 0], "message": "kaput"}},
+    "3": {"class_type": "FixtureSink", "inputs": {"value": ["2", 0]}}
+  })");
+  ASSERT_FALSE(r.ok);
+  EXPECT_EQ(r.error_kind, "execution");
+  EXPECT_EQ(r.error, "node 2 (FixtureThrow, plugin fixture_good): kaput");
+}
+
+TEST(Executor, InputErrorsNameTheInputAndValue) {
+  testing::NodeRunner runner({good_plugin()});
+  auto r = runner.run_graph(R"({
+    "1": {"class_type": "FixtureInputError", "inputs": {"steps": 5}},
+    "3": {"class_type": "FixtureSink", "inputs": {"value": ["1", 0]}}
+  })");
+  ASSERT_FALSE(r.ok);
+  EXPECT_EQ(r.error, "node 1 (FixtureInputError, plugin fixture_good), input 'steps' = 5: steps must be even");
+  EXPECT_EQ(r.error_input, "steps");
+}
+
+TEST(Executor, WrongOutputCountAndTypeAreHostErrorsNamingThePlugin) {
+  testing::NodeRunner runner({good_plugin()});
+  auto count = runner.run_graph(R"({"1": {"class_type": "FixtureWrongCount", "inputs": {}},
+                                    "2": {"class_type": "FixtureSink", "inputs": {"value": ["1", 0]}}})");
+  ASSERT_FALSE(count.ok);
+  EXPECT_EQ(count.error, "node 1 (FixtureWrongCount, plugin fixture_good): execute returned 2 output(s), its contract declares 1");
+  auto type = runner.run_graph(R"({"1": {"class_type": "FixtureWrongType", "inputs": {}},
+                                   "2": {"class_type": "FixtureSink", "inputs": {"value": ["1", 0]}}})");
+  ASSERT_FALSE(type.ok);
+  EXPECT_EQ(type.error, "node 1 (FixtureWrongType, plugin fixture_good): output 0 should be FLOAT, execute returned STRING");
+}
+
+TEST(Executor, FilesWrittenBeforeAFailureStayWhole) {
+  fs::path out = fs::temp_directory_path() / "sigmaflow-exec-files";
+  fs::remove_all(out);
+  testing::NodeRunner runner({good_plugin()}, out.string());
+  auto r = runner.run_graph(R"({
+    "1": {"class_type": "FixtureConst", "inputs": {}},
+    "2": {"class_type": "FixtureWrite", "inputs": {"name": "a.txt", "value": ["1", 0]}},
+    "3": {"class_type": "FixtureThrow", "inputs": {"value": ["1", 0]}},
+    "4": {"class_type": "FixtureSink", "inputs": {"value": ["3", 0]}}
+  })");
+  ASSERT_FALSE(r.ok);
+  ASSERT_TRUE(fs::exists(out / "a.txt"));
+  EXPECT_EQ(fs::file_size(out / "a.txt"), 100000u);
+  // No temporary files are left behind.
+  size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(out)) ++entries;
+  EXPECT_EQ(entries, 1u);
+  fs::remove_all(out);
+}
+
+TEST(Executor, UnwritableOutputFolderIsAClearError) {
+  testing::NodeRunner runner({good_plugin()}, "/proc/sigmaflow-cannot-write-here");
+  auto r = runner.run_graph(R"({"1": {"class_type": "FixtureConst", "inputs": {}},
+                               "2": {"class_type": "FixtureWrite", "inputs": {"value": ["1", 0]}}})");
+  ASSERT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("cannot create output folder '/proc/sigmaflow-cannot-write-here'"), std::string::npos)
+      << r.error;
+}
+
+TEST(NodeRunnerHarness, RunsOneNodeWithLiteralsDefaultsAndValues) {
+  testing::NodeRunner runner({good_plugin()});
+  auto r = runner.run("FixtureConst", R"({"value": 3})");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_DOUBLE_EQ(r.outputs[0].literal().as_number(), 3.0);
+  auto d = runner.run("FixtureConst");
+  ASSERT_TRUE(d.ok);
+  EXPECT_DOUBLE_EQ(d.outputs[0].literal().as_number(), 1.5);
+  auto sum = runner.run("FixtureAdd", "{}", {{"a", Value("FLOAT", Literal(1.0))}, {"b", Value("INT", Literal(2))}});
+  ASSERT_TRUE(sum.ok) << sum.error;
+  EXPECT_DOUBLE_EQ(sum.outputs[0].literal().as_number(), 3.0);
+  auto bad = runner.run("FixtureConst", R"({"value": 1000})");
+  ASSERT_FALSE(bad.ok);
+  EXPECT_EQ(bad.error_type, "value_bigger_than_max");
+  EXPECT_EQ(runner.run("NoSuchNode").error_type, "invalid_prompt");
+}
+
+}  // namespace
+}  // namespace sf

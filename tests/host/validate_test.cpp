@@ -1,0 +1,264 @@
+// Validation: every ComfyUI error type, all problems at once, and the execution plan.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "graph/graph.h"
+#include "validate/validate.h"
+
+namespace sf::host {
+namespace {
+
+Catalogue test_catalogue() {
+  Catalogue cat;
+  auto add = [&](NodeContract c) { cat.add(std::move(c), "test", "/test.so"); };
+  NodeContract model;
+  model.class_type = "ModelNode";
+  model.outputs = {{"MODEL", "MODEL"}};
+  add(model);
+  NodeContract sched;
+  sched.class_type = "Sched";
+  sched.inputs = {Port("model", "MODEL"), Int("steps", 20, 1, 10000), Float("denoise", 1.0, 0.0, 1.0),
+                  Combo("kind", {"karras", "exponential"})};
+  sched.outputs = {{"SIGMAS", "SIGMAS"}};
+  add(sched);
+  NodeContract sink;
+  sink.class_type = "Sink";
+  sink.inputs = {Port("sigmas", "SIGMAS")};
+  sink.output_node = true;
+  add(sink);
+  NodeContract any;
+  any.class_type = "AnySink";
+  any.inputs = {Port("value", "*"), Optional(Port("extra", "FLOAT,INT"))};
+  any.output_node = true;
+  add(any);
+  NodeContract num;
+  num.class_type = "Num";
+  num.inputs = {Float("x", 1.0)};
+  num.outputs = {{"FLOAT", "FLOAT"}};
+  add(num);
+  NodeContract passthrough;
+  passthrough.class_type = "Pass";
+  passthrough.inputs = {Port("in", "SIGMAS")};
+  passthrough.outputs = {{"SIGMAS", "SIGMAS"}};
+  add(passthrough);
+  NodeContract lists;
+  lists.class_type = "Lists";
+  lists.inputs = {List("values"), Bool("flag", false), String("name", "n")};
+  lists.outputs = {{"FLOAT", "FLOAT"}};
+  add(lists);
+  return cat;
+}
+
+Validated check(const std::string& text) {
+  auto g = parse_graph(text);
+  EXPECT_TRUE(g.ok()) << g.status().message();
+  static Catalogue cat = test_catalogue();
+  return validate_graph(*g, cat);
+}
+
+const char* kGood = R"({
+  "1": {"class_type": "ModelNode", "inputs": {}},
+  "2": {"class_type": "Sched", "inputs": {"model": ["1", 0], "steps": 10, "denoise": 0.5, "kind": "karras"}},
+  "3": {"class_type": "Sink", "inputs": {"sigmas": ["2", 0]}},
+  "9": {"class_type": "Num", "inputs": {"x": 2}}
+})";
+
+TEST(Validate, CleanGraphPlansOnlyWhatOutputsNeedInOrder) {
+  auto v = check(kGood);
+  ASSERT_TRUE(v.report.ok()) << v.report.to_text();
+  ASSERT_EQ(v.plan.order.size(), 3u);  // "9" is not needed by any output
+  EXPECT_EQ(v.plan.order[0].id, "1");
+  EXPECT_EQ(v.plan.order[1].id, "2");
+  EXPECT_EQ(v.plan.order[2].id, "3");
+  EXPECT_EQ(v.plan.outputs, std::vector<std::string>{"3"});
+  EXPECT_EQ(v.plan.order[1].literals.at("steps").as_int(), 10);
+  EXPECT_TRUE(v.plan.order[1].literals.at("denoise").is_float());
+}
+
+TEST(Validate, DefaultsFillMissingLiterals) {
+  auto v = check(R"({"1": {"class_type": "ModelNode", "inputs": {}},
+                     "2": {"class_type": "Sched", "inputs": {"model": ["1", 0]}},
+                     "3": {"class_type": "Sink", "inputs": {"sigmas": ["2", 0]}}})");
+  ASSERT_TRUE(v.report.ok()) << v.report.to_text();
+  EXPECT_EQ(v.plan.order[1].literals.at("steps").as_int(), 20);
+  EXPECT_EQ(v.plan.order[1].literals.at("kind").as_string(), "karras");
+}
+
+struct Expected {
+  std::string node, type, input;
+};
+
+void expect_issues(const Validated& v, const std::vector<Expected>& want) {
+  ASSERT_EQ(v.report.issues.size(), want.size()) << v.report.to_text();
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(v.report.issues[i].node_id, want[i].node) << i;
+    EXPECT_EQ(v.report.issues[i].type, want[i].type) << i;
+    EXPECT_EQ(v.report.issues[i].input_name, want[i].input) << i;
+  }
+  EXPECT_TRUE(v.plan.order.empty());
+}
+
+TEST(Validate, UnknownClassTypeNamesTheMissingType) {
+  auto v = check(R"({"1": {"class_type": "Nope", "inputs": {}}, "2": {"class_type": "Sink", "inputs": {"sigmas": ["1", 0]}}})");
+  expect_issues(v, {{"1", "invalid_prompt", "class_type"}});
+  EXPECT_NE(v.report.issues[0].message.find("'Nope'"), std::string::npos);
+}
+
+TEST(Validate, MissingRequiredLinkInput) {
+  auto v = check(R"({"1": {"class_type": "Sink", "inputs": {}}})");
+  expect_issues(v, {{"1", "required_input_missing", "sigmas"}});
+}
+
+TEST(Validate, LinkToMissingNode) {
+  auto v = check(R"({"1": {"class_type": "Sink", "inputs": {"sigmas": ["42", 0]}}})");
+  expect_issues(v, {{"1", "bad_linked_input", "sigmas"}});
+  EXPECT_NE(v.report.issues[0].details.find("'42'"), std::string::npos);
+}
+
+TEST(Validate, LinkToMissingOutputIndex) {
+  auto v = check(R"({"1": {"class_type": "ModelNode", "inputs": {}},
+                     "2": {"class_type": "Sched", "inputs": {"model": ["1", 3]}},
+                     "3": {"class_type": "Sink", "inputs": {"sigmas": ["2", 0]}}})");
+  expect_issues(v, {{"2", "bad_linked_input", "model"}});
+  EXPECT_NE(v.report.issues[0].details.find("index 3"), std::string::npos);
+}
+
+TEST(Validate, MalformedLink) {
+  auto v = check(R"({"1": {"class_type": "Sink", "inputs": {"sigmas": ["2"]}}})");
+  expect_issues(v, {{"1", "bad_linked_input", "sigmas"}});
+}
+
+TEST(Validate, TypeMismatchAndWildcardsAndUnions) {
+  auto bad = check(R"({"1": {"class_type": "ModelNode", "inputs": {}},
+                       "2": {"class_type": "Sink", "inputs": {"sigmas": ["1", 0]}}})");
+  expect_issues(bad, {{"2", "return_type_mismatch", "sigmas"}});
+  EXPECT_NE(bad.report.issues[0].details.find("received_type(MODEL) mismatch input_type(SIGMAS)"), std::string::npos);
+  // "*" accepts anything; "FLOAT,INT" accepts FLOAT.
+  auto ok = check(R"({"1": {"class_type": "ModelNode", "inputs": {}}, "5": {"class_type": "Num", "inputs": {}},
+                      "2": {"class_type": "AnySink", "inputs": {"value": ["1", 0], "extra": ["5", 0]}}})");
+  EXPECT_TRUE(ok.report.ok()) << ok.report.to_text();
+  auto union_bad = check(R"({"1": {"class_type": "ModelNode", "inputs": {}},
+                             "2": {"class_type": "AnySink", "inputs": {"value": 1, "extra": ["1", 0]}}})");
+  expect_issues(union_bad, {{"2", "return_type_mismatch", "extra"}});
+  EXPECT_TRUE(types_compatible("FLOAT", "INT,FLOAT"));
+  EXPECT_TRUE(types_compatible("A,B", "B"));
+  EXPECT_FALSE(types_compatible("A,B", "C,D"));
+  EXPECT_TRUE(types_compatible("*", "MODEL"));
+}
+
+TEST(Validate, LiteralNotCoercible) {
+  auto v = check(R"({"1": {"class_type": "ModelNode", "inputs": {}},
+                     "2": {"class_type": "Sched", "inputs": {"model": ["1", 0], "steps": "ten", "denoise": [1, 2]}},
+                     "3": {"class_type": "Sink", "inputs": {"sigmas": ["2", 0]}}})");
+  expect_issues(v, {{"2", "invalid_input_type", "steps"}, {"2", "bad_linked_input", "denoise"}});
+  // A literal where a MODEL link is required; a fractional INT; a non-bool BOOLEAN; a number LIST.
+  auto w = check(R"({"2": {"class_type": "Sched", "inputs": {"model": 5, "steps": 2.5}},
+                     "3": {"class_type": "Sink", "inputs": {"sigmas": ["2", 0]}},
+                     "4": {"class_type": "Lists", "inputs": {"values": 3, "flag": 1}},
+                     "5": {"class_type": "AnySink", "inputs": {"value": ["4", 0]}}})");
+  expect_issues(w, {{"2", "invalid_input_type", "model"}, {"2", "invalid_input_type", "steps"},
+                    {"4", "invalid_input_type", "values"}, {"4", "invalid_input_type", "flag"}});
+}
+
+TEST(Validate, CoercesNumericStringsAndIntegralFloats) {
+  auto v = check(R"({"1": {"class_type": "ModelNode", "inputs": {}},
+                     "2": {"class_type": "Sched", "inputs": {"model": ["1", 0], "steps": "12", "denoise": "0.25"}},
+                     "3": {"class_type": "Sink", "inputs": {"sigmas": ["2", 0]}},
+                     "4": {"class_type": "Lists", "inputs": {"values": {"__value__": [1, 2]}, "name": 5}},
+                     "5": {"class_type": "AnySink", "inputs": {"value": ["4", 0]}}})");
+  ASSERT_TRUE(v.report.ok()) << v.report.to_text();
+  EXPECT_EQ(v.plan.order[1].literals.at("steps").as_int(), 12);
+  EXPECT_DOUBLE_EQ(v.plan.order[1].literals.at("denoise").as_number(), 0.25);
+}
+
+TEST(Validate, MinMaxAndComboChoices) {
+  auto v = check(R"({"1": {"class_type": "ModelNode", "inputs": {}},
+                     "2": {"class_type": "Sched", "inputs": {"model": ["1", 0], "steps": 0, "denoise": 1.5, "kind": "linear"}},
+                     "3": {"class_type": "Sink", "inputs": {"sigmas": ["2", 0]}}})");
+  expect_issues(v, {{"2", "value_smaller_than_min", "steps"},
+                    {"2", "value_bigger_than_max", "denoise"},
+                    {"2", "value_not_in_list", "kind"}});
+  EXPECT_EQ(v.report.issues[0].message, "Value 0 smaller than min of 1");
+  EXPECT_EQ(v.report.issues[0].value, "0");
+  EXPECT_NE(v.report.issues[2].details.find("'linear' not in [karras, exponential]"), std::string::npos);
+}
+
+TEST(Validate, CycleListsItsNodes) {
+  auto v = check(R"({"1": {"class_type": "Pass", "inputs": {"in": ["2", 0]}},
+                     "2": {"class_type": "Pass", "inputs": {"in": ["1", 0]}},
+                     "3": {"class_type": "Sink", "inputs": {"sigmas": ["2", 0]}}})");
+  expect_issues(v, {{"1", "dependency_cycle", ""}, {"2", "dependency_cycle", ""}});
+  EXPECT_EQ(v.report.issues[0].message, "Dependency cycle detected");
+  EXPECT_NE(v.report.issues[0].details.find("1 -> 2 -> 1"), std::string::npos) << v.report.issues[0].details;
+}
+
+TEST(Validate, NoOutputNode) {
+  auto v = check(R"({"1": {"class_type": "ModelNode", "inputs": {}}})");
+  expect_issues(v, {{"", "prompt_no_outputs", ""}});
+}
+
+TEST(Validate, ReportsAllProblemsAtOnce) {
+  auto v = check(R"({"1": {"class_type": "Nope", "inputs": {}},
+                     "2": {"class_type": "Sched", "inputs": {"model": ["1", 0], "steps": -3, "kind": "x"}},
+                     "3": {"class_type": "Sink", "inputs": {"sigmas": ["2", 0]}},
+                     "4": {"class_type": "Sink", "inputs": {}}})");
+  expect_issues(v, {{"1", "invalid_prompt", "class_type"},
+                    {"2", "value_smaller_than_min", "steps"},
+                    {"2", "value_not_in_list", "kind"},
+                    {"4", "required_input_missing", "sigmas"}});
+}
+
+TEST(Validate, NodeErrorsJsonHasComfyShape) {
+  auto v = check(R"({"1": {"class_type": "ModelNode", "inputs": {}},
+                     "2": {"class_type": "Sched", "inputs": {"model": ["1", 0], "steps": 0}},
+                     "3": {"class_type": "Sink", "inputs": {"sigmas": ["2", 0]}}})");
+  auto j = nlohmann::json::parse(v.report.to_json());
+  EXPECT_EQ(j["error"]["type"], "prompt_outputs_failed_validation");
+  const auto& n = j["node_errors"]["2"];
+  EXPECT_EQ(n["class_type"], "Sched");
+  EXPECT_EQ(n["dependent_outputs"], nlohmann::json::array({"3"}));
+  ASSERT_EQ(n["errors"].size(), 1u);
+  EXPECT_EQ(n["errors"][0]["type"], "value_smaller_than_min");
+  EXPECT_EQ(n["errors"][0]["extra_info"]["input_name"], "steps");
+  EXPECT_EQ(n["errors"][0]["extra_info"]["input_value"], "0");
+  auto unreadable = nlohmann::json::parse(report_for_unreadable_graph("malformed JSON at line 1, column 2").to_json());
+  EXPECT_EQ(unreadable["error"]["type"], "invalid_prompt");
+  EXPECT_TRUE(unreadable["node_errors"].empty());
+}
+
+TEST(Validate, ParseProblemsBecomeInvalidPrompt) {
+  auto v = check(R"({"1": {"inputs": {}}, "3": {"class_type": "Sink", "inputs": {"sigmas": ["2", 0]}}})");
+  ASSERT_FALSE(v.report.ok());
+  EXPECT_EQ(v.report.issues[0].type, "invalid_prompt");
+  EXPECT_EQ(v.report.issues[0].node_id, "1");
+}
+
+TEST(Catalogue, ExpandsRegistryChoicesAndServesObjectInfo) {
+  Catalogue cat;
+  NodeContract c;
+  c.class_type = "Basic";
+  c.category = "sampling";
+  InputSpec s = Combo("scheduler", {"simple"});
+  s.choices_from = "schedulers";
+  c.inputs = {s, Optional(Float("denoise", 1.0, 0.0, 1.0))};
+  c.outputs = {{"SIGMAS", "SIGMAS"}};
+  ASSERT_TRUE(cat.add(c, "p", "/p.so"));
+  EXPECT_FALSE(cat.add(c, "q", "/q.so"));
+  cat.add_schedule_name("score_optimal");
+  cat.add_schedule_name("score_optimal");
+  cat.expand_registry_choices();
+  EXPECT_EQ(cat.find("Basic")->contract.inputs[0].choices, (std::vector<std::string>{"simple", "score_optimal"}));
+  auto j = nlohmann::json::parse(cat.object_info_json());
+  const auto& b = j["Basic"];
+  EXPECT_EQ(b["input"]["required"]["scheduler"][0], nlohmann::json::array({"simple", "score_optimal"}));
+  EXPECT_EQ(b["input"]["optional"]["denoise"][0], "FLOAT");
+  EXPECT_EQ(b["input"]["optional"]["denoise"][1]["max"], 1.0);
+  EXPECT_EQ(b["input_order"]["required"], nlohmann::json::array({"scheduler"}));
+  EXPECT_EQ(b["output"], nlohmann::json::array({"SIGMAS"}));
+  EXPECT_EQ(b["output_node"], false);
+  EXPECT_EQ(b["category"], "sampling");
+}
+
+}  // namespace
+}  // namespace sf::host

@@ -1,0 +1,113 @@
+#include "support/gaussian_reference.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <stdexcept>
+
+namespace sf::test {
+
+at::Tensor GaussianModel::denoise(const at::Tensor& x, const at::Tensor& sigma) const {
+  ++calls;
+  at::Tensor s2 = sigma.to(x.scalar_type()).pow(2).view({-1, 1});
+  return x * (c_ * c_) / (c_ * c_ + s2);
+}
+
+double exact_multiplier(double c, double from, double to) {
+  return std::sqrt((c * c + to * to) / (c * c + from * from));
+}
+
+namespace {
+// D(x)/x and the slope (x - D)/(sigma x) on N(0, c^2).
+double dm(double c, double s) { return c * c / (c * c + s * s); }
+double slope(double c, double s) { return s / (c * c + s * s); }
+
+// Lagrange basis integral, written as a direct polynomial expansion (independent of the
+// Gauss-Legendre quadrature in the sampler): integrate prod_{k != j} (tau - t_k)/(t_j - t_k).
+double lms_coeff(int order, const std::vector<double>& t, int i, int j) {
+  // Build the polynomial coefficients of the numerator.
+  std::vector<double> poly{1.0};
+  double denom = 1.0;
+  for (int k = 0; k < order; ++k) {
+    if (k == j) continue;
+    double tk = t[static_cast<size_t>(i - k)];
+    std::vector<double> next(poly.size() + 1, 0.0);
+    for (size_t p = 0; p < poly.size(); ++p) {
+      next[p + 1] += poly[p];
+      next[p] -= tk * poly[p];
+    }
+    poly = next;
+    denom *= t[static_cast<size_t>(i - j)] - tk;
+  }
+  double a = t[static_cast<size_t>(i)], b = t[static_cast<size_t>(i + 1)], sum = 0;
+  for (size_t p = 0; p < poly.size(); ++p)
+    sum += poly[p] * (std::pow(b, static_cast<double>(p + 1)) - std::pow(a, static_cast<double>(p + 1))) / static_cast<double>(p + 1);
+  return sum / denom;
+}
+}  // namespace
+
+double reference_multiplier(const std::string& name, double c, const std::vector<double>& s, int lof_opt) {
+  const int n = static_cast<int>(s.size()) - 1;
+  const bool lof = lof_opt < 0 ? n < 15 : lof_opt != 0;
+  int last_pos = -1;
+  for (int i = n - 1; i >= 0; --i)
+    if (s[static_cast<size_t>(i + 1)] > 0) {
+      last_pos = i;
+      break;
+    }
+  auto cap = [&](int i) { return !lof ? 99 : (i == last_pos ? 1 : (i == last_pos - 1 ? 2 : 99)); };
+  double m = 1.0;
+  std::vector<double> hist;  // past slopes*m (d values) or denoised multipliers
+  double old_den = 0;
+  bool have_old = false;
+  for (int i = 0; i < n; ++i) {
+    double a = s[static_cast<size_t>(i)], b = s[static_cast<size_t>(i + 1)];
+    double den = dm(c, a) * m;
+    double d = slope(c, a) * m;
+    if (b == 0) {
+      m = den;
+      continue;
+    }
+    if (name == "euler") {
+      m = m + d * (b - a);
+    } else if (name == "heun") {
+      double m2 = m + d * (b - a);
+      double d2 = slope(c, b) * m2;
+      m = m + (d + d2) / 2 * (b - a);
+    } else if (name == "dpm_2") {
+      double mid = std::sqrt(a * b);  // exp of the mean of the logs
+      double m2 = m + d * (mid - a);
+      m = m + slope(c, mid) * m2 * (b - a);
+    } else if (name == "dpmpp_2m" || name == "dpmpp_2m_sde_eta0") {
+      double h = std::log(a / b);
+      if (!have_old || cap(i) < 2) {
+        m = (b / a) * m + (1 - std::exp(-h)) * den;
+      } else {
+        double r = std::log(s[static_cast<size_t>(i - 1)] / a) / h;
+        m = (b / a) * m + (1 - std::exp(-h)) * ((1 + 1 / (2 * r)) * den - (1 / (2 * r)) * old_den);
+      }
+    } else if (name == "lms") {
+      hist.push_back(d);
+      if (hist.size() > 4) hist.erase(hist.begin());
+      int order = std::min({i + 1, 4, cap(i)});
+      for (int j = 0; j < order; ++j) m += lms_coeff(order, s, i, j) * hist[hist.size() - 1 - static_cast<size_t>(j)];
+    } else if (name == "ipndm") {
+      int order = std::min({4, i + 1, cap(i)});
+      size_t k = hist.size();
+      double dt = b - a;
+      if (order == 1) m = m + dt * d;
+      else if (order == 2) m = m + dt * (3 * d - hist[k - 1]) / 2;
+      else if (order == 3) m = m + dt * (23 * d - 16 * hist[k - 1] + 5 * hist[k - 2]) / 12;
+      else m = m + dt * (55 * d - 59 * hist[k - 1] + 37 * hist[k - 2] - 9 * hist[k - 3]) / 24;
+      hist.push_back(d);
+      if (hist.size() > 3) hist.erase(hist.begin());
+    } else {
+      throw std::invalid_argument("no reference for " + name);
+    }
+    old_den = den;
+    have_old = true;
+  }
+  return m;
+}
+
+}  // namespace sf::test
