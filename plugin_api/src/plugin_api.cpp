@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "sigmaflow/diagnostics.h"
 #include "sigmaflow/files.h"
 #include "sigmaflow/node.h"
 
@@ -30,6 +31,15 @@ std::string Model::describe() const {
   std::ostringstream os;
   os << "MODEL " << parametrization() << " sigma [" << sigma_min() << ", " << sigma_max() << "] on "
      << device().str();
+  return os.str();
+}
+
+ScheduleDiagnostics::~ScheduleDiagnostics() = default;
+
+std::string ScheduleDiagnostics::describe() const {
+  std::ostringstream os;
+  os << "SCHEDULE_DIAGNOSTICS " << method << " (" << grid.size() << " grid points, " << nfe << " NFE"
+     << (from_cache ? ", cached" : "") << ")";
   return os.str();
 }
 
