@@ -43,6 +43,14 @@ at::Tensor vjp(const at::Tensor& out, const at::Tensor& in, const at::Tensor& v,
   return grad({out}, {in}, {v}, /*retain_graph=*/true, create_graph)[0];
 }
 
+// Gradient of a scalar that may not depend on `in` at all (e.g. log|det J| of a linear map):
+// zero then, instead of autograd's "does not require grad" error.
+at::Tensor grad_or_zero(const at::Tensor& scalar, const at::Tensor& in) {
+  if (!scalar.requires_grad()) return at::zeros_like(in);
+  at::Tensor g = grad({scalar}, {in}, {}, /*retain_graph=*/true, /*create_graph=*/false, /*allow_unused=*/true)[0];
+  return g.defined() ? g : at::zeros_like(in);
+}
+
 // Solves J^T u = r for every row (J from the VJP u -> J^T u), by CG on J J^T w = J r? We need
 // J^{-T} r: solve (J^T) u = r. Use CGNR on the normal equations J J^T u = J r, with J r obtained
 // by a JVP through double backward. Returns converged flags per row.
@@ -120,7 +128,7 @@ PredictorStepCost predictor_step_cost(const Denoiser& denoise, const at::Tensor&
     at::Tensor J = at::stack(rows, 1);  // [K, d(out), d(in)]
     auto [sign, logabsdet] = at::linalg_slogdet(J);
     keep = sign > 0;
-    at::Tensor glogdet = grad({logabsdet.sum()}, {x}, {}, true, false)[0];
+    at::Tensor glogdet = grad_or_zero(logabsdet.sum(), x);
     at::Tensor rhs = (score_x - glogdet).detach();
     at::Tensor Jd = J.detach();
     // Folded rows would make the solve singular: replace their J by the identity first.
@@ -139,7 +147,7 @@ PredictorStepCost predictor_step_cost(const Denoiser& denoise, const at::Tensor&
       conv_all = conv_all & sv.converged;
       // d/dx [ u^T J(x) v ] with u fixed: u^T J v = (J^T u) . v
       at::Tensor JTu = vjp(y, x, sv.u.detach(), true);
-      glogdet = glogdet + grad({(JTu * v).sum()}, {x}, {}, true, false)[0];
+      glogdet = glogdet + grad_or_zero((JTu * v).sum(), x);
     }
     glogdet = glogdet / o.hutchinson_probes;
     at::Tensor rhs = (score_x - glogdet).detach();
