@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The README's first command: installs what is missing, builds, and runs the default A/B demo
+# (samples/ab_schedulers.json: score-optimal vs stock schedules on an exact Gaussian mixture; no
+# downloads, no weights). Prints the comparison table and where the report went.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bash "$root/scripts/install-deps.sh"
+bash "$root/scripts/build.sh"
+build=${SIGMAFLOW_BUILD_DIR:-$root/build}
+out=${SIGMAFLOW_OUT:-$root/output/demo}
+"$build/bin/sigmaflow" run "$root/samples/ab_schedulers.json" --out "$out" --device auto
