@@ -236,6 +236,20 @@ std::vector<double> loglinear_interp(const std::vector<double>& desc, int64_t n)
   return out;
 }
 
+Sigmas ays_like(int64_t n, double sigma_min, double sigma_max) {
+  check_range(n, sigma_min, sigma_max);
+  const auto& t = ays_table("SD1");
+  double lo = std::log(t.back()), hi = std::log(t.front());
+  std::vector<double> mapped;
+  for (double v : t)
+    mapped.push_back(std::exp(std::log(sigma_min) + (std::log(v) - lo) / (hi - lo) * (std::log(sigma_max) - std::log(sigma_min))));
+  Sigmas s = n == 1 ? Sigmas{sigma_max} : loglinear_interp(mapped, n);
+  s.front() = sigma_max;
+  s.back() = n == 1 ? sigma_max : sigma_min;
+  s.push_back(0.0);
+  return s;
+}
+
 Sigmas align_your_steps(const std::string& model_type, int64_t steps, double denoise) {
   if (steps < 1) throw std::invalid_argument("steps must be >= 1, got " + std::to_string(steps));
   int64_t total = steps;

@@ -47,6 +47,9 @@ Sigmas beta(int64_t n, const std::vector<double>& table, double alpha = 0.6, dou
 const std::vector<double>& ays_table(const std::string& model_type);
 // Log-linear resampling of a descending list (no zeros) to n values, as AYS's loglinear_interp.
 std::vector<double> loglinear_interp(const std::vector<double>& descending, int64_t n);
+// AYS-like schedule for any model: the SD1 table's normalised log-sigma positions mapped onto
+// [sigma_min, sigma_max], log-linearly resampled to n values, then 0.
+Sigmas ays_like(int64_t n, double sigma_min, double sigma_max);
 // AlignYourStepsScheduler: steps, denoise (the table rule: last round(steps*denoise) steps).
 Sigmas align_your_steps(const std::string& model_type, int64_t steps, double denoise);
 

@@ -62,6 +62,15 @@ std::vector<ScheduleDef> stock_schedules() {
       [](const Model& m, int64_t n) { return linear_quadratic(n, m.sigma_max()); });
   add("kl_optimal", "KL-optimal (Align Your Steps appendix)",
       [](const Model& m, int64_t n) { return kl_optimal(n, m.sigma_min(), m.sigma_max()); });
+  add("align_your_steps", "AYS-like: the SD1 Align Your Steps table's shape in log sigma, mapped onto the model's range",
+      [](const Model& m, int64_t n) { return ays_like(n, m.sigma_min(), m.sigma_max()); });
+  add("uniform", "uniform in sigma: linspace(sigma_max, sigma_min, N), then 0",
+      [](const Model& m, int64_t n) {
+        check_range(n, m.sigma_min(), m.sigma_max());
+        Sigmas s = linspace(m.sigma_max(), m.sigma_min(), n);
+        s.push_back(0.0);
+        return s;
+      });
   return out;
 }
 

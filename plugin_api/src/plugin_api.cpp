@@ -12,6 +12,7 @@
 
 #include "sigmaflow/diagnostics.h"
 #include "sigmaflow/files.h"
+#include "sigmaflow/report.h"
 #include "sigmaflow/node.h"
 
 namespace sf {
@@ -40,6 +41,20 @@ std::string ScheduleDiagnostics::describe() const {
   std::ostringstream os;
   os << "SCHEDULE_DIAGNOSTICS " << method << " (" << grid.size() << " grid points, " << nfe << " NFE"
      << (from_cache ? ", cached" : "") << ")";
+  return os.str();
+}
+
+Metric::~Metric() = default;
+std::string Metric::describe() const {
+  std::ostringstream os;
+  os << "METRIC " << name << " = " << value << " (" << computed_on << ")";
+  return os.str();
+}
+
+Report::~Report() = default;
+std::string Report::describe() const {
+  std::ostringstream os;
+  os << "REPORT " << cells.size() << " cells on " << model;
   return os.str();
 }
 

@@ -76,7 +76,10 @@ ScoreOptimalResult score_optimal_schedule(const Model& model, const ScoreOptimal
         if (!st.ok() && rq.warn) rq.warn("cannot write the score-optimal cache (" + st.message() + "); continuing without it");
       }
     }
-    schedule = fit_schedule(est->curve, total, fit, &diag->cumulative);
+    // N steps in ComfyUI's convention: N values from sigma_max to sigma_min, then the final step
+    // into 0. The N - 1 steps between sigma_max and sigma_min carry equal cost.
+    schedule = total == 1 ? std::vector<double>{smax} : fit_schedule(est->curve, total - 1, fit, &diag->cumulative);
+    if (total == 1) diag->cumulative = cumulative_length(effective_costs(est->curve, fit));
     diag->grid = est->curve.grid;
     diag->interval_cost = est->curve.cost;
     diag->nfe = fresh ? est->nfe : 0;
@@ -87,8 +90,13 @@ ScoreOptimalResult score_optimal_schedule(const Model& model, const ScoreOptimal
     po.estimate = rq.estimate;
     po.step_map = rq.predictor;
     po.fit = fit;
-    PredictorResult pr = predictor_optimal_schedule(denoise, model.sample_shape(), smin, smax, model.device(),
-                                                    model.dtype(), total, po, rq.data, rq.progress);
+    PredictorResult pr;
+    if (total == 1) {
+      pr.schedule = {smax};
+    } else {
+      pr = predictor_optimal_schedule(denoise, model.sample_shape(), smin, smax, model.device(), model.dtype(), total - 1,
+                                      po, rq.data, rq.progress);
+    }
     schedule = pr.schedule;
     diag->grid = pr.schedule;
     diag->interval_cost = pr.step_costs;

@@ -1,0 +1,73 @@
+// CompareReport: the output node of an A/B graph.
+#include <ATen/ATen.h>
+
+#include <sstream>
+
+#include "nodes.h"
+#include "report_writer.h"
+
+namespace sf::nodes {
+
+NodeDef compare_report_node() {
+  NodeContract c;
+  c.class_type = "CompareReport";
+  c.category = kAbCategory;
+  c.description =
+      "Writes <prefix>.md (tables: schedule x sampler rows, step-count columns, NFE, best per column in bold, ratio to "
+      "the best stock schedule), <prefix>.json (every number, the graph and versions) and PNG/SVG plots (error vs NFE, "
+      "the schedules, and the score-optimal cost curve and cumulative length when diagnostics are connected). Takes a "
+      "REPORT from ScheduleSweep and/or individual METRIC values. Prints the main table.";
+  c.inputs = {Optional(Port("report", "REPORT")),
+              Optional(Port("metric_1", "METRIC")),
+              Optional(Port("metric_2", "METRIC")),
+              Optional(Port("metric_3", "METRIC")),
+              Optional(Port("metric_4", "METRIC")),
+              Optional(Port("metric_5", "METRIC")),
+              Optional(Port("metric_6", "METRIC")),
+              Optional(Port("diagnostics", "SCHEDULE_DIAGNOSTICS")),
+              Optional(Port("diagnostics_2", "SCHEDULE_DIAGNOSTICS")),
+              String("title", "Scheduler comparison"),
+              String("filename_prefix", "ab/report")};
+  c.output_node = true;
+  return make_node(c, [](Context& ctx, const Inputs& in) {
+    Report report;
+    if (in.has("report")) report = *in.get<Report>("report");
+    // Individual metrics become cells labelled by their provenance.
+    for (int k = 1; k <= 6; ++k) {
+      std::string name = "metric_" + std::to_string(k);
+      if (!in.has(name)) continue;
+      auto m = in.get<Metric>(name);
+      ReportCell cell;
+      cell.schedule = m->schedule.empty() ? name : m->schedule;
+      cell.sampler = m->sampler.empty() ? "-" : m->sampler;
+      cell.steps = m->steps;
+      cell.nfe = m->nfe;
+      cell.wall_seconds = m->wall_seconds;
+      cell.metrics[m->name] = m->value;
+      if (std::find(report.metric_names.begin(), report.metric_names.end(), m->name) == report.metric_names.end())
+        report.metric_names.push_back(m->name);
+      report.lower_is_better[m->name] = m->lower_is_better;
+      if (report.model.empty()) report.model = m->computed_on;
+      report.cells.push_back(cell);
+    }
+    for (const char* d : {"diagnostics", "diagnostics_2"})
+      if (in.has(d)) report.diagnostics.push_back(in.get<ScheduleDiagnostics>(d));
+    if (report.cells.empty())
+      throw InputError("report", "null", "nothing to report: connect a REPORT (ScheduleSweep) or METRIC inputs");
+    const std::string& prefix = in.get_string("filename_prefix");
+    if (prefix.empty() || prefix.find("..") != std::string::npos)
+      throw InputError("filename_prefix", "\"" + prefix + "\"", "must be a non-empty relative name without '..'");
+    ReportFiles files;
+    Status st = write_report(report, in.get_string("title"), ctx.output_dir() + "/" + prefix, ctx.graph_json(),
+                             ctx.versions(), &files);
+    if (!st.ok()) throw InputError("filename_prefix", "\"" + prefix + "\"", st.message());
+    for (const auto& f : files.written) ctx.record_output(f);
+    if (!files.table_text.empty()) {
+      std::string primary = report.metric_names.front();
+      ctx.info(primary + " (lower is better unless noted):\n" + files.table_text);
+    }
+    return Outputs{};
+  });
+}
+
+}  // namespace sf::nodes

@@ -1,0 +1,40 @@
+#include <ATen/ATen.h>
+
+#include "metrics.h"
+#include "nodes.h"
+
+namespace sf::nodes {
+
+NodeDef frechet_distance_node() {
+  NodeContract c;
+  c.class_type = "FrechetDistance";
+  c.category = kMetricCategory;
+  c.description =
+      "Frechet distance between Gaussians fitted to the two sets, on identity features or on a fixed random ReLU "
+      "feature map (256 features, seeded). It is NOT Inception FID: no pretrained network is involved, so values are "
+      "comparable only within one feature choice and one data space.";
+  c.inputs = {Port("samples", "LATENT"), Port("reference_samples", "LATENT"), Combo("features", {"identity", "random_relu"}),
+              Int("seed", 0, 0, 9223372036854775807.0)};
+  c.outputs = {{"METRIC", "METRIC"}};
+  return make_node(c, [](Context&, const Inputs& in) {
+    auto s = in.get<Latent>("samples");
+    auto r = in.get<Latent>("reference_samples");
+    check_same_sample_shape(*s, "samples", *r, "reference_samples");
+    if (s->samples().size(0) < 2 || r->samples().size(0) < 2)
+      throw InputError("samples", c10::str(s->samples().sizes()), "a covariance needs at least 2 samples per set");
+    at::Tensor a = s->samples(), b = r->samples();
+    if (in.get_string("features") == "random_relu") {
+      auto seed = static_cast<uint64_t>(in.get_int("seed"));
+      a = random_features(a, 256, seed);
+      b = random_features(b, 256, seed);
+    }
+    double v = frechet_distance(a, b);
+    auto m = make_metric("frechet_" + in.get_string("features"), v,
+                         std::to_string(s->samples().size(0)) + " vs " + std::to_string(r->samples().size(0)) +
+                             " samples, " + in.get_string("features") + " features",
+                         *s);
+    return Outputs{Value(std::shared_ptr<const Object>(m))};
+  });
+}
+
+}  // namespace sf::nodes

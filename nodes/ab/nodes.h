@@ -1,0 +1,29 @@
+// The A/B plugin: metrics, schedule sweeps and comparison reports.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "sigmaflow/node.h"
+#include "sigmaflow/report.h"
+
+namespace sf::nodes {
+
+inline constexpr const char* kMetricCategory = "sampling/ab_testing/metrics";
+inline constexpr const char* kAbCategory = "sampling/ab_testing";
+
+NodeDef trajectory_error_node();
+NodeDef sliced_wasserstein_node();
+NodeDef mode_coverage_node();
+NodeDef mean_log_density_node();
+NodeDef frechet_distance_node();
+NodeDef schedule_sweep_node();
+NodeDef compare_report_node();
+
+// A METRIC carrying the provenance of the measured samples.
+std::shared_ptr<Metric> make_metric(const std::string& name, double value, const std::string& computed_on,
+                                    const Latent& samples, bool lower_is_better = true);
+// Throws InputError unless both batches are non-empty and have the same per-sample shape.
+void check_same_sample_shape(const Latent& a, const std::string& a_name, const Latent& b, const std::string& b_name);
+
+}  // namespace sf::nodes

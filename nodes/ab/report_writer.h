@@ -1,0 +1,28 @@
+// Turns a REPORT into report.md (tables), report.json (every number) and plots.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "sigmaflow/report.h"
+#include "sigmaflow/status.h"
+
+namespace sf::nodes {
+
+struct ReportFiles {
+  std::vector<std::string> written;
+  std::string table_text;  // the primary-metric table, for the terminal
+};
+
+// `base` is the path prefix (folder + filename_prefix). `graph_json` and `versions` go into the
+// JSON file. Every file is written atomically.
+Status write_report(const Report& report, const std::string& title, const std::string& base,
+                    const std::string& graph_json, const std::string& versions, ReportFiles* files);
+
+// True for names that are not score-optimal variants (the "stock" baseline of the ratios).
+bool is_stock_schedule(const std::string& name);
+
+// The primary-metric table as Markdown (also used for the terminal).
+std::string markdown_table(const Report& report, const std::string& metric);
+
+}  // namespace sf::nodes
