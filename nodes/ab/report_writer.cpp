@@ -1,6 +1,7 @@
 #include "report_writer.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -191,10 +192,12 @@ Status write_report(const Report& r, const std::string& title, const std::string
 
   // Plots: error vs NFE per schedule (one line per schedule x sampler), the schedules, diagnostics.
   if (!primary.empty() && !r.cells.empty()) {
-    std::vector<Series> err;
-    for (const auto& sampler : g.samplers)
+    bool logy = r.lower_is_better.count(primary) ? r.lower_is_better.at(primary) : true;
+    // One error-vs-NFE plot per sampler, one line per schedule.
+    for (const auto& sampler : g.samplers) {
+      std::vector<Series> err;
       for (const auto& s : g.schedules) {
-        Series se{s + " / " + sampler, {}, {}};
+        Series se{s, {}, {}};
         for (auto n : g.steps) {
           auto it = g.at.find({s, sampler, n});
           if (it == g.at.end() || !has(it->second, primary)) continue;
@@ -203,9 +206,13 @@ Status write_report(const Report& r, const std::string& title, const std::string
         }
         if (!se.x.empty()) err.push_back(se);
       }
-    bool logy = r.lower_is_better.count(primary) ? r.lower_is_better.at(primary) : true;
-    if (!err.empty()) {
-      Status st = write_plot(base + "_error_vs_nfe", {title + ": " + primary + " vs NFE", "model evaluations (NFE)", primary, true, logy}, err, &written);
+      if (err.empty()) continue;
+      std::string safe = sampler;
+      for (char& ch : safe)
+        if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '-') ch = '_';
+      Status st = write_plot(base + "_error_vs_nfe_" + safe,
+                             {primary + " vs NFE, sampler " + sampler, "model evaluations (NFE)", primary, true, logy}, err,
+                             &written);
       if (!st.ok()) return st;
     }
     std::vector<Series> sched;

@@ -44,8 +44,12 @@ Status draw(const std::string& device, const std::string& file, const PlotSpec& 
     pls.spage(0, 0, spec.width, spec.height, 0, 0);
     pls.init();
     pls.col0(1);
-    int axis = (spec.log_x ? 10 : 0) + (spec.log_y ? 20 : 0);
-    pls.env(x0 - px, x1 + px, y0 - py, y1 + py, 0, axis);
+    pls.schr(0, 0.85);
+    pls.adv(0);
+    // Leave the right third for the legend.
+    pls.vpor(0.1, series.size() > 1 ? 0.66 : 0.95, 0.12, 0.9);
+    pls.wind(x0 - px, x1 + px, y0 - py, y1 + py);
+    pls.box(spec.log_x ? "bcnstl" : "bcnst", 0, 0, spec.log_y ? "bcnstvl" : "bcnstv", 0, 0);
     pls.lab(spec.x_label.c_str(), spec.y_label.c_str(), spec.title.c_str());
     std::vector<PLINT> opt, line_colors, line_styles, symbol_colors, symbol_numbers, text_colors;
     std::vector<PLFLT> line_widths, symbol_scales;
@@ -61,10 +65,14 @@ Status draw(const std::string& device, const std::string& file, const PlotSpec& 
       PLINT color = 2 + static_cast<PLINT>(k % (kColors - 2));
       pls.col0(color);
       pls.width(2.0);
-      if (s.points) pls.poin(static_cast<PLINT>(xs.size()), xs.data(), ys.data(), 1);
-      else if (!xs.empty()) {
+      if (s.points) {
+        // Large clouds as dots, short lists (schedule steps) as visible circles.
+        pls.ssym(0, xs.size() > 200 ? 0.6 : 1.6);
+        pls.poin(static_cast<PLINT>(xs.size()), xs.data(), ys.data(), xs.size() > 200 ? 1 : 4);
+        pls.ssym(0, 1.0);
+      } else if (!xs.empty()) {
         pls.line(static_cast<PLINT>(xs.size()), xs.data(), ys.data());
-        pls.poin(static_cast<PLINT>(xs.size()), xs.data(), ys.data(), 17);
+        if (xs.size() <= 60) pls.poin(static_cast<PLINT>(xs.size()), xs.data(), ys.data(), 17);
       }
       opt.push_back(s.points ? PL_LEGEND_SYMBOL : PL_LEGEND_LINE);
       line_colors.push_back(color);
@@ -77,10 +85,11 @@ Status draw(const std::string& device, const std::string& file, const PlotSpec& 
       texts.push_back(s.label.c_str());
       symbols.push_back("#(728)");
     }
-    if (!series.empty()) {
+    if (series.size() > 1) {
       PLFLT w, h;
       pls.col0(1);
-      pls.legend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, PL_POSITION_RIGHT | PL_POSITION_TOP, 0.02, 0.02,
+      pls.legend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
+                 PL_POSITION_RIGHT | PL_POSITION_OUTSIDE, 0.03, 0.0,
                  0.08, 0, 1, 1, 0, 0, static_cast<PLINT>(series.size()), opt.data(), 1.0, 0.8, 2.0, 0.0,
                  text_colors.data(), texts.data(), nullptr, nullptr, nullptr, nullptr, line_colors.data(),
                  line_styles.data(), line_widths.data(), symbol_colors.data(), symbol_scales.data(),
