@@ -10,15 +10,16 @@ namespace sf::nodes {
 namespace {
 at::Tensor flat64(const at::Tensor& t) { return t.reshape({t.size(0), -1}).to(at::kCPU, at::kDouble); }
 
-// Quantiles of sorted `s` at n evenly spaced probabilities (midpoints), by linear interpolation.
+// Quantiles of the rows of `sorted` ([P, m], each row ascending) at n evenly spaced
+// probabilities (midpoints), by linear interpolation: [P, n].
 at::Tensor quantiles(const at::Tensor& sorted, int64_t n) {
-  int64_t m = sorted.size(0);
+  int64_t m = sorted.size(1);
   if (m == n) return sorted;
   at::Tensor p = (at::arange(n, at::kDouble) + 0.5) / static_cast<double>(n) * static_cast<double>(m) - 0.5;
   p = p.clamp(0, static_cast<double>(m - 1));
   at::Tensor lo = p.floor().to(at::kLong), hi = p.ceil().to(at::kLong);
   at::Tensor w = p - lo.to(at::kDouble);
-  return sorted.index_select(0, lo) * (1 - w) + sorted.index_select(0, hi) * w;
+  return sorted.index_select(1, lo) * (1 - w) + sorted.index_select(1, hi) * w;
 }
 
 at::Tensor sqrtm_psd(const at::Tensor& m) {
@@ -36,12 +37,11 @@ double sliced_wasserstein(const at::Tensor& a, const at::Tensor& b, int64_t proj
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   at::Tensor dirs = at::randn({fa.size(1), projections}, gen, at::TensorOptions().dtype(at::kDouble));
   dirs = dirs / dirs.norm(2, 0, true);
-  at::Tensor pa = std::get<0>(at::sort(at::matmul(fa, dirs), 0)), pb = std::get<0>(at::sort(at::matmul(fb, dirs), 0));
-  int64_t n = std::max(pa.size(0), pb.size(0));
-  double total = 0;
-  for (int64_t k = 0; k < projections; ++k)
-    total += (quantiles(pa.select(1, k).contiguous(), n) - quantiles(pb.select(1, k).contiguous(), n)).pow(2).mean().item<double>();
-  return std::sqrt(total / static_cast<double>(projections));
+  // Projections as rows [P, N], sorted along each row.
+  at::Tensor pa = std::get<0>(at::sort(at::matmul(dirs.t(), fa.t()).contiguous(), 1));
+  at::Tensor pb = std::get<0>(at::sort(at::matmul(dirs.t(), fb.t()).contiguous(), 1));
+  int64_t n = std::max(pa.size(1), pb.size(1));
+  return std::sqrt((quantiles(pa, n) - quantiles(pb, n)).pow(2).mean().item<double>());
 }
 
 double mode_coverage_tv(const at::Tensor& samples, const at::Tensor& means, const at::Tensor& weights) {

@@ -213,7 +213,8 @@ Status write_report(const Report& r, const std::string& title, const std::string
       Status st = write_plot(base + "_error_vs_nfe_" + safe,
                              {primary + " vs NFE, sampler " + sampler, "model evaluations (NFE)", primary, true, logy}, err,
                              &written);
-      if (!st.ok()) return st;
+      // Metrics without NFE (e.g. measured on data) have nothing to place on a log axis: no plot.
+      if (!st.ok() && st.code() != Code::kInvalidArgument) return st;
     }
     std::vector<Series> sched;
     int64_t n_plot = g.steps.back();
@@ -230,7 +231,7 @@ Status write_report(const Report& r, const std::string& title, const std::string
     }
     if (!sched.empty()) {
       Status st = write_plot(base + "_schedules", {"schedules", "step", "sigma", false, true}, sched, &written);
-      if (!st.ok()) return st;
+      if (!st.ok() && st.code() != Code::kInvalidArgument) return st;
     }
   }
   for (size_t k = 0; k < r.diagnostics.size(); ++k) {
