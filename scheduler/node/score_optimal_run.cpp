@@ -112,9 +112,8 @@ ScoreOptimalResult score_optimal_schedule(const Model& model, const ScoreOptimal
   std::snprintf(method, sizeof method, "score_optimal %s floor=%g", rq.cost.c_str(), rq.floor);
   diag->method = method;
 
-  // Denoise rule: keep the last steps + 1 values of the total-step schedule.
-  if (static_cast<int64_t>(schedule.size()) > rq.steps + 1)
-    schedule.erase(schedule.begin(), schedule.end() - (rq.steps + 1));
+  // Denoise rule: keep the last steps + 1 values of the total-step SIGMAS (schedule + final 0).
+  if (static_cast<int64_t>(schedule.size()) > rq.steps) schedule.erase(schedule.begin(), schedule.end() - rq.steps);
   diag->schedule = schedule;
   if (rq.measure_steps) {
     at::Tensor x0 = rq.data.defined()
