@@ -144,7 +144,7 @@ int cmd_run(const std::string& graph_path, const std::string& out_dir, const std
       nodes.push_back({{"id", n.id}, {"class_type", n.class_type}, {"seconds", n.seconds}, {"cached", n.cached}});
     j["nodes"] = nodes;
     j["seconds"] = seconds;
-    fmt::print("{}\n", j.dump(2));
+    fmt::print("{}\n", j.dump(2, ' ', false, json::error_handler_t::replace));
   }
   if (!result.status.ok()) {
     if (!as_json) fmt::print(stderr, "error: {}\n", result.status.message());

@@ -57,7 +57,7 @@ Literal to_literal(const json& j) {
     }
     case json::value_t::object: {
       if (j.size() == 1 && j.contains("__value__")) return to_literal(j["__value__"]);
-      return Literal(j.dump());  // an object literal travels as its JSON text
+      return Literal(j.dump(-1, ' ', false, json::error_handler_t::replace));  // an object literal travels as its JSON text
     }
     default: return Literal();
   }
@@ -66,7 +66,7 @@ Literal to_literal(const json& j) {
 GraphInput read_input(const std::string& name, const json& v) {
   GraphInput in;
   in.name = name;
-  in.raw_json = v.dump();
+  in.raw_json = v.dump(-1, ' ', false, json::error_handler_t::replace);
   if (v.is_array()) {
     if (v.size() == 2 && v[0].is_string() && v[1].is_number_integer()) {
       in.link = Link{v[0].get<std::string>(), v[1].get<int64_t>()};
@@ -90,6 +90,8 @@ Result<Graph> parse_graph(const std::string& text) {
   json doc;
   try {
     doc = json::parse(text);
+  } catch (const json::out_of_range& e) {
+    return InvalidArgument(std::string("malformed JSON: ") + e.what());
   } catch (const json::parse_error& e) {
     size_t line = 0, column = 0;
     size_t byte = e.byte > 0 ? e.byte - 1 : 0;

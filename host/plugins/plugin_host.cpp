@@ -247,7 +247,7 @@ class ScanCache {
     dirty_ = true;
   }
   void save() {
-    if (dirty_ && !file_.empty()) (void)write_file_atomic(file_, data_.dump(1));  // best effort
+    if (dirty_ && !file_.empty()) (void)write_file_atomic(file_, data_.dump(1, ' ', false, nlohmann::json::error_handler_t::replace));  // best effort
   }
 
  private:

@@ -89,7 +89,7 @@ std::string Catalogue::object_info_json(int indent) const {
     node["output_node"] = c.output_node;
     all[name] = node;
   }
-  return all.dump(indent);
+  return all.dump(indent, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace sf::host

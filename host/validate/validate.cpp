@@ -375,7 +375,7 @@ std::string ValidationReport::to_json(int indent) const {
   }
   root["error"] = top;
   root["node_errors"] = node_errors;
-  return root.dump(indent);
+  return root.dump(indent, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace sf::host

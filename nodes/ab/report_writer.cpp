@@ -184,7 +184,7 @@ Status write_report(const Report& r, const std::string& title, const std::string
   j["versions"] = versions;
 
   std::vector<std::string> written;
-  for (auto [path, body] : {std::pair{base + ".md", md}, std::pair{base + ".json", j.dump(2) + "\n"}}) {
+  for (auto [path, body] : {std::pair{base + ".md", md}, std::pair{base + ".json", j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n"}}) {
     Status st = write_file_atomic(path, body);
     if (!st.ok()) return st;
     written.push_back(path);

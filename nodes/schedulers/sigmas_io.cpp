@@ -64,7 +64,7 @@ NodeDef load_sigmas_node() {
       if (j.is_object() && j.contains("sigmas")) j = j["sigmas"];
       if (!j.is_array()) throw InputError("path", "\"" + path + "\"", "expected {\"sigmas\": [...]} or an array");
       for (const auto& v : j) {
-        if (!v.is_number()) throw InputError("path", "\"" + path + "\"", "non-numeric entry " + v.dump());
+        if (!v.is_number()) throw InputError("path", "\"" + path + "\"", "non-numeric entry " + v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
         s.push_back(v.get<double>());
       }
     } else {

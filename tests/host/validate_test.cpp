@@ -262,3 +262,30 @@ TEST(Catalogue, ExpandsRegistryChoicesAndServesObjectInfo) {
 
 }  // namespace
 }  // namespace sf::host
+
+namespace sf::host {
+namespace {
+// Found by the fuzzer: a number that overflows is a parse error, not an exception.
+TEST(GraphParse, NumberOverflowIsMalformedJson) {
+  auto g = parse_graph(R"({"1": {"class_type": "A", "inputs": {"x": 20e30000}}})");
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("malformed JSON"), std::string::npos);
+}
+
+// Found by the fuzzer: invalid UTF-8 inside strings must not make reports throw.
+TEST(Validate, InvalidUtf8InStringsIsReportedNotThrown) {
+  std::string text = "{\"1\": {\"class_type\": \"Sched\", \"inputs\": {\"kind\": \"\xff\xfe\", \"model\": [\"\xff\", 0]}}}";
+  auto g = parse_graph(text);
+  if (!g.ok()) {  // the JSON reader refuses the bytes: the report of that must still serialise
+    EXPECT_NO_THROW(nlohmann::json::parse(report_for_unreadable_graph(g.status().message()).to_json()));
+    return;
+  }
+  static Catalogue cat = test_catalogue();
+  auto v = validate_graph(*g, cat);
+  EXPECT_FALSE(v.report.ok());
+  std::string json;
+  EXPECT_NO_THROW(json = v.report.to_json());
+  EXPECT_NO_THROW(nlohmann::json::parse(json));
+}
+}  // namespace
+}  // namespace sf::host

@@ -1,0 +1,47 @@
+// libFuzzer target: graph parsing and validation must never crash, whatever the bytes.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "graph/graph.h"
+#include "validate/validate.h"
+
+namespace {
+// A small catalogue with every kind of input the validator handles.
+const sf::host::Catalogue& catalogue() {
+  static sf::host::Catalogue cat = [] {
+    sf::host::Catalogue c;
+    sf::NodeContract m;
+    m.class_type = "ModelNode";
+    m.outputs = {{"MODEL", "MODEL"}};
+    c.add(m, "fuzz", "fuzz");
+    sf::NodeContract s;
+    s.class_type = "Sched";
+    s.inputs = {sf::Port("model", "MODEL"), sf::Int("steps", 20, 1, 10000), sf::Float("denoise", 1.0, 0.0, 1.0),
+                sf::Combo("kind", {"karras", "exponential"}), sf::List("values"), sf::Bool("flag", false),
+                sf::String("name", "x"), sf::Optional(sf::Port("any", "*")), sf::Optional(sf::Port("u", "FLOAT,INT"))};
+    s.outputs = {{"SIGMAS", "SIGMAS"}, {"FLOAT", "f"}};
+    c.add(s, "fuzz", "fuzz");
+    sf::NodeContract o;
+    o.class_type = "Sink";
+    o.inputs = {sf::Port("sigmas", "SIGMAS"), sf::Optional(sf::Port("x", "*"))};
+    o.output_node = true;
+    c.add(o, "fuzz", "fuzz");
+    return c;
+  }();
+  return cat;
+}
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string text(reinterpret_cast<const char*>(data), size);
+  auto g = sf::host::parse_graph(text);
+  if (!g.ok()) {
+    (void)sf::host::report_for_unreadable_graph(g.status().message()).to_json();
+    return 0;
+  }
+  auto v = sf::host::validate_graph(*g, catalogue());
+  (void)v.report.to_text();
+  (void)v.report.to_json();
+  return 0;
+}
