@@ -26,19 +26,35 @@ NodeDef compare_report_node() {
               Optional(Port("metric_6", "METRIC")),
               Optional(Port("diagnostics", "SCHEDULE_DIAGNOSTICS")),
               Optional(Port("diagnostics_2", "SCHEDULE_DIAGNOSTICS")),
+              Tooltip(String("labels", ""), "row names for metric_1..metric_6, comma separated (e.g. the schedules)"),
               String("title", "Scheduler comparison"),
               String("filename_prefix", "ab/report")};
   c.output_node = true;
   return make_node(c, [](Context& ctx, const Inputs& in) {
     Report report;
     if (in.has("report")) report = *in.get<Report>("report");
-    // Individual metrics become cells labelled by their provenance.
+    // Individual metrics become cells labelled by `labels` (or their provenance).
+    std::vector<std::string> labels;
+    {
+      std::string cur;
+      for (char ch : in.get_string("labels") + ",") {
+        if (ch == ',') {
+          while (!cur.empty() && cur.front() == ' ') cur.erase(cur.begin());
+          while (!cur.empty() && cur.back() == ' ') cur.pop_back();
+          labels.push_back(cur);
+          cur.clear();
+        } else {
+          cur += ch;
+        }
+      }
+    }
     for (int k = 1; k <= 6; ++k) {
       std::string name = "metric_" + std::to_string(k);
       if (!in.has(name)) continue;
       auto m = in.get<Metric>(name);
       ReportCell cell;
-      cell.schedule = m->schedule.empty() ? name : m->schedule;
+      const std::string& label = static_cast<size_t>(k - 1) < labels.size() ? labels[static_cast<size_t>(k - 1)] : std::string();
+      cell.schedule = !label.empty() ? label : m->schedule.empty() ? name : m->schedule;
       cell.sampler = m->sampler.empty() ? "-" : m->sampler;
       cell.steps = m->steps;
       cell.nfe = m->nfe;

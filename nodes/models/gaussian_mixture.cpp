@@ -193,20 +193,28 @@ GaussianMixture::GaussianMixture(MixtureParams params, double sigma_min, double 
 
 at::Tensor GaussianMixture::log_joint(const at::Tensor& xf, const at::Tensor& sigma, at::Tensor* posterior_mean) const {
   const int64_t B = xf.size(0), K = means_.size(0), d = means_.size(1);
-  at::Tensor s2 = sigma.to(xf.options()).pow(2);  // [B]
+  // A batch with one sigma (what samplers send) reduces to [B,d] x [d,K] products. The check reads
+  // host memory only (no device sync); device sigmas take the general path.
   bool uniform = false;
-  if (sigma.device().is_cpu() && B > 0) {
-    at::Tensor sc = sigma.to(at::kDouble).contiguous();
-    const double* p = sc.data_ptr<double>();
-    uniform = std::all_of(p, p + B, [&](double v) { return v == p[0]; });
+  double s_uniform = 0;
+  if (sigma.device().is_cpu() && sigma.is_contiguous() && B > 0) {
+    if (sigma.scalar_type() == at::kDouble) {
+      const double* p = sigma.data_ptr<double>();
+      uniform = std::all_of(p, p + B, [&](double v) { return v == p[0]; });
+      s_uniform = p[0];
+    } else if (sigma.scalar_type() == at::kFloat) {
+      const float* p = sigma.data_ptr<float>();
+      uniform = std::all_of(p, p + B, [&](float v) { return v == p[0]; });
+      s_uniform = p[0];
+    }
   }
   if (uniform) {
-    // One sigma for the whole batch: everything reduces to [B,d] x [d,K] products.
-    at::Tensor prec = 1.0 / (variances_ + s2[0]);                 // [K, d]
+    at::Tensor prec = (variances_ + s_uniform * s_uniform).reciprocal();  // [K, d]
     at::Tensor quad = at::matmul(xf * xf, prec.t()) - 2 * at::matmul(xf, (means_ * prec).t()) +
-                      (mean_sq_ * prec).sum(1).unsqueeze(0);      // [B, K]
-    at::Tensor lognorm = prec.log().sum(1) - d * kLog2Pi;         // [K]
-    at::Tensor lj = log_weights_.unsqueeze(0) + 0.5 * (lognorm.unsqueeze(0) - quad);
+                      (mean_sq_ * prec).sum(1);                     // [B, K]
+    // The normalising constant -d/2 log(2 pi) cancels in the responsibilities; added for densities.
+    at::Tensor lj = log_weights_ + 0.5 * (prec.log().sum(1) - quad);
+    if (!posterior_mean) lj = lj - 0.5 * d * kLog2Pi;
     if (posterior_mean) {
       at::Tensor r = at::softmax(lj, 1);                          // [B, K]
       at::Tensor shrink = variances_ * prec;                      // v / (v + s^2)
@@ -215,6 +223,7 @@ at::Tensor GaussianMixture::log_joint(const at::Tensor& xf, const at::Tensor& si
     return lj;
   }
   // Per-sample sigmas: broadcast over [b, K, d] in chunks that bound memory.
+  at::Tensor s2 = sigma.to(xf.options()).pow(2);  // [B]
   const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 22) / std::max<int64_t>(1, K * d));
   std::vector<at::Tensor> ljs, pms;
   for (int64_t b0 = 0; b0 < B; b0 += chunk) {

@@ -53,12 +53,14 @@ std::pair<double, double> ancestral_step(double from, double to, double eta) {
   return {down, up};
 }
 
-// Everything one run needs: the model call with NFE counting and a deferred finiteness check,
-// and the seeded CPU noise source.
+// Everything one run needs: the model call with NFE counting, and the seeded CPU noise source.
+// Finiteness is not checked per call (that would cost kernels and syncs every step): the caller
+// checks the final state once, and on failure re-runs the same (deterministic) trajectory with
+// `locate` set, which checks every call and names the first sigma that produced NaN/Inf.
 class Run {
  public:
-  Run(const Model& model, const at::Tensor& x, SampleContext& ctx, uint64_t noise_seed)
-      : model_(model), ctx_(ctx), gen_(at::make_generator<at::CPUGeneratorImpl>(noise_seed)) {
+  Run(const Model& model, const at::Tensor& x, SampleContext& ctx, uint64_t noise_seed, bool locate)
+      : model_(model), ctx_(ctx), gen_(at::make_generator<at::CPUGeneratorImpl>(noise_seed)), locate_(locate) {
     batch_ = x.size(0);
     options_ = x.options();
   }
@@ -67,9 +69,12 @@ class Run {
     ++ctx_.nfe;
     at::Tensor s = at::full({batch_}, sigma, options_);
     at::Tensor d = model_.denoise(x, s);
-    // One flag per call, kept on the device; read once at the end (no per-step sync).
-    finite_.push_back(at::isfinite(d).all());
-    call_sigmas_.push_back(sigma);
+    if (locate_ && !at::isfinite(d).all().item<bool>()) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "the model returned NaN or Inf at sigma = %.6g (model evaluation %lld)", sigma,
+                    static_cast<long long>(ctx_.nfe));
+      throw std::runtime_error(buf);
+    }
     ctx_.denoised = d;
     return d;
   }
@@ -77,20 +82,6 @@ class Run {
   at::Tensor noise(const at::Tensor& like) {
     at::Tensor n = at::randn(like.sizes(), gen_, at::TensorOptions().dtype(at::kFloat));
     return n.to(like.device(), like.scalar_type());
-  }
-
-  void check_finite() const {
-    if (finite_.empty()) return;
-    at::Tensor flags = at::stack(finite_).to(at::kCPU);
-    auto* p = flags.data_ptr<bool>();
-    for (size_t k = 0; k < finite_.size(); ++k) {
-      if (!p[k]) {
-        char buf[160];
-        std::snprintf(buf, sizeof buf, "the model returned NaN or Inf at sigma = %.6g (model evaluation %zu)",
-                      call_sigmas_[k], k + 1);
-        throw std::runtime_error(buf);
-      }
-    }
   }
 
   void progress(int64_t done, int64_t total) {
@@ -101,11 +92,13 @@ class Run {
   const Model& model_;
   SampleContext& ctx_;
   at::Generator gen_;
+  bool locate_;
   int64_t batch_ = 0;
   at::TensorOptions options_;
-  std::vector<at::Tensor> finite_;
-  std::vector<double> call_sigmas_;
 };
+
+at::Tensor run_steps(const SamplerOptions& o, const Model& model, at::Tensor x, const std::vector<double>& s,
+                     SampleContext& ctx, bool locate);
 
 at::Tensor to_d(const at::Tensor& x, double sigma, const at::Tensor& denoised) { return (x - denoised) / sigma; }
 
@@ -120,12 +113,27 @@ int64_t last_positive_step(const std::vector<double>& s) {
 
 at::Tensor run_sampler(const SamplerOptions& o, const Model& model, at::Tensor x, const std::vector<double>& s,
                        SampleContext& ctx) {
+  at::Tensor start = x;
+  at::Tensor out = run_steps(o, model, std::move(x), s, ctx, false);
+  if (s.size() > 1 && !at::isfinite(out).all().item<bool>()) {
+    SampleContext again;
+    again.seed = ctx.seed;
+    run_steps(o, model, start, s, again, true);  // throws naming the sigma
+    throw std::runtime_error("the sampler produced NaN or Inf values (the model's outputs were finite)");
+  }
+  return out;
+}
+
+namespace {
+
+at::Tensor run_steps(const SamplerOptions& o, const Model& model, at::Tensor x, const std::vector<double>& s,
+                     SampleContext& ctx, bool locate) {
   const std::string& name = o.name;
   const auto n = static_cast<int64_t>(s.size()) - 1;
   if (n <= 0) return x;
   // Like ComfyUI's default noise sampler on the CPU, per-step noise uses seed + 1 (the initial
   // noise uses the seed itself).
-  Run run(model, x, ctx, ctx.seed + 1);
+  Run run(model, x, ctx, ctx.seed + 1, locate);
   const bool lof = o.lower_order_final < 0 ? n < 15 : o.lower_order_final != 0;
   const int64_t last_pos = last_positive_step(s);
   // Order cap for multistep samplers at step i.
@@ -380,8 +388,9 @@ at::Tensor run_sampler(const SamplerOptions& o, const Model& model, at::Tensor x
   } else {
     throw std::invalid_argument("unknown sampler '" + name + "'");
   }
-  run.check_finite();
   return x;
 }
+
+}  // namespace
 
 }  // namespace sf::nodes
