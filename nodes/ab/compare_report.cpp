@@ -64,7 +64,12 @@ NodeDef compare_report_node() {
         report.metric_names.push_back(m->name);
       report.lower_is_better[m->name] = m->lower_is_better;
       if (report.model.empty()) report.model = m->computed_on;
-      report.cells.push_back(cell);
+      // Metrics of the same run (same label, sampler and steps) share one cell.
+      auto same = std::find_if(report.cells.begin(), report.cells.end(), [&](const ReportCell& c) {
+        return c.schedule == cell.schedule && c.sampler == cell.sampler && c.steps == cell.steps;
+      });
+      if (same != report.cells.end()) same->metrics[m->name] = m->value;
+      else report.cells.push_back(cell);
     }
     for (const char* d : {"diagnostics", "diagnostics_2"})
       if (in.has(d)) report.diagnostics.push_back(in.get<ScheduleDiagnostics>(d));
