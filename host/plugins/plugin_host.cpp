@@ -359,11 +359,6 @@ std::vector<std::string> default_plugin_dirs(const std::vector<std::string>& cli
   return dirs;
 }
 
-std::string default_cache_dir() {
-  if (const char* d = std::getenv("SIGMAFLOW_CACHE_DIR"); d && *d) return d;
-  if (const char* d = std::getenv("XDG_CACHE_HOME"); d && *d) return std::string(d) + "/sigmaflow";
-  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/sigmaflow";
-  return "/tmp/sigmaflow-cache";
-}
+std::string default_cache_dir() { return user_cache_dir(); }
 
 }  // namespace sf::host

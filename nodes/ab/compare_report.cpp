@@ -3,6 +3,7 @@
 
 #include <sstream>
 
+#include "../common/text.h"
 #include "nodes.h"
 #include "report_writer.h"
 
@@ -34,20 +35,7 @@ NodeDef compare_report_node() {
     Report report;
     if (in.has("report")) report = *in.get<Report>("report");
     // Individual metrics become cells labelled by `labels` (or their provenance).
-    std::vector<std::string> labels;
-    {
-      std::string cur;
-      for (char ch : in.get_string("labels") + ",") {
-        if (ch == ',') {
-          while (!cur.empty() && cur.front() == ' ') cur.erase(cur.begin());
-          while (!cur.empty() && cur.back() == ' ') cur.pop_back();
-          labels.push_back(cur);
-          cur.clear();
-        } else {
-          cur += ch;
-        }
-      }
-    }
+    std::vector<std::string> labels = split_commas(in.get_string("labels"));
     for (int k = 1; k <= 6; ++k) {
       std::string name = "metric_" + std::to_string(k);
       if (!in.has(name)) continue;
@@ -76,10 +64,8 @@ NodeDef compare_report_node() {
     if (report.cells.empty())
       throw InputError("report", "null", "nothing to report: connect a REPORT (ScheduleSweep) or METRIC inputs");
     const std::string& prefix = in.get_string("filename_prefix");
-    if (prefix.empty() || prefix.find("..") != std::string::npos)
-      throw InputError("filename_prefix", "\"" + prefix + "\"", "must be a non-empty relative name without '..'");
     ReportFiles files;
-    Status st = write_report(report, in.get_string("title"), ctx.output_dir() + "/" + prefix, ctx.graph_json(),
+    Status st = write_report(report, in.get_string("title"), output_path(ctx, prefix, ""), ctx.graph_json(),
                              ctx.versions(), &files);
     if (!st.ok()) throw InputError("filename_prefix", "\"" + prefix + "\"", st.message());
     for (const auto& f : files.written) ctx.record_output(f);

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "../common/sigmas.h"
+#include "../common/text.h"
 #include "../sampling/k_samplers.h"
 #include "../schedulers/schedule_math.h"
 #include "metrics.h"
@@ -17,20 +18,6 @@
 namespace sf::nodes {
 
 namespace {
-
-std::vector<std::string> split_names(const std::string& text) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char ch : text + ",") {
-    if (ch == ',' || ch == ' ' || ch == '\n' || ch == '\t' || ch == ';') {
-      if (!cur.empty()) out.push_back(cur);
-      cur.clear();
-    } else {
-      cur += ch;
-    }
-  }
-  return out;
-}
 
 std::string join(const std::vector<std::string>& v) {
   std::string s;
@@ -68,20 +55,14 @@ NodeDef schedule_sweep_node() {
     auto t_total = std::chrono::steady_clock::now();
     auto inner = in.get<Model>("model");
     auto model = std::make_shared<TimedModel>(inner);
-    auto schedules = split_names(in.get_string("schedulers"));
-    auto samplers = split_names(in.get_string("samplers"));
+    auto schedules = split_list(in.get_string("schedulers"));
+    auto samplers = split_list(in.get_string("samplers"));
     std::vector<int64_t> steps_list;
-    for (const auto& s : split_names(in.get_string("steps_list"))) {
-      size_t pos = 0;
-      long long v = 0;
-      try {
-        v = std::stoll(s, &pos);
-      } catch (...) {
-        pos = 0;
-      }
-      if (pos != s.size() || v < 1)
+    for (const auto& s : split_list(in.get_string("steps_list"))) {
+      double v = 0;
+      if (!parse_number(s, v) || v < 1 || v != std::floor(v))
         throw InputError("steps_list", "\"" + in.get_string("steps_list") + "\"", "'" + s + "' is not a step count >= 1");
-      steps_list.push_back(v);
+      steps_list.push_back(static_cast<int64_t>(v));
     }
     if (schedules.empty()) throw InputError("schedulers", "\"\"", "no schedule names given");
     if (samplers.empty()) throw InputError("samplers", "\"\"", "no sampler names given");

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "../common/npy.h"
+#include "../common/text.h"
 #include "nodes.h"
 
 namespace sf::nodes {
@@ -34,9 +35,7 @@ NodeDef save_latent_node() {
   return make_node(c, [](Context& ctx, const Inputs& in) {
     auto latent = in.get<Latent>("samples");
     const std::string& prefix = in.get_string("filename_prefix");
-    if (prefix.empty() || prefix.find("..") != std::string::npos)
-      throw InputError("filename_prefix", "\"" + prefix + "\"", "must be a non-empty relative name without '..'");
-    std::string path = ctx.output_dir() + "/" + prefix + ".npy";
+    std::string path = output_path(ctx, prefix, ".npy");
     Status st = save_npy(path, latent->samples());
     if (!st.ok()) throw InputError("filename_prefix", "\"" + prefix + "\"", st.message());
     ctx.record_output(path);

@@ -2,9 +2,9 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
-#include <regex>
 
 #include "../common/sigmas.h"
+#include "../common/text.h"
 #include "nodes.h"
 #include "schedule_math.h"
 
@@ -99,25 +99,11 @@ NodeDef manual_sigmas_node() {
   return make_node(c, [](Context&, const Inputs& in) {
     const std::string& text = in.get_string("sigmas");
     std::vector<double> s;
-    std::string token;
-    auto flush = [&] {
-      if (token.empty()) return;
-      size_t pos = 0;
+    for (const auto& token : split_list(text)) {
       double v = 0;
-      try {
-        v = std::stod(token, &pos);
-      } catch (...) {
-        pos = 0;
-      }
-      if (pos != token.size()) throw InputError("sigmas", "\"" + text + "\"", "'" + token + "' is not a number");
+      if (!parse_number(token, v)) throw InputError("sigmas", "\"" + text + "\"", "'" + token + "' is not a number");
       s.push_back(v);
-      token.clear();
-    };
-    for (char ch : text) {
-      if (ch == ',' || ch == ' ' || ch == '\n' || ch == '\t' || ch == ';' || ch == '[' || ch == ']') flush();
-      else token += ch;
     }
-    flush();
     if (s.empty()) throw InputError("sigmas", "\"" + text + "\"", "no numbers found");
     check_sampling_sigmas(s, "sigmas");
     return Outputs{sigmas_value(s)};

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "../common/sigmas.h"
+#include "../common/text.h"
 #include "nodes.h"
 #include "sigmaflow/files.h"
 
@@ -24,9 +25,7 @@ NodeDef save_sigmas_node() {
   return make_node(c, [](Context& ctx, const Inputs& in) {
     auto s = sigmas_vector(in.get_tensor("sigmas"));
     const std::string& prefix = in.get_string("filename_prefix");
-    if (prefix.empty() || prefix.find("..") != std::string::npos)
-      throw InputError("filename_prefix", "\"" + prefix + "\"", "must be a non-empty relative name without '..'");
-    std::string base = ctx.output_dir() + "/" + prefix;
+    std::string base = output_path(ctx, prefix, "");
     nlohmann::ordered_json j;
     j["sigmas"] = s;
     j["steps"] = s.empty() ? 0 : static_cast<int64_t>(s.size()) - 1;
@@ -74,14 +73,9 @@ NodeDef load_sigmas_node() {
       while (std::getline(lines, line)) {
         ++lineno;
         if (line.empty() || line == "sigma" || line == "\r") continue;
-        size_t pos = 0;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
         double v = 0;
-        try {
-          v = std::stod(line, &pos);
-        } catch (...) {
-          pos = 0;
-        }
-        if (pos == 0)
+        if (!parse_number(line, v))
           throw InputError("path", "\"" + path + "\"", "line " + std::to_string(lineno) + " is not a number: '" + line + "'");
         s.push_back(v);
       }

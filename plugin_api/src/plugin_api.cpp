@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <sstream>
@@ -118,6 +119,13 @@ std::shared_ptr<const Object> Inputs::get_object(const std::string& name) const 
   if (!v.is_object() || !v.object())
     throw InputError(name, v.type(), "input '" + name + "' expects an object, got " + kind_of(v));
   return v.object();
+}
+
+std::string user_cache_dir() {
+  if (const char* d = std::getenv("SIGMAFLOW_CACHE_DIR"); d && *d) return d;
+  if (const char* d = std::getenv("XDG_CACHE_HOME"); d && *d) return std::string(d) + "/sigmaflow";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/sigmaflow";
+  return "/tmp/sigmaflow-cache";
 }
 
 Status write_file_atomic(const std::string& path, const std::string& bytes) {

@@ -3,35 +3,20 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <stdexcept>
 
+#include "../../nodes/common/device.h"
 #include "../score_optimal/cost_cache.h"
 #include "../score_optimal/predictor_cost.h"
 #include "../score_optimal/schedule_fit.h"
 
 namespace sf::so {
 
-std::string user_cache_dir() {
-  if (const char* d = std::getenv("SIGMAFLOW_CACHE_DIR"); d && *d) return d;
-  if (const char* d = std::getenv("XDG_CACHE_HOME"); d && *d) return std::string(d) + "/sigmaflow";
-  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/sigmaflow";
-  return "/tmp/sigmaflow-cache";
-}
-
 namespace {
 std::string data_fingerprint(const at::Tensor& data) {
   if (!data.defined()) return "model";
   at::Tensor c = data.detach().to(at::kCPU, at::kDouble).contiguous();
-  uint64_t h = 1469598103934665603ULL;
-  auto* p = static_cast<const unsigned char*>(c.data_ptr());
-  for (size_t i = 0; i < c.nbytes(); ++i) {
-    h ^= p[i];
-    h *= 1099511628211ULL;
-  }
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "data-%016llx", static_cast<unsigned long long>(h));
-  return buf;
+  return "data-" + nodes::hex64(nodes::fnv1a(c.data_ptr(), c.nbytes()));
 }
 }  // namespace
 

@@ -38,7 +38,4 @@ struct ScoreOptimalResult {
 // Throws std::invalid_argument / std::runtime_error with messages naming the problem.
 ScoreOptimalResult score_optimal_schedule(const Model& model, const ScoreOptimalRequest& request);
 
-// The per-user cache folder ($SIGMAFLOW_CACHE_DIR, $XDG_CACHE_HOME/sigmaflow, ~/.cache/sigmaflow).
-std::string user_cache_dir();
-
 }  // namespace sf::so

@@ -3,6 +3,7 @@
 
 #include "../../nodes/common/sigmas.h"
 #include "score_optimal_run.h"
+#include "sigmaflow/files.h"
 #include "sigmaflow/node.h"
 
 namespace sf::so {

@@ -6,20 +6,10 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "../../nodes/common/device.h"
 #include "sigmaflow/files.h"
 
 namespace sf::so {
-
-namespace {
-uint64_t fnv(const std::string& s) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-}  // namespace
 
 std::string cache_key(const std::string& fp, const std::string& kind, double smin, double smax,
                       const EstimateOptions& o, const std::string& data_fp, const std::string& dtype) {
@@ -32,9 +22,7 @@ std::string cache_key(const std::string& fp, const std::string& kind, double smi
 }
 
 std::string cache_file(const std::string& dir, const std::string& key) {
-  char name[32];
-  std::snprintf(name, sizeof name, "%016llx.json", static_cast<unsigned long long>(fnv(key)));
-  return dir + "/score_optimal/" + name;
+  return dir + "/score_optimal/" + nodes::hex64(nodes::fnv1a(key.data(), key.size())) + ".json";
 }
 
 std::optional<CostEstimate> load_cached(const std::string& dir, const std::string& key, int64_t grid_size,

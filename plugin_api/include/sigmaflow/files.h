@@ -11,4 +11,8 @@ namespace sf {
 // Creates missing parent folders. Readers never see a half-written file.
 Status write_file_atomic(const std::string& path, const std::string& bytes);
 
+// The per-user cache folder: $SIGMAFLOW_CACHE_DIR, else $XDG_CACHE_HOME/sigmaflow, else
+// ~/.cache/sigmaflow (else /tmp/sigmaflow-cache). Not created here.
+std::string user_cache_dir();
+
 }  // namespace sf

@@ -79,32 +79,23 @@ TEST(Samplers, ConvergenceOrders) {
   // Error at sigma_min = 0.05 against the exact ODE solution, N = 64 and 128 karras steps.
   const double c = 1.0;
   test::GaussianModel model(c, 1);
+  auto order_of = [&](const std::shared_ptr<const Sampler>& smp, int n) {
+    double err[2];
+    for (int k = 0; k < 2; ++k) {
+      auto sig = schedules::karras(n << k, 0.05, 80, 7);
+      sig.pop_back();
+      at::Tensor x0 = at::ones({1, 1}, at::kDouble) * 80;
+      SampleContext ctx;
+      double got = smp->sample(model, x0, sig, ctx).item<double>();
+      err[k] = std::fabs(got - 80 * test::exact_multiplier(c, 80, 0.05));
+    }
+    return std::log2(err[0] / err[1]);
+  };
+  // Multistep samplers without lower_order_final (it would cap the last step's order).
   auto order = [&](const std::string& name, int n) {
-    double err[2];
-    for (int k = 0; k < 2; ++k) {
-      auto sig = schedules::karras(n << k, 0.05, 80, 7);
-      sig.pop_back();
-      at::Tensor x0 = at::ones({1, 1}, at::kDouble) * 80;
-      SampleContext ctx;
-      double got = with_options("SamplerMultistepOptions", R"({"sampler_name": ")" + name + R"(", "lower_order_final": "off"})")
-                       ->sample(model, x0, sig, ctx)
-                       .item<double>();
-      err[k] = std::fabs(got - 80 * test::exact_multiplier(c, 80, 0.05));
-    }
-    return std::log2(err[0] / err[1]);
+    return order_of(with_options("SamplerMultistepOptions", R"({"sampler_name": ")" + name + R"(", "lower_order_final": "off"})"), n);
   };
-  auto order1 = [&](const std::string& name, int n) {
-    double err[2];
-    for (int k = 0; k < 2; ++k) {
-      auto sig = schedules::karras(n << k, 0.05, 80, 7);
-      sig.pop_back();
-      at::Tensor x0 = at::ones({1, 1}, at::kDouble) * 80;
-      SampleContext ctx;
-      double got = sampler(name)->sample(model, x0, sig, ctx).item<double>();
-      err[k] = std::fabs(got - 80 * test::exact_multiplier(c, 80, 0.05));
-    }
-    return std::log2(err[0] / err[1]);
-  };
+  auto order1 = [&](const std::string& name, int n) { return order_of(sampler(name), n); };
   EXPECT_NEAR(order1("euler", 64), 1.0, 0.15);
   EXPECT_NEAR(order1("heun", 64), 2.0, 0.2);
   EXPECT_NEAR(order1("dpm_2", 64), 2.0, 0.2);
