@@ -9,5 +9,6 @@ inline constexpr const char* kModelCategory = "loaders/models";
 
 NodeDef gaussian_mixture_model_node();
 NodeDef sample_data_node();
+NodeDef torchscript_model_node();
 
 }  // namespace sf::nodes

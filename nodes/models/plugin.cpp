@@ -7,4 +7,5 @@ SIGMAFLOW_PLUGIN("models", "0.1.0") {
   using namespace sf::nodes;
   registrar.add_node(gaussian_mixture_model_node());
   registrar.add_node(sample_data_node());
+  registrar.add_node(torchscript_model_node());
 }
