@@ -1,0 +1,127 @@
+// LatentToImage, SaveImage and PlotSamples2D.
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+#include "../common/plot.h"
+#include "../common/text.h"
+#include "png_writer.h"
+#include "sigmaflow/files.h"
+#include "sigmaflow/node.h"
+
+namespace sf::nodes {
+
+namespace {
+// [B, ...] in [-1, 1] -> IMAGE [B, H, W, C] in [0, 1] (ComfyUI's layout): [B, C, H, W] with C = 1
+// or 3, [B, H, W], or flat [B, d] with d a perfect square.
+at::Tensor to_image(const at::Tensor& latent, const std::string& input) {
+  at::Tensor x = latent.detach().to(at::kCPU, at::kFloat);
+  if (x.dim() == 2) {
+    auto side = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(x.size(1)))));
+    if (side * side != x.size(1))
+      throw InputError(input, c10::str(x.sizes()), "flat samples must have a square number of values to form images");
+    x = x.reshape({x.size(0), 1, side, side});
+  } else if (x.dim() == 3) {
+    x = x.unsqueeze(1);
+  } else if (x.dim() != 4 || (x.size(1) != 1 && x.size(1) != 3)) {
+    throw InputError(input, c10::str(x.sizes()), "expected [B, C, H, W] with C = 1 or 3, [B, H, W] or [B, H*W]");
+  }
+  return ((x + 1) / 2).clamp(0, 1).permute({0, 2, 3, 1}).contiguous();
+}
+}  // namespace
+
+NodeDef latent_to_image_node() {
+  NodeContract c;
+  c.class_type = "LatentToImage";
+  c.category = "image";
+  c.description = "Maps samples in [-1, 1] to an IMAGE batch [B, H, W, C] in [0, 1] (ComfyUI's layout).";
+  c.inputs = {Port("samples", "LATENT")};
+  c.outputs = {{"IMAGE", "IMAGE"}};
+  return make_node(c, [](Context&, const Inputs& in) {
+    return Outputs{Value("IMAGE", to_image(in.get<Latent>("samples")->samples(), "samples"))};
+  });
+}
+
+NodeDef save_image_node() {
+  NodeContract c;
+  c.class_type = "SaveImage";
+  c.category = "image";
+  c.description = "Writes PNG files (libpng), atomically: one grid of the whole batch (grid on) or one file per image. "
+                  "Accepts an IMAGE, or a LATENT in [-1, 1] directly.";
+  c.inputs = {Port("images", "IMAGE,LATENT"), String("filename_prefix", "images/sample"), Bool("grid", true),
+              Tooltip(Int("columns", 0, 0, 1024), "grid columns (0 = about square)")};
+  c.output_node = true;
+  return make_node(c, [](Context& ctx, const Inputs& in) {
+    const Value& v = in.get("images");
+    at::Tensor img = v.is_tensor() ? v.tensor().to(at::kCPU, at::kFloat) : to_image(in.get<Latent>("images")->samples(), "images");
+    if (img.dim() != 4 || img.size(0) == 0)
+      throw InputError("images", c10::str(img.sizes()), "expected a non-empty IMAGE batch [B, H, W, C]");
+    const int64_t B = img.size(0), H = img.size(1), W = img.size(2), C = img.size(3);
+    if (C != 1 && C != 3) throw InputError("images", c10::str(img.sizes()), "images need 1 or 3 channels");
+    at::Tensor bytes = (img.clamp(0, 1) * 255).round().to(at::kByte).contiguous();
+    const std::string& prefix = in.get_string("filename_prefix");
+    auto write = [&](const at::Tensor& pix, int64_t w, int64_t h, const std::string& path) {
+      std::vector<uint8_t> data(pix.data_ptr<uint8_t>(), pix.data_ptr<uint8_t>() + pix.numel());
+      auto png = encode_png(data, static_cast<int>(w), static_cast<int>(h), static_cast<int>(C));
+      if (!png.ok()) throw InputError("images", c10::str(img.sizes()), png.status().message());
+      Status st = write_file_atomic(path, png.value());
+      if (!st.ok()) throw InputError("filename_prefix", "\"" + prefix + "\"", st.message());
+      ctx.record_output(path);
+    };
+    if (in.get_bool("grid")) {
+      int64_t cols = in.get_int("columns");
+      if (cols <= 0) cols = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(B))));
+      int64_t rows = (B + cols - 1) / cols, pad = 2;
+      int64_t gw = cols * W + (cols + 1) * pad, gh = rows * H + (rows + 1) * pad;
+      at::Tensor grid = at::full({gh, gw, C}, 255, at::kByte);
+      for (int64_t b = 0; b < B; ++b) {
+        int64_t r = b / cols, col = b % cols;
+        grid.slice(0, pad + r * (H + pad), pad + r * (H + pad) + H).slice(1, pad + col * (W + pad), pad + col * (W + pad) + W).copy_(bytes[b]);
+      }
+      write(grid.contiguous(), gw, gh, output_path(ctx, prefix, ".png"));
+    } else {
+      for (int64_t b = 0; b < B; ++b) {
+        char suffix[32];
+        std::snprintf(suffix, sizeof suffix, "_%05lld.png", static_cast<long long>(b));
+        write(bytes[b].contiguous(), W, H, output_path(ctx, prefix, suffix));
+      }
+    }
+    return Outputs{};
+  });
+}
+
+NodeDef plot_samples_2d_node() {
+  NodeContract c;
+  c.class_type = "PlotSamples2D";
+  c.category = "image";
+  c.description = "Scatter plot (PLplot, PNG and SVG) of 2-D samples, optionally over reference samples.";
+  c.inputs = {Port("samples", "LATENT"), Optional(Port("reference", "LATENT")), String("filename_prefix", "plots/samples"),
+              String("title", "samples")};
+  c.output_node = true;
+  return make_node(c, [](Context& ctx, const Inputs& in) {
+    auto points = [](const at::Tensor& t, const std::string& input, const std::string& label) {
+      at::Tensor x = t.detach().to(at::kCPU, at::kDouble);
+      if (x.dim() != 2 || x.size(1) != 2 || x.size(0) == 0)
+        throw InputError(input, c10::str(x.sizes()), "expected non-empty 2-D samples [N, 2]");
+      x = x.contiguous();
+      auto a = x.accessor<double, 2>();
+      Series s{label, {}, {}, true};
+      for (int64_t i = 0; i < x.size(0); ++i) {
+        s.x.push_back(a[i][0]);
+        s.y.push_back(a[i][1]);
+      }
+      return s;
+    };
+    std::vector<Series> series;
+    if (in.has("reference")) series.push_back(points(in.get<Latent>("reference")->samples(), "reference", "reference"));
+    series.push_back(points(in.get<Latent>("samples")->samples(), "samples", "samples"));
+    std::vector<std::string> written;
+    PlotSpec spec{in.get_string("title"), "x1", "x2", false, false, 800, 800};
+    Status st = write_plot(output_path(ctx, in.get_string("filename_prefix"), ""), spec, series, &written);
+    if (!st.ok()) throw InputError("filename_prefix", "\"" + in.get_string("filename_prefix") + "\"", st.message());
+    for (const auto& f : written) ctx.record_output(f);
+    return Outputs{};
+  });
+}
+
+}  // namespace sf::nodes
