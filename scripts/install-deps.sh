@@ -9,6 +9,7 @@ PKGS=(
   libgtest-dev googletest
   libpng-dev libplplot-dev plplot-driver-cairo
   zlib1g-dev
+  dataset-fashion-mnist
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -16,7 +16,7 @@ NodeDef load_dataset_node() {
       "Reads samples from an IDX file (MNIST/Fashion-MNIST format, gzip or plain; Debian's dataset-fashion-mnist "
       "package ships them, `dpkg -L dataset-fashion-mnist` lists the paths) or a .npy file. uint8 pixels are scaled "
       "to [-1, 1]; float data is kept. image_shape reshapes each sample (e.g. \"1, 28, 28\"; empty = as stored).";
-  c.inputs = {String("path", "/usr/share/dataset-fashion-mnist/train-images-idx3-ubyte.gz"), Int("offset", 0, 0, 1e12),
+  c.inputs = {String("path", "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"), Int("offset", 0, 0, 1e12),
               Tooltip(Int("limit", 0, 0, 1e12), "number of samples (0 = all)"), String("image_shape", "")};
   c.outputs = {{"LATENT", "samples"}};
   return make_node(c, [](Context&, const Inputs& in) {
