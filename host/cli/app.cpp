@@ -211,6 +211,7 @@ int cmd_plugin_check(const std::string& file) {
     return kExitFailure;
   }
   if (pid == 0) {
+    reset_fatal_signal_handlers();
     PluginHost host;
     std::string path = std::filesystem::absolute(file).string();
     Status st = host.load(path, /*isolate=*/false);

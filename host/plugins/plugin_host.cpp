@@ -163,6 +163,14 @@ Status open_plugin(const std::string& path, boost::dll::shared_library& lib, con
   return Status::Ok();
 }
 
+}  // namespace
+
+void reset_fatal_signal_handlers() {
+  for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) ::signal(sig, SIG_DFL);
+}
+
+namespace {
+
 struct TrialVerdict {
   bool crashed = false;
   std::string message;
@@ -175,6 +183,7 @@ TrialVerdict trial_load(const std::string& path) {
   if (pid < 0) return {};  // cannot isolate; load in-process
   if (pid == 0) {
     // Child: silence output, load, init, exit. Never returns.
+    reset_fatal_signal_handlers();
     int devnull = ::open("/dev/null", O_WRONLY);
     if (devnull >= 0) {
       dup2(devnull, 1);

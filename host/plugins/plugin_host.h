@@ -81,6 +81,11 @@ class PluginHost {
   std::unique_ptr<Libraries> libs_;
 };
 
+// In a child process about to load untrusted plugin code: restore the default actions of the
+// fatal signals, so a crash ends the child by that signal (a sanitizer's or debugger's handler
+// would otherwise turn it into an ordinary exit) and the parent can name it.
+void reset_fatal_signal_handlers();
+
 // The default plugin folders: the --plugins folders, then SIGMAFLOW_PLUGIN_PATH (colon
 // separated), then <executable dir>/../lib/sigmaflow/plugins.
 std::vector<std::string> default_plugin_dirs(const std::vector<std::string>& cli_dirs);
