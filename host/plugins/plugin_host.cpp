@@ -223,15 +223,25 @@ TrialVerdict trial_load(const std::string& path) {
   return {};
 }
 
-// Scan verdict cache: path -> {size, mtime, crashed, message}.
+// Which host produced a verdict: a verdict depends on the host as well as on the plugin file (a
+// rebuilt host may load a plugin differently), so verdicts of another host build are dropped.
+std::string host_stamp() {
+  const sf_build_record& r = host_build_record();
+  return std::to_string(r.api_major) + "." + std::to_string(r.api_minor) + "|" + r.torch_version + "|" + r.compiler +
+         "|" __DATE__ " " __TIME__;
+}
+
+// Scan verdict cache: {"host": stamp, "plugins": {path: {size, mtime, crashed, message}}}.
 class ScanCache {
  public:
   explicit ScanCache(std::string dir) : file_(dir.empty() ? std::string() : dir + "/plugin-scan-v1.json") {
     if (file_.empty()) return;
     std::ifstream f(file_);
     if (!f) return;
-    data_ = nlohmann::json::parse(f, nullptr, false);
-    if (!data_.is_object()) data_ = nlohmann::json::object();  // corrupted: ignore
+    auto j = nlohmann::json::parse(f, nullptr, false);
+    // Corrupted, old-format or another host's file: start empty.
+    if (j.is_object() && j.value("host", std::string()) == host_stamp() && j.contains("plugins") && j["plugins"].is_object())
+      data_ = j["plugins"];
   }
   bool lookup(const std::string& path, TrialVerdict& v) const {
     if (file_.empty() || !data_.contains(path)) return false;
@@ -256,7 +266,9 @@ class ScanCache {
     dirty_ = true;
   }
   void save() {
-    if (dirty_ && !file_.empty()) (void)write_file_atomic(file_, data_.dump(1, ' ', false, nlohmann::json::error_handler_t::replace));  // best effort
+    if (!dirty_ || file_.empty()) return;
+    nlohmann::json j = {{"host", host_stamp()}, {"plugins", data_}};
+    (void)write_file_atomic(file_, j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace));  // best effort
   }
 
  private:
