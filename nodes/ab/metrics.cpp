@@ -32,16 +32,23 @@ double rms_distance(const at::Tensor& a, const at::Tensor& b) {
   return (flat64(a) - flat64(b)).pow(2).sum(1).mean().sqrt().item<double>();
 }
 
-double sliced_wasserstein(const at::Tensor& a, const at::Tensor& b, int64_t projections, uint64_t seed) {
-  at::Tensor fa = flat64(a), fb = flat64(b);
+SlicedWassersteinReference::SlicedWassersteinReference(const at::Tensor& reference, int64_t projections, uint64_t seed) {
+  at::Tensor fb = flat64(reference);
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  at::Tensor dirs = at::randn({fa.size(1), projections}, gen, at::TensorOptions().dtype(at::kDouble));
-  dirs = dirs / dirs.norm(2, 0, true);
+  dirs_ = at::randn({fb.size(1), projections}, gen, at::TensorOptions().dtype(at::kDouble));
+  dirs_ = dirs_ / dirs_.norm(2, 0, true);
   // Projections as rows [P, N], sorted along each row.
-  at::Tensor pa = std::get<0>(at::sort(at::matmul(dirs.t(), fa.t()).contiguous(), 1));
-  at::Tensor pb = std::get<0>(at::sort(at::matmul(dirs.t(), fb.t()).contiguous(), 1));
-  int64_t n = std::max(pa.size(1), pb.size(1));
-  return std::sqrt((quantiles(pa, n) - quantiles(pb, n)).pow(2).mean().item<double>());
+  ref_sorted_ = std::get<0>(at::sort(at::matmul(dirs_.t(), fb.t()).contiguous(), 1));
+}
+
+double SlicedWassersteinReference::distance(const at::Tensor& samples) const {
+  at::Tensor pa = std::get<0>(at::sort(at::matmul(dirs_.t(), flat64(samples).t()).contiguous(), 1));
+  int64_t n = std::max(pa.size(1), ref_sorted_.size(1));
+  return std::sqrt((quantiles(pa, n) - quantiles(ref_sorted_, n)).pow(2).mean().item<double>());
+}
+
+double sliced_wasserstein(const at::Tensor& a, const at::Tensor& b, int64_t projections, uint64_t seed) {
+  return SlicedWassersteinReference(b, projections, seed).distance(a);
 }
 
 double mode_coverage_tv(const at::Tensor& samples, const at::Tensor& means, const at::Tensor& weights) {

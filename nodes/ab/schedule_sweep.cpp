@@ -127,7 +127,7 @@ NodeDef schedule_sweep_node() {
     if (mixture) report->metric_names.push_back("mode_coverage_tv");
     if (log_density_probe.defined()) report->metric_names.push_back("mean_log_density");
     for (const auto& m : report->metric_names) report->lower_is_better[m] = m != "mean_log_density";
-    const int64_t projections = in.get_int("projections");
+    const SlicedWassersteinReference sw_target(target, in.get_int("projections"), seed + 7);
 
     const int64_t total = static_cast<int64_t>(schedules.size() * samplers.size() * steps_list.size());
     int64_t done = 0;
@@ -160,7 +160,7 @@ NodeDef schedule_sweep_node() {
           cell.nfe = sc.nfe;
           auto t_m = std::chrono::steady_clock::now();
           if (!is_stochastic(sname)) cell.metrics["trajectory_error"] = rms_distance(out, reference);
-          cell.metrics["sliced_wasserstein"] = sliced_wasserstein(out, target, projections, seed + 7);
+          cell.metrics["sliced_wasserstein"] = sw_target.distance(out);
           if (mixture) cell.metrics["mode_coverage_tv"] = mode_coverage_tv(out, inner->component_means(), inner->component_weights());
           if (log_density_probe.defined()) cell.metrics["mean_log_density"] = inner->log_density(out, 0.0).mean().item<double>();
           metric_seconds += seconds_since(t_m);
