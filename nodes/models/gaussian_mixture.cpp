@@ -4,6 +4,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cmath>
+#include <map>
 #include <sstream>
 
 #include "../common/device.h"
@@ -191,36 +192,48 @@ GaussianMixture::GaussianMixture(MixtureParams params, double sigma_min, double 
   fingerprint_ = "gmm-" + hex64(h);
 }
 
+at::Tensor GaussianMixture::log_joint_one_sigma(const at::Tensor& xf, double s, at::Tensor* posterior_mean) const {
+  const int64_t d = means_.size(1);
+  // One sigma for the rows: everything reduces to [B,d] x [d,K] products.
+  at::Tensor prec = (variances_ + s * s).reciprocal();  // [K, d]
+  at::Tensor quad = at::matmul(xf * xf, prec.t()) - 2 * at::matmul(xf, (means_ * prec).t()) +
+                    (mean_sq_ * prec).sum(1);  // [B, K]
+  // The normalising constant -d/2 log(2 pi) cancels in the responsibilities; added for densities.
+  at::Tensor lj = log_weights_ + 0.5 * (prec.log().sum(1) - quad);
+  if (!posterior_mean) return lj - 0.5 * d * kLog2Pi;
+  at::Tensor r = at::softmax(lj, 1);       // [B, K]
+  at::Tensor shrink = variances_ * prec;   // v / (v + s^2)
+  *posterior_mean = at::matmul(r, means_ * (1 - shrink)) + xf * at::matmul(r, shrink);
+  return lj;
+}
+
 at::Tensor GaussianMixture::log_joint(const at::Tensor& xf, const at::Tensor& sigma, at::Tensor* posterior_mean) const {
   const int64_t B = xf.size(0), K = means_.size(0), d = means_.size(1);
-  // A batch with one sigma (what samplers send) reduces to [B,d] x [d,K] products. The check reads
-  // host memory only (no device sync); device sigmas take the general path.
-  bool uniform = false;
-  double s_uniform = 0;
-  if (sigma.device().is_cpu() && sigma.is_contiguous() && B > 0) {
-    if (sigma.scalar_type() == at::kDouble) {
-      const double* p = sigma.data_ptr<double>();
-      uniform = std::all_of(p, p + B, [&](double v) { return v == p[0]; });
-      s_uniform = p[0];
-    } else if (sigma.scalar_type() == at::kFloat) {
-      const float* p = sigma.data_ptr<float>();
-      uniform = std::all_of(p, p + B, [&](float v) { return v == p[0]; });
-      s_uniform = p[0];
-    }
+  // Rows are grouped by sigma, read from host memory (no device sync): samplers send one sigma per
+  // batch, cost estimators one sigma per level. Each group takes the matmul path; device sigmas
+  // and batches of mostly distinct sigmas take the broadcast path below.
+  std::vector<double> values;
+  if (sigma.device().is_cpu() && B > 0) {
+    at::Tensor sc = sigma.scalar_type() == at::kDouble ? sigma.contiguous() : sigma.to(at::kDouble).contiguous();
+    values.assign(sc.data_ptr<double>(), sc.data_ptr<double>() + B);
   }
-  if (uniform) {
-    at::Tensor prec = (variances_ + s_uniform * s_uniform).reciprocal();  // [K, d]
-    at::Tensor quad = at::matmul(xf * xf, prec.t()) - 2 * at::matmul(xf, (means_ * prec).t()) +
-                      (mean_sq_ * prec).sum(1);                     // [B, K]
-    // The normalising constant -d/2 log(2 pi) cancels in the responsibilities; added for densities.
-    at::Tensor lj = log_weights_ + 0.5 * (prec.log().sum(1) - quad);
-    if (!posterior_mean) lj = lj - 0.5 * d * kLog2Pi;
-    if (posterior_mean) {
-      at::Tensor r = at::softmax(lj, 1);                          // [B, K]
-      at::Tensor shrink = variances_ * prec;                      // v / (v + s^2)
-      *posterior_mean = at::matmul(r, means_ * (1 - shrink)) + xf * at::matmul(r, shrink);
+  if (!values.empty()) {
+    std::map<double, std::vector<int64_t>> groups;
+    for (int64_t b = 0; b < B; ++b) groups[values[static_cast<size_t>(b)]].push_back(b);
+    if (groups.size() == 1) return log_joint_one_sigma(xf, values[0], posterior_mean);
+    if (static_cast<int64_t>(groups.size()) * 8 <= B) {
+      at::Tensor lj = at::empty({B, K}, xf.options());
+      at::Tensor pm = posterior_mean ? at::empty_like(xf) : at::Tensor();
+      for (const auto& [s, rows] : groups) {
+        at::Tensor idx = at::tensor(rows, at::kLong).to(xf.device());
+        at::Tensor gpm;
+        at::Tensor glj = log_joint_one_sigma(xf.index_select(0, idx), s, posterior_mean ? &gpm : nullptr);
+        lj.index_copy_(0, idx, glj);
+        if (posterior_mean) pm.index_copy_(0, idx, gpm);
+      }
+      if (posterior_mean) *posterior_mean = pm;
+      return lj;
     }
-    return lj;
   }
   // Per-sample sigmas: broadcast over [b, K, d] in chunks that bound memory.
   at::Tensor s2 = sigma.to(xf.options()).pow(2);  // [B]

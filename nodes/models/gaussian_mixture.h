@@ -55,6 +55,7 @@ class GaussianMixture : public Model {
  private:
   // log w_k + log N(x; mu_k, v_k + s^2) for flattened x [B, d], per-sample sigma [B]: [B, K].
   at::Tensor log_joint(const at::Tensor& xf, const at::Tensor& sigma, at::Tensor* posterior_mean) const;
+  at::Tensor log_joint_one_sigma(const at::Tensor& xf, double sigma, at::Tensor* posterior_mean) const;
 
   MixtureParams params_;
   double sigma_min_, sigma_max_, sigma_data_;
