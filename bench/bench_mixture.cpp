@@ -60,7 +60,7 @@ int main() {
     auto model = std::dynamic_pointer_cast<const Model>(m.outputs[0].object());
     at::Tensor muf = mu.to(at::kFloat), varf = var.to(at::kFloat), logw = at::full({c.K}, -std::log(double(c.K)), at::kFloat);
     at::Tensor x = at::randn({1024, c.d}, g, at::TensorOptions().dtype(at::kFloat));
-    at::Tensor s = at::full({1024}, 0.5, at::kFloat);
+    const double s = 0.5;
     int reps = c.d > 100 ? 50 : 400;
     double best_m = 1e9, best_d = 1e9;
     for (int round = 0; round < 3; ++round) {

@@ -8,8 +8,8 @@
 #include <cstdio>
 #include <thread>
 
-#include "nodes/common/sigmas.h"
-#include "nodes/schedulers/schedule_math.h"
+#include "sigmaflow/diffusion/sigmas.h"
+#include "sigmaflow/scheduler/stock.h"
 #include "sigmaflow/testing/node_runner.h"
 
 using namespace sf;
@@ -25,14 +25,14 @@ int main() {
   auto model = std::dynamic_pointer_cast<const Model>(m.outputs[0].object());
   auto sampler = runner.run("KSamplerSelect", R"({"sampler_name": "euler"})");
   const int steps = 400;
-  auto sig = nodes::sigmas_vector(nodes::sigmas_tensor(schedules::karras(steps, 0.002, 80, 7)));
+  auto sig = diffusion::Sigmas(schedules::karras(steps, 0.002, 80, 7)).rounded_to_float32().values();
   for (int64_t batch : {1, 1024}) {
     Value latent(std::make_shared<Latent>(at::zeros({batch, 2})));
     double best_node = 1e9, best_hand = 1e9;
     for (int rep = 0; rep < 7; ++rep) {
       double t0 = now_s();
       auto r = runner.run("SamplerCustom", R"({"noise_seed": 1})",
-                          {{"model", m.outputs[0]}, {"sampler", sampler.outputs[0]}, {"sigmas", nodes::sigmas_value(sig)},
+                          {{"model", m.outputs[0]}, {"sampler", sampler.outputs[0]}, {"sigmas", diffusion::Sigmas(sig).to_value()},
                            {"latent_image", latent}});
       double t1 = now_s();
       if (!r.ok) {
@@ -43,7 +43,7 @@ int main() {
       at::Generator g = at::make_generator<at::CPUGeneratorImpl>(1);
       at::Tensor x = at::randn({batch, 2}, g, at::TensorOptions().dtype(at::kFloat)) * sig[0];
       for (int i = 0; i < steps; ++i) {
-        at::Tensor d = model->denoise(x, at::full({batch}, sig[static_cast<size_t>(i)], x.options()));
+        at::Tensor d = model->denoise(x, sig[static_cast<size_t>(i)]);
         x = sig[static_cast<size_t>(i) + 1] == 0 ? d : x + (x - d) / sig[static_cast<size_t>(i)] * (sig[static_cast<size_t>(i) + 1] - sig[static_cast<size_t>(i)]);
       }
       double t2 = now_s();

@@ -14,13 +14,13 @@
 #include <string>
 #include <thread>
 
-#include "nodes/ab/metrics.h"
-#include "nodes/common/sigmas.h"
-#include "nodes/sampling/k_samplers.h"
-#include "nodes/schedulers/schedule_math.h"
-#include "score_optimal/corrector_cost.h"
-#include "score_optimal/predictor_cost.h"
-#include "score_optimal/schedule_fit.h"
+#include "sigmaflow/diffusion/metrics.h"
+#include "sigmaflow/diffusion/samplers.h"
+#include "sigmaflow/diffusion/sigmas.h"
+#include "sigmaflow/scheduler/stock.h"
+#include "sigmaflow/scheduler/score_optimal/corrector_cost.h"
+#include "sigmaflow/scheduler/score_optimal/predictor_cost.h"
+#include "sigmaflow/scheduler/score_optimal/schedule_fit.h"
 #include "sigmaflow/testing/node_runner.h"
 
 using namespace sf;
@@ -59,7 +59,7 @@ static std::vector<double> so_schedule(const so::CostEstimate& est, int64_t n, d
   f.floor = floor;
   auto s = so::fit_schedule(est.curve, n - 1, f);
   s.push_back(0.0);
-  return nodes::sigmas_vector(nodes::sigmas_tensor(s));
+  return diffusion::Sigmas(s).rounded_to_float32().values();
 }
 
 static int cost_bench(testing::NodeRunner& runner) {
@@ -70,19 +70,18 @@ static int cost_bench(testing::NodeRunner& runner) {
   std::printf("| model | estimate NFE | estimate s | heun-20 x1000 NFE | heun-20 x1000 s |\n|---|---|---|---|---|\n");
   for (const auto& [name, json] : models) {
     auto m = preset(runner, json);
-    so::Denoiser den = [&](const at::Tensor& x, const at::Tensor& s) { return m->denoise(x, s); };
+    so::Denoiser den = [&](const at::Tensor& x, const NoiseLevels& s) { return m->denoise(x, s); };
     so::EstimateOptions o;  // defaults: grid 256, particles 512, reverse 128
     double t0 = now_s();
     auto est = so::estimate_corrector_cost(den, m->sample_shape(), m->sigma_min(), m->sigma_max(), m->device(), m->dtype(), o);
     double t1 = now_s();
     std::vector<int64_t> shape{1000};
     for (auto v : m->sample_shape()) shape.push_back(v);
-    auto sig = nodes::sigmas_vector(nodes::sigmas_tensor(schedules::karras(20, m->sigma_min(), m->sigma_max())));
-    nodes::SamplerOptions h;
-    h.name = "heun";
+    auto sig = diffusion::Sigmas(schedules::karras(20, m->sigma_min(), m->sigma_max())).rounded_to_float32().values();
+    diffusion::TableSampler h(*diffusion::find_sampler("heun"), SamplerSettings{});
     SampleContext ctx;
     double t2 = now_s();
-    nodes::run_sampler(h, *m, at::randn(shape) * 80, sig, ctx);
+    h.sample(*m, at::randn(shape) * 80, sig, ctx);
     double t3 = now_s();
     std::printf("| %s | %lld | %.3f | %lld | %.3f |\n", name.c_str(), static_cast<long long>(est.nfe), t1 - t0,
                 static_cast<long long>(ctx.nfe * 1000), t3 - t2);
@@ -100,7 +99,7 @@ static int quality_bench(testing::NodeRunner& runner, bool with_predictor) {
   std::map<std::string, std::vector<double>> ratios_te, ratios_sw;  // best stock / variant, per cell
   for (const auto& p : presets) {
     auto m = preset(runner, R"({"preset": ")" + p + R"(", "dtype": "float64"})");
-    so::Denoiser den = [&](const at::Tensor& x, const at::Tensor& s) { return m->denoise(x, s); };
+    so::Denoiser den = [&](const at::Tensor& x, const NoiseLevels& s) { return m->denoise(x, s); };
     so::EstimateOptions o;
     auto est = so::estimate_corrector_cost(den, m->sample_shape(), m->sigma_min(), m->sigma_max(), m->device(), m->dtype(), o);
     const int64_t batch = 1000;
@@ -108,12 +107,11 @@ static int quality_bench(testing::NodeRunner& runner, bool with_predictor) {
     for (auto v : m->sample_shape()) shape.push_back(v);
     at::Generator g = at::make_generator<at::CPUGeneratorImpl>(11);
     at::Tensor noise = at::randn(shape, g, at::TensorOptions().dtype(at::kFloat)).to(at::kDouble);
-    auto ref_sig = nodes::sigmas_vector(nodes::sigmas_tensor(schedules::karras(1000, m->sigma_min(), m->sigma_max())));
-    nodes::SamplerOptions ho;
-    ho.name = "heun";
+    auto ref_sig = diffusion::Sigmas(schedules::karras(1000, m->sigma_min(), m->sigma_max())).rounded_to_float32().values();
+    diffusion::TableSampler ho(*diffusion::find_sampler("heun"), SamplerSettings{});
     SampleContext rc;
-    at::Tensor ref = nodes::run_sampler(ho, *m, noise * ref_sig[0], ref_sig, rc);
-    at::Tensor data = m->sample_data(batch, 12);
+    at::Tensor ref = ho.sample(*m, noise * ref_sig[0], ref_sig, rc);
+    at::Tensor data = m->exact()->sample_data(batch, 12);
     std::printf("\n### %s (trajectory error / sliced W2; ratio = best stock / this)\n\n| sampler | N |", p.c_str());
     std::vector<std::string> cols = stock;
     for (auto& v : variants) cols.push_back(v.first);
@@ -132,7 +130,7 @@ static int quality_bench(testing::NodeRunner& runner, bool with_predictor) {
             sigs[s] = schedules::linspace(m->sigma_max(), m->sigma_min(), n);
             sigs[s].push_back(0);
           }
-          sigs[s] = nodes::sigmas_vector(nodes::sigmas_tensor(sigs[s]));
+          sigs[s] = diffusion::Sigmas(sigs[s]).rounded_to_float32().values();
         }
         for (auto& [vname, floor] : variants) sigs[vname] = so_schedule(est, n, floor);
         if (with_predictor) {
@@ -142,15 +140,16 @@ static int quality_bench(testing::NodeRunner& runner, bool with_predictor) {
           auto pr = so::predictor_optimal_schedule(den, m->sample_shape(), m->sigma_min(), m->sigma_max(), m->device(),
                                                    m->dtype(), n - 1, po);
           pr.schedule.push_back(0);
-          sigs["so_predictor"] = nodes::sigmas_vector(nodes::sigmas_tensor(pr.schedule));
+          sigs["so_predictor"] = diffusion::Sigmas(pr.schedule).rounded_to_float32().values();
         }
         std::map<std::string, std::pair<double, double>> res;
         for (const auto& c : cols) {
-          nodes::SamplerOptions so;
-          so.name = sname;
+          SamplerSettings so;
+          so.lower_order_final = LowerOrderFinal::kAuto;
+          diffusion::TableSampler smp(*diffusion::find_sampler(sname), so);
           SampleContext ctx;
-          at::Tensor out = nodes::run_sampler(so, *m, noise * sigs[c][0], sigs[c], ctx);
-          res[c] = {nodes::rms_distance(out, ref), nodes::sliced_wasserstein(out, data, 64, 5)};
+          at::Tensor out = smp.sample(*m, noise * sigs[c][0], sigs[c], ctx);
+          res[c] = {diffusion::rms_distance(out, ref), diffusion::sliced_wasserstein(out, data, 64, 5)};
         }
         double best_te = 1e300, best_sw = 1e300;
         for (const auto& s : stock) {

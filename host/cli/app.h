@@ -8,7 +8,8 @@ enum ExitCode : int {
   kExitFailure = 1,     // a check command found problems (plugin check)
   kExitUsage = 2,       // bad command line, unknown device
   kExitValidation = 3,  // the graph is malformed or failed validation
-  kExitRuntime = 4,     // a node failed while running
+  kExitRuntime = 4,     // a node failed while running (or crashed: a fatal signal inside a node)
+  kExitInterrupted = 130,  // SIGINT / SIGTERM during a run
 };
 
 int run_cli(int argc, char** argv);

@@ -1,5 +1,7 @@
 // Run progress for the CLI: on a terminal, one line per node with a live progress bar for long
-// nodes; otherwise one plain line per finished node (stable, grep-able), nothing else.
+// nodes; otherwise one plain line per finished node (stable, grep-able); with --json, one JSON
+// object per event and line (executing, progress, executed, message), the events the server
+// streams as ComfyUI websocket messages.
 #pragma once
 
 #include <chrono>
@@ -12,8 +14,8 @@ namespace sf::host {
 
 class ConsoleProgress : public RunObserver {
  public:
-  // `out` receives node lines; `tty` enables the bar.
-  ConsoleProgress(std::FILE* out, bool tty) : out_(out), tty_(tty) {}
+  // `out` receives node lines; `tty` enables the bar; `json` switches to JSON events.
+  ConsoleProgress(std::FILE* out, bool tty, bool json = false) : out_(out), tty_(tty && !json), json_(json) {}
   void node_started(size_t index, size_t total, const PlannedNode& node) override;
   void node_progress(const PlannedNode& node, int64_t done, int64_t total) override;
   void node_finished(const PlannedNode& node, double seconds, bool cached) override;
@@ -21,10 +23,10 @@ class ConsoleProgress : public RunObserver {
 
  private:
   std::string prefix(const PlannedNode& node) const;
+  void event(const std::string& json_text);
   std::FILE* out_;
-  bool tty_;
+  bool tty_, json_;
   size_t index_ = 0, total_ = 0;
-  bool bar_shown_ = false;
   std::chrono::steady_clock::time_point last_draw_{};
 };
 

@@ -1,22 +1,27 @@
-// Execution: runs a validated plan node by node, caching results by input signature within the
-// run, so a node shared by several branches (a model feeding two samplers) runs once.
+// Execution: runs a validated plan node by node, caching results by input signature (a hash of
+// class_type, literals and the signatures of linked inputs), so a node shared by several branches
+// runs once. Around every node it enforces the contract: declared outputs, SIGMAS that are 1-D
+// float32 CPU tensors of finite non-negative values, and inputs that were not written in place.
+// A fatal signal inside a node is reported with the node's name (exit code 4).
 #pragma once
 
 #include <c10/core/Device.h>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "exec/node_source.h"
 #include "graph/graph.h"
-#include "plugins/plugin_host.h"
 #include "validate/validate.h"
 
 namespace sf::host {
 
-// Receives run events; the CLI prints them (progress bar on a terminal, lines otherwise).
+// Receives run events; the CLI prints them (progress bar on a terminal, lines otherwise), the
+// server forwards them to websocket clients.
 class RunObserver {
  public:
   virtual ~RunObserver() = default;
@@ -30,7 +35,9 @@ struct RunOptions {
   std::string output_dir = "output";
   std::string cache_dir;
   c10::Device device = c10::Device(c10::kCPU);
-  std::string versions;  // one line, embedded in reports
+  std::string versions;    // one line, embedded in reports
+  bool overwrite = false;  // output files keep fixed names instead of prefix_NNNNN_ counters
+  const std::atomic<bool>* interrupt = nullptr;  // set: stop at the next node boundary or sampler step
 };
 
 struct NodeRun {
@@ -40,16 +47,22 @@ struct NodeRun {
   bool cached = false;
 };
 
+// Node outputs kept between runs (the server's cache), keyed by input signature.
+struct OutputCache {
+  std::map<std::string, std::vector<Value>> by_signature;
+};
+
 struct RunResult {
   Status status;  // non-ok: the first failing node's error, fully described
   std::string failed_node;
   std::string failed_input;
   std::vector<NodeRun> nodes;
-  std::vector<std::string> files;  // files output nodes reported writing
+  std::vector<std::string> files;                     // files output nodes reported writing
   std::map<std::string, std::vector<Value>> outputs;  // node id -> its outputs
 };
 
-RunResult execute_plan(const PluginHost& plugins, const Graph& graph, const Plan& plan, const RunOptions& options,
-                       RunObserver* observer = nullptr);
+// `cache`: results of earlier runs to reuse (and to extend); null for a run of its own.
+RunResult execute_plan(const NodeSource& source, const Graph& graph, const Plan& plan, const RunOptions& options,
+                       RunObserver* observer = nullptr, OutputCache* cache = nullptr);
 
 }  // namespace sf::host

@@ -1,7 +1,9 @@
 // The Context the host gives a running node: progress and messages go to the RunObserver,
-// registries come from the PluginHost. One instance per node execution.
+// registries come from the NodeSource, output names follow ComfyUI's counters. One instance per
+// node execution.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -11,9 +13,9 @@ namespace sf::host {
 
 class HostContext : public Context {
  public:
-  HostContext(const PluginHost& plugins, const RunOptions& options, const Graph& graph, const PlannedNode& node,
+  HostContext(const NodeSource& source, const RunOptions& options, const Graph& graph, const PlannedNode& node,
               RunObserver* observer, std::vector<std::string>& files)
-      : plugins_(plugins), options_(options), graph_(graph), node_(node), observer_(observer), files_(files) {}
+      : source_(source), options_(options), graph_(graph), node_(node), observer_(observer), files_(files) {}
 
   const std::string& node_id() const override { return node_.id; }
   const std::string& class_type() const override { return node_.entry->contract.class_type; }
@@ -28,39 +30,38 @@ class HostContext : public Context {
   }
   std::string output_dir() const override { return options_.output_dir; }
   std::string cache_dir() const override { return options_.cache_dir; }
+  Result<std::string> output_path(const std::string& prefix, const std::string& suffix,
+                                  const std::string& input) override;
+  void record_output(const std::string& path) override { files_.push_back(path); }
   c10::Device default_device() const override { return options_.device; }
   std::string graph_json() const override { return graph_.text; }
   std::string versions() const override { return options_.versions; }
-  void record_output(const std::string& path) override { files_.push_back(path); }
 
-  std::vector<std::string> schedule_names() const override { return plugins_.catalogue().schedule_names(); }
-  bool compute_schedule(const std::string& name, const Model& model, int64_t steps, at::Tensor& sigmas,
-                        std::string& error) const override {
-    const ScheduleDef* def = plugins_.schedule(name);
-    if (!def) {
-      error = "unknown schedule '" + name + "'";
-      return false;
-    }
-    return def->compute(model, steps, sigmas, error);
-  }
-  std::vector<std::string> sampler_names() const override { return plugins_.catalogue().sampler_names(); }
-  std::shared_ptr<const Sampler> make_sampler(const std::string& name, std::string& error) const override {
-    const SamplerDef* def = plugins_.sampler(name);
-    if (!def) {
-      error = "unknown sampler '" + name + "'";
-      return nullptr;
-    }
-    return def->create(error);
-  }
+  std::vector<std::string> schedule_names() const override { return source_.catalogue().schedule_names(); }
+  Result<std::vector<double>> compute_schedule(const std::string& name, const Model& model, int64_t steps,
+                                               const ScheduleHints& hints) const override;
+  bool schedule_uses_sampler(const std::string& name) const override;
+  std::vector<std::string> sampler_names() const override { return source_.catalogue().sampler_names(); }
+  Result<SamplerTraits> sampler_traits(const std::string& name) const override;
+  Result<std::shared_ptr<const Sampler>> make_sampler(const std::string& name,
+                                                      const SamplerSettings& settings) const override;
+  const std::atomic<bool>* interrupt_flag() const override { return options_.interrupt; }
 
  private:
-  const PluginHost& plugins_;
+  const NodeSource& source_;
   const RunOptions& options_;
   const Graph& graph_;
   const PlannedNode& node_;
   RunObserver* observer_;
   std::vector<std::string>& files_;
+  std::map<std::string, int> counters_;  // prefix -> the counter this execution uses
 };
 
+// Checks a user's filename prefix (empty, absolute, '..', NUL, control characters, a trailing '/'
+// or '.'); the message says what is wrong.
+Status check_output_prefix(const std::string& prefix);
+// The next free ComfyUI counter for `prefix` in `dir`: 1 + the largest NNNNN of existing files
+// named <prefix>_NNNNN_*.
+int next_output_counter(const std::string& dir, const std::string& prefix);
 
 }  // namespace sf::host

@@ -1,8 +1,9 @@
 #include "graph/graph.h"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
+#include <unordered_set>
+
+#include "sigmaflow/files.h"
 
 namespace sf::host {
 
@@ -44,9 +45,7 @@ Literal to_literal(const json& j) {
     case json::value_t::boolean: return Literal(j.get<bool>());
     case json::value_t::number_integer: return Literal(j.get<int64_t>());
     case json::value_t::number_unsigned: {
-      auto u = j.get<uint64_t>();
-      if (u > static_cast<uint64_t>(INT64_MAX)) return Literal(static_cast<double>(u));
-      return Literal(static_cast<int64_t>(u));
+      return Literal(j.get<uint64_t>());
     }
     case json::value_t::number_float: return Literal(j.get<double>());
     case json::value_t::string: return Literal(j.get<std::string>());
@@ -63,10 +62,15 @@ Literal to_literal(const json& j) {
   }
 }
 
+std::string cut(std::string s) {
+  if (s.size() > kMaxRawJsonChars) s = s.substr(0, kMaxRawJsonChars) + "...";
+  return s;
+}
+
 GraphInput read_input(const std::string& name, const json& v) {
   GraphInput in;
   in.name = name;
-  in.raw_json = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  in.raw_json = cut(v.dump(-1, ' ', false, json::error_handler_t::replace));
   if (v.is_array()) {
     if (v.size() == 2 && v[0].is_string() && v[1].is_number_integer()) {
       in.link = Link{v[0].get<std::string>(), v[1].get<int64_t>()};
@@ -86,10 +90,54 @@ GraphInput read_input(const std::string& name, const json& v) {
 
 }  // namespace
 
+struct TooDeep {};
+
+// Tracks keys per object while parsing: duplicate node ids and duplicate keys inside a node are
+// problems (nlohmann would silently keep the last), and nesting is bounded.
+class KeyTracker {
+ public:
+  bool operator()(int depth, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+      case json::parse_event_t::array_start:
+        if (depth >= kMaxJsonDepth) throw TooDeep{};
+        if (event == json::parse_event_t::object_start) keys_.emplace_back();
+        else keys_.emplace_back();  // arrays hold no keys; keep the stack aligned with depth
+        break;
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        if (!keys_.empty()) keys_.pop_back();
+        break;
+      case json::parse_event_t::key: {
+        const std::string& k = parsed.get_ref<const std::string&>();
+        if (depth == 1) node_ = k;
+        if (!keys_.empty() && !keys_.back().insert(k).second) {
+          if (depth == 1) problems.push_back({k, "duplicate node id '" + cut(k) + "' (each id may appear once)", ""});
+          else problems.push_back({node_, "duplicate key '" + cut(k) + "' in node " + cut(node_) + " (each key may appear once)", ""});
+        }
+        break;
+      }
+      default: break;
+    }
+    return true;
+  }
+  std::vector<ParseProblem> problems;
+
+ private:
+  std::vector<std::unordered_set<std::string>> keys_;
+  std::string node_;
+};
+
 Result<Graph> parse_graph(const std::string& text) {
   json doc;
+  KeyTracker tracker;
   try {
-    doc = json::parse(text);
+    doc = json::parse(text, [&tracker](int depth, json::parse_event_t event, json& parsed) {
+      return tracker(depth, event, parsed);
+    });
+  } catch (const TooDeep&) {
+    return InvalidArgument("the JSON nests deeper than " + std::to_string(kMaxJsonDepth) +
+                           " levels (the limit for graph files; docs/limits.md)");
   } catch (const json::out_of_range& e) {
     return InvalidArgument(std::string("malformed JSON: ") + e.what());
   } catch (const json::parse_error& e) {
@@ -104,6 +152,7 @@ Result<Graph> parse_graph(const std::string& text) {
   }
   Graph g;
   g.text = text;
+  g.problems = std::move(tracker.problems);
   if (!doc.is_object()) {
     return InvalidArgument("a graph file must be a JSON object mapping node ids to nodes, got " +
                            std::string(doc.type_name()));
@@ -114,13 +163,13 @@ Result<Graph> parse_graph(const std::string& text) {
     const std::string& id = it.key();
     const json& n = it.value();
     if (!n.is_object()) {
-      g.problems.push_back({id, "node must be an object with class_type and inputs, got " + std::string(n.type_name())});
+      g.problems.push_back({id, "node must be an object with class_type and inputs, got " + std::string(n.type_name()), ""});
       continue;
     }
     GraphNode node;
     node.id = id;
     if (!n.contains("class_type") || !n["class_type"].is_string()) {
-      g.problems.push_back({id, "node has no class_type string"});
+      g.problems.push_back({id, "node has no class_type string", ""});
       continue;
     }
     node.class_type = n["class_type"].get<std::string>();
@@ -128,7 +177,7 @@ Result<Graph> parse_graph(const std::string& text) {
       node.title = n["_meta"]["title"].get<std::string>();
     if (n.contains("inputs")) {
       if (!n["inputs"].is_object()) {
-        g.problems.push_back({id, "inputs must be an object"});
+        g.problems.push_back({id, "inputs must be an object", ""});
         continue;
       }
       for (auto in = n["inputs"].begin(); in != n["inputs"].end(); ++in)
@@ -140,11 +189,9 @@ Result<Graph> parse_graph(const std::string& text) {
 }
 
 Result<Graph> load_graph_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return NotFound("cannot open graph file '" + path + "'");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  auto r = parse_graph(ss.str());
+  auto text = read_file_bounded(path, kMaxGraphFileBytes);
+  if (!text.ok()) return Status(text.status().code(), "graph file: " + text.status().message());
+  auto r = parse_graph(*text);
   if (!r.ok()) return Status(r.status().code(), path + ": " + r.status().message());
   return r;
 }

@@ -24,7 +24,7 @@ struct GraphInput {
   std::string name;
   std::optional<Link> link;  // set for links
   Literal literal;           // set for literals
-  std::string raw_json;      // the input exactly as written, for messages
+  std::string raw_json;      // the input as written (cut to kMaxRawJsonChars), for messages
   bool malformed_link = false;  // a list that is neither a link nor a __value__ literal
 };
 
@@ -40,7 +40,12 @@ struct GraphNode {
 struct ParseProblem {
   std::string node_id;  // empty for whole-file problems
   std::string message;
+  std::string type;     // ComfyUI error type; empty means invalid_prompt
 };
+
+// Limits on what a graph file may hold (docs/limits.md).
+inline constexpr int kMaxJsonDepth = 512;
+inline constexpr size_t kMaxRawJsonChars = 200;  // an input's text kept for messages
 
 struct Graph {
   std::map<std::string, GraphNode> nodes;  // by id
@@ -48,8 +53,11 @@ struct Graph {
   std::string text;  // the source text
 };
 
-// Malformed JSON is an error Status naming line and column; structural problems of individual
-// nodes are collected in Graph::problems so validation can report all of them at once.
+// Malformed JSON, and JSON nested deeper than kMaxJsonDepth, are an error Status (naming line
+// and column where the parser knows them); structural problems of individual nodes (no
+// class_type, duplicate node ids or input names, ...) are collected in Graph::problems so
+// validation can report all of them at once. Reading the file refuses non-regular files and
+// files over kMaxGraphFileBytes.
 Result<Graph> parse_graph(const std::string& text);
 Result<Graph> load_graph_file(const std::string& path);
 

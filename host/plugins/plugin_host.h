@@ -1,40 +1,41 @@
-// Plugin scanning, the build gate, loading, and the registries filled by plugins.
+// The plugin host: scans plugin folders (through the scanner's child processes and cache),
+// resolves names, builds the catalogue, and loads a plugin into this process only when one of
+// its nodes, schedules or samplers is first used.
 //
-// Lifetime: plugins are loaded once and never unloaded (torch registrations and tensor deleters
-// point into them); the PluginHost keeps every library handle until the process ends.
-// Isolation: before a plugin is loaded into this process it is loaded once in a child process, so
-// a plugin that crashes at load is reported and skipped instead of taking the host down. Verdicts
-// are cached by path, size and mtime so the child is only forked for new or changed files.
+// Name resolution (the same for the CLI and the NodeRunner test harness): stock plugins (those in
+// the host's own plugin folder) come first, then the others in the order given. The first plugin
+// to register a class_type, schedule name or sampler name keeps it. A later plugin that registers
+// the same name is refused for that name, with an error naming both plugins, unless it declares
+// the replacement (NodeContract::overrides, ScheduleDef/SamplerDef::overrides); then it replaces
+// the earlier one and override_notes() says so.
+//
+// Lifetime: plugins are loaded once and never unloaded. Threading: lookups may be called from
+// any thread; loading is serialised.
 #pragma once
 
 #include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "exec/node_source.h"
+#include "plugins/scanner.h"
 #include "registry/catalogue.h"
-#include "sigmaflow/build_record.h"
 #include "sigmaflow/node.h"
 #include "sigmaflow/status.h"
 
 namespace sf::host {
-
-// The host's own build record (what plugins must match).
-const sf_build_record& host_build_record();
-
-// Checks a plugin's record against the host's. The message names both values.
-Status check_build_record(const sf_build_record& plugin, const sf_build_record& host);
-
-// Contract sanity (unique input names, valid type strings, defaults within min/max and in choices,
-// outputs typed). Returns every problem, empty if the contract is sound.
-std::vector<std::string> check_contract(const NodeContract& c);
 
 struct PluginInfo {
   std::string path;
   std::string name;
   std::string version;
   sf_build_record record{};
-  std::vector<std::string> class_types;
+  bool stock = false;
+  bool loaded = false;                   // in this process
+  std::vector<std::string> class_types;  // the names it provides after resolution
 };
 
 struct PluginProblem {
@@ -42,53 +43,78 @@ struct PluginProblem {
   std::string message;
 };
 
+// How long a plugin may take to load in a scan or check child: SIGMAFLOW_PLUGIN_TIMEOUT seconds
+// (1..999), default 20.
+int plugin_timeout_seconds();
+
 struct ScanOptions {
-  std::vector<std::string> dirs;  // searched in order; earlier dirs win class_type clashes
-  std::string cache_dir;          // where the scan verdict cache lives; empty = no cache
-  bool isolate = true;            // trial-load every new plugin in a child process first
+  std::vector<std::string> dirs;  // searched in order (stock folders are resolved first anyway)
+  std::string cache_dir;          // where the scan cache lives; empty = no cache
+  bool isolate = true;            // scan in child processes; false: load every plugin in-process now
+  int timeout_seconds = plugin_timeout_seconds();  // per plugin scan
 };
 
-class PluginHost {
+// The host's own plugin folder: <prefix>/lib/sigmaflow/plugins next to the running binary (the
+// executable in <prefix>/bin, or a library in <prefix>/lib).
+std::string stock_plugin_dir();
+
+class PluginHost : public NodeSource {
  public:
   PluginHost();
-  ~PluginHost();
+  ~PluginHost() override;
   PluginHost(const PluginHost&) = delete;
   PluginHost& operator=(const PluginHost&) = delete;
 
-  // Scans every folder for *.so files and loads them. Problems are collected, never fatal.
+  // Scans every folder for *.so files. Problems are collected, never fatal. Resolves names and
+  // builds the catalogue.
   void scan(const ScanOptions& options);
-  // Loads one plugin file. A failed load leaves nothing registered from it.
-  Status load(const std::string& path, bool isolate, const std::string& cache_dir = {});
+  // Adds one plugin file (as scan does for each file), then resolves again.
+  Status add_file(const std::string& path, const ScanOptions& options);
 
-  const Catalogue& catalogue() const { return catalogue_; }
-  const NodeDef* node(const std::string& class_type) const;
-  const ScheduleDef* schedule(const std::string& name) const;
-  const SamplerDef* sampler(const std::string& name) const;
+  const Catalogue& catalogue() const override { return catalogue_; }
+  // The definitions, loading the providing plugin first if needed; null when the name is unknown
+  // or its plugin fails to load in-process (load_problem() then says why).
+  const NodeDef* node(const std::string& class_type) const override;
+  const ScheduleDef* schedule(const std::string& name) const override;
+  const SamplerDef* sampler(const std::string& name) const override;
+  std::string load_problem(const std::string& plugin_path) const override;
+
   const std::vector<PluginInfo>& plugins() const { return plugins_; }
   const std::vector<PluginProblem>& problems() const { return problems_; }
+  // "KarrasScheduler is provided by plugin X (path), overriding plugin Y (path)", one per
+  // deliberate replacement.
+  const std::vector<std::string>& override_notes() const { return overrides_; }
   const std::vector<std::string>& scanned_dirs() const { return dirs_; }
+  // Plugins loaded into this process so far.
+  size_t loaded_count() const;
 
  private:
-  class CollectingRegistrar;
+  void resolve();
+  void add_names(const ScanRecord& record, PluginInfo& info);
+  void add_registry_names(const std::vector<RegistryName>& names, bool samplers, PluginInfo& info);
+  Status ensure_loaded(const std::string& plugin_path) const;
+
+  std::vector<ScanRecord> records_;  // in scan order
+  std::vector<bool> stock_;
   Catalogue catalogue_;
-  std::map<std::string, NodeDef> nodes_;
-  std::map<std::string, ScheduleDef> schedules_;
-  std::map<std::string, SamplerDef> samplers_;
   std::vector<PluginInfo> plugins_;
   std::vector<PluginProblem> problems_;
+  std::vector<std::string> overrides_;
   std::vector<std::string> dirs_;
-  struct Libraries;
-  std::unique_ptr<Libraries> libs_;
+  // Loaded definitions (filled when a plugin loads), keyed by name.
+  mutable std::mutex mutex_;
+  mutable std::map<std::string, NodeDef> nodes_;
+  mutable std::map<std::string, ScheduleDef> schedules_;
+  mutable std::map<std::string, SamplerDef> samplers_;
+  mutable std::map<std::string, std::string> load_problems_;  // path -> why it failed
+  mutable std::map<std::string, Registered> preloaded_;       // isolate = false: registrations so far
+  mutable std::set<std::string> loaded_paths_;
 };
 
-// In a child process about to load untrusted plugin code: restore the default actions of the
-// fatal signals, so a crash ends the child by that signal (a sanitizer's or debugger's handler
-// would otherwise turn it into an ordinary exit) and the parent can name it.
-void reset_fatal_signal_handlers();
-
 // The default plugin folders: the --plugins folders, then SIGMAFLOW_PLUGIN_PATH (colon
-// separated), then <executable dir>/../lib/sigmaflow/plugins.
-std::vector<std::string> default_plugin_dirs(const std::vector<std::string>& cli_dirs);
+// separated), then the stock folder. `missing` receives folders that do not exist.
+std::vector<std::string> default_plugin_dirs(const std::vector<std::string>& cli_dirs,
+                                             std::vector<std::string>* missing = nullptr);
 
 // Per-user cache folder: $SIGMAFLOW_CACHE_DIR, else $XDG_CACHE_HOME/sigmaflow, else
 // ~/.cache/sigmaflow.

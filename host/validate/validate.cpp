@@ -1,322 +1,310 @@
+// Graph validation: every problem at once, in ComfyUI's vocabulary.
 #include "validate/validate.h"
 
 #include <algorithm>
-#include <cmath>
-#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
+#include <unordered_map>
+
+#include "registry/contract_check.h"
 
 namespace sf::host {
 
 namespace {
 
-std::vector<std::string> split_types(const std::string& t) {
+using Issues = std::vector<ValidationIssue>;
+
+void add(Issues& issues, const std::string& node_id, const std::string& class_type, std::string type,
+         std::string message, std::string details, std::string input = {}, std::string value = {}) {
+  issues.push_back({std::move(type), std::move(message), std::move(details), node_id, class_type, std::move(input),
+                    shorten_json(value)});
+}
+
+std::vector<std::string> class_types_of(const Catalogue& catalogue) {
   std::vector<std::string> out;
-  std::string cur;
-  for (char c : t) {
-    if (c == ',') {
-      if (!cur.empty()) out.push_back(cur);
-      cur.clear();
-    } else if (c != ' ') {
-      cur += c;
-    }
-  }
-  if (!cur.empty()) out.push_back(cur);
+  for (const auto& [name, _] : catalogue.entries()) out.push_back(name);
   return out;
 }
 
-std::string fmt_number(double d) {
-  std::ostringstream os;
-  os.precision(15);
-  os << d;
-  return os.str();
-}
-
-bool parse_double(const std::string& s, double& out) {
-  try {
-    size_t pos = 0;
-    out = std::stod(s, &pos);
-    return pos == s.size() && !s.empty();
-  } catch (...) {
-    return false;
+void check_unknown_types(const Graph& graph, const Catalogue& catalogue, Issues& issues) {
+  std::vector<std::string> known;
+  for (const auto& [id, node] : graph.nodes) {
+    if (catalogue.find(node.class_type)) continue;
+    if (known.empty()) known = class_types_of(catalogue);
+    std::string near = nearest(node.class_type, known, std::max<size_t>(3, node.class_type.size() / 3));
+    add(issues, id, node.class_type, "invalid_prompt",
+        "Cannot execute because node type '" + shorten_json(node.class_type, 100) + "' does not exist",
+        "unknown class_type '" + shorten_json(node.class_type, 100) + "'; no loaded plugin provides it" +
+            (near.empty() ? std::string() : " (did you mean " + near + "?)"),
+        "class_type", "\"" + node.class_type + "\"");
   }
 }
 
-// Coerces `lit` to a single (non-union) type; returns false if it cannot.
-bool coerce_one(const Literal& lit, const std::string& type, const InputSpec& spec, Literal& out) {
-  if (type == "*") {
-    out = lit;
-    return true;
+// The output nodes, in id order, and every node they need (walking links backwards).
+std::vector<std::string> needed_nodes(const Graph& graph, const std::vector<std::string>& outputs) {
+  std::set<std::string> needed;
+  std::vector<std::string> stack(outputs.begin(), outputs.end());
+  while (!stack.empty()) {
+    std::string id = std::move(stack.back());
+    stack.pop_back();
+    auto it = graph.nodes.find(id);
+    if (it == graph.nodes.end() || !needed.insert(id).second) continue;
+    for (const auto& in : it->second.inputs)
+      if (in.link && graph.nodes.count(in.link->source_id) && !needed.count(in.link->source_id))
+        stack.push_back(in.link->source_id);
   }
-  if (type == "INT") {
-    if (lit.is_int()) { out = lit; return true; }
-    double d;
-    if (lit.is_float()) d = lit.as_number();
-    else if (lit.is_string() && parse_double(lit.as_string(), d)) {}
-    else return false;
-    if (!std::isfinite(d) || std::floor(d) != d || std::fabs(d) > 9.0e18) return false;
-    out = Literal(static_cast<int64_t>(d));
-    return true;
+  std::vector<std::string> out(needed.begin(), needed.end());
+  std::sort(out.begin(), out.end(), node_id_less);
+  return out;
+}
+
+// Checks one link input; on success records it in `pn`.
+void check_link(const Graph& graph, const Catalogue& catalogue, const GraphNode& node, const NodeContract& c,
+                const InputSpec& spec, const GraphInput& in, PlannedNode& pn, Issues& issues) {
+  const Link& l = *in.link;
+  std::string where = "input '" + spec.name + "' = " + shorten_json(in.raw_json);
+  auto src = graph.nodes.find(l.source_id);
+  if (src == graph.nodes.end()) {
+    add(issues, node.id, c.class_type, "bad_linked_input", "Bad linked input: the source node does not exist",
+        where + ": no node with id '" + shorten_json(l.source_id, 80) + "'", spec.name, in.raw_json);
+    return;
   }
-  if (type == "FLOAT") {
-    double d;
-    if (lit.is_number()) d = lit.as_number();
-    else if (lit.is_string() && parse_double(lit.as_string(), d)) {}
-    else return false;
-    if (!std::isfinite(d)) return false;
-    out = Literal(d);
-    return true;
+  const CatalogueEntry* src_entry = catalogue.find(src->second.class_type);
+  if (!src_entry) return;  // unknown type reported already
+  const auto& outs = src_entry->contract.outputs;
+  if (l.output_index < 0 || l.output_index >= static_cast<int64_t>(outs.size())) {
+    add(issues, node.id, c.class_type, "bad_linked_input", "Bad linked input: the source node has no such output",
+        where + ": node " + l.source_id + " (" + src->second.class_type + ") has " + std::to_string(outs.size()) +
+            " output(s), index " + std::to_string(l.output_index) + " is out of range",
+        spec.name, in.raw_json);
+    return;
   }
-  if (type == "BOOLEAN") {
-    if (!lit.is_bool()) return false;
-    out = lit;
-    return true;
+  const OutputSpec& out = outs[static_cast<size_t>(l.output_index)];
+  if (!types_compatible(out.type, spec.type)) {
+    add(issues, node.id, c.class_type, "return_type_mismatch", "Return type mismatch between linked nodes",
+        where + ": received_type(" + out.type + ") mismatch input_type(" + spec.type + ")", spec.name, in.raw_json);
+    return;
   }
-  if (type == "STRING") {
-    if (lit.is_string()) out = lit;
-    else if (lit.is_number() || lit.is_bool()) out = Literal(lit.to_json());
-    else return false;
-    return true;
+  for (const auto& cap : spec.requires_caps)
+    if (std::find(out.provides.begin(), out.provides.end(), cap) == out.provides.end()) {
+      add(issues, node.id, c.class_type, "return_type_mismatch", "Linked value lacks a required capability",
+          where + ": " + spec.name + " needs a " + spec.type + " with " + cap + ", and node " + l.source_id + " (" +
+              src->second.class_type + ") output " + std::to_string(l.output_index) + " does not provide it",
+          spec.name, in.raw_json);
+      return;
+    }
+  pn.links[spec.name] = l;
+}
+
+void check_literal(const NodeContract& c, const GraphNode& node, const InputSpec& spec, const GraphInput& in,
+                   PlannedNode& pn, Issues& issues) {
+  Literal coerced;
+  LiteralProblem problem;
+  if (!coerce_literal(spec, in.literal, coerced, problem)) {
+    add(issues, node.id, c.class_type, problem.type, problem.message,
+        "input '" + spec.name + "' = " + shorten_json(in.raw_json) + ": " + problem.details, spec.name, in.raw_json);
+    return;
   }
-  if (type == "COMBO") {
-    if (!lit.is_string()) return false;
-    out = lit;
-    return true;
+  pn.literals[spec.name] = std::move(coerced);
+}
+
+// Constraints over the node's literals (defaults included); rules whose inputs are links are
+// left to the node at run time.
+void check_constraints(const NodeContract& c, const GraphNode& node, const PlannedNode& pn, Issues& issues) {
+  auto given = [&](const std::string& name) { return node.find_input(name) != nullptr; };
+  auto literal = [&](const std::string& name) -> const Literal* {
+    auto it = pn.literals.find(name);
+    return it == pn.literals.end() ? nullptr : &it->second;
+  };
+  for (const auto& k : c.constraints) {
+    const Literal *a = literal(k.a), *b = literal(k.b);
+    std::string why = k.message.empty() ? std::string() : " (" + k.message + ")";
+    switch (k.kind) {
+      case Constraint::Kind::kLess:
+      case Constraint::Kind::kLessEqual: {
+        if (!a || !b || !a->is_number() || !b->is_number()) break;
+        bool ok = k.kind == Constraint::Kind::kLess ? a->as_number() < b->as_number() : a->as_number() <= b->as_number();
+        if (!ok)
+          add(issues, node.id, c.class_type, "custom_validation_failed", "Custom validation failed",
+              k.a + " = " + a->to_json() + " must be " + (k.kind == Constraint::Kind::kLess ? "<" : "<=") + " " + k.b +
+                  " = " + b->to_json() + why,
+              k.a, a->to_json());
+        break;
+      }
+      case Constraint::Kind::kOnlyWhen:
+        if (given(k.a) && b && b->is_string() && b->as_string() != k.value)
+          add(issues, node.id, c.class_type, "custom_validation_failed", "Custom validation failed",
+              "input '" + k.a + "' is only used when " + k.b + " is '" + k.value + "', and " + k.b + " is " +
+                  b->to_json() + why,
+              k.a, node.find_input(k.a)->raw_json);
+        break;
+      case Constraint::Kind::kRequiredWhen:
+        if (!given(k.a) && b && b->is_string() && b->as_string() == k.value)
+          add(issues, node.id, c.class_type, "required_input_missing", "Required input is missing",
+              "input '" + k.a + "' is required when " + k.b + " is '" + k.value + "'" + why, k.a, "null");
+        break;
+    }
   }
-  if (type == "LIST") {
-    if (!lit.is_list()) return false;
-    out = lit;
-    return true;
+}
+
+// Graph inputs the contract does not declare: a typo would otherwise be silently ignored.
+void check_unknown_inputs(const NodeContract& c, const GraphNode& node, Issues& issues) {
+  for (const auto& in : node.inputs) {
+    if (c.find_input(in.name)) continue;
+    std::vector<std::string> names;
+    for (const auto& spec : c.inputs) names.push_back(spec.name);
+    std::string near = nearest(in.name, names, std::max<size_t>(2, in.name.size() / 3));
+    add(issues, node.id, c.class_type, "custom_validation_failed", "Unknown input",
+        "'" + shorten_json(in.name, 80) + "' is not an input of " + c.class_type +
+            (near.empty() ? " (its inputs: " + shorten_json([&] {
+              std::string all;
+              for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
+              return all;
+            }(), 300) + ")" : " (did you mean " + near + "?)"),
+        in.name, in.raw_json);
   }
-  (void)spec;
-  return false;  // value types (MODEL, SIGMAS, ...) only come through links
+}
+
+PlannedNode check_node(const Graph& graph, const Catalogue& catalogue, const GraphNode& node,
+                       const CatalogueEntry& entry, Issues& issues) {
+  const NodeContract& c = entry.contract;
+  PlannedNode pn;
+  pn.id = node.id;
+  pn.entry = &entry;
+  for (const auto& spec : c.inputs) {
+    const GraphInput* in = node.find_input(spec.name);
+    if (!in) {
+      if (!spec.optional && spec.default_value && is_literal_type(spec.type)) pn.literals[spec.name] = *spec.default_value;
+      else if (!spec.optional)
+        add(issues, node.id, c.class_type, "required_input_missing", "Required input is missing",
+            "input '" + spec.name + "' (" + spec.type + ") is required", spec.name, "null");
+      continue;
+    }
+    if (in->malformed_link)
+      add(issues, node.id, c.class_type, "bad_linked_input", "Bad linked input, must be a length-2 list of [string, int]",
+          "input '" + spec.name + "' = " + shorten_json(in->raw_json), spec.name, in->raw_json);
+    else if (in->link) check_link(graph, catalogue, node, c, spec, *in, pn, issues);
+    else check_literal(c, node, spec, *in, pn, issues);
+  }
+  check_unknown_inputs(c, node, issues);
+  check_constraints(c, node, pn, issues);
+  return pn;
+}
+
+// Each node on the cycle from `start` to the top of the DFS stack gets an issue; the cycle's text
+// is bounded (a 20,000-node cycle must not produce 20,000 copies of a 20,000-id text).
+template <class Frames>
+void report_cycle(const Graph& graph, const Frames& stack, const std::string& start,
+                  std::set<std::set<std::string>>& reported, Issues& issues) {
+  size_t first = stack.size();
+  while (first > 0 && stack[first - 1].id != start) --first;
+  if (first == 0) return;
+  std::vector<std::string> cyc;
+  for (size_t i = first - 1; i < stack.size(); ++i) cyc.push_back(stack[i].id);
+  if (!reported.insert(std::set<std::string>(cyc.begin(), cyc.end())).second) return;
+  std::string text;
+  for (size_t i = 0; i < cyc.size() && i < 12; ++i) text += cyc[i] + " -> ";
+  text += cyc.size() > 12 ? "... (" + std::to_string(cyc.size()) + " nodes) -> " + start : start;
+  for (const auto& n : cyc)
+    add(issues, n, graph.nodes.at(n).class_type, "dependency_cycle", "Dependency cycle detected", "nodes on the cycle: " + text);
+}
+
+// For the nodes with issues: the output nodes that depend on them (ComfyUI's dependent_outputs).
+std::map<std::string, std::vector<std::string>> dependent_outputs(const Graph& graph, const std::vector<std::string>& outputs,
+                                                                  const Issues& issues) {
+  std::set<std::string> flagged;
+  for (const auto& i : issues)
+    if (!i.node_id.empty()) flagged.insert(i.node_id);
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& o : outputs) {
+    std::set<std::string> seen;
+    std::vector<std::string> stack{o};
+    while (!stack.empty()) {
+      std::string id = std::move(stack.back());
+      stack.pop_back();
+      auto it = graph.nodes.find(id);
+      if (it == graph.nodes.end() || !seen.insert(id).second) continue;
+      if (flagged.count(id)) out[id].push_back(o);
+      for (const auto& in : it->second.inputs)
+        if (in.link) stack.push_back(in.link->source_id);
+    }
+  }
+  return out;
+}
+
+// Iterative depth-first order of the needed nodes (dependencies first); reports every cycle once.
+std::vector<std::string> topological_order(const Graph& graph, const std::vector<std::string>& needed, Issues& issues) {
+  std::unordered_map<std::string, int> colour;  // 0 white, 1 on the path, 2 done
+  for (const auto& id : needed) colour[id] = 0;
+  auto deps_of = [&](const std::string& id) {
+    std::vector<std::string> deps;
+    for (const auto& in : graph.nodes.at(id).inputs)
+      if (in.link && colour.count(in.link->source_id)) deps.push_back(in.link->source_id);
+    std::sort(deps.begin(), deps.end(), node_id_less);
+    deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
+    return deps;
+  };
+  struct Frame {
+    std::string id;
+    std::vector<std::string> deps;
+    size_t next = 0;
+  };
+  std::vector<std::string> order;
+  std::set<std::set<std::string>> reported;
+  for (const auto& root : needed) {
+    if (colour[root] != 0) continue;
+    std::vector<Frame> stack;
+    stack.push_back({root, deps_of(root)});
+    colour[root] = 1;
+    while (!stack.empty()) {
+      Frame& f = stack.back();
+      if (f.next == f.deps.size()) {
+        colour[f.id] = 2;
+        order.push_back(f.id);
+        stack.pop_back();
+        continue;
+      }
+      const std::string d = f.deps[f.next++];
+      if (colour[d] == 0) {
+        colour[d] = 1;
+        stack.push_back({d, deps_of(d)});
+      } else if (colour[d] == 1) {
+        report_cycle(graph, stack, d, reported, issues);
+      }
+    }
+  }
+  return order;
 }
 
 }  // namespace
 
-bool is_literal_type(const std::string& t) {
-  static const std::set<std::string> k = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO", "LIST", "*"};
-  return k.count(t) != 0;
-}
-
-bool types_compatible(const std::string& output_type, const std::string& input_type) {
-  if (output_type == "*" || input_type == "*") return true;
-  auto outs = split_types(output_type);
-  auto ins = split_types(input_type);
-  for (const auto& o : outs) {
-    if (o == "*") return true;
-    for (const auto& i : ins) {
-      if (i == "*" || o == i) return true;
-      // A COMBO input may be fed by a STRING or COMBO output (ComfyUI primitive nodes).
-      if (i == "COMBO" && o == "STRING") return true;
-    }
-  }
-  return false;
-}
-
-bool coerce_literal(const InputSpec& spec, const Literal& literal, Literal& coerced, LiteralProblem& problem) {
-  bool ok = false;
-  for (const auto& t : split_types(spec.type)) {
-    if (coerce_one(literal, t, spec, coerced)) {
-      ok = true;
-      break;
-    }
-  }
-  if (!ok) {
-    std::string expect = is_literal_type(spec.type) || spec.type.find(',') != std::string::npos
-                             ? "a value of type " + spec.type
-                             : "a link to a " + spec.type + " output";
-    problem = {"invalid_input_type", "Failed to convert an input value to a " + spec.type + " value", "expected " + expect};
-    return false;
-  }
-  if (coerced.is_number() && (spec.type == "INT" || spec.type == "FLOAT" || spec.type.find(',') != std::string::npos)) {
-    double v = coerced.as_number();
-    if (spec.min && v < *spec.min) {
-      problem = {"value_smaller_than_min", "Value " + literal.to_json() + " smaller than min of " + fmt_number(*spec.min),
-                 "minimum is " + fmt_number(*spec.min)};
-      return false;
-    }
-    if (spec.max && v > *spec.max) {
-      problem = {"value_bigger_than_max", "Value " + literal.to_json() + " bigger than max of " + fmt_number(*spec.max),
-                 "maximum is " + fmt_number(*spec.max)};
-      return false;
-    }
-  }
-  if (spec.type == "COMBO" &&
-      std::find(spec.choices.begin(), spec.choices.end(), coerced.as_string()) == spec.choices.end()) {
-    std::string list;
-    for (const auto& ch : spec.choices) list += (list.empty() ? "" : ", ") + ch;
-    problem = {"value_not_in_list", "Value not in list", "'" + coerced.as_string() + "' not in [" + list + "]"};
-    return false;
-  }
-  return true;
-}
-
 Validated validate_graph(const Graph& graph, const Catalogue& catalogue) {
   Validated result;
   auto& issues = result.report.issues;
-  auto add = [&](const std::string& node_id, const std::string& class_type, std::string type, std::string message,
-                 std::string details, std::string input = {}, std::string value = {}) {
-    issues.push_back({std::move(type), std::move(message), std::move(details), node_id, class_type, std::move(input),
-                      std::move(value)});
-  };
-
-  for (const auto& p : graph.problems) add(p.node_id, "", "invalid_prompt", "Invalid node", p.message);
-
-  // Unknown class_types anywhere in the graph (ComfyUI refuses the whole prompt for these).
-  std::set<std::string> missing_types;
-  for (const auto& [id, node] : graph.nodes)
-    if (!catalogue.find(node.class_type)) missing_types.insert(node.class_type);
-  for (const auto& [id, node] : graph.nodes) {
-    if (catalogue.find(node.class_type)) continue;
-    add(id, node.class_type, "invalid_prompt",
-        "Cannot execute because node type '" + node.class_type + "' does not exist",
-        "unknown class_type '" + node.class_type + "'; no loaded plugin provides it", "class_type",
-        "\"" + node.class_type + "\"");
-  }
-
-  // Output nodes and what they need.
+  for (const auto& p : graph.problems) add(issues, p.node_id, "", p.type.empty() ? "invalid_prompt" : p.type, "Invalid node", p.message);
+  check_unknown_types(graph, catalogue, issues);
   std::vector<std::string> outputs;
   for (const auto& [id, node] : graph.nodes) {
     const auto* e = catalogue.find(node.class_type);
     if (e && e->contract.output_node) outputs.push_back(id);
   }
   std::sort(outputs.begin(), outputs.end(), node_id_less);
-  if (outputs.empty() && missing_types.empty() && graph.problems.empty()) {
-    add("", "", "prompt_no_outputs", "Prompt has no outputs",
+  if (outputs.empty() && issues.empty())
+    add(issues, "", "", "prompt_no_outputs", "Prompt has no outputs",
         "no node in the graph is an output node (a node that writes files or reports)");
-  }
-
-  // Needed set by walking links backwards from outputs; also records dependent outputs.
-  std::set<std::string> needed;
-  for (const auto& out : outputs) {
-    std::vector<std::string> stack{out};
-    std::set<std::string> seen;
-    while (!stack.empty()) {
-      std::string id = stack.back();
-      stack.pop_back();
-      if (!seen.insert(id).second) continue;
-      needed.insert(id);
-      result.report.dependent_outputs[id].push_back(out);
-      auto it = graph.nodes.find(id);
-      if (it == graph.nodes.end()) continue;
-      for (const auto& in : it->second.inputs)
-        if (in.link && graph.nodes.count(in.link->source_id)) stack.push_back(in.link->source_id);
-    }
-  }
-
-  std::vector<std::string> needed_sorted(needed.begin(), needed.end());
-  std::sort(needed_sorted.begin(), needed_sorted.end(), node_id_less);
-
-  std::map<std::string, PlannedNode> planned;
-  for (const auto& id : needed_sorted) {
+  std::vector<std::string> needed = needed_nodes(graph, outputs);
+  std::unordered_map<std::string, PlannedNode> planned;
+  for (const auto& id : needed) {
     const GraphNode& node = graph.nodes.at(id);
-    const CatalogueEntry* entry = catalogue.find(node.class_type);
-    if (!entry) continue;  // already reported
-    const NodeContract& c = entry->contract;
-    PlannedNode pn;
-    pn.id = id;
-    pn.entry = entry;
-    for (const auto& spec : c.inputs) {
-      const GraphInput* in = node.find_input(spec.name);
-      auto where = [&](const std::string& v) { return "input '" + spec.name + "' = " + v; };
-      if (!in) {
-        if (!spec.optional && spec.default_value && is_literal_type(spec.type)) {
-          pn.literals[spec.name] = *spec.default_value;
-        } else if (!spec.optional) {
-          add(id, c.class_type, "required_input_missing", "Required input is missing",
-              "input '" + spec.name + "' (" + spec.type + ") is required", spec.name, "null");
-        }
-        continue;
-      }
-      if (in->malformed_link) {
-        add(id, c.class_type, "bad_linked_input", "Bad linked input, must be a length-2 list of [string, int]",
-            where(in->raw_json), spec.name, in->raw_json);
-        continue;
-      }
-      if (in->link) {
-        const Link& l = *in->link;
-        auto src = graph.nodes.find(l.source_id);
-        if (src == graph.nodes.end()) {
-          add(id, c.class_type, "bad_linked_input", "Bad linked input: the source node does not exist",
-              where(in->raw_json) + ": no node with id '" + l.source_id + "'", spec.name, in->raw_json);
-          continue;
-        }
-        const CatalogueEntry* src_entry = catalogue.find(src->second.class_type);
-        if (!src_entry) continue;  // unknown type reported already
-        const auto& outs = src_entry->contract.outputs;
-        if (l.output_index < 0 || l.output_index >= static_cast<int64_t>(outs.size())) {
-          add(id, c.class_type, "bad_linked_input", "Bad linked input: the source node has no such output",
-              where(in->raw_json) + ": node " + l.source_id + " (" + src->second.class_type + ") has " +
-                  std::to_string(outs.size()) + " output(s), index " + std::to_string(l.output_index) +
-                  " is out of range",
-              spec.name, in->raw_json);
-          continue;
-        }
-        const std::string& out_type = outs[static_cast<size_t>(l.output_index)].type;
-        if (!types_compatible(out_type, spec.type)) {
-          add(id, c.class_type, "return_type_mismatch", "Return type mismatch between linked nodes",
-              where(in->raw_json) + ": received_type(" + out_type + ") mismatch input_type(" + spec.type + ")",
-              spec.name, in->raw_json);
-          continue;
-        }
-        pn.links[spec.name] = l;
-        continue;
-      }
-      // A literal.
-      Literal coerced;
-      LiteralProblem problem;
-      if (!coerce_literal(spec, in->literal, coerced, problem)) {
-        add(id, c.class_type, problem.type, problem.message, where(in->raw_json) + ": " + problem.details, spec.name,
-            in->raw_json);
-        continue;
-      }
-      pn.literals[spec.name] = std::move(coerced);
-    }
-    planned.emplace(id, std::move(pn));
+    if (const CatalogueEntry* entry = catalogue.find(node.class_type))
+      planned.emplace(id, check_node(graph, catalogue, node, *entry, issues));
   }
-
-  // Cycles among the needed nodes (colour DFS; each cycle reported once with its nodes).
-  std::map<std::string, int> colour;  // 0 white, 1 grey, 2 black
-  std::vector<std::string> order;
-  std::vector<std::string> path;
-  std::set<std::set<std::string>> reported_cycles;
-  std::function<void(const std::string&)> visit = [&](const std::string& id) {
-    colour[id] = 1;
-    path.push_back(id);
-    const GraphNode& node = graph.nodes.at(id);
-    std::vector<std::string> deps;
-    for (const auto& in : node.inputs)
-      if (in.link && graph.nodes.count(in.link->source_id) && needed.count(in.link->source_id))
-        deps.push_back(in.link->source_id);
-    std::sort(deps.begin(), deps.end(), node_id_less);
-    for (const auto& d : deps) {
-      if (colour[d] == 1) {
-        auto start = std::find(path.begin(), path.end(), d);
-        std::vector<std::string> cyc(start, path.end());
-        std::set<std::string> key(cyc.begin(), cyc.end());
-        if (reported_cycles.insert(key).second) {
-          std::string text;
-          for (const auto& n : cyc) text += n + " -> ";
-          text += d;
-          for (const auto& n : cyc) {
-            const GraphNode& gn = graph.nodes.at(n);
-            add(n, gn.class_type, "dependency_cycle", "Dependency cycle detected", "nodes on the cycle: " + text);
-          }
-        }
-      } else if (colour[d] == 0) {
-        visit(d);
-      }
-    }
-    path.pop_back();
-    colour[id] = 2;
-    order.push_back(id);
-  };
-  for (const auto& id : needed_sorted)
-    if (colour[id] == 0) visit(id);
-
-  if (!issues.empty()) return result;
+  std::vector<std::string> order = topological_order(graph, needed, issues);
+  if (!issues.empty()) {
+    result.report.dependent_outputs = dependent_outputs(graph, outputs, issues);
+    return result;
+  }
+  result.plan.order.reserve(order.size());
   for (const auto& id : order) result.plan.order.push_back(std::move(planned.at(id)));
   result.plan.outputs = outputs;
   return result;

@@ -65,6 +65,9 @@ struct LiteralProblem {
 bool coerce_literal(const InputSpec& spec, const Literal& literal, Literal& coerced, LiteralProblem& problem);
 bool is_literal_type(const std::string& type);
 
+// `text` cut to `max_chars` with a note of its full length: messages never echo unbounded input.
+std::string shorten_json(const std::string& text, size_t max_chars = 200);
+
 // Port type compatibility with "*" and unions "A,B".
 bool types_compatible(const std::string& output_type, const std::string& input_type);
 

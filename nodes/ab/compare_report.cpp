@@ -65,8 +65,12 @@ NodeDef compare_report_node() {
       throw InputError("report", "null", "nothing to report: connect a REPORT (ScheduleSweep) or METRIC inputs");
     const std::string& prefix = in.get_string("filename_prefix");
     ReportFiles files;
-    Status st = write_report(report, in.get_string("title"), output_path(ctx, prefix, ""), ctx.graph_json(),
-                             ctx.versions(), &files);
+    PathFor path_for = [&](const std::string& suffix) {
+      auto p = ctx.output_path(prefix, suffix, "filename_prefix");
+      if (!p.ok()) throw InputError("filename_prefix", "\"" + prefix + "\"", p.status().message());
+      return *p;
+    };
+    Status st = write_report(report, in.get_string("title"), path_for, ctx.graph_json(), ctx.versions(), &files);
     if (!st.ok()) throw InputError("filename_prefix", "\"" + prefix + "\"", st.message());
     for (const auto& f : files.written) ctx.record_output(f);
     if (!files.table_text.empty()) {

@@ -1,6 +1,6 @@
 #include <ATen/ATen.h>
 
-#include "metrics.h"
+#include "sigmaflow/diffusion/metrics.h"
 #include "nodes.h"
 
 namespace sf::nodes {
@@ -14,7 +14,7 @@ NodeDef frechet_distance_node() {
       "feature map (256 features, seeded). It is NOT Inception FID: no pretrained network is involved, so values are "
       "comparable only within one feature choice and one data space.";
   c.inputs = {Port("samples", "LATENT"), Port("reference_samples", "LATENT"), Combo("features", {"identity", "random_relu"}),
-              Int("seed", 0, 0, 9223372036854775807.0)};
+              Seed("seed")};
   c.outputs = {{"METRIC", "METRIC"}};
   return make_node(c, [](Context&, const Inputs& in) {
     auto s = in.get<Latent>("samples");
@@ -24,11 +24,11 @@ NodeDef frechet_distance_node() {
       throw InputError("samples", c10::str(s->samples().sizes()), "a covariance needs at least 2 samples per set");
     at::Tensor a = s->samples(), b = r->samples();
     if (in.get_string("features") == "random_relu") {
-      auto seed = static_cast<uint64_t>(in.get_int("seed"));
-      a = random_features(a, 256, seed);
-      b = random_features(b, 256, seed);
+      auto seed = in.get_uint("seed");
+      a = diffusion::random_features(a, 256, seed);
+      b = diffusion::random_features(b, 256, seed);
     }
-    double v = frechet_distance(a, b);
+    double v = diffusion::frechet_distance(a, b);
     auto m = make_metric("frechet_" + in.get_string("features"), v,
                          std::to_string(s->samples().size(0)) + " vs " + std::to_string(r->samples().size(0)) +
                              " samples, " + in.get_string("features") + " features",

@@ -10,14 +10,13 @@ NodeDef mean_log_density_node() {
   c.category = kMetricCategory;
   c.description = "Mean log-density of the samples under an exact model's data distribution (higher is better; "
                   "samples between modes score low).";
-  c.inputs = {Port("samples", "LATENT"), Port("model", "MODEL")};
+  c.inputs = {Port("samples", "LATENT"), Requires(Port("model", "MODEL"), kExactDensity)};
   c.outputs = {{"METRIC", "METRIC"}};
   return make_node(c, [](Context&, const Inputs& in) {
     auto s = in.get<Latent>("samples");
     auto model = in.get<Model>("model");
     if (s->samples().dim() < 1 || s->samples().size(0) == 0) throw InputError("samples", "[]", "the batch is empty");
-    at::Tensor lp = model->log_density(s->samples(), 0.0);
-    if (!lp.defined()) throw InputError("model", model->describe(), "this model has no exact log-density");
+    at::Tensor lp = exact_of(*model, "model").log_density(s->samples(), 0.0);
     auto m = make_metric("mean_log_density", lp.mean().item<double>(),
                          std::to_string(s->samples().size(0)) + " samples under the exact density", *s, false);
     return Outputs{Value(std::shared_ptr<const Object>(m))};

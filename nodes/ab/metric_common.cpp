@@ -18,6 +18,12 @@ std::shared_ptr<Metric> make_metric(const std::string& name, double value, const
   return m;
 }
 
+const ExactDensity& exact_of(const Model& model, const std::string& input) {
+  const ExactDensity* e = model.exact();
+  if (!e) throw InputError(input, model.describe(), "this model has no exact density (it needs a mixture model)");
+  return *e;
+}
+
 void check_same_sample_shape(const Latent& a, const std::string& an, const Latent& b, const std::string& bn) {
   const at::Tensor &x = a.samples(), &y = b.samples();
   if (x.dim() < 1 || x.size(0) == 0) throw InputError(an, c10::str(x.sizes()), "the batch is empty");

@@ -1,6 +1,6 @@
 #include <ATen/ATen.h>
 
-#include "metrics.h"
+#include "sigmaflow/diffusion/metrics.h"
 #include "nodes.h"
 
 namespace sf::nodes {
@@ -11,17 +11,17 @@ NodeDef mode_coverage_node() {
   c.category = kMetricCategory;
   c.description = "For mixture models: total-variation distance between the fraction of samples nearest each "
                   "component mean and the true weights (0 = every mode at its right mass).";
-  c.inputs = {Port("samples", "LATENT"), Port("model", "MODEL")};
+  c.inputs = {Port("samples", "LATENT"), Requires(Port("model", "MODEL"), kExactDensity)};
   c.outputs = {{"METRIC", "METRIC"}};
   return make_node(c, [](Context&, const Inputs& in) {
     auto s = in.get<Latent>("samples");
     auto model = in.get<Model>("model");
-    at::Tensor means = model->component_means(), weights = model->component_weights();
-    if (!means.defined()) throw InputError("model", model->describe(), "mode coverage needs a mixture model");
+    const ExactDensity& exact = exact_of(*model, "model");
+    at::Tensor means = exact.component_means(), weights = exact.component_weights();
     if (s->samples().dim() < 1 || s->samples().size(0) == 0) throw InputError("samples", "[]", "the batch is empty");
     if (s->samples().numel() / s->samples().size(0) != means.numel() / means.size(0))
       throw InputError("samples", c10::str(s->samples().sizes()), "samples do not match the model's sample size");
-    double v = mode_coverage_tv(s->samples(), means, weights);
+    double v = diffusion::mode_coverage_tv(s->samples(), means, weights);
     auto m = make_metric("mode_coverage_tv", v, std::to_string(s->samples().size(0)) + " samples, " +
                                                     std::to_string(means.size(0)) + " components", *s);
     return Outputs{Value(std::shared_ptr<const Object>(m))};

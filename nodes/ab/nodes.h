@@ -23,6 +23,8 @@ NodeDef compare_report_node();
 // A METRIC carrying the provenance of the measured samples.
 std::shared_ptr<Metric> make_metric(const std::string& name, double value, const std::string& computed_on,
                                     const Latent& samples, bool lower_is_better = true);
+// The model's exact-density capability; throws InputError about `input` when it has none.
+const ExactDensity& exact_of(const Model& model, const std::string& input);
 // Throws InputError unless both batches are non-empty and have the same per-sample shape.
 void check_same_sample_shape(const Latent& a, const std::string& a_name, const Latent& b, const std::string& b_name);
 

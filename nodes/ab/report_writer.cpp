@@ -107,7 +107,7 @@ std::string markdown_table(const Report& r, const std::string& m) {
   return out;
 }
 
-Status write_report(const Report& r, const std::string& title, const std::string& base, const std::string& graph_json,
+Status write_report(const Report& r, const std::string& title, const PathFor& path_for, const std::string& graph_json,
                     const std::string& versions, ReportFiles* files) {
   Grid g = index(r);
   std::string primary = r.metric_names.empty() ? std::string() : r.metric_names.front();
@@ -184,7 +184,7 @@ Status write_report(const Report& r, const std::string& title, const std::string
   j["versions"] = versions;
 
   std::vector<std::string> written;
-  for (auto [path, body] : {std::pair{base + ".md", md}, std::pair{base + ".json", j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n"}}) {
+  for (auto [path, body] : {std::pair{path_for(".md"), md}, std::pair{path_for(".json"), j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n"}}) {
     Status st = write_file_atomic(path, body);
     if (!st.ok()) return st;
     written.push_back(path);
@@ -210,7 +210,7 @@ Status write_report(const Report& r, const std::string& title, const std::string
       std::string safe = sampler;
       for (char& ch : safe)
         if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '-') ch = '_';
-      Status st = write_plot(base + "_error_vs_nfe_" + safe,
+      Status st = write_plot(path_for("_error_vs_nfe_" + safe),
                              {primary + " vs NFE, sampler " + sampler, "model evaluations (NFE)", primary, true, logy}, err,
                              &written);
       // Metrics without NFE (e.g. measured on data) have nothing to place on a log axis: no plot.
@@ -230,7 +230,7 @@ Status write_report(const Report& r, const std::string& title, const std::string
       sched.push_back(se);
     }
     if (!sched.empty()) {
-      Status st = write_plot(base + "_schedules", {"schedules", "step", "sigma", false, true}, sched, &written);
+      Status st = write_plot(path_for("_schedules"), {"schedules", "step", "sigma", false, true}, sched, &written);
       if (!st.ok() && st.code() != Code::kInvalidArgument) return st;
     }
   }
@@ -245,7 +245,7 @@ Status write_report(const Report& r, const std::string& title, const std::string
       cost.x.push_back(mid);
       cost.y.push_back(d.interval_cost[i] / (dl * dl));
     }
-    Status st = write_plot(base + "_cost" + suffix, {d.method + ": estimated cost", "sigma", "L / (d log sigma)^2", true, true}, {cost}, &written);
+    Status st = write_plot(path_for("_cost" + suffix), {d.method + ": estimated cost", "sigma", "L / (d log sigma)^2", true, true}, {cost}, &written);
     if (!st.ok()) return st;
     if (d.cumulative.size() == d.grid.size()) {
       Series lam{"cumulative length", {}, {}};
@@ -262,7 +262,7 @@ Status write_report(const Report& r, const std::string& title, const std::string
           if (std::fabs(std::log(d.grid[i] / s)) < std::fabs(std::log(d.grid[best] / s))) best = i;
         steps.y.push_back(d.cumulative[best]);
       }
-      st = write_plot(base + "_length" + suffix, {d.method + ": cumulative length", "sigma", "Lambda", true, false}, {lam, steps}, &written);
+      st = write_plot(path_for("_length" + suffix), {d.method + ": cumulative length", "sigma", "Lambda", true, false}, {lam, steps}, &written);
       if (!st.ok()) return st;
     }
   }

@@ -1,6 +1,7 @@
 // Turns a REPORT into report.md (tables), report.json (every number) and plots.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -14,9 +15,12 @@ struct ReportFiles {
   std::string table_text;  // the primary-metric table, for the terminal
 };
 
-// `base` is the path prefix (folder + filename_prefix). `graph_json` and `versions` go into the
-// JSON file. Every file is written atomically.
-Status write_report(const Report& report, const std::string& title, const std::string& base,
+// The path of an output file for a name suffix (".md", "_schedules", ...).
+using PathFor = std::function<std::string(const std::string& suffix)>;
+
+// `graph_json` and `versions` go into the JSON file. Every file is written atomically; plots as
+// path_for(suffix) + ".png" / ".svg".
+Status write_report(const Report& report, const std::string& title, const PathFor& path_for,
                     const std::string& graph_json, const std::string& versions, ReportFiles* files);
 
 // True for names that are not score-optimal variants (the "stock" baseline of the ratios).

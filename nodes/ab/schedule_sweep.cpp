@@ -1,23 +1,26 @@
 // ScheduleSweep: the full schedule x sampler x steps matrix from one initial noise, with metrics
 // against a converged reference.
 #include <ATen/ATen.h>
-#include <ATen/CPUGeneratorImpl.h>
 
 #include <chrono>
 #include <cmath>
-#include <set>
 
-#include "../common/sigmas.h"
 #include "../common/text.h"
-#include "../sampling/k_samplers.h"
-#include "../schedulers/schedule_math.h"
-#include "metrics.h"
 #include "nodes.h"
+#include "sigmaflow/diffusion/memory.h"
+#include "sigmaflow/diffusion/metrics.h"
+#include "sigmaflow/diffusion/noise.h"
+#include "sigmaflow/diffusion/samplers.h"
+#include "sigmaflow/diffusion/sigmas.h"
+#include "sigmaflow/scheduler/stock.h"
 #include "timed_model.h"
 
 namespace sf::nodes {
 
 namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 std::string join(const std::vector<std::string>& v) {
   std::string s;
@@ -25,8 +28,174 @@ std::string join(const std::vector<std::string>& v) {
   return s;
 }
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+// What the sweep runs: names resolved against the registries, step counts parsed.
+struct SweepPlan {
+  std::vector<std::string> schedules, samplers;
+  std::vector<int64_t> steps;
+  std::map<std::string, std::shared_ptr<const Sampler>> sampler_objects;
+};
+
+SweepPlan plan_sweep(Context& ctx, const Inputs& in) {
+  SweepPlan p;
+  p.schedules = split_list(in.get_string("schedulers"));
+  p.samplers = split_list(in.get_string("samplers"));
+  for (const auto& s : split_list(in.get_string("steps_list"))) {
+    double v = 0;
+    if (!parse_number(s, v) || v < 1 || v != std::floor(v) || v > 100000)
+      throw InputError("steps_list", "\"" + in.get_string("steps_list") + "\"", "'" + s + "' is not a step count in 1..100000");
+    p.steps.push_back(static_cast<int64_t>(v));
+  }
+  if (p.schedules.empty()) throw InputError("schedulers", "\"\"", "no schedule names given");
+  if (p.samplers.empty()) throw InputError("samplers", "\"\"", "no sampler names given");
+  if (p.steps.empty()) throw InputError("steps_list", "\"\"", "no step counts given");
+  auto known = ctx.schedule_names();
+  for (const auto& s : p.schedules)
+    if (std::find(known.begin(), known.end(), s) == known.end())
+      throw InputError("schedulers", s, "unknown scheduler '" + s + "' (registered: " + join(known) + ")");
+  SamplerSettings settings;
+  settings.lower_order_final = LowerOrderFinal::kAuto;
+  for (const auto& s : p.samplers) {
+    auto obj = ctx.make_sampler(s, settings);
+    if (!obj.ok()) throw InputError("samplers", s, obj.status().message());
+    p.sampler_objects[s] = *obj;
+  }
+  return p;
+}
+
+// The schedule of a cell, as a SIGMAS value holds it (float32-rounded).
+diffusion::Sigmas sweep_schedule(Context& ctx, const Model& model, const std::string& name, int64_t n,
+                                 const Sampler& sampler) {
+  ScheduleHints hints;
+  hints.sampler = &sampler;
+  auto st = ctx.compute_schedule(name, model, n, hints);
+  if (!st.ok())
+    throw InputError("schedulers", name,
+                     "schedule '" + name + "' failed for " + std::to_string(n) + " steps: " + st.status().message());
+  diffusion::Sigmas sig = diffusion::Sigmas(*st).rounded_to_float32();
+  sig.check_sampling("schedulers");
+  return sig;
+}
+
+// The sweep holds about eight batches at once (noise, reference, target, a cell's states).
+void check_batch_memory(const Model& model, int64_t batch) {
+  uint64_t bytes = 0;
+  if (!diffusion::checked_bytes(diffusion::batch_shape(batch, model.sample_shape()), c10::elementSize(model.dtype()), bytes))
+    throw InputError("batch", std::to_string(batch), "the batch's size overflows");
+  Status mem = diffusion::check_allocation(bytes, "a sweep batch of " + std::to_string(batch) + " samples", 8.0);
+  if (!mem.ok()) throw InputError("batch", std::to_string(batch), mem.message(), Code::kResourceExhausted);
+}
+
+// A converged probability-flow ODE solve from the same noise: heun on a fine karras schedule.
+at::Tensor reference_solve(const Model& model, const at::Tensor& noise, int64_t steps, uint64_t seed, Report& report) {
+  auto t0 = Clock::now();
+  auto sig = diffusion::Sigmas(schedules::karras(steps, model.sigma_min(), model.sigma_max())).rounded_to_float32();
+  SampleContext rctx;
+  rctx.seed = seed;
+  diffusion::TableSampler heun(*diffusion::find_sampler("heun"), SamplerSettings{});
+  at::Tensor reference = heun.sample(model, noise * sig[0], sig.values(), rctx);
+  report.timings["reference_seconds"] = seconds_since(t0);
+  report.reference = "heun, " + std::to_string(steps) + " karras steps, same noise (" + std::to_string(rctx.nfe) + " NFE)";
+  return reference;
+}
+
+// Samples the distances are measured against: the connected ones, exact data, or the reference.
+at::Tensor distance_target(const Inputs& in, const Model& model, const at::Tensor& noise, const at::Tensor& reference,
+                           int64_t batch, uint64_t seed, std::string& description) {
+  if (in.has("reference_samples")) {
+    Latent probe(noise);
+    check_same_sample_shape(probe, "model samples", *in.get<Latent>("reference_samples"), "reference_samples");
+    description = "the connected reference_samples";
+    return in.get<Latent>("reference_samples")->samples();
+  }
+  if (const ExactDensity* exact = model.exact()) {
+    description = "exact data samples";
+    return exact->sample_data(batch, seed + 1);
+  }
+  description = "the reference solve";
+  return reference;
+}
+
+struct CellRunner {
+  const Model& model;
+  const at::Tensor& noise;
+  const at::Tensor& reference;
+  const diffusion::SlicedWassersteinReference& sw;
+  uint64_t seed;
+  double sampling_seconds = 0, metric_seconds = 0;
+
+  ReportCell run(const std::string& sched, const std::string& sampler_name, const Sampler& sampler,
+                 const diffusion::Sigmas& sig, int64_t n) {
+    ReportCell cell{sched, sampler_name, n, 0, 0.0, {}, sig.values()};
+    SampleContext sc;
+    sc.seed = seed;
+    auto t0 = Clock::now();
+    at::Tensor out = sampler.sample(model, noise * sig[0], sig.values(), sc);
+    cell.wall_seconds = seconds_since(t0);
+    sampling_seconds += cell.wall_seconds;
+    cell.nfe = sc.nfe;
+    auto t_m = Clock::now();
+    if (!sampler.traits().stochastic) cell.metrics["trajectory_error"] = diffusion::rms_distance(out, reference);
+    cell.metrics["sliced_wasserstein"] = sw.distance(out);
+    if (const ExactDensity* exact = model.exact()) {
+      cell.metrics["mode_coverage_tv"] = diffusion::mode_coverage_tv(out, exact->component_means(), exact->component_weights());
+      cell.metrics["mean_log_density"] = exact->log_density(out, 0.0).mean().item<double>();
+    }
+    metric_seconds += seconds_since(t_m);
+    return cell;
+  }
+};
+
+std::shared_ptr<Report> run_sweep(Context& ctx, const Inputs& in) {
+  auto t_total = Clock::now();
+  auto inner = in.get<Model>("model");
+  auto model = std::make_shared<TimedModel>(inner);
+  SweepPlan plan = plan_sweep(ctx, in);
+  const int64_t ref_steps = in.get_int("reference_steps"), batch = in.get_int("batch");
+  const int64_t max_steps = *std::max_element(plan.steps.begin(), plan.steps.end());
+  if (ref_steps < max_steps)
+    throw InputError("reference_steps", std::to_string(ref_steps),
+                     "the reference has fewer steps (" + std::to_string(ref_steps) + ") than the largest compared run (" +
+                         std::to_string(max_steps) + ")");
+  const uint64_t seed = in.get_uint("seed");
+  check_batch_memory(*model, batch);
+  at::Tensor noise =
+      diffusion::seeded_normal(seed, diffusion::batch_shape(batch, model->sample_shape()), model->device(), model->dtype());
+  auto report = std::make_shared<Report>();
+  report->model = inner->describe();
+  at::Tensor reference = reference_solve(*model, noise, ref_steps, seed, *report);
+  std::string target_desc;
+  at::Tensor target = distance_target(in, *inner, noise, reference, batch, seed, target_desc);
+  report->metric_names = {"trajectory_error", "sliced_wasserstein"};
+  if (inner->exact()) report->metric_names.insert(report->metric_names.end(), {"mode_coverage_tv", "mean_log_density"});
+  for (const auto& m : report->metric_names) report->lower_is_better[m] = m != "mean_log_density";
+  const diffusion::SlicedWassersteinReference sw(target, in.get_int("projections"), seed + 7);
+  CellRunner cells{*model, noise, reference, sw, seed};
+  const auto total = static_cast<int64_t>(plan.schedules.size() * plan.samplers.size() * plan.steps.size());
+  int64_t done = 0;
+  double sched_seconds = 0, model_before = model->seconds();
+  for (const auto& sched : plan.schedules) {
+    const bool per_sampler = ctx.schedule_uses_sampler(sched);
+    for (int64_t n : plan.steps) {
+      diffusion::Sigmas shared;
+      for (const auto& sname : plan.samplers) {
+        const Sampler& sampler = *plan.sampler_objects[sname];
+        auto t_s = Clock::now();
+        if (per_sampler || shared.empty()) shared = sweep_schedule(ctx, *model, sched, n, sampler);
+        sched_seconds += seconds_since(t_s);
+        report->cells.push_back(cells.run(sched, sname, sampler, shared, n));
+        ctx.progress(++done, total);
+      }
+    }
+  }
+  report->timings["schedule_seconds"] = sched_seconds;
+  report->timings["sampling_seconds"] = cells.sampling_seconds;
+  report->timings["metric_seconds"] = cells.metric_seconds;
+  report->timings["model_evaluation_seconds"] = model->seconds();  // reference, schedules and cells
+  report->timings["cell_model_evaluation_seconds"] = model->seconds() - model_before;
+  report->timings["sweep_seconds"] = seconds_since(t_total);
+  report->timings["model_evaluations"] = static_cast<double>(model->calls());
+  report->reference += "; distances against " + target_desc;
+  return report;
 }
 
 }  // namespace
@@ -46,139 +215,12 @@ NodeDef schedule_sweep_node() {
               String("samplers", "euler, heun, dpmpp_2m"),
               String("steps_list", "5, 10, 20"),
               Int("batch", 1000, 1, 1 << 22),
-              Int("seed", 0, 0, 9223372036854775807.0),
+              Seed("seed"),
               Int("reference_steps", 1000, 2, 100000),
               Int("projections", 128, 1, 100000),
               Optional(Tooltip(Port("reference_samples", "LATENT"), "samples of the target distribution for distances"))};
   c.outputs = {{"REPORT", "REPORT"}};
-  return make_node(c, [](Context& ctx, const Inputs& in) {
-    auto t_total = std::chrono::steady_clock::now();
-    auto inner = in.get<Model>("model");
-    auto model = std::make_shared<TimedModel>(inner);
-    auto schedules = split_list(in.get_string("schedulers"));
-    auto samplers = split_list(in.get_string("samplers"));
-    std::vector<int64_t> steps_list;
-    for (const auto& s : split_list(in.get_string("steps_list"))) {
-      double v = 0;
-      if (!parse_number(s, v) || v < 1 || v != std::floor(v))
-        throw InputError("steps_list", "\"" + in.get_string("steps_list") + "\"", "'" + s + "' is not a step count >= 1");
-      steps_list.push_back(static_cast<int64_t>(v));
-    }
-    if (schedules.empty()) throw InputError("schedulers", "\"\"", "no schedule names given");
-    if (samplers.empty()) throw InputError("samplers", "\"\"", "no sampler names given");
-    if (steps_list.empty()) throw InputError("steps_list", "\"\"", "no step counts given");
-    auto known_sched = ctx.schedule_names();
-    for (const auto& s : schedules)
-      if (std::find(known_sched.begin(), known_sched.end(), s) == known_sched.end())
-        throw InputError("schedulers", s, "unknown scheduler '" + s + "' (registered: " + join(known_sched) + ")");
-    auto known_samp = ctx.sampler_names();
-    std::map<std::string, std::shared_ptr<const Sampler>> sampler_objs;
-    for (const auto& s : samplers) {
-      if (std::find(known_samp.begin(), known_samp.end(), s) == known_samp.end())
-        throw InputError("samplers", s, "unknown sampler '" + s + "' (registered: " + join(known_samp) + ")");
-      std::string err;
-      sampler_objs[s] = ctx.make_sampler(s, err);
-      if (!sampler_objs[s]) throw InputError("samplers", s, err);
-    }
-    const int64_t ref_steps = in.get_int("reference_steps");
-    const int64_t max_steps = *std::max_element(steps_list.begin(), steps_list.end());
-    if (ref_steps < max_steps)
-      throw InputError("reference_steps", std::to_string(ref_steps),
-                       "the reference has fewer steps (" + std::to_string(ref_steps) + ") than the largest compared run (" +
-                           std::to_string(max_steps) + ")");
-    const int64_t batch = in.get_int("batch");
-    const auto seed = static_cast<uint64_t>(in.get_int("seed"));
-
-    // One initial noise for every cell (CPU float32 from the seed, as RandomNoise).
-    std::vector<int64_t> shape{batch};
-    for (auto d : model->sample_shape()) shape.push_back(d);
-    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-    at::Tensor noise = at::randn(shape, gen, at::TensorOptions().dtype(at::kFloat)).to(model->device(), model->dtype());
-
-    auto report = std::make_shared<Report>();
-    report->model = inner->describe();
-
-    // The reference: a converged probability-flow ODE solve from the same noise.
-    auto t_ref = std::chrono::steady_clock::now();
-    std::vector<double> ref_sigmas = sigmas_vector(sigmas_tensor(schedules::karras(ref_steps, model->sigma_min(), model->sigma_max())));
-    SampleContext rctx;
-    rctx.seed = seed;
-    SamplerOptions ho;
-    ho.name = "heun";
-    at::Tensor reference = run_sampler(ho, *model, noise * ref_sigmas[0], ref_sigmas, rctx);
-    report->timings["reference_seconds"] = seconds_since(t_ref);
-    report->reference = "heun, " + std::to_string(ref_steps) + " karras steps, same noise (" + std::to_string(rctx.nfe) + " NFE)";
-
-    at::Tensor target;
-    std::string target_desc;
-    if (in.has("reference_samples")) {
-      target = in.get<Latent>("reference_samples")->samples();
-      Latent probe(noise);
-      check_same_sample_shape(probe, "model samples", *in.get<Latent>("reference_samples"), "reference_samples");
-      target_desc = "the connected reference_samples";
-    } else {
-      target = inner->sample_data(batch, seed + 1);
-      target_desc = target.defined() ? "exact data samples" : "the reference solve";
-      if (!target.defined()) target = reference;
-    }
-    const bool mixture = inner->component_means().defined();
-    at::Tensor log_density_probe = inner->log_density(reference.slice(0, 0, 1), 0.0);
-    report->metric_names = {"trajectory_error", "sliced_wasserstein"};
-    if (mixture) report->metric_names.push_back("mode_coverage_tv");
-    if (log_density_probe.defined()) report->metric_names.push_back("mean_log_density");
-    for (const auto& m : report->metric_names) report->lower_is_better[m] = m != "mean_log_density";
-    const SlicedWassersteinReference sw_target(target, in.get_int("projections"), seed + 7);
-
-    const int64_t total = static_cast<int64_t>(schedules.size() * samplers.size() * steps_list.size());
-    int64_t done = 0;
-    double sched_seconds = 0, metric_seconds = 0, sampling_seconds = 0;
-    double model_before = model->seconds();
-    for (const auto& sched : schedules) {
-      for (int64_t n : steps_list) {
-        auto t_s = std::chrono::steady_clock::now();
-        at::Tensor st;
-        std::string err;
-        // Through the timed proxy, so evaluations a schedule spends (score-optimal estimates) count
-        // as model time; the fingerprint is the inner model's, so caches still apply.
-        if (!ctx.compute_schedule(sched, *model, n, st, err))
-          throw InputError("schedulers", sched, "schedule '" + sched + "' failed for " + std::to_string(n) + " steps: " + err);
-        std::vector<double> sig = sigmas_vector(sigmas_tensor(sigmas_vector(st)));
-        sched_seconds += seconds_since(t_s);
-        check_sampling_sigmas(sig, "schedulers");
-        for (const auto& sname : samplers) {
-          ReportCell cell;
-          cell.schedule = sched;
-          cell.sampler = sname;
-          cell.steps = n;
-          cell.sigmas = sig;
-          SampleContext sc;
-          sc.seed = seed;
-          auto t0 = std::chrono::steady_clock::now();
-          at::Tensor out = sampler_objs[sname]->sample(*model, noise * sig[0], sig, sc);
-          cell.wall_seconds = seconds_since(t0);
-          sampling_seconds += cell.wall_seconds;
-          cell.nfe = sc.nfe;
-          auto t_m = std::chrono::steady_clock::now();
-          if (!is_stochastic(sname)) cell.metrics["trajectory_error"] = rms_distance(out, reference);
-          cell.metrics["sliced_wasserstein"] = sw_target.distance(out);
-          if (mixture) cell.metrics["mode_coverage_tv"] = mode_coverage_tv(out, inner->component_means(), inner->component_weights());
-          if (log_density_probe.defined()) cell.metrics["mean_log_density"] = inner->log_density(out, 0.0).mean().item<double>();
-          metric_seconds += seconds_since(t_m);
-          report->cells.push_back(std::move(cell));
-          ctx.progress(++done, total);
-        }
-      }
-    }
-    report->timings["schedule_seconds"] = sched_seconds;
-    report->timings["sampling_seconds"] = sampling_seconds;
-    report->timings["metric_seconds"] = metric_seconds;
-    report->timings["model_evaluation_seconds"] = model->seconds();  // reference, schedules and cells
-    report->timings["cell_model_evaluation_seconds"] = model->seconds() - model_before;
-    report->timings["sweep_seconds"] = seconds_since(t_total);
-    report->timings["model_evaluations"] = static_cast<double>(model->calls());
-    report->reference += "; distances against " + target_desc;
-    return Outputs{Value(std::shared_ptr<const Object>(report))};
-  });
+  return make_node(c, [](Context& ctx, const Inputs& in) { return Outputs{Value(run_sweep(ctx, in))}; });
 }
 
 }  // namespace sf::nodes

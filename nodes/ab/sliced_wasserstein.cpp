@@ -1,6 +1,6 @@
 #include <ATen/ATen.h>
 
-#include "metrics.h"
+#include "sigmaflow/diffusion/metrics.h"
 #include "nodes.h"
 
 namespace sf::nodes {
@@ -12,14 +12,14 @@ NodeDef sliced_wasserstein_node() {
   c.description = "Sliced 2-Wasserstein distance between the samples and reference samples (random unit directions "
                   "from the seed): a distribution distance, valid for stochastic samplers too.";
   c.inputs = {Port("samples", "LATENT"), Port("reference_samples", "LATENT"), Int("projections", 128, 1, 100000),
-              Int("seed", 0, 0, 9223372036854775807.0)};
+              Seed("seed")};
   c.outputs = {{"METRIC", "METRIC"}};
   return make_node(c, [](Context&, const Inputs& in) {
     auto s = in.get<Latent>("samples");
     auto r = in.get<Latent>("reference_samples");
     check_same_sample_shape(*s, "samples", *r, "reference_samples");
     int64_t p = in.get_int("projections");
-    double v = sliced_wasserstein(s->samples(), r->samples(), p, static_cast<uint64_t>(in.get_int("seed")));
+    double v = diffusion::sliced_wasserstein(s->samples(), r->samples(), p, in.get_uint("seed"));
     auto m = make_metric("sliced_wasserstein", v,
                          std::to_string(s->samples().size(0)) + " samples vs " + std::to_string(r->samples().size(0)) +
                              " reference samples, " + std::to_string(p) + " projections",

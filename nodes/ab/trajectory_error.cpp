@@ -1,6 +1,6 @@
 #include <ATen/ATen.h>
 
-#include "metrics.h"
+#include "sigmaflow/diffusion/metrics.h"
 #include "nodes.h"
 
 namespace sf::nodes {
@@ -26,7 +26,7 @@ NodeDef trajectory_error_node() {
       throw InputError("reference", std::to_string(r->steps) + " steps",
                        "the reference has fewer steps (" + std::to_string(r->steps) + ") than the compared run (" +
                            std::to_string(s->steps) + ")");
-    double v = rms_distance(s->samples(), r->samples());
+    double v = diffusion::rms_distance(s->samples(), r->samples());
     auto m = make_metric("trajectory_error", v,
                          std::to_string(s->samples().size(0)) + " samples vs a " + std::to_string(r->steps) + "-step " +
                              r->sampler + " reference",

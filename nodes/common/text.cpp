@@ -1,5 +1,11 @@
 #include "text.h"
 
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+
+#include "sigmaflow/status.h"
+
 namespace sf::nodes {
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -32,20 +38,37 @@ std::vector<std::string> split_commas(const std::string& text) {
 }
 
 bool parse_number(const std::string& text, double& value) {
-  if (text.empty()) return false;
-  try {
-    size_t pos = 0;
-    value = std::stod(text, &pos);
-    return pos == text.size();
-  } catch (...) {
-    return false;
+  // [sign] digits [. digits] [e [sign] digits], with at least one digit before the exponent.
+  size_t i = 0, n = text.size();
+  if (i < n && (text[i] == '+' || text[i] == '-')) ++i;
+  size_t digits = 0;
+  while (i < n && std::isdigit(static_cast<unsigned char>(text[i]))) ++i, ++digits;
+  if (i < n && text[i] == '.') {
+    ++i;
+    while (i < n && std::isdigit(static_cast<unsigned char>(text[i]))) ++i, ++digits;
   }
+  if (digits == 0) return false;
+  if (i < n && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    if (i < n && (text[i] == '+' || text[i] == '-')) ++i;
+    size_t exp_digits = 0;
+    while (i < n && std::isdigit(static_cast<unsigned char>(text[i]))) ++i, ++exp_digits;
+    if (exp_digits == 0) return false;
+  }
+  if (i != n) return false;
+  value = std::strtod(text.c_str(), nullptr);
+  return std::isfinite(value);
 }
 
-std::string output_path(const Context& ctx, const std::string& prefix, const std::string& suffix, const std::string& input) {
-  if (prefix.empty() || prefix.front() == '/' || prefix.find("..") != std::string::npos)
-    throw InputError(input, "\"" + prefix + "\"", "must be a non-empty relative name without '..'");
-  return ctx.output_dir() + "/" + prefix + suffix;
+std::vector<int64_t> parse_shape(const std::string& text, const std::string& input) {
+  std::vector<int64_t> shape;
+  for (const auto& item : split_list(text)) {
+    double v = 0;
+    if (!parse_number(item, v) || v < 1 || v != std::floor(v) || v > 1e9)
+      throw InputError(input, "\"" + text.substr(0, 200) + "\"", "'" + item.substr(0, 40) + "' is not a dimension");
+    shape.push_back(static_cast<int64_t>(v));
+  }
+  return shape;
 }
 
 }  // namespace sf::nodes

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "../common/plot.h"
+#include "../common/outputs.h"
 #include "../common/text.h"
 #include "png_writer.h"
 #include "sigmaflow/files.h"
@@ -28,6 +29,19 @@ at::Tensor to_image(const at::Tensor& latent, const std::string& input) {
   }
   return ((x + 1) / 2).clamp(0, 1).permute({0, 2, 3, 1}).contiguous();
 }
+// The batch [B, H, W, C] (bytes) as one grid image with 2-px white gutters; `cols` <= 0: about square.
+at::Tensor image_grid(const at::Tensor& bytes, int64_t cols) {
+  const int64_t B = bytes.size(0), H = bytes.size(1), W = bytes.size(2), C = bytes.size(3);
+  if (cols <= 0) cols = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(B))));
+  int64_t rows = (B + cols - 1) / cols, pad = 2;
+  at::Tensor grid = at::full({rows * H + (rows + 1) * pad, cols * W + (cols + 1) * pad, C}, 255, at::kByte);
+  for (int64_t b = 0; b < B; ++b) {
+    int64_t y = pad + (b / cols) * (H + pad), x = pad + (b % cols) * (W + pad);
+    grid.slice(0, y, y + H).slice(1, x, x + W).copy_(bytes[b]);
+  }
+  return grid.contiguous();
+}
+
 }  // namespace
 
 NodeDef latent_to_image_node() {
@@ -65,25 +79,17 @@ NodeDef save_image_node() {
       auto png = encode_png(data, static_cast<int>(w), static_cast<int>(h), static_cast<int>(C));
       if (!png.ok()) throw InputError("images", c10::str(img.sizes()), png.status().message());
       Status st = write_file_atomic(path, png.value());
-      if (!st.ok()) throw InputError("filename_prefix", "\"" + prefix + "\"", st.message());
+      if (!st.ok()) throw InputError("filename_prefix", "\"" + prefix + "\"", st.message(), st.code());
       ctx.record_output(path);
     };
     if (in.get_bool("grid")) {
-      int64_t cols = in.get_int("columns");
-      if (cols <= 0) cols = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(B))));
-      int64_t rows = (B + cols - 1) / cols, pad = 2;
-      int64_t gw = cols * W + (cols + 1) * pad, gh = rows * H + (rows + 1) * pad;
-      at::Tensor grid = at::full({gh, gw, C}, 255, at::kByte);
-      for (int64_t b = 0; b < B; ++b) {
-        int64_t r = b / cols, col = b % cols;
-        grid.slice(0, pad + r * (H + pad), pad + r * (H + pad) + H).slice(1, pad + col * (W + pad), pad + col * (W + pad) + W).copy_(bytes[b]);
-      }
-      write(grid.contiguous(), gw, gh, output_path(ctx, prefix, ".png"));
+      at::Tensor grid = image_grid(bytes, in.get_int("columns"));
+      write(grid, grid.size(1), grid.size(0), output_file(ctx, prefix, ".png"));
     } else {
       for (int64_t b = 0; b < B; ++b) {
         char suffix[32];
         std::snprintf(suffix, sizeof suffix, "_%05lld.png", static_cast<long long>(b));
-        write(bytes[b].contiguous(), W, H, output_path(ctx, prefix, suffix));
+        write(bytes[b].contiguous(), W, H, output_file(ctx, prefix, suffix));
       }
     }
     return Outputs{};
@@ -117,7 +123,7 @@ NodeDef plot_samples_2d_node() {
     series.push_back(points(in.get<Latent>("samples")->samples(), "samples", "samples"));
     std::vector<std::string> written;
     PlotSpec spec{in.get_string("title"), "x1", "x2", false, false, 800, 800};
-    Status st = write_plot(output_path(ctx, in.get_string("filename_prefix"), ""), spec, series, &written);
+    Status st = write_plot(output_file(ctx, in.get_string("filename_prefix"), ""), spec, series, &written);
     if (!st.ok()) throw InputError("filename_prefix", "\"" + in.get_string("filename_prefix") + "\"", st.message());
     for (const auto& f : written) ctx.record_output(f);
     return Outputs{};

@@ -1,6 +1,9 @@
-// The models plugin: exact Gaussian mixtures (and, later, TorchScript networks and datasets).
+// The models plugin: exact Gaussian mixtures, TorchScript networks, datasets and mixture fits.
 #pragma once
 
+#include <stdexcept>
+
+#include "sigmaflow/diffusion/device.h"
 #include "sigmaflow/node.h"
 
 namespace sf::nodes {
@@ -12,5 +15,15 @@ NodeDef sample_data_node();
 NodeDef torchscript_model_node();
 NodeDef load_dataset_node();
 NodeDef fit_gaussian_mixture_node();
+
+// The node's `device` input resolved against the host's --device.
+inline c10::Device model_device(Context& ctx, const Inputs& in) {
+  const std::string& text = in.get_string("device");
+  try {
+    return diffusion::resolve_device(text, ctx.default_device());
+  } catch (const std::invalid_argument& e) {
+    throw InputError("device", "\"" + text + "\"", e.what());
+  }
+}
 
 }  // namespace sf::nodes

@@ -3,7 +3,7 @@
 
 #include "nodes.h"
 
-SIGMAFLOW_PLUGIN("models", "0.1.0") {
+SIGMAFLOW_PLUGIN("models", "0.2.0") {
   using namespace sf::nodes;
   registrar.add_node(gaussian_mixture_model_node());
   registrar.add_node(sample_data_node());

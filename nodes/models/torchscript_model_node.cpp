@@ -1,11 +1,57 @@
 #include <ATen/ATen.h>
 
-#include "../common/device.h"
+#include <cmath>
+
 #include "../common/text.h"
 #include "nodes.h"
-#include "torchscript_model.h"
+#include "sigmaflow/diffusion/torchscript_model.h"
 
 namespace sf::nodes {
+
+using diffusion::DiscreteTable;
+using diffusion::TorchScriptSettings;
+
+namespace {
+
+std::shared_ptr<DiscreteTable> discrete_table(const Inputs& in) {
+  const bool list = in.get_string("discrete_table") == "list";
+  try {
+    if (!list)
+      return std::make_shared<DiscreteTable>(
+          DiscreteTable::linear_beta(in.get_float("beta_start"), in.get_float("beta_end"), in.get_int("table_steps")));
+    if (!in.has("sigma_list")) throw InputError("sigma_list", "null", "discrete_table 'list' needs sigma_list");
+    std::vector<double> table;
+    for (const auto& v : in.get_literal("sigma_list").as_list()) {
+      if (!v.is_number()) throw InputError("sigma_list", v.to_json(), "entries must be numbers");
+      table.push_back(v.as_number());
+    }
+    return std::make_shared<DiscreteTable>(table);
+  } catch (const std::invalid_argument& e) {
+    throw InputError(list ? "sigma_list" : "beta_start", "", e.what());
+  }
+}
+
+TorchScriptSettings settings_from_inputs(Context& ctx, const Inputs& in) {
+  TorchScriptSettings s;
+  s.path = in.get_string("path");
+  parse_parametrization(in.get_string("parametrization"), s.parametrization);
+  parse_time_input(in.get_string("time_input"), s.time_input);
+  s.nearest_timestep = in.get_string("timestep_rounding") == "nearest";
+  s.sigma_data = in.get_float("sigma_data");
+  s.sigma_min = in.get_float("sigma_min");
+  s.sigma_max = in.get_float("sigma_max");
+  s.dtype = in.get_string("dtype") == "float64" ? at::kDouble : at::kFloat;
+  s.sample_shape = parse_shape(in.get_string("sample_shape"), "sample_shape");
+  if (s.sample_shape.empty()) throw InputError("sample_shape", "\"\"", "give the per-sample shape, e.g. \"4, 64, 64\"");
+  s.device = model_device(ctx, in);
+  if (s.time_input == TimeInput::kDiscreteIndex) s.table = discrete_table(in);
+  if (!s.table && !(s.sigma_min < s.sigma_max))
+    throw InputError("sigma_min", std::to_string(s.sigma_min), "sigma_min must be < sigma_max");
+  return s;
+}
+
+}  // namespace
+
 
 NodeDef torchscript_model_node() {
   NodeContract c;
@@ -35,54 +81,14 @@ NodeDef torchscript_model_node() {
               Combo("dtype", {"float32", "float64"})};
   c.outputs = {{"MODEL", "MODEL"}};
   return make_node(c, [](Context& ctx, const Inputs& in) {
-    TorchScriptSettings s;
-    s.path = in.get_string("path");
-    s.parametrization = in.get_string("parametrization");
-    s.time_input = in.get_string("time_input");
-    s.rounding = in.get_string("timestep_rounding");
-    s.sigma_data = in.get_float("sigma_data");
-    s.sigma_min = in.get_float("sigma_min");
-    s.sigma_max = in.get_float("sigma_max");
-    s.dtype = in.get_string("dtype") == "float64" ? at::kDouble : at::kFloat;
-    for (const auto& item : split_list(in.get_string("sample_shape"))) {
-      double v = 0;
-      if (!parse_number(item, v) || v < 1 || v != std::floor(v))
-        throw InputError("sample_shape", "\"" + in.get_string("sample_shape") + "\"", "'" + item + "' is not a dimension");
-      s.sample_shape.push_back(static_cast<int64_t>(v));
-    }
-    if (s.sample_shape.empty()) throw InputError("sample_shape", "\"\"", "give the per-sample shape, e.g. \"4, 64, 64\"");
+    TorchScriptSettings s = settings_from_inputs(ctx, in);
+    std::shared_ptr<const Model> model;
     try {
-      s.device = resolve_device(in.get_string("device"), ctx.default_device());
-    } catch (const std::invalid_argument& e) {
-      throw InputError("device", "\"" + in.get_string("device") + "\"", e.what());
-    }
-    if (s.time_input == "discrete_index") {
-      try {
-        if (in.get_string("discrete_table") == "list") {
-          if (!in.has("sigma_list")) throw InputError("sigma_list", "null", "discrete_table 'list' needs sigma_list");
-          std::vector<double> table;
-          for (const auto& v : in.get_literal("sigma_list").as_list()) {
-            if (!v.is_number()) throw InputError("sigma_list", v.to_json(), "entries must be numbers");
-            table.push_back(v.as_number());
-          }
-          s.table = std::make_shared<DiscreteTable>(table);
-        } else {
-          s.table = std::make_shared<DiscreteTable>(
-              DiscreteTable::linear_beta(in.get_float("beta_start"), in.get_float("beta_end"), in.get_int("table_steps")));
-        }
-      } catch (const std::invalid_argument& e) {
-        throw InputError(in.get_string("discrete_table") == "list" ? "sigma_list" : "beta_start", "", e.what());
-      }
-    }
-    if (!s.table && !(s.sigma_min < s.sigma_max))
-      throw InputError("sigma_min", std::to_string(s.sigma_min), "sigma_min must be < sigma_max");
-    std::shared_ptr<TorchScriptModel> model;
-    try {
-      model = std::make_shared<TorchScriptModel>(s);
+      model = diffusion::TorchScriptModel::load(s);
     } catch (const std::invalid_argument& e) {
       throw InputError("path", "\"" + s.path + "\"", e.what());
     }
-    return Outputs{Value(std::shared_ptr<const Object>(model))};
+    return Outputs{Value(model)};
   });
 }
 

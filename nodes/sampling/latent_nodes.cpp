@@ -1,11 +1,10 @@
 // EmptyLatent, SaveLatent, LoadLatent.
 #include <ATen/ATen.h>
 
-#include <filesystem>
-
-#include "../common/npy.h"
-#include "../common/text.h"
 #include "nodes.h"
+#include "sigmaflow/diffusion/memory.h"
+#include "sigmaflow/diffusion/noise.h"
+#include "sigmaflow/diffusion/npy.h"
 
 namespace sf::nodes {
 
@@ -18,8 +17,12 @@ NodeDef empty_latent_node() {
   c.outputs = {{"LATENT", "LATENT"}};
   return make_node(c, [](Context&, const Inputs& in) {
     auto model = in.get<Model>("model");
-    std::vector<int64_t> shape{in.get_int("batch_size")};
-    for (auto d : model->sample_shape()) shape.push_back(d);
+    auto shape = diffusion::batch_shape(in.get_int("batch_size"), model->sample_shape());
+    uint64_t bytes = 0;
+    if (!diffusion::checked_bytes(shape, c10::elementSize(model->dtype()), bytes))
+      throw InputError("batch_size", std::to_string(shape[0]), "the latent's size overflows");
+    Status mem = diffusion::check_allocation(bytes, "a latent batch of " + c10::str(at::IntArrayRef(shape)));
+    if (!mem.ok()) throw InputError("batch_size", std::to_string(shape[0]), mem.message(), Code::kResourceExhausted);
     at::Tensor z = at::zeros(shape, at::TensorOptions().dtype(model->dtype()).device(model->device()));
     return Outputs{Value(std::make_shared<Latent>(z))};
   });
@@ -29,16 +32,18 @@ NodeDef save_latent_node() {
   NodeContract c;
   c.class_type = "SaveLatent";
   c.category = kLatentCategory;
-  c.description = "Writes the batch as a NumPy .npy file <output>/<filename_prefix>.npy (atomically).";
+  c.description = "Writes the batch as a NumPy .npy file <output>/<filename_prefix>_NNNNN_.npy (atomically; the "
+                  "counter is dropped when the run overwrites).";
   c.inputs = {Port("samples", "LATENT"), String("filename_prefix", "latents/samples")};
   c.output_node = true;
   return make_node(c, [](Context& ctx, const Inputs& in) {
     auto latent = in.get<Latent>("samples");
     const std::string& prefix = in.get_string("filename_prefix");
-    std::string path = output_path(ctx, prefix, ".npy");
-    Status st = save_npy(path, latent->samples());
-    if (!st.ok()) throw InputError("filename_prefix", "\"" + prefix + "\"", st.message());
-    ctx.record_output(path);
+    auto path = ctx.output_path(prefix, ".npy", "filename_prefix");
+    if (!path.ok()) throw InputError("filename_prefix", "\"" + prefix + "\"", path.status().message());
+    Status st = diffusion::save_npy(*path, latent->samples());
+    if (!st.ok()) throw InputError("filename_prefix", "\"" + prefix + "\"", st.message(), st.code());
+    ctx.record_output(*path);
     return Outputs{};
   });
 }
@@ -53,8 +58,8 @@ NodeDef load_latent_node() {
   c.outputs = {{"LATENT", "LATENT"}};
   return make_node(c, [](Context&, const Inputs& in) {
     const std::string& path = in.get_string("path");
-    auto r = load_npy(path);
-    if (!r.ok()) throw InputError("path", "\"" + path + "\"", r.status().message());
+    auto r = diffusion::load_npy(path);
+    if (!r.ok()) throw InputError("path", "\"" + path + "\"", r.status().message(), r.status().code());
     at::Tensor t = r.value();
     if (!at::isFloatingType(t.scalar_type())) t = t.to(at::kFloat);
     if (t.dim() < 1) throw InputError("path", "\"" + path + "\"", "a latent batch needs at least one dimension");

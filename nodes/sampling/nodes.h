@@ -1,4 +1,5 @@
-// The sampling plugin: samplers, sampling nodes, noise and latents.
+// The sampling plugin: sampler selection and options, the sampling nodes, noise and latents.
+// Thin adapters over sigmaflow::diffusion; samplers are reached through the host's registry.
 #pragma once
 
 #include "sigmaflow/node.h"
@@ -21,5 +22,11 @@ NodeDef load_latent_node();
 NodeDef sampler_custom_node();
 NodeDef sampler_custom_advanced_node();
 NodeDef ksampler_node();
+// The stock samplers of the diffusion table, for the registry.
+std::vector<SamplerDef> stock_samplers();
+
+// The sampler `name` from the registry with `settings`; throws InputError about `input`.
+std::shared_ptr<const Sampler> registry_sampler(Context& ctx, const std::string& name, const SamplerSettings& settings,
+                                                const std::string& input);
 
 }  // namespace sf::nodes

@@ -24,6 +24,7 @@ class DisabledNoise : public Noise {
  public:
   at::Tensor generate(const at::Tensor&) const override { return {}; }
   uint64_t seed() const override { return 0; }
+  std::string describe() const override { return "NOISE disabled"; }
 };
 
 class ExplicitNoise : public Noise {
@@ -31,6 +32,7 @@ class ExplicitNoise : public Noise {
   explicit ExplicitNoise(at::Tensor noise) : noise_(std::move(noise)) {}
   at::Tensor generate(const at::Tensor& latent) const override;
   uint64_t seed() const override { return 0; }
+  std::string describe() const override { return "NOISE from a latent " + c10::str(noise_.sizes()); }
 
  private:
   at::Tensor noise_;

@@ -1,15 +1,13 @@
 #include <ATen/ATen.h>
-#include <ATen/CPUGeneratorImpl.h>
 
 #include "nodes.h"
 #include "noise.h"
+#include "sigmaflow/diffusion/noise.h"
 
 namespace sf::nodes {
 
 at::Tensor RandomNoiseObject::generate(const at::Tensor& latent) const {
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed_);
-  at::Tensor n = at::randn(latent.sizes(), gen, at::TensorOptions().dtype(at::kFloat));
-  return n.to(latent.device(), latent.scalar_type());
+  return diffusion::seeded_normal(seed_, latent.sizes(), latent.device(), latent.scalar_type());
 }
 
 at::Tensor ExplicitNoise::generate(const at::Tensor& latent) const {
@@ -26,10 +24,10 @@ NodeDef random_noise_node() {
   c.category = kNoiseCategory;
   c.description = "Gaussian noise from a seed, generated on the CPU (float32) and moved to the model's device, so a "
                   "seed gives the same numbers on every machine (as ComfyUI).";
-  c.inputs = {Int("noise_seed", 0, 0, 9223372036854775807.0)};
+  c.inputs = {Seed("noise_seed")};
   c.outputs = {{"NOISE", "NOISE"}};
   return make_node(c, [](Context&, const Inputs& in) {
-    return Outputs{Value(std::make_shared<RandomNoiseObject>(static_cast<uint64_t>(in.get_int("noise_seed"))))};
+    return Outputs{Value(std::make_shared<RandomNoiseObject>(in.get_uint("noise_seed")))};
   });
 }
 
@@ -51,8 +49,7 @@ NodeDef latent_to_noise_node() {
   c.inputs = {Port("latent", "LATENT")};
   c.outputs = {{"NOISE", "NOISE"}};
   return make_node(c, [](Context&, const Inputs& in) {
-    auto latent = in.get<Latent>("latent");
-    return Outputs{Value(std::make_shared<ExplicitNoise>(latent->samples()))};
+    return Outputs{Value(std::make_shared<ExplicitNoise>(in.get<Latent>("latent")->samples()))};
   });
 }
 

@@ -1,7 +1,6 @@
 // SamplerCustom and SamplerCustomAdvanced.
 #include <ATen/ATen.h>
 
-#include "../common/sigmas.h"
 #include "nodes.h"
 #include "noise.h"
 #include "sampling_run.h"
@@ -23,23 +22,17 @@ NodeDef sampler_custom_node() {
   c.description = "Runs a SAMPLER over SIGMAS from latent + sigmas[0] * noise(noise_seed). Outputs the final samples "
                   "and the last denoised estimate. Initial scaling: the VE rule by default; ComfyUI's sqrt(1 + "
                   "sigma^2) rule is the comfy_noise_scaling option.";
-  c.inputs = {Port("model", "MODEL"),
-              Bool("add_noise", true),
-              Int("noise_seed", 0, 0, 9223372036854775807.0),
-              Port("sampler", "SAMPLER"),
-              Port("sigmas", "SIGMAS"),
-              Port("latent_image", "LATENT"),
+  c.inputs = {Port("model", "MODEL"),  Bool("add_noise", true),         Seed("noise_seed"),
+              Port("sampler", "SAMPLER"), Port("sigmas", "SIGMAS"), Port("latent_image", "LATENT"),
               comfy_scaling_input()};
   c.outputs = {{"LATENT", "output"}, {"LATENT", "denoised_output"}};
   return make_node(c, [](Context& ctx, const Inputs& in) {
     auto model = in.get<Model>("model");
-    auto sampler = in.get<Sampler>("sampler");
-    auto latent = in.get<Latent>("latent_image");
-    auto seed = static_cast<uint64_t>(in.get_int("noise_seed"));
+    uint64_t seed = in.get_uint("noise_seed");
     RandomNoiseObject noise(seed);
-    auto sigmas = sigmas_vector(in.get_tensor("sigmas"));
-    auto r = sample_latent(ctx, *model, in.get_bool("add_noise") ? &noise : nullptr, seed, *sampler, sigmas, *latent,
-                           in.get_bool("comfy_noise_scaling"), "sigmas", "latent_image");
+    auto r = sample_latent(ctx, *model, in.get_bool("add_noise") ? &noise : nullptr, seed, *in.get<Sampler>("sampler"),
+                           diffusion::Sigmas::from_tensor(in.get_tensor("sigmas")), *in.get<Latent>("latent_image"),
+                           in.get_bool("comfy_noise_scaling"));
     return Outputs{Value(r.output), Value(r.denoised)};
   });
 }
@@ -54,14 +47,11 @@ NodeDef sampler_custom_advanced_node() {
   c.outputs = {{"LATENT", "output"}, {"LATENT", "denoised_output"}};
   return make_node(c, [](Context& ctx, const Inputs& in) {
     auto noise = in.get<Noise>("noise");
-    auto model = in.get<Model>("model");
-    auto sampler = in.get<Sampler>("sampler");
-    auto latent = in.get<Latent>("latent_image");
-    auto sigmas = sigmas_vector(in.get_tensor("sigmas"));
     SamplingResult r;
     try {
-      r = sample_latent(ctx, *model, noise.get(), noise->seed(), *sampler, sigmas, *latent,
-                        in.get_bool("comfy_noise_scaling"), "sigmas", "latent_image");
+      r = sample_latent(ctx, *in.get<Model>("model"), noise.get(), noise->seed(), *in.get<Sampler>("sampler"),
+                        diffusion::Sigmas::from_tensor(in.get_tensor("sigmas")), *in.get<Latent>("latent_image"),
+                        in.get_bool("comfy_noise_scaling"));
     } catch (const std::invalid_argument& e) {
       throw InputError("noise", noise->describe(), e.what());
     }

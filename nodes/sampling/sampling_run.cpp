@@ -5,41 +5,47 @@
 #include <chrono>
 #include <cmath>
 
-#include "../common/sigmas.h"
-
 namespace sf::nodes {
 
+namespace {
+
+void check_latent_shape(const Model& model, const at::Tensor& lat, const std::string& input) {
+  const auto& shape = model.sample_shape();
+  bool ok = lat.dim() == static_cast<int64_t>(shape.size()) + 1 && lat.size(0) >= 1;
+  for (size_t i = 0; ok && i < shape.size(); ++i) ok = lat.size(static_cast<int64_t>(i + 1)) == shape[i];
+  if (ok) return;
+  std::string want = "[B";
+  for (auto d : shape) want += ", " + std::to_string(d);
+  throw InputError(input, c10::str(lat.sizes()),
+                   "latent shape " + c10::str(lat.sizes()) + " does not match the model's sample shape " + want + "]");
+}
+
+at::Tensor start_state(const Model& model, const Noise* noise, const diffusion::Sigmas& sigmas, const at::Tensor& lat,
+                       bool comfy_scaling) {
+  if (sigmas.empty() || !noise) return lat;
+  at::Tensor n = noise->generate(lat);
+  if (!n.defined()) return lat;
+  double scale = sigmas[0];
+  if (comfy_scaling && std::fabs(sigmas[0] - model.sigma_max()) <= 1e-5 * model.sigma_max())
+    scale = std::sqrt(1.0 + sigmas[0] * sigmas[0]);
+  return lat + n * scale;
+}
+
+}  // namespace
+
 SamplingResult sample_latent(Context& ctx, const Model& model, const Noise* noise, uint64_t seed,
-                             const Sampler& sampler, const std::vector<double>& sigmas, const Latent& latent,
-                             bool comfy_scaling, const std::string& sigmas_input, const std::string& latent_input) {
-  check_sampling_sigmas(sigmas, sigmas_input);
-  at::Tensor lat = latent.samples();
-  auto shape = model.sample_shape();
-  bool shape_ok = lat.dim() == static_cast<int64_t>(shape.size()) + 1;
-  for (size_t i = 0; shape_ok && i < shape.size(); ++i) shape_ok = lat.size(static_cast<int64_t>(i + 1)) == shape[i];
-  if (!shape_ok || lat.size(0) < 1) {
-    std::string want = "[B";
-    for (auto d : shape) want += ", " + std::to_string(d);
-    want += "]";
-    throw InputError(latent_input, c10::str(lat.sizes()),
-                     "latent shape " + c10::str(lat.sizes()) + " does not match the model's sample shape " + want);
-  }
-  lat = lat.to(model.device(), model.dtype());
+                             const Sampler& sampler, const diffusion::Sigmas& sigmas, const Latent& latent,
+                             bool comfy_scaling, const SamplingInputs& names) {
+  sigmas.check_sampling(names.sigmas);
+  check_latent_shape(model, latent.samples(), names.latent);
+  at::Tensor lat = latent.samples().to(model.device(), model.dtype());
   auto t0 = std::chrono::steady_clock::now();
-  at::Tensor x = lat;
-  if (!sigmas.empty() && noise) {
-    at::Tensor n = noise->generate(lat);
-    if (n.defined()) {
-      double scale = sigmas[0];
-      if (comfy_scaling && std::fabs(sigmas[0] - model.sigma_max()) <= 1e-5 * model.sigma_max())
-        scale = std::sqrt(1.0 + sigmas[0] * sigmas[0]);
-      x = lat + n * scale;
-    }
-  }
+  at::Tensor x = start_state(model, noise, sigmas, lat, comfy_scaling);
   SampleContext sc;
   sc.seed = seed;
   sc.progress = [&ctx](int64_t done, int64_t total) { ctx.progress(done, total); };
-  at::Tensor out = sigmas.size() <= 1 ? x : sampler.sample(model, x, sigmas, sc);
+  sc.interrupt = ctx.interrupt_flag();
+  at::Tensor out = sigmas.size() <= 1 ? x : sampler.sample(model, x, sigmas.values(), sc);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   SamplingResult r;
@@ -48,10 +54,10 @@ SamplingResult sample_latent(Context& ctx, const Model& model, const Noise* nois
   for (auto* l : {r.output.get(), r.denoised.get()}) {
     l->nfe = sc.nfe;
     l->wall_seconds = seconds;
-    l->steps = sigmas.empty() ? 0 : static_cast<int64_t>(sigmas.size()) - 1;
+    l->steps = sigmas.steps();
     l->seed = static_cast<int64_t>(seed);
     l->sampler = sampler.name();
-    l->sigmas = sigmas;
+    l->sigmas = sigmas.values();
     l->model_fingerprint = model.fingerprint();
   }
   return r;

@@ -3,8 +3,8 @@
 
 #include <memory>
 #include <string>
-#include <vector>
 
+#include "sigmaflow/diffusion/sigmas.h"
 #include "sigmaflow/node.h"
 
 namespace sf::nodes {
@@ -14,11 +14,16 @@ struct SamplingResult {
   std::shared_ptr<Latent> denoised;
 };
 
+// Names the node inputs that errors should point at.
+struct SamplingInputs {
+  std::string sigmas = "sigmas";
+  std::string latent = "latent_image";
+};
+
 // Starts from latent + sigmas[0] * noise (or sqrt(1 + sigmas[0]^2) * noise when comfy_scaling and
-// sigmas[0] is the model's sigma_max), runs the sampler, and fills the provenance. Errors name
-// the given input names.
+// sigmas[0] is the model's sigma_max), runs the sampler, and fills the provenance.
 SamplingResult sample_latent(Context& ctx, const Model& model, const Noise* noise, uint64_t seed,
-                             const Sampler& sampler, const std::vector<double>& sigmas, const Latent& latent,
-                             bool comfy_scaling, const std::string& sigmas_input, const std::string& latent_input);
+                             const Sampler& sampler, const diffusion::Sigmas& sigmas, const Latent& latent,
+                             bool comfy_scaling, const SamplingInputs& names = {});
 
 }  // namespace sf::nodes

@@ -1,8 +1,7 @@
 #include <ATen/ATen.h>
 
-#include "../common/sigmas.h"
 #include "nodes.h"
-#include "schedule_math.h"
+#include "sigmaflow/diffusion/sigmas.h"
 
 namespace sf::nodes {
 
@@ -14,22 +13,18 @@ NodeDef basic_scheduler_node() {
   c.description =
       "A named schedule computed from the model: ComfyUI's list plus every schedule registered by plugins "
       "(score_optimal among them). denoise < 1 computes int(steps/denoise) steps and keeps the last steps + 1.";
-  InputSpec sched = Combo("scheduler", comfy_scheduler_names(), std::string("simple"));
-  sched.choices_from = "schedulers";
-  c.inputs = {Port("model", "MODEL"), sched, Int("steps", 20, 1, 10000), Float("denoise", 1.0, 0.0, 1.0)};
+  c.inputs = {Port("model", "MODEL"), RegistryCombo("scheduler", "schedulers", comfy_scheduler_names(), "simple"),
+              Int("steps", 20, 1, 10000), Float("denoise", 1.0, 0.0, 1.0)};
   c.outputs = {{"SIGMAS", "SIGMAS"}};
   return make_node(c, [](Context& ctx, const Inputs& in) {
     auto model = in.get<Model>("model");
     const std::string& name = in.get_string("scheduler");
-    int64_t steps = in.get_int("steps");
-    if (steps < 1) throw InputError("steps", std::to_string(steps), "steps must be >= 1");
-    auto sigmas = schedules::apply_denoise(steps, in.get_float("denoise"), [&](int64_t total) {
-      at::Tensor t;
-      std::string err;
-      if (!ctx.compute_schedule(name, *model, total, t, err)) throw InputError("scheduler", name, err);
-      return sigmas_vector(t);
+    auto sigmas = diffusion::Sigmas::with_denoise(in.get_int("steps"), in.get_float("denoise"), [&](int64_t total) {
+      auto s = ctx.compute_schedule(name, *model, total, ScheduleHints{});
+      if (!s.ok()) throw InputError("scheduler", name, s.status().message());
+      return *s;
     });
-    return Outputs{sigmas_value(sigmas)};
+    return Outputs{sigmas.to_value()};
   });
 }
 

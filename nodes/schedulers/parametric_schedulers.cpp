@@ -1,20 +1,12 @@
-#include "../common/sigmas.h"
+#include "sigmaflow/diffusion/sigmas.h"
 #include "nodes.h"
-#include "schedule_math.h"
+#include "sigmaflow/scheduler/stock.h"
 
 namespace sf::nodes {
 
-// Wraps schedule math errors so they name the input that caused them.
-template <class F>
-static std::vector<double> guarded(F f) {
-  try {
-    return f();
-  } catch (const std::invalid_argument& e) {
-    std::string msg = e.what();
-    std::string input = msg.rfind("steps", 0) == 0 ? "steps" : msg.rfind("sigma_min", 0) == 0 ? "sigma_min" : "";
-    throw InputError(input, "", msg);
-  }
-}
+namespace {
+Value sigmas_value(std::vector<double> s) { return diffusion::Sigmas(std::move(s)).to_value(); }
+}  // namespace
 
 NodeDef karras_scheduler_node() {
   NodeContract c;
@@ -25,10 +17,8 @@ NodeDef karras_scheduler_node() {
               Float("sigma_min", 0.0291675, 0.0, 5000.0), Float("rho", 7.0, 0.0, 100.0)};
   c.outputs = {{"SIGMAS", "SIGMAS"}};
   return make_node(c, [](Context&, const Inputs& in) {
-    return Outputs{sigmas_value(guarded([&] {
-      return schedules::karras(in.get_int("steps"), in.get_float("sigma_min"), in.get_float("sigma_max"),
-                               in.get_float("rho"));
-    }))};
+    return Outputs{sigmas_value(schedules::karras(in.get_int("steps"), in.get_float("sigma_min"), in.get_float("sigma_max"),
+                               in.get_float("rho")))};
   });
 }
 
@@ -41,9 +31,7 @@ NodeDef exponential_scheduler_node() {
               Float("sigma_min", 0.0291675, 0.0, 5000.0)};
   c.outputs = {{"SIGMAS", "SIGMAS"}};
   return make_node(c, [](Context&, const Inputs& in) {
-    return Outputs{sigmas_value(guarded([&] {
-      return schedules::exponential(in.get_int("steps"), in.get_float("sigma_min"), in.get_float("sigma_max"));
-    }))};
+    return Outputs{sigmas_value(schedules::exponential(in.get_int("steps"), in.get_float("sigma_min"), in.get_float("sigma_max")))};
   });
 }
 
@@ -56,10 +44,8 @@ NodeDef polyexponential_scheduler_node() {
               Float("sigma_min", 0.0291675, 0.0, 5000.0), Float("rho", 1.0, 0.0, 100.0)};
   c.outputs = {{"SIGMAS", "SIGMAS"}};
   return make_node(c, [](Context&, const Inputs& in) {
-    return Outputs{sigmas_value(guarded([&] {
-      return schedules::polyexponential(in.get_int("steps"), in.get_float("sigma_min"), in.get_float("sigma_max"),
-                                        in.get_float("rho"));
-    }))};
+    return Outputs{sigmas_value(schedules::polyexponential(in.get_int("steps"), in.get_float("sigma_min"), in.get_float("sigma_max"),
+                                        in.get_float("rho")))};
   });
 }
 
@@ -72,9 +58,7 @@ NodeDef vp_scheduler_node() {
               Float("eps_s", 0.001, 0.0, 1.0, 0.0001)};
   c.outputs = {{"SIGMAS", "SIGMAS"}};
   return make_node(c, [](Context&, const Inputs& in) {
-    return Outputs{sigmas_value(guarded([&] {
-      return schedules::vp(in.get_int("steps"), in.get_float("beta_d"), in.get_float("beta_min"), in.get_float("eps_s"));
-    }))};
+    return Outputs{sigmas_value(schedules::vp(in.get_int("steps"), in.get_float("beta_d"), in.get_float("beta_min"), in.get_float("eps_s")))};
   });
 }
 
@@ -90,10 +74,8 @@ NodeDef laplace_scheduler_node() {
               Float("beta", 0.5, 0.0, 10.0, 0.1)};
   c.outputs = {{"SIGMAS", "SIGMAS"}};
   return make_node(c, [](Context&, const Inputs& in) {
-    return Outputs{sigmas_value(guarded([&] {
-      return schedules::laplace(in.get_int("steps"), in.get_float("sigma_min"), in.get_float("sigma_max"),
-                                in.get_float("mu"), in.get_float("beta"));
-    }))};
+    return Outputs{sigmas_value(schedules::laplace(in.get_int("steps"), in.get_float("sigma_min"), in.get_float("sigma_max"),
+                                in.get_float("mu"), in.get_float("beta")))};
   });
 }
 

@@ -3,7 +3,7 @@
 
 #include "nodes.h"
 
-SIGMAFLOW_PLUGIN("schedulers", "0.1.0") {
+SIGMAFLOW_PLUGIN("schedulers", "0.2.0") {
   using namespace sf::nodes;
   for (auto make : {basic_scheduler_node, karras_scheduler_node, exponential_scheduler_node,
                     polyexponential_scheduler_node, vp_scheduler_node, laplace_scheduler_node,

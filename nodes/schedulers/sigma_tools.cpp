@@ -3,17 +3,18 @@
 
 #include <cmath>
 
-#include "../common/sigmas.h"
 #include "../common/text.h"
 #include "nodes.h"
-#include "schedule_math.h"
+#include "sigmaflow/diffusion/sigmas.h"
+#include "sigmaflow/scheduler/stock.h"
 
 namespace sf::nodes {
 
 namespace {
 std::vector<double> in_sigmas(const Inputs& in, const std::string& name = "sigmas") {
-  return sigmas_vector(in.get_tensor(name));
+  return diffusion::Sigmas::from_tensor(in.get_tensor(name)).values();
 }
+Value sigmas_value(std::vector<double> s) { return diffusion::Sigmas(std::move(s)).to_value(); }
 std::vector<double> slice(const std::vector<double>& s, int64_t begin, int64_t end) {
   auto n = static_cast<int64_t>(s.size());
   begin = std::clamp<int64_t>(begin, 0, n);
@@ -104,8 +105,10 @@ NodeDef manual_sigmas_node() {
       if (!parse_number(token, v)) throw InputError("sigmas", "\"" + text + "\"", "'" + token + "' is not a number");
       s.push_back(v);
     }
-    if (s.empty()) throw InputError("sigmas", "\"" + text + "\"", "no numbers found");
-    check_sampling_sigmas(s, "sigmas");
+    if (s.size() < 2)
+      throw InputError("sigmas", "\"" + text + "\"",
+                       s.empty() ? "no numbers found" : "a schedule needs at least 2 values (one step), got 1");
+    diffusion::Sigmas(s).check_sampling("sigmas");
     return Outputs{sigmas_value(s)};
   });
 }
@@ -122,12 +125,7 @@ NodeDef resample_sigmas_node() {
   c.outputs = {{"SIGMAS", "SIGMAS"}};
   return make_node(c, [](Context&, const Inputs& in) {
     auto s = in_sigmas(in);
-    std::vector<double> out;
-    try {
-      out = schedules::loglinear_interp(s, in.get_int("steps") + 1);
-    } catch (const std::invalid_argument& e) {
-      throw InputError("sigmas", format_sigmas(s), e.what());
-    }
+    std::vector<double> out = schedules::loglinear_interp(s, in.get_int("steps") + 1);
     if (in.get_bool("zero_last")) out.back() = 0.0;
     return Outputs{sigmas_value(out)};
   });

@@ -1,18 +1,14 @@
 // Named schedules computed from a MODEL, offered to BasicScheduler, KSampler and sweeps.
 #include <ATen/ATen.h>
 
+#include <cmath>
+
 #include "nodes.h"
-#include "schedule_math.h"
+#include "sigmaflow/scheduler/stock.h"
 
 namespace sf::nodes {
 
 namespace {
-
-std::vector<double> table_of(const Model& m) {
-  at::Tensor t = m.sigma_table().to(at::kCPU, at::kDouble).contiguous();
-  const double* p = t.data_ptr<double>();
-  return std::vector<double>(p, p + t.numel());
-}
 
 schedules::TimeMap time_map_of(const Model& m) {
   schedules::TimeMap tm;
@@ -24,10 +20,14 @@ schedules::TimeMap time_map_of(const Model& m) {
   return tm;
 }
 
-at::Tensor to_tensor(const std::vector<double>& s) {
-  at::Tensor t = at::empty({static_cast<int64_t>(s.size())}, at::kDouble);
-  std::copy(s.begin(), s.end(), t.data_ptr<double>());
-  return t;
+// karras(5, 0.1, 10) against values computed by hand from its formula.
+Status karras_self_test() {
+  auto s = schedules::karras(3, 0.1, 10.0, 7.0);
+  double mid = std::pow((std::pow(10.0, 1 / 7.0) + std::pow(0.1, 1 / 7.0)) / 2, 7.0);
+  if (s.size() != 4 || std::fabs(s[0] - 10) > 1e-12 || std::fabs(s[1] - mid) > 1e-12 || std::fabs(s[2] - 0.1) > 1e-12 ||
+      s[3] != 0)
+    return Internal("karras(3, 0.1, 10) does not match its formula");
+  return Status::Ok();
 }
 
 }  // namespace
@@ -40,22 +40,21 @@ const std::vector<std::string>& comfy_scheduler_names() {
 
 std::vector<ScheduleDef> stock_schedules() {
   using namespace schedules;
+  using Fn = std::function<Sigmas(const Model&, int64_t)>;
   std::vector<ScheduleDef> out;
-  auto add = [&](const char* name, const char* desc, std::function<Sigmas(const Model&, int64_t)> fn) {
-    out.push_back(make_schedule(name, desc, [fn](const Model& m, int64_t n) { return to_tensor(fn(m, n)); }));
+  auto add = [&](const char* name, const char* desc, Fn fn) {
+    out.push_back(make_schedule(name, desc, [fn](const Model& m, int64_t n, const ScheduleHints&) { return fn(m, n); }));
   };
   add("simple", "every len/N-th entry of the model's sigma table, from the top",
-      [](const Model& m, int64_t n) { return simple(n, table_of(m)); });
+      [](const Model& m, int64_t n) { return simple(n, m.sigma_table()); });
   add("sgm_uniform", "uniform in model time over N+1 points, the last dropped",
       [](const Model& m, int64_t n) { return normal(n, time_map_of(m), true); });
-  add("karras", "Karras et al. 2022, rho = 7",
-      [](const Model& m, int64_t n) { return karras(n, m.sigma_min(), m.sigma_max()); });
+  add("karras", "Karras et al. 2022, rho = 7", [](const Model& m, int64_t n) { return karras(n, m.sigma_min(), m.sigma_max()); });
   add("exponential", "log-linear (geometric) between sigma_max and sigma_min",
       [](const Model& m, int64_t n) { return exponential(n, m.sigma_min(), m.sigma_max()); });
   add("ddim_uniform", "DDIM's uniform stride over the model's sigma table",
-      [](const Model& m, int64_t n) { return ddim_uniform(n, table_of(m)); });
-  add("beta", "Beta(0.6, 0.6) quantiles of the table index",
-      [](const Model& m, int64_t n) { return beta(n, table_of(m)); });
+      [](const Model& m, int64_t n) { return ddim_uniform(n, m.sigma_table()); });
+  add("beta", "Beta(0.6, 0.6) quantiles of the table index", [](const Model& m, int64_t n) { return beta(n, m.sigma_table()); });
   add("normal", "uniform in model time from timestep(sigma_max) to timestep(sigma_min)",
       [](const Model& m, int64_t n) { return normal(n, time_map_of(m), false); });
   add("linear_quadratic", "linear then quadratic (flow models)",
@@ -65,12 +64,10 @@ std::vector<ScheduleDef> stock_schedules() {
   add("align_your_steps", "AYS-like: the SD1 Align Your Steps table's shape in log sigma, mapped onto the model's range",
       [](const Model& m, int64_t n) { return ays_like(n, m.sigma_min(), m.sigma_max()); });
   add("uniform", "uniform in sigma: linspace(sigma_max, sigma_min, N), then 0",
-      [](const Model& m, int64_t n) {
-        check_range(n, m.sigma_min(), m.sigma_max());
-        Sigmas s = linspace(m.sigma_max(), m.sigma_min(), n);
-        s.push_back(0.0);
-        return s;
-      });
+      [](const Model& m, int64_t n) { return uniform(n, m.sigma_min(), m.sigma_max()); });
+  out[2].self_test = karras_self_test;
+  for (auto& def : out)
+    if (def.name == "ddim_uniform" || def.name == "beta") def.fixed_length = false;  // as in ComfyUI
   return out;
 }
 

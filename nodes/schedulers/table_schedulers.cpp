@@ -1,9 +1,9 @@
 // Schedulers built from tables: Beta sampling over the model's sigma table, Align Your Steps.
 #include <ATen/ATen.h>
 
-#include "../common/sigmas.h"
+#include "sigmaflow/diffusion/sigmas.h"
 #include "nodes.h"
-#include "schedule_math.h"
+#include "sigmaflow/scheduler/stock.h"
 
 namespace sf::nodes {
 
@@ -18,11 +18,7 @@ NodeDef beta_sampling_scheduler_node() {
   return make_node(c, [](Context&, const Inputs& in) {
     auto model = in.get<Model>("model");
     double a = in.get_float("alpha"), b = in.get_float("beta");
-    if (!(a > 0)) throw InputError("alpha", std::to_string(a), "alpha must be > 0");
-    if (!(b > 0)) throw InputError("beta", std::to_string(b), "beta must be > 0");
-    at::Tensor t = model->sigma_table().to(at::kCPU, at::kDouble).contiguous();
-    std::vector<double> table(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
-    return Outputs{sigmas_value(schedules::beta(in.get_int("steps"), table, a, b))};
+    return Outputs{diffusion::Sigmas(schedules::beta(in.get_int("steps"), model->sigma_table(), a, b)).to_value()};
   });
 }
 
@@ -37,8 +33,9 @@ NodeDef align_your_steps_scheduler_node() {
               Float("denoise", 1.0, 0.0, 1.0)};
   c.outputs = {{"SIGMAS", "SIGMAS"}};
   return make_node(c, [](Context&, const Inputs& in) {
-    return Outputs{sigmas_value(schedules::align_your_steps(in.get_string("model_type"), in.get_int("steps"),
-                                                            in.get_float("denoise")))};
+    return Outputs{diffusion::Sigmas(schedules::align_your_steps(in.get_string("model_type"), in.get_int("steps"),
+                                                                 in.get_float("denoise")))
+                       .to_value()};
   });
 }
 

@@ -1,40 +1,185 @@
 // Out-of-line parts of the plugin API: the key functions of the shared interfaces (so their
-// vtables and type_info live once, in libsigmaflow_plugin_api), and small helpers.
+// vtables and type_info live once, in libsigmaflow_plugin_api), the checks every sampler run
+// gets, and the input getters.
 #include <ATen/ATen.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
-#include <filesystem>
+#include <cmath>
 #include <sstream>
 
 #include "sigmaflow/diagnostics.h"
-#include "sigmaflow/files.h"
-#include "sigmaflow/report.h"
 #include "sigmaflow/node.h"
+#include "sigmaflow/report.h"
 
 namespace sf {
 
-at::Tensor Model::score(const at::Tensor& x, const at::Tensor& sigma) const {
-  std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
-  shape[0] = x.size(0);
-  at::Tensor s = sigma.to(x.scalar_type()).reshape(shape);
-  return (denoise(x, sigma) - x) / (s * s);
+at::Tensor NoiseLevels::to_tensor(int64_t batch, const at::TensorOptions& options) const {
+  if (uniform()) return at::full({batch}, value_, options);
+  at::Tensor t = at::empty({rows()}, at::kDouble);
+  std::copy(per_row_.begin(), per_row_.end(), t.data_ptr<double>());
+  return t.to(options);
 }
 
-at::Tensor Model::sigma_table() const {
-  return at::linspace(std::log(sigma_min()), std::log(sigma_max()), 1000, at::kDouble).exp();
+namespace {
+struct Named {
+  const char* name;
+  int value;
+};
+const Named kParametrizations[] = {{"ve", 0}, {"denoiser", 0}, {"eps", 1}, {"v", 2}, {"x0", 3}, {"edm", 4}, {"flow", 5}};
+const Named kTimeInputs[] = {{"sigma", 0}, {"log_sigma_quarter", 1}, {"discrete_index", 2}, {"flow_t1000", 3}};
+}  // namespace
+
+const char* to_string(Parametrization p) {
+  switch (p) {
+    case Parametrization::kDenoiser: return "ve";
+    case Parametrization::kEps: return "eps";
+    case Parametrization::kV: return "v";
+    case Parametrization::kX0: return "x0";
+    case Parametrization::kEdm: return "edm";
+    case Parametrization::kFlow: return "flow";
+  }
+  return "?";
 }
+
+const char* to_string(TimeInput t) {
+  switch (t) {
+    case TimeInput::kSigma: return "sigma";
+    case TimeInput::kLogSigmaQuarter: return "log_sigma_quarter";
+    case TimeInput::kDiscreteIndex: return "discrete_index";
+    case TimeInput::kFlowT1000: return "flow_t1000";
+  }
+  return "?";
+}
+
+bool parse_parametrization(const std::string& text, Parametrization& out) {
+  for (const auto& n : kParametrizations)
+    if (text == n.name) {
+      out = static_cast<Parametrization>(n.value);
+      return true;
+    }
+  return false;
+}
+
+bool parse_time_input(const std::string& text, TimeInput& out) {
+  for (const auto& n : kTimeInputs)
+    if (text == n.name) {
+      out = static_cast<TimeInput>(n.value);
+      return true;
+    }
+  return false;
+}
+
+Scalings scalings(Parametrization p, TimeInput t, double s, double sd) {
+  Scalings k;
+  // The operation order matches the tensor formulas the models used before (bit-exact in float64).
+  const double inv_norm = 1.0 / std::sqrt(s * s + sd * sd);
+  switch (p) {
+    case Parametrization::kDenoiser: k = {0.0, 1.0, 1.0, 0.0}; break;
+    case Parametrization::kX0: k = {0.0, 1.0, inv_norm, 0.0}; break;
+    case Parametrization::kEps: k = {1.0, -s, 1.0 / std::sqrt(s * s + 1), 0.0}; break;
+    case Parametrization::kV: k = {sd * sd / (s * s + sd * sd), -(s * sd * inv_norm), inv_norm, 0.0}; break;
+    case Parametrization::kEdm: k = {sd * sd / (s * s + sd * sd), s * sd * inv_norm, inv_norm, 0.0}; break;
+    case Parametrization::kFlow: k = {1 / (1 + s), -(s / (1 + s)), 1 / (1 + s), 0.0}; break;
+  }
+  const bool flow = p == Parametrization::kFlow;
+  switch (t) {
+    case TimeInput::kSigma: k.c_noise = flow ? s / (1 + s) : s; break;
+    case TimeInput::kLogSigmaQuarter: k.c_noise = 0.25 * std::log(s); break;
+    case TimeInput::kFlowT1000: k.c_noise = 1000.0 * s / (1 + s); break;
+    case TimeInput::kDiscreteIndex: k.c_noise = std::numeric_limits<double>::quiet_NaN(); break;
+  }
+  return k;
+}
+
+ExactDensity::~ExactDensity() = default;
+Model::~Model() = default;
 
 std::string Model::describe() const {
+  if (!info_.description.empty()) return info_.description;
   std::ostringstream os;
-  os << "MODEL " << parametrization() << " sigma [" << sigma_min() << ", " << sigma_max() << "] on "
-     << device().str();
+  os << "MODEL " << to_string(info_.parametrization) << " sigma [" << info_.sigma_min << ", " << info_.sigma_max
+     << "] on " << info_.device.str();
   return os.str();
 }
+
+at::Tensor Model::score(const at::Tensor& x, const NoiseLevels& sigma, const Conditioning& cond) const {
+  std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
+  shape[0] = x.size(0);
+  at::Tensor s = sigma.to_tensor(x.size(0), x.options()).reshape(shape);
+  return (denoise(x, sigma, cond) - x) / (s * s);
+}
+
+std::vector<double> Model::sigma_table() const {
+  at::Tensor t = at::linspace(std::log(sigma_min()), std::log(sigma_max()), 1000, at::kDouble).exp().contiguous();
+  return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+}
+
+namespace {
+std::string format_values(const std::vector<double>& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i == 8 && s.size() > 9) {
+      out += ", ...";
+      i = s.size() - 1;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", s[i]);
+    out += (i ? ", " : "") + std::string(buf);
+  }
+  return out + "]";
+}
+}  // namespace
+
+Status check_full_schedule(const std::vector<double>& s, int64_t steps) {
+  if (steps >= 0 && static_cast<int64_t>(s.size()) != steps + 1)
+    return InvalidArgument("a " + std::to_string(steps) + "-step schedule must have " + std::to_string(steps + 1) +
+                           " values, got " + std::to_string(s.size()) + " " + format_values(s));
+  if (s.size() < 2) return InvalidArgument("a schedule needs at least 2 values, got " + format_values(s));
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (!std::isfinite(s[i])) return InvalidArgument("value " + std::to_string(i) + " is not finite: " + format_values(s));
+    if (i > 0 && !(s[i] < s[i - 1]))
+      return InvalidArgument("values must be strictly descending (value " + std::to_string(i) + "): " + format_values(s));
+  }
+  if (s.back() != 0.0) return InvalidArgument("a schedule must end in 0: " + format_values(s));
+  if (s.size() > 1 && !(s[s.size() - 2] > 0)) return InvalidArgument("values before the last must be > 0: " + format_values(s));
+  return Status::Ok();
+}
+
+Sampler::~Sampler() = default;
+
+std::string Sampler::describe() const {
+  return "SAMPLER " + name() + (provider_.empty() ? std::string() : " (plugin " + provider_ + ")");
+}
+
+at::Tensor Sampler::sample(const Model& model, at::Tensor x, const std::vector<double>& sigmas,
+                           SampleContext& ctx) const {
+  const auto shape = x.sizes().vec();
+  const auto dtype = x.scalar_type();
+  const auto device = x.device();
+  at::Tensor out = run(model, std::move(x), sigmas, ctx);
+  std::string who = "sampler '" + name() + "'" + (provider_.empty() ? std::string() : " (plugin " + provider_ + ")");
+  if (!out.defined()) throw std::runtime_error(who + " returned no tensor");
+  if (out.sizes().vec() != shape)
+    throw std::runtime_error(who + " returned shape " + c10::str(out.sizes()) + " for a start state of shape " +
+                             c10::str(at::IntArrayRef(shape)));
+  if (out.scalar_type() != dtype)
+    throw std::runtime_error(who + " returned dtype " + std::string(c10::toString(out.scalar_type())) +
+                             " for a start state of dtype " + c10::toString(dtype));
+  if (out.device() != device)
+    throw std::runtime_error(who + " returned a tensor on " + out.device().str() + " for a start state on " +
+                             device.str());
+  if (!at::isfinite(out).all().item<bool>()) throw std::runtime_error(who + " returned NaN or Inf values");
+  return out;
+}
+
+Noise::~Noise() = default;
+Latent::~Latent() = default;
+
+std::string Latent::describe() const {
+  return "LATENT " + c10::str(samples_.sizes()) + (sampler.empty() ? std::string() : " from " + sampler);
+}
+
+Context::~Context() = default;
+Registrar::~Registrar() = default;
 
 ScheduleDiagnostics::~ScheduleDiagnostics() = default;
 
@@ -85,9 +230,16 @@ const Literal& Inputs::get_literal(const std::string& name) const {
 
 int64_t Inputs::get_int(const std::string& name) const {
   const Literal& l = get_literal(name);
-  if (l.is_int()) return l.as_int();
-  if (l.is_float() && std::floor(l.as_number()) == l.as_number()) return static_cast<int64_t>(l.as_number());
-  throw InputError(name, l.to_json(), "input '" + name + "' expects an integer");
+  if (l.is_int() && !l.is_big_uint()) return l.as_int();
+  if (l.is_float() && std::floor(l.as_number()) == l.as_number() && std::fabs(l.as_number()) < 9.2e18)
+    return static_cast<int64_t>(l.as_number());
+  throw InputError(name, l.to_json(), "input '" + name + "' expects an integer in the int64 range");
+}
+
+uint64_t Inputs::get_uint(const std::string& name) const {
+  const Literal& l = get_literal(name);
+  if (l.is_int() && (l.is_big_uint() || l.as_int() >= 0)) return l.as_uint();
+  throw InputError(name, l.to_json(), "input '" + name + "' expects an integer in 0 .. 18446744073709551615");
 }
 
 double Inputs::get_float(const std::string& name) const {
@@ -119,54 +271,6 @@ std::shared_ptr<const Object> Inputs::get_object(const std::string& name) const 
   if (!v.is_object() || !v.object())
     throw InputError(name, v.type(), "input '" + name + "' expects an object, got " + kind_of(v));
   return v.object();
-}
-
-std::string user_cache_dir() {
-  if (const char* d = std::getenv("SIGMAFLOW_CACHE_DIR"); d && *d) return d;
-  if (const char* d = std::getenv("XDG_CACHE_HOME"); d && *d) return std::string(d) + "/sigmaflow";
-  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/sigmaflow";
-  return "/tmp/sigmaflow-cache";
-}
-
-Status write_file_atomic(const std::string& path, const std::string& bytes) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::path target(path);
-  if (target.has_parent_path()) {
-    fs::create_directories(target.parent_path(), ec);
-    if (ec) return IoError("cannot create folder '" + target.parent_path().string() + "': " + ec.message());
-  }
-  std::string tmpl = (target.has_parent_path() ? target.parent_path().string() + "/" : std::string()) + "." +
-                     target.filename().string() + ".tmp.XXXXXX";
-  std::vector<char> name(tmpl.begin(), tmpl.end());
-  name.push_back('\0');
-  int fd = ::mkstemp(name.data());
-  if (fd < 0) return IoError("cannot write '" + path + "': " + std::strerror(errno));
-  const char* p = bytes.data();
-  size_t left = bytes.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      std::string err = std::strerror(errno);
-      ::close(fd);
-      ::unlink(name.data());
-      return IoError("cannot write '" + path + "': " + err);
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-  ::fchmod(fd, 0644);
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    ::unlink(name.data());
-    return IoError("cannot write '" + path + "': " + std::strerror(errno));
-  }
-  if (::rename(name.data(), path.c_str()) != 0) {
-    std::string err = std::strerror(errno);
-    ::unlink(name.data());
-    return IoError("cannot rename into '" + path + "': " + err);
-  }
-  return Status::Ok();
 }
 
 }  // namespace sf

@@ -46,7 +46,51 @@ TEST(MyNodes, NamedScheduleAppearsInBasicScheduler) {
 TEST(MyNodes, BadInputNamesTheInput) {
   auto r = runner().run("SigmaRange", R"({"sigma_min": 5, "sigma_max": 1})");
   ASSERT_FALSE(r.ok);
+  EXPECT_EQ(r.error_kind, "validation");  // the contract's constraint, checked before running
   EXPECT_EQ(r.error_input, "sigma_min");
+}
+
+// N(0, 1) data: D(x, s) = x / (1 + s^2), and the ODE maps x(s0) to sqrt((1 + s^2)/(1 + s0^2)) x(s0).
+std::shared_ptr<const sf::Sampler> ralston() {
+  auto r = runner().run("KSamplerSelect", R"({"sampler_name": "ralston"})");
+  EXPECT_TRUE(r.ok) << r.error;
+  return std::dynamic_pointer_cast<const sf::Sampler>(r.outputs.at(0).object());
+}
+std::shared_ptr<const sf::Model> unit_gaussian() {
+  auto m = runner().run("GaussianMixtureModel",
+                        R"({"preset": "custom", "means": {"__value__": [[0]]}, "stds": {"__value__": [1]}, "dtype": "float64"})");
+  EXPECT_TRUE(m.ok) << m.error;
+  return std::dynamic_pointer_cast<const sf::Model>(m.outputs.at(0).object());
+}
+
+TEST(MySampler, FinalStepReturnsTheDenoisedEstimateWithOneEvaluation) {
+  auto model = unit_gaussian();
+  sf::SampleContext ctx;
+  at::Tensor x = at::full({3, 1}, 1.5, at::kDouble);
+  at::Tensor out = ralston()->sample(*model, x, {2.0, 0.0}, ctx);
+  EXPECT_LT((out - x / 5).abs().max().item<double>(), 1e-12);
+  EXPECT_EQ(ctx.nfe, 1);
+}
+
+TEST(MySampler, IsSecondOrderAgainstTheExactOdeSolution) {
+  auto model = unit_gaussian();
+  auto error_at = [&](int n) {
+    std::vector<double> s;  // geometric from 80 to 0.05, no final 0: compare the ODE state itself
+    for (int i = 0; i <= n; ++i) s.push_back(80.0 * std::pow(0.05 / 80.0, static_cast<double>(i) / n));
+    sf::SampleContext ctx;
+    at::Tensor x0 = at::full({1, 1}, 80.0, at::kDouble);
+    double got = ralston()->sample(*model, x0, s, ctx).item<double>();
+    EXPECT_EQ(ctx.nfe, 2 * n);
+    return std::fabs(got - 80.0 * std::sqrt((1 + 0.05 * 0.05) / (1 + 80.0 * 80.0)));
+  };
+  double order = std::log2(error_at(32) / error_at(64));
+  EXPECT_NEAR(order, 2.0, 0.2);
+}
+
+TEST(MySampler, IsOfferedByTheStockSamplerNodes) {
+  auto names = runner().sampler_names();
+  EXPECT_NE(std::find(names.begin(), names.end(), "ralston"), names.end());
+  EXPECT_EQ(ralston()->traits().order, 2);
 }
 
 }  // namespace

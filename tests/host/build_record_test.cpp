@@ -3,26 +3,40 @@
 
 #include <cstddef>
 
-#include "plugins/plugin_host.h"
+#include "plugins/build_gate.h"
 #include "sigmaflow/build_record.h"
 
 namespace sf::host {
 namespace {
 
 TEST(BuildRecord, LayoutIsPinned) {
-  EXPECT_EQ(sizeof(sf_build_record), 212u);
-  EXPECT_EQ(offsetof(sf_build_record, record_size), 0u);
-  EXPECT_EQ(offsetof(sf_build_record, api_major), 4u);
-  EXPECT_EQ(offsetof(sf_build_record, api_minor), 8u);
-  EXPECT_EQ(offsetof(sf_build_record, cxx11_abi), 12u);
-  EXPECT_EQ(offsetof(sf_build_record, torch_cuda), 16u);
-  EXPECT_EQ(offsetof(sf_build_record, torch_version), 20u);
-  EXPECT_EQ(offsetof(sf_build_record, compiler), 52u);
-  EXPECT_EQ(offsetof(sf_build_record, plugin_name), 116u);
-  EXPECT_EQ(offsetof(sf_build_record, plugin_version), 180u);
-  EXPECT_EQ(sizeof(sf_plugin_entry), 224u);
+  EXPECT_EQ(sizeof(sf_build_record), 220u);
+  EXPECT_EQ(offsetof(sf_build_record, magic), 0u);
+  EXPECT_EQ(offsetof(sf_build_record, record_size), 8u);
+  EXPECT_EQ(offsetof(sf_build_record, api_major), 12u);
+  EXPECT_EQ(offsetof(sf_build_record, api_minor), 16u);
+  EXPECT_EQ(offsetof(sf_build_record, cxx11_abi), 20u);
+  EXPECT_EQ(offsetof(sf_build_record, torch_cuda), 24u);
+  EXPECT_EQ(offsetof(sf_build_record, torch_version), 28u);
+  EXPECT_EQ(offsetof(sf_build_record, compiler), 60u);
+  EXPECT_EQ(offsetof(sf_build_record, plugin_name), 124u);
+  EXPECT_EQ(offsetof(sf_build_record, plugin_version), 188u);
+  EXPECT_EQ(sizeof(sf_plugin_entry), 232u);
   EXPECT_EQ(offsetof(sf_plugin_entry, record), 0u);
-  EXPECT_EQ(offsetof(sf_plugin_entry, init), 216u);
+  EXPECT_EQ(offsetof(sf_plugin_entry, init), 224u);
+}
+
+TEST(BuildRecord, IsReadFromTheElfSectionWithoutLoading) {
+  auto r = read_build_record(std::string(SF_FIXTURE_DIR) + "/good/fixture_good.so");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_TRUE(r->has_value());
+  EXPECT_EQ(record_string((*r)->plugin_name, sizeof(**r).plugin_name), "fixture_good");
+  EXPECT_EQ((*r)->api_major, static_cast<uint32_t>(SIGMAFLOW_PLUGIN_API_MAJOR));
+  // A library without the section (an API 1 plugin, or no plugin at all) has no record there.
+  auto none = read_build_record(std::string(SF_FIXTURE_DIR) + "/no_entry/fixture_no_entry.so");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  EXPECT_FALSE(read_build_record("/etc/hostname").ok());  // not ELF
 }
 
 sf_build_record host_copy() { return host_build_record(); }

@@ -111,7 +111,7 @@ TEST(Executor, UnwritableOutputFolderIsAClearError) {
   auto r = runner.run_graph(R"({"1": {"class_type": "FixtureConst", "inputs": {}},
                                "2": {"class_type": "FixtureWrite", "inputs": {"value": ["1", 0]}}})");
   ASSERT_FALSE(r.ok);
-  EXPECT_NE(r.error.find("cannot create output folder '/proc/sigmaflow-cannot-write-here'"), std::string::npos)
+  EXPECT_NE(r.error.find("cannot create folder '/proc/sigmaflow-cannot-write-here'"), std::string::npos)
       << r.error;
 }
 

@@ -1,13 +1,18 @@
-// Plugin scanning, the build gate and load failures, with fixture plugins built by the test tree.
+// Plugin scanning, the build gate, load failures, name resolution and lazy loading, with fixture
+// plugins built by the test tree.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include "plugins/build_gate.h"
 #include "plugins/plugin_host.h"
+#include "registry/contract_check.h"
 
 namespace sf::host {
 namespace {
+
+namespace fs = std::filesystem;
 
 std::string fixture(const std::string& name) { return std::string(SF_FIXTURE_DIR) + "/" + name; }
 std::string fixture_so(const std::string& name) { return fixture(name) + "/fixture_" + name + ".so"; }
@@ -18,9 +23,26 @@ std::string problems_text(const PluginHost& h) {
   return s;
 }
 
+ScanOptions in_process(std::vector<std::string> dirs = {}) {
+  ScanOptions o;
+  o.dirs = std::move(dirs);
+  o.isolate = false;
+  return o;
+}
+
+ScanOptions isolated(std::vector<std::string> dirs = {}, std::string cache = {}) {
+  ScanOptions o;
+  o.dirs = std::move(dirs);
+  o.cache_dir = std::move(cache);
+  o.timeout_seconds = 5;
+  return o;
+}
+
+Status add(PluginHost& h, const std::string& name, const ScanOptions& o) { return h.add_file(fixture_so(name), o); }
+
 TEST(PluginHost, LoadsGoodPluginWithRecordNodesSchedulesSamplers) {
   PluginHost h;
-  ASSERT_TRUE(h.load(fixture_so("good"), false).ok());
+  ASSERT_TRUE(add(h, "good", in_process()).ok()) << problems_text(h);
   ASSERT_EQ(h.plugins().size(), 1u);
   EXPECT_EQ(h.plugins()[0].name, "fixture_good");
   EXPECT_EQ(h.plugins()[0].version, "1.2.3");
@@ -31,40 +53,52 @@ TEST(PluginHost, LoadsGoodPluginWithRecordNodesSchedulesSamplers) {
   EXPECT_EQ(h.catalogue().schedule_names(), std::vector<std::string>{"fixture_linear"});
 }
 
-TEST(PluginHost, RefusesWrongApiMajorNamingBothValues) {
-  PluginHost h;
-  Status st = h.load(fixture_so("wrong_major"), false);
-  ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.message().find("major version 99"), std::string::npos) << st.message();
-  EXPECT_NE(st.message().find("host's " + std::to_string(SIGMAFLOW_PLUGIN_API_MAJOR)), std::string::npos);
-  EXPECT_TRUE(h.plugins().empty());
+TEST(PluginHost, RefusesWrongApiMajorFromTheElfRecordNamingBothValues) {
+  for (const auto& o : {in_process(), isolated()}) {
+    PluginHost h;
+    Status st = add(h, "wrong_major", o);
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.message().find("major version 99"), std::string::npos) << st.message();
+    EXPECT_NE(st.message().find("host's " + std::to_string(SIGMAFLOW_PLUGIN_API_MAJOR)), std::string::npos);
+    EXPECT_TRUE(h.plugins().empty());
+  }
 }
 
-TEST(PluginHost, RefusesOtherTorchVersionNamingBothValues) {
+TEST(PluginHost, RefusesOtherTorchVersionFromTheEntryRecord) {
   PluginHost h;
-  Status st = h.load(fixture_so("wrong_torch"), false);
+  Status st = add(h, "wrong_torch", in_process());
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("LibTorch 0.4.1"), std::string::npos) << st.message();
   EXPECT_NE(st.message().find(std::string("LibTorch ") + host_build_record().torch_version), std::string::npos);
 }
 
+TEST(PluginHost, AnotherCxxAbiIsReportedAsSuchNotAsAMangledSymbol) {
+  for (const auto& o : {in_process(), isolated()}) {
+    PluginHost h;
+    Status st = add(h, "abi0", o);
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.message().find("_GLIBCXX_USE_CXX11_ABI=0"), std::string::npos) << st.message();
+    EXPECT_EQ(st.message().find("undefined symbol"), std::string::npos) << st.message();
+  }
+}
+
 TEST(PluginHost, ReportsMissingEntrySymbol) {
   PluginHost h;
-  Status st = h.load(fixture_so("no_entry"), false);
+  Status st = add(h, "no_entry", in_process());
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("sigmaflow_plugin_entry"), std::string::npos) << st.message();
 }
 
 TEST(PluginHost, ReportsUnresolvedSymbol) {
   PluginHost h;
-  Status st = h.load(fixture_so("unresolved"), false);
+  Status st = add(h, "unresolved", in_process());
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("undefined symbol"), std::string::npos) << st.message();
 }
 
 TEST(PluginHost, InitThatThrowsIsAFailedLoad) {
   PluginHost h;
-  Status st = h.load(fixture_so("throwing_init"), false);
+  Status st = add(h, "throwing_init", in_process());
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("fixture init failure"), std::string::npos) << st.message();
   EXPECT_TRUE(h.plugins().empty());
@@ -72,28 +106,73 @@ TEST(PluginHost, InitThatThrowsIsAFailedLoad) {
 
 TEST(PluginHost, InitThatCrashesIsIsolatedInAChildProcess) {
   PluginHost h;
-  Status st = h.load(fixture_so("crashing_init"), /*isolate=*/true);
+  Status st = add(h, "crashing_init", isolated());
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("crashed while loading (signal 11"), std::string::npos) << st.message();
 }
 
-TEST(PluginHost, DuplicateClassTypeNamesBothFilesAndKeepsTheFirst) {
+TEST(PluginHost, ExitInAConstructorIsARefusalNotASuccess) {
   PluginHost h;
-  ScanOptions o;
-  o.dirs = {fixture("good"), fixture("duplicate")};
-  o.isolate = false;
-  h.scan(o);
+  Status st = add(h, "exiting", isolated());
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("exited with status 0 while loading"), std::string::npos) << st.message();
+}
+
+TEST(PluginHost, HangingConstructorIsKilledAfterTheTimeout) {
+  PluginHost h;
+  ScanOptions o = isolated();
+  o.timeout_seconds = 1;
+  auto t0 = std::chrono::steady_clock::now();
+  Status st = add(h, "hanging", o);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("hung for 1 s while loading (killed)"), std::string::npos) << st.message();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+}
+
+TEST(PluginHost, DuplicateClassTypeIsRefusedNamingBothPluginsAndKeepsTheFirst) {
+  PluginHost h;
+  h.scan(in_process({fixture("good"), fixture("duplicate")}));
   ASSERT_EQ(h.problems().size(), 1u) << problems_text(h);
   const std::string& m = h.problems()[0].message;
   EXPECT_NE(m.find(fixture_so("good")), std::string::npos) << m;
   EXPECT_NE(m.find(fixture_so("duplicate")), std::string::npos) << m;
+  EXPECT_NE(m.find("overrides"), std::string::npos) << m;
   EXPECT_EQ(h.catalogue().find("FixtureConst")->plugin, "fixture_good");
   EXPECT_NE(h.node("FixtureOnlyInDuplicate"), nullptr);
 }
 
+TEST(PluginHost, StockNamesCannotBeReplacedSilentlyWhateverTheFolderOrder) {
+  for (bool clash_first : {true, false}) {
+    PluginHost h;
+    h.scan(clash_first ? in_process({fixture("clash"), SF_PLUGIN_DIR}) : in_process({SF_PLUGIN_DIR, fixture("clash")}));
+    EXPECT_EQ(h.catalogue().find("KarrasScheduler")->plugin, "schedulers");
+    EXPECT_EQ(h.catalogue().find_schedule("karras")->plugin, "schedulers");
+    EXPECT_EQ(h.catalogue().find_sampler("euler")->plugin, "sampling");
+    EXPECT_EQ(h.catalogue().find("ClashOwnNode")->plugin, "fixture_clash");
+    std::string all = problems_text(h);
+    for (const char* what : {"class_type 'KarrasScheduler'", "schedule name 'karras'", "sampler name 'euler'"})
+      EXPECT_NE(all.find(what), std::string::npos) << all;
+    EXPECT_NE(all.find("plugin 'schedulers'"), std::string::npos) << all;
+    EXPECT_NE(all.find("plugin 'fixture_clash'"), std::string::npos) << all;
+    EXPECT_TRUE(h.override_notes().empty());
+  }
+}
+
+TEST(PluginHost, DeclaredOverridesReplaceAndAreReported) {
+  PluginHost h;
+  h.scan(in_process({fixture("override"), SF_PLUGIN_DIR}));
+  EXPECT_TRUE(h.problems().empty()) << problems_text(h);
+  EXPECT_EQ(h.catalogue().find("KarrasScheduler")->plugin, "fixture_override");
+  EXPECT_EQ(h.catalogue().find_schedule("karras")->plugin, "fixture_override");
+  ASSERT_EQ(h.override_notes().size(), 2u);
+  EXPECT_NE(h.override_notes()[0].find("KarrasScheduler is provided by plugin 'fixture_override'"), std::string::npos)
+      << h.override_notes()[0];
+  EXPECT_NE(h.override_notes()[0].find("overriding plugin 'schedulers'"), std::string::npos);
+}
+
 TEST(PluginHost, BadContractsAreRefusedOneByOne) {
   PluginHost h;
-  ASSERT_TRUE(h.load(fixture_so("bad_contract"), false).ok());
+  ASSERT_TRUE(add(h, "bad_contract", in_process()).ok());
   EXPECT_NE(h.node("SoundNode"), nullptr);
   EXPECT_EQ(h.node("BadDuplicateInputs"), nullptr);
   EXPECT_EQ(h.node("BadDefaultRange"), nullptr);
@@ -106,34 +185,34 @@ TEST(PluginHost, BadContractsAreRefusedOneByOne) {
 
 TEST(PluginHost, ScanSkipsFailuresAndKeepsGoing) {
   PluginHost h;
-  ScanOptions o;
-  o.dirs = {fixture("wrong_major"), fixture("crashing_init"), fixture("good"), "/nonexistent/folder"};
-  o.isolate = true;
-  h.scan(o);
+  h.scan(isolated({fixture("wrong_major"), fixture("crashing_init"), fixture("good"), "/nonexistent/folder"}));
   EXPECT_NE(h.node("FixtureConst"), nullptr);
   EXPECT_EQ(h.problems().size(), 2u) << problems_text(h);
   EXPECT_EQ(h.scanned_dirs().size(), 3u);
 }
 
-TEST(PluginHost, ScanVerdictsAreCachedByPathSizeMtime) {
-  namespace fs = std::filesystem;
+TEST(PluginHost, ScanCacheHoldsContractsSoNothingLoadsUntilUsed) {
   std::string cache = (fs::temp_directory_path() / "sigmaflow-scan-cache-test").string();
   fs::remove_all(cache);
   {
     PluginHost h;
-    EXPECT_FALSE(h.load(fixture_so("crashing_init"), true, cache).ok());
+    h.scan(isolated({SF_PLUGIN_DIR, fixture("crashing_init")}, cache));
+    EXPECT_EQ(h.loaded_count(), 0u);  // scanned in children only
   }
-  ASSERT_TRUE(fs::exists(cache + "/plugin-scan-v1.json"));
-  {
-    PluginHost h;  // answered from the cache: same message, no fork needed
-    Status st = h.load(fixture_so("crashing_init"), true, cache);
-    ASSERT_FALSE(st.ok());
-    EXPECT_NE(st.message().find("signal 11"), std::string::npos);
-  }
+  ASSERT_TRUE(fs::exists(cache + "/plugin-scan-v2.json"));
+  PluginHost h;  // from the cache: contracts, names and verdicts without any child or load
+  h.scan(isolated({SF_PLUGIN_DIR, fixture("crashing_init")}, cache));
+  EXPECT_EQ(h.loaded_count(), 0u);
+  ASSERT_NE(h.catalogue().find("KSampler"), nullptr);
+  EXPECT_EQ(h.catalogue().sampler_names().size(), 14u);
+  EXPECT_NE(problems_text(h).find("signal 11"), std::string::npos);
+  EXPECT_NE(h.node("KarrasScheduler"), nullptr);  // loads the schedulers plugin, and only it
+  EXPECT_EQ(h.loaded_count(), 1u);
   // A corrupted cache is ignored, not trusted.
-  { std::ofstream(cache + "/plugin-scan-v1.json") << "{not json"; }
-  PluginHost h;
-  EXPECT_TRUE(h.load(fixture_so("good"), true, cache).ok());
+  { std::ofstream(cache + "/plugin-scan-v2.json") << "{not json"; }
+  PluginHost again;
+  again.scan(isolated({fixture("good")}, cache));
+  EXPECT_NE(again.node("FixtureConst"), nullptr);
   fs::remove_all(cache);
 }
 
@@ -147,19 +226,33 @@ TEST(PluginHost, ContractChecks) {
   EXPECT_NE(problems[0].find("not one of its choices"), std::string::npos);
   EXPECT_NE(problems[1].find("outside [min, max]"), std::string::npos);
   EXPECT_NE(problems[2].find("output 1"), std::string::npos);
+  EXPECT_TRUE(valid_type_string("MODEL,SIGMAS"));
+  EXPECT_FALSE(valid_type_string("MODEL,"));
+}
+
+TEST(PluginHost, UnknownPortTypesGetTheNearestKnownOne) {
+  PluginHost h;
+  h.scan(in_process({SF_PLUGIN_DIR}));
+  NodeContract c;
+  c.class_type = "Typo";
+  c.inputs = {Port("sigmas", "SIGMSA"), Float("x", 1.0)};
+  c.outputs = {{"FLAOT", "y"}, {"SIGMAS", "z"}};
+  auto unknown = unknown_port_types(c, h.catalogue());
+  ASSERT_EQ(unknown.size(), 2u);
+  EXPECT_EQ(unknown[0], "SIGMSA (did you mean SIGMAS?)");
+  EXPECT_EQ(unknown[1], "FLAOT (did you mean FLOAT?)");
 }
 
 TEST(PluginHost, StockPluginsLoadCleanly) {
   PluginHost h;
-  ScanOptions o;
-  o.dirs = {SF_PLUGIN_DIR};
-  h.scan(o);
+  h.scan(isolated({SF_PLUGIN_DIR}));
   EXPECT_TRUE(h.problems().empty()) << problems_text(h);
   for (const char* ct : {"BasicScheduler", "KarrasScheduler", "KSampler", "SamplerCustom", "GaussianMixtureModel"})
     EXPECT_NE(h.node(ct), nullptr) << ct;
-  auto names = h.catalogue().schedule_names();
-  EXPECT_GE(names.size(), 9u);
+  EXPECT_GE(h.catalogue().schedule_names().size(), 9u);
   EXPECT_EQ(h.catalogue().sampler_names().size(), 14u);
+  EXPECT_EQ(h.catalogue().sampler_names("stochastic").size(), 7u);
+  EXPECT_EQ(h.catalogue().sampler_names("multistep").size(), 6u);
 }
 
 }  // namespace

@@ -11,7 +11,7 @@ namespace {
 
 Catalogue test_catalogue() {
   Catalogue cat;
-  auto add = [&](NodeContract c) { cat.add(std::move(c), "test", "/test.so"); };
+  auto add = [&](NodeContract c) { cat.put({std::move(c), "test", "/test.so", {}}); };
   NodeContract model;
   model.class_type = "ModelNode";
   model.outputs = {{"MODEL", "MODEL"}};
@@ -243,10 +243,11 @@ TEST(Catalogue, ExpandsRegistryChoicesAndServesObjectInfo) {
   s.choices_from = "schedulers";
   c.inputs = {s, Optional(Float("denoise", 1.0, 0.0, 1.0))};
   c.outputs = {{"SIGMAS", "SIGMAS"}};
-  ASSERT_TRUE(cat.add(c, "p", "/p.so"));
-  EXPECT_FALSE(cat.add(c, "q", "/q.so"));
-  cat.add_schedule_name("score_optimal");
-  cat.add_schedule_name("score_optimal");
+  cat.put({c, "p", "/p.so", {}});
+  RegistryName so;
+  so.name = "score_optimal";
+  cat.put_schedule(so);
+  cat.put_schedule(so);  // a name is listed once
   cat.expand_registry_choices();
   EXPECT_EQ(cat.find("Basic")->contract.inputs[0].choices, (std::vector<std::string>{"simple", "score_optimal"}));
   auto j = nlohmann::json::parse(cat.object_info_json());

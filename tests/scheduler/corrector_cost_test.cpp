@@ -7,17 +7,17 @@
 
 #include <cmath>
 
-#include "score_optimal/corrector_cost.h"
-#include "score_optimal/predictor_cost.h"
-#include "score_optimal/schedule_fit.h"
+#include "sigmaflow/scheduler/score_optimal/corrector_cost.h"
+#include "sigmaflow/scheduler/score_optimal/predictor_cost.h"
+#include "sigmaflow/scheduler/score_optimal/schedule_fit.h"
 
 namespace sf::so {
 namespace {
 
 // D for N(0, c^2 I): c^2/(c^2+s^2) x (c = 0: a point mass at 0).
 Denoiser gaussian(double c) {
-  return [c](const at::Tensor& x, const at::Tensor& s) {
-    at::Tensor s2 = s.to(x.scalar_type()).pow(2).view({-1, 1});
+  return [c](const at::Tensor& x, const NoiseLevels& s) {
+    at::Tensor s2 = s.to_tensor(x.size(0), x.options()).pow(2).view({-1, 1});
     return x.reshape({x.size(0), -1}).mul(c * c).div(s2 + c * c).reshape(x.sizes());
   };
 }
@@ -135,9 +135,9 @@ TEST(CorrectorCost, SameSeedSameScheduleAndMonotoneForEverySeed) {
 }
 
 TEST(CorrectorCost, NonFiniteDenoiserNamesTheSigma) {
-  Denoiser bad = [](const at::Tensor& x, const at::Tensor& s) {
+  Denoiser bad = [](const at::Tensor& x, const NoiseLevels& s) {
     at::Tensor out = x.clone();
-    at::Tensor mask = (s < 0.05).view({-1, 1});
+    at::Tensor mask = (s.to_tensor(x.size(0), at::kDouble) < 0.05).view({-1, 1});
     return at::where(mask, at::full_like(out, NAN), out);
   };
   EstimateOptions o;

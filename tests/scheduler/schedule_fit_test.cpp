@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "score_optimal/schedule_fit.h"
+#include "sigmaflow/scheduler/score_optimal/schedule_fit.h"
 
 namespace sf::so {
 namespace {

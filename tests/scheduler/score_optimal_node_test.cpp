@@ -139,7 +139,9 @@ TEST(ScoreOptimalNode, NamedSchedulesAreOfferedEverywhere) {
 TEST(ScoreOptimalNode, BadInputsAreClearErrors) {
   auto grid = runner().run("ScoreOptimalScheduler", R"({"steps": 50, "grid_size": 16})", {{"model", model()}});
   ASSERT_FALSE(grid.ok);
-  EXPECT_EQ(grid.error_input, "grid_size");
+  EXPECT_EQ(grid.error_kind, "validation");  // a literal constraint: refused before anything runs
+  EXPECT_EQ(grid.error_input, "steps");
+  EXPECT_NE(grid.error.find("must be <= grid_size"), std::string::npos) << grid.error;
   auto steps = runner().run("ScoreOptimalScheduler", R"({"steps": 0})", {{"model", model()}});
   ASSERT_FALSE(steps.ok);
   EXPECT_EQ(steps.error_type, "value_smaller_than_min");
@@ -150,15 +152,22 @@ TEST(ScoreOptimalNode, BadInputsAreClearErrors) {
   // A model whose denoiser returns NaN below sigma 0.1: the error names the sigma.
   class NanModel : public Model {
    public:
-    at::Tensor denoise(const at::Tensor& x, const at::Tensor& s) const override {
-      return at::where((s < 0.1).view({-1, 1}), at::full_like(x, NAN), x * 0.5);
+    NanModel() : Model(info()) {}
+
+   protected:
+    at::Tensor denoise_batch(const at::Tensor& x, const NoiseLevels& s, const Conditioning&) const override {
+      return at::where((s.to_tensor(x.size(0), at::kDouble) < 0.1).view({-1, 1}), at::full_like(x, NAN), x * 0.5);
     }
-    double sigma_min() const override { return 0.01; }
-    double sigma_max() const override { return 10; }
-    std::vector<int64_t> sample_shape() const override { return {2}; }
-    c10::Device device() const override { return c10::kCPU; }
-    c10::ScalarType dtype() const override { return at::kFloat; }
-    std::string fingerprint() const override { return "nan-model"; }
+
+   private:
+    static ModelInfo info() {
+      ModelInfo i;
+      i.sigma_min = 0.01;
+      i.sigma_max = 10;
+      i.sample_shape = {2};
+      i.fingerprint = "nan-model";
+      return i;
+    }
   };
   auto nan = runner().run("ScoreOptimalScheduler", R"({"steps": 4, "grid_size": 16, "particles": 16, "use_cache": false})",
                           {{"model", Value(std::shared_ptr<const Object>(std::make_shared<NanModel>()))}});

@@ -7,9 +7,25 @@
 
 namespace sf::test {
 
-at::Tensor GaussianModel::denoise(const at::Tensor& x, const at::Tensor& sigma) const {
+namespace {
+ModelInfo gaussian_info(double c, int64_t dim, c10::ScalarType dtype) {
+  ModelInfo i;
+  i.sigma_min = 0.002;
+  i.sigma_max = 80.0;
+  i.sample_shape = {dim};
+  i.dtype = dtype;
+  i.sigma_data = c;
+  i.fingerprint = "gaussian-" + std::to_string(c) + "-" + std::to_string(dim);
+  i.description = "MODEL N(0, " + std::to_string(c) + "^2 I) in " + std::to_string(dim) + "-D";
+  return i;
+}
+}  // namespace
+
+GaussianModel::GaussianModel(double c, int64_t dim, c10::ScalarType dtype) : Model(gaussian_info(c, dim, dtype)), c_(c) {}
+
+at::Tensor GaussianModel::denoise_batch(const at::Tensor& x, const NoiseLevels& sigma, const Conditioning&) const {
   ++calls;
-  at::Tensor s2 = sigma.to(x.scalar_type()).pow(2).view({-1, 1});
+  at::Tensor s2 = sigma.to_tensor(x.size(0), x.options()).pow(2).view({-1, 1});
   return x * (c_ * c_) / (c_ * c_ + s2);
 }
 

@@ -15,24 +15,18 @@ namespace sf::test {
 
 class GaussianModel : public Model {
  public:
-  GaussianModel(double c, int64_t dim, c10::ScalarType dtype = at::kDouble) : c_(c), dim_(dim), dtype_(dtype) {}
-  at::Tensor denoise(const at::Tensor& x, const at::Tensor& sigma) const override;
-  double sigma_min() const override { return 0.002; }
-  double sigma_max() const override { return 80.0; }
-  std::vector<int64_t> sample_shape() const override { return {dim_}; }
-  c10::Device device() const override { return c10::Device(c10::kCPU); }
-  c10::ScalarType dtype() const override { return dtype_; }
-  std::string fingerprint() const override { return "gaussian-" + std::to_string(c_) + "-" + std::to_string(dim_); }
+  GaussianModel(double c, int64_t dim, c10::ScalarType dtype = at::kDouble);
   mutable int64_t calls = 0;
+
+ protected:
+  at::Tensor denoise_batch(const at::Tensor& x, const NoiseLevels& sigma, const Conditioning& cond) const override;
 
  private:
   double c_;
-  int64_t dim_;
-  c10::ScalarType dtype_;
 };
 
 // The multiplier m with sampler(x) = m x on N(0, c^2), for the deterministic samplers (and the
-// SDE ones with eta = 0). `lower_order_final` as in SamplerOptions (-1 auto).
+// SDE ones with eta = 0). `lower_order_final`: -1 auto (on below 15 steps), 0 off, 1 on.
 double reference_multiplier(const std::string& sampler, double c, const std::vector<double>& sigmas,
                             int lower_order_final = -1);
 // Exact probability-flow ODE solution from sigmas.front() to s (s > 0), and to 0.

@@ -1,23 +1,31 @@
-// The plugin build record: plain C data the host reads from a shared library before any C++
-// object crosses the boundary. Its layout is frozen for a plugin API major version (tests pin
-// it). Rule: same api_major, api_minor <= the host's, identical torch version, CUDA variant,
-// C++11 ABI flag; otherwise the host refuses the plugin naming both values.
+// The plugin build record: plain C data describing how a plugin was built. The host reads it from
+// the plugin file's ELF section `sigmaflow_record` WITHOUT loading the library, so a plugin whose
+// symbols cannot even be resolved (another C++ ABI, another LibTorch) is still refused with the
+// reason, not a linker message. The same record is part of the entry symbol. Its layout is frozen
+// for a plugin API major version (tests pin it).
+//
+// Rule: same api_major, api_minor <= the host's, identical torch version, CUDA variant and C++11
+// ABI flag; otherwise the host refuses the plugin naming both values. docs/plugin-abi.md says
+// what bumps the major.
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define SIGMAFLOW_PLUGIN_API_MAJOR 1
+#define SIGMAFLOW_PLUGIN_API_MAJOR 2
 #define SIGMAFLOW_PLUGIN_API_MINOR 0
 
-// The single exported symbol of every plugin.
+// The single exported symbol of every plugin, and the ELF section holding its build record.
 #define SIGMAFLOW_PLUGIN_ENTRY_SYMBOL "sigmaflow_plugin_entry"
+#define SIGMAFLOW_RECORD_SECTION "sigmaflow_record"
+#define SIGMAFLOW_RECORD_MAGIC "SFPLUGIN"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 typedef struct sf_build_record {
+  char magic[8];         // SIGMAFLOW_RECORD_MAGIC without its NUL
   uint32_t record_size;  // sizeof(sf_build_record) as the plugin saw it
   uint32_t api_major;
   uint32_t api_minor;

@@ -1,6 +1,7 @@
 // Node contracts: the static description of a node type (ComfyUI's INPUT_TYPES / RETURN_TYPES /
-// CATEGORY / OUTPUT_NODE). The host reads contracts without running anything, validates graphs
-// against them and serves them as the catalogue. Torch-free.
+// CATEGORY / OUTPUT_NODE / VALIDATE_INPUTS). The host reads contracts without running anything:
+// the plugin scanner records them in its cache, so `validate` and `nodes` load no plugin. Every
+// field is plain data for that reason. Torch-free.
 #pragma once
 
 #include <optional>
@@ -11,6 +12,18 @@
 
 namespace sf {
 
+// Capability names a MODEL output may provide and a MODEL input may require.
+inline constexpr const char* kExactDensity = "exact_density";  // log density, components, exact samples
+
+// What a sampler is, declared by whoever registers it. Option nodes offer samplers by trait
+// (choices_from "samplers:stochastic", ...); optimisers refuse stochastic ones.
+struct SamplerTraits {
+  bool stochastic = false;        // draws fresh noise during the run
+  bool multistep = false;         // keeps earlier denoised values (history) between steps
+  int order = 1;                  // order of accuracy of the ODE solver
+  int evaluations_per_step = 1;   // model calls per step (heun: 2, except into 0)
+};
+
 // One typed input. `type` is a port type string: "INT", "FLOAT", "STRING", "BOOLEAN", "COMBO",
 // "LIST" (a {"__value__": [...]} literal), "*" (anything), a value type such as "MODEL" or
 // "SIGMAS", or a union "A,B".
@@ -20,17 +33,42 @@ struct InputSpec {
   std::optional<Literal> default_value;
   std::optional<double> min, max, step;  // min/max enforced; step is a UI hint only
   std::vector<std::string> choices;      // COMBO choices
-  // COMBO choices that come from a host registry filled by every loaded plugin: "schedulers"
-  // or "samplers". They are appended after `choices` when the catalogue is built.
+  // COMBO choices filled from a host registry by every loaded plugin: "schedulers", "samplers",
+  // or samplers with a trait: "samplers:deterministic", "samplers:stochastic",
+  // "samplers:multistep". Appended after `choices` when the catalogue is built.
   std::string choices_from;
+  // Capabilities the linked value must provide (validation checks the producing output's
+  // `provides`), e.g. {kExactDensity} on a MODEL input.
+  std::vector<std::string> requires_caps;
   bool optional = false;
-  bool multiline = false;  // STRING hint
+  bool multiline = false;               // STRING hint
+  bool control_after_generate = false;  // INT seeds: frontends offer randomize/increment
   std::string tooltip;
 };
 
 struct OutputSpec {
+  OutputSpec() = default;
+  OutputSpec(std::string type_, std::string name_ = {}, std::vector<std::string> provides_ = {}, std::string tooltip_ = {})
+      : type(std::move(type_)), name(std::move(name_)), provides(std::move(provides_)), tooltip(std::move(tooltip_)) {}
   std::string type;
   std::string name;
+  std::vector<std::string> provides;  // capabilities of the value, e.g. {kExactDensity}
+  std::string tooltip;
+};
+
+// A rule over literal inputs that validation checks before anything runs, so a graph that `run`
+// would refuse fails `validate` too. Declared as data: no plugin code runs during validation.
+struct Constraint {
+  enum class Kind {
+    kLess,          // a < b (numbers; checked when both are literals)
+    kLessEqual,     // a <= b
+    kOnlyWhen,      // input a may be given only when input b equals `value`
+    kRequiredWhen,  // input a must be given when input b equals `value`
+  };
+  Kind kind = Kind::kLess;
+  std::string a, b;
+  std::string value;
+  std::string message;  // why, shown with the error
 };
 
 struct NodeContract {
@@ -40,8 +78,12 @@ struct NodeContract {
   std::string description;
   std::vector<InputSpec> inputs;
   std::vector<OutputSpec> outputs;
+  std::vector<Constraint> constraints;
   bool output_node = false;  // writes files / reports; graphs run what output nodes need
-  bool idempotent = true;    // same inputs, same outputs: results may be cached within a run
+  bool idempotent = true;    // same inputs, same outputs: results may be cached
+  // Set to the class_type this node deliberately replaces (a stock or earlier plugin's node).
+  // Without it a clashing class_type is refused.
+  std::string overrides;
 
   const InputSpec* find_input(const std::string& name) const {
     for (const auto& in : inputs)
@@ -67,6 +109,12 @@ inline InputSpec Int(std::string name, int64_t def, std::optional<double> min = 
   s.min = min;
   s.max = max;
   s.step = 1;
+  return s;
+}
+// A seed: any unsigned 64-bit value (ComfyUI's 0 .. 0xffffffffffffffff), randomizable by frontends.
+inline InputSpec Seed(std::string name, int64_t def = 0) {
+  InputSpec s = Int(std::move(name), def, 0.0, 18446744073709551615.0);
+  s.control_after_generate = true;
   return s;
 }
 inline InputSpec Float(std::string name, double def, std::optional<double> min = std::nullopt,
@@ -97,6 +145,13 @@ inline InputSpec Combo(std::string name, std::vector<std::string> choices,
   s.choices = std::move(choices);
   return s;
 }
+// A COMBO whose choices come from a host registry (see InputSpec::choices_from).
+inline InputSpec RegistryCombo(std::string name, std::string registry, std::vector<std::string> first_choices,
+                               std::string def) {
+  InputSpec s = Combo(std::move(name), std::move(first_choices), std::move(def));
+  s.choices_from = std::move(registry);
+  return s;
+}
 
 inline InputSpec Optional(InputSpec s) {
   s.optional = true;
@@ -105,6 +160,23 @@ inline InputSpec Optional(InputSpec s) {
 inline InputSpec Tooltip(InputSpec s, std::string tip) {
   s.tooltip = std::move(tip);
   return s;
+}
+inline InputSpec Requires(InputSpec s, std::string capability) {
+  s.requires_caps.push_back(std::move(capability));
+  return s;
+}
+
+inline Constraint Less(std::string a, std::string b, std::string message = {}) {
+  return {Constraint::Kind::kLess, std::move(a), std::move(b), {}, std::move(message)};
+}
+inline Constraint LessEqual(std::string a, std::string b, std::string message = {}) {
+  return {Constraint::Kind::kLessEqual, std::move(a), std::move(b), {}, std::move(message)};
+}
+inline Constraint OnlyWhen(std::string a, std::string b, std::string value, std::string message = {}) {
+  return {Constraint::Kind::kOnlyWhen, std::move(a), std::move(b), std::move(value), std::move(message)};
+}
+inline Constraint RequiredWhen(std::string a, std::string b, std::string value, std::string message = {}) {
+  return {Constraint::Kind::kRequiredWhen, std::move(a), std::move(b), std::move(value), std::move(message)};
 }
 
 }  // namespace sf

@@ -1,6 +1,8 @@
-// File helpers every node that writes files should use: outputs already written stay whole.
+// File helpers for every node that reads or writes files: outputs already written stay whole,
+// interrupted writes leave nothing behind, and reads are bounded.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "sigmaflow/status.h"
@@ -8,8 +10,24 @@
 namespace sf {
 
 // Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename.
-// Creates missing parent folders. Readers never see a half-written file.
+// Creates missing parent folders. Readers never see a half-written file. While the write is in
+// flight its temporary file is registered, so remove_inflight_temp_files() can delete it.
 Status write_file_atomic(const std::string& path, const std::string& bytes);
+
+// Deletes the temporary files of writes still in flight. Async-signal-safe: the host's SIGINT /
+// SIGTERM handler calls it before exiting.
+void remove_inflight_temp_files() noexcept;
+
+// Size limits for reads of user-named files (docs/limits.md gives the reasons).
+inline constexpr uint64_t kMaxGraphFileBytes = uint64_t{64} << 20;  // graph JSON
+inline constexpr uint64_t kMaxDataFileBytes = uint64_t{8} << 30;    // .npy, IDX, TorchScript
+inline constexpr uint64_t kMaxTextFileBytes = uint64_t{16} << 20;   // sigma lists
+
+// Reads a whole regular file. Refuses (naming `path`) a missing file, a folder, a device or FIFO
+// (/dev/zero, a pipe), and a file larger than `max_bytes`.
+Result<std::string> read_file_bounded(const std::string& path, uint64_t max_bytes);
+// Checks the same conditions without reading; returns the size.
+Result<uint64_t> check_readable_file(const std::string& path, uint64_t max_bytes);
 
 // The per-user cache folder: $SIGMAFLOW_CACHE_DIR, else $XDG_CACHE_HOME/sigmaflow, else
 // ~/.cache/sigmaflow (else /tmp/sigmaflow-cache). Not created here.

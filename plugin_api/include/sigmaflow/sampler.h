@@ -3,23 +3,42 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
-#include <map>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "sigmaflow/contract.h"
 #include "sigmaflow/model.h"
 #include "sigmaflow/value.h"
 
 namespace sf {
+
+// k-diffusion's sampler options. A sampler reads the ones it understands.
+enum class LowerOrderFinal {
+  kOff,   // k-diffusion and ComfyUI: never
+  kOn,    // the last step into a positive sigma at first order, the one before at most second
+  kAuto,  // on when the run has fewer than 15 steps (diffusers' DPM-Solver convention)
+};
+struct SamplerSettings {
+  double eta = 1.0;      // ancestral / SDE noise amount
+  double s_noise = 1.0;  // noise multiplier
+  double s_churn = 0.0, s_tmin = 0.0, s_tmax = std::numeric_limits<double>::infinity();  // EDM churn
+  std::string solver_type = "midpoint";  // dpmpp_2m_sde: midpoint or heun
+  LowerOrderFinal lower_order_final = LowerOrderFinal::kOff;
+  int max_order = 4;  // lms, ipndm, ipndm_v
+};
 
 // What a sampler receives besides the model, the state and the sigmas.
 struct SampleContext {
   uint64_t seed = 0;  // per-step noise of stochastic samplers is generated on the CPU from this
   // Called after every step with (steps done, total steps); may be empty.
   std::function<void(int64_t, int64_t)> progress;
+  // When set and true, the sampler stops after the current step by throwing sf::Interrupted.
+  const std::atomic<bool>* interrupt = nullptr;
   // Filled by the sampler: model evaluations spent and the last denoised estimate.
   int64_t nfe = 0;
   at::Tensor denoised;
@@ -27,18 +46,35 @@ struct SampleContext {
 
 class SF_SHARED Sampler : public Object {
  public:
+  ~Sampler() override;
   std::string type_name() const override { return "SAMPLER"; }
+  std::string describe() const override;
   virtual std::string name() const = 0;
-  // x: the start state (latent + sigmas[0] * noise) on the model's device; sigmas: the schedule
-  // on the host (descending, ending in 0 for a full run). Runs sigmas.size() - 1 steps and returns
-  // the final state. Never reads sigmas from the device.
-  virtual at::Tensor sample(const Model& model, at::Tensor x, const std::vector<double>& sigmas,
-                            SampleContext& ctx) const = 0;
-  std::string describe() const override { return "SAMPLER " + name(); }
+  virtual SamplerTraits traits() const { return {}; }
+
+  // Runs the sampler: x is the start state (latent + sigmas[0] * noise) on the model's device;
+  // sigmas the schedule on the host (descending, ending in 0 for a full run). Runs
+  // sigmas.size() - 1 steps. Then checks what run() returned: the shape, dtype and device of x,
+  // and finite values; a violation throws an error naming the sampler and its plugin.
+  at::Tensor sample(const Model& model, at::Tensor x, const std::vector<double>& sigmas, SampleContext& ctx) const;
+
+  // The plugin that registered this sampler (set by the host's registry; empty when a node built
+  // the object itself).
+  const std::string& provider() const { return provider_; }
+  void set_provider(std::string plugin) { provider_ = std::move(plugin); }
+
+ protected:
+  // The algorithm. Never reads sigmas from the device.
+  virtual at::Tensor run(const Model& model, at::Tensor x, const std::vector<double>& sigmas,
+                         SampleContext& ctx) const = 0;
+
+ private:
+  std::string provider_;
 };
 
 class SF_SHARED Noise : public Object {
  public:
+  ~Noise() override;
   std::string type_name() const override { return "NOISE"; }
   // Initial noise shaped like `latent`, generated on the CPU (float32) and moved to latent's
   // device, so the same seed gives the same numbers on every machine. An undefined tensor means
@@ -51,7 +87,9 @@ class SF_SHARED Noise : public Object {
 class SF_SHARED Latent : public Object {
  public:
   explicit Latent(at::Tensor samples) : samples_(std::move(samples)) {}
+  ~Latent() override;
   std::string type_name() const override { return "LATENT"; }
+  std::string describe() const override;
   const at::Tensor& samples() const { return samples_; }
 
   // Provenance, filled by samplers: NFE spent, wall seconds, sampler, schedule, steps, seed.

@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "nodes/ab/metrics.h"
+#include "sigmaflow/diffusion/metrics.h"
 #include "sigmaflow/report.h"
 #include "sigmaflow/testing/node_runner.h"
 
@@ -53,8 +53,8 @@ TEST(Metrics, SlicedWassersteinOfShiftedGaussians) {
                         {{"samples", latent(a)}, {"reference_samples", latent(b)}});
   EXPECT_NEAR(metric(r), 5.0 / std::sqrt(2.0), 0.1);
   // Unequal sizes go through quantiles.
-  EXPECT_NEAR(nodes::sliced_wasserstein(a.slice(0, 0, 1500), b, 2000, 4), 5.0 / std::sqrt(2.0), 0.12);
-  EXPECT_NEAR(nodes::sliced_wasserstein(a, a, 16, 4), 0.0, 1e-12);
+  EXPECT_NEAR(diffusion::sliced_wasserstein(a.slice(0, 0, 1500), b, 2000, 4), 5.0 / std::sqrt(2.0), 0.12);
+  EXPECT_NEAR(diffusion::sliced_wasserstein(a, a, 16, 4), 0.0, 1e-12);
 }
 
 TEST(Metrics, ModeCoverageIsTotalVariation) {

@@ -53,16 +53,15 @@ TEST(GaussianMixture, DenoiserMatchesBruteForceForUniformAndMixedSigmas) {
   ASSERT_TRUE(m);
   at::Tensor x = at::tensor({0.3, -0.2, 1.5, 0.4, -2.0, 1.0, 5.0, -3.0}, at::kDouble).reshape({4, 2});
   for (bool uniform : {true, false}) {
-    at::Tensor s = uniform ? at::full({4}, 0.7, at::kDouble) : at::tensor({0.01, 0.3, 2.0, 40.0}, at::kDouble);
+    NoiseLevels s = uniform ? NoiseLevels(0.7) : NoiseLevels(std::vector<double>{0.01, 0.3, 2.0, 40.0});
     at::Tensor d = m->denoise(x, s);
     for (int64_t b = 0; b < 4; ++b) {
-      auto want = brute_denoise({x[b][0].item<double>(), x[b][1].item<double>()}, s[b].item<double>());
+      auto want = brute_denoise({x[b][0].item<double>(), x[b][1].item<double>()}, s[b]);
       for (int64_t j = 0; j < 2; ++j) EXPECT_NEAR(d[b][j].item<double>(), want[static_cast<size_t>(j)], 1e-12) << b << j;
     }
   }
   // Score = (D - x)/sigma^2.
-  at::Tensor s = at::full({4}, 0.7, at::kDouble);
-  EXPECT_TRUE(at::allclose(m->score(x, s), (m->denoise(x, s) - x) / 0.49, 1e-12, 1e-12));
+  EXPECT_TRUE(at::allclose(m->score(x, 0.7), (m->denoise(x, 0.7) - x) / 0.49, 1e-12, 1e-12));
 }
 
 TEST(GaussianMixture, LogDensityIsTheNoisedMixtureDensity) {
@@ -78,19 +77,19 @@ TEST(GaussianMixture, LogDensityIsTheNoisedMixtureDensity) {
     }
     p += pk;
   }
-  EXPECT_NEAR(m->log_density(x, s)[0].item<double>(), std::log(p), 1e-12);
+  EXPECT_NEAR(m->exact()->log_density(x, s)[0].item<double>(), std::log(p), 1e-12);
 }
 
 TEST(GaussianMixture, ExactSamplesHaveTheMixtureMoments) {
   auto m = make(kTwo);
-  at::Tensor x = m->sample_data(200000, 5);
+  at::Tensor x = m->exact()->sample_data(200000, 5);
   ASSERT_EQ(x.sizes(), (std::vector<int64_t>{200000, 2}));
   // Mean: 0.25*(-1, 0.5) + 0.75*(2, 0) = (1.25, 0.125).
   EXPECT_NEAR(x.select(1, 0).mean().item<double>(), 1.25, 0.01);
   EXPECT_NEAR(x.select(1, 1).mean().item<double>(), 0.125, 0.005);
   // Var of coordinate 0: E[v + mu^2] - mean^2 = 0.25*(0.04+1) + 0.75*(0.25+4) - 1.5625 = 1.885.
   EXPECT_NEAR(x.select(1, 0).var().item<double>(), 1.885, 0.02);
-  EXPECT_TRUE(at::equal(x, m->sample_data(200000, 5)));
+  EXPECT_TRUE(at::equal(x, m->exact()->sample_data(200000, 5)));
 }
 
 TEST(GaussianMixture, PresetsFingerprintsAndIsotropicStds) {
@@ -98,14 +97,14 @@ TEST(GaussianMixture, PresetsFingerprintsAndIsotropicStds) {
     auto m = make(std::string(R"({"preset": ")") + preset + "\"}");
     ASSERT_TRUE(m) << preset;
     EXPECT_EQ(m->fingerprint(), make(std::string(R"({"preset": ")") + preset + "\"}")->fingerprint());
-    EXPECT_NEAR(m->component_weights().sum().item<double>(), 1.0, 1e-6);
+    EXPECT_NEAR(m->exact()->component_weights().sum().item<double>(), 1.0, 1e-6);
   }
   EXPECT_EQ(make(R"({"preset": "powerlaw64"})")->sample_shape(), std::vector<int64_t>{64});
   EXPECT_NE(make(R"({"preset": "ring8"})")->fingerprint(), make(R"({"preset": "ring8", "sigma_max": 50})")->fingerprint());
   auto iso = make(R"({"preset": "custom", "means": {"__value__": [[0, 0], [1, 1]]}, "stds": {"__value__": [0.1, 0.2]}})");
   ASSERT_TRUE(iso);
   EXPECT_EQ(iso->dtype(), at::kFloat);
-  EXPECT_NEAR(iso->component_weights()[1].item<double>(), 0.5, 1e-7);
+  EXPECT_NEAR(iso->exact()->component_weights()[1].item<double>(), 0.5, 1e-7);
 }
 
 TEST(GaussianMixture, BadInputsNameTheInput) {
@@ -135,7 +134,7 @@ TEST(GaussianMixture, BadInputsNameTheInput) {
   // normalize: true rescales weights that do not sum to 1.
   auto ok = make(R"({"preset": "custom", "normalize": true, "weights": {"__value__": [1, 3]}, "means": {"__value__": [[0], [1]]}, "stds": {"__value__": [1, 1]}})");
   ASSERT_TRUE(ok);
-  EXPECT_NEAR(ok->component_weights()[1].item<double>(), 0.75, 1e-7);
+  EXPECT_NEAR(ok->exact()->component_weights()[1].item<double>(), 0.75, 1e-7);
 }
 
 TEST(SampleData, GivesExactReferenceSamples) {

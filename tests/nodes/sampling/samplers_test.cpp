@@ -5,8 +5,8 @@
 
 #include <cmath>
 
-#include "nodes/sampling/k_samplers.h"
-#include "nodes/schedulers/schedule_math.h"
+#include "sigmaflow/diffusion/samplers.h"
+#include "sigmaflow/scheduler/stock.h"
 #include "sigmaflow/testing/node_runner.h"
 #include "support/gaussian_reference.h"
 
@@ -60,7 +60,8 @@ TEST(Samplers, DeterministicSamplersMatchTheScalarReference) {
 
 TEST(Samplers, StepIntoZeroReturnsTheDenoisedEstimateAndCountsNfe) {
   test::GaussianModel model(1.0, 2);
-  for (const auto& name : nodes::sampler_names()) {
+  for (const auto& entry : diffusion::sampler_table()) {
+    const std::string name = entry.name;
     std::vector<double> sig = {2.0, 0.0};
     at::Tensor x0 = start(3, 2, 2);
     SampleContext ctx;
@@ -180,25 +181,27 @@ TEST(Samplers, ChurnAddsNoiseOnlyInsideItsWindow) {
 TEST(Samplers, LmsCoefficientsIntegrateTheLagrangeBasis) {
   // Order 1 is the step length; the coefficients of any order sum to the step length.
   std::vector<double> t = {10, 6, 3, 1.5, 0.5};
-  EXPECT_DOUBLE_EQ(nodes::linear_multistep_coeff(1, t, 0, 0), -4.0);
+  EXPECT_DOUBLE_EQ(diffusion::samplers::linear_multistep_coeff(1, t, 0, 0), -4.0);
   for (int order = 1; order <= 4; ++order) {
     double sum = 0;
-    for (int j = 0; j < order; ++j) sum += nodes::linear_multistep_coeff(order, t, 3, j);
+    for (int j = 0; j < order; ++j) sum += diffusion::samplers::linear_multistep_coeff(order, t, 3, j);
     EXPECT_NEAR(sum, t[4] - t[3], 1e-12) << order;
   }
   // Order 2 with equal spacing h: Adams-Bashforth 2 weights (3/2, -1/2) h.
   std::vector<double> u = {3, 2, 1};
-  EXPECT_NEAR(nodes::linear_multistep_coeff(2, u, 1, 0), -1.5, 1e-12);
-  EXPECT_NEAR(nodes::linear_multistep_coeff(2, u, 1, 1), 0.5, 1e-12);
+  EXPECT_NEAR(diffusion::samplers::linear_multistep_coeff(2, u, 1, 0), -1.5, 1e-12);
+  EXPECT_NEAR(diffusion::samplers::linear_multistep_coeff(2, u, 1, 1), 0.5, 1e-12);
 }
 
 TEST(Samplers, NonFiniteModelOutputNamesTheSigma) {
   class NanModel : public test::GaussianModel {
    public:
     NanModel() : GaussianModel(1.0, 1) {}
-    at::Tensor denoise(const at::Tensor& x, const at::Tensor& sigma) const override {
-      at::Tensor d = GaussianModel::denoise(x, sigma);
-      return sigma.lt(1.0).any().item<bool>() ? d * NAN : d;
+
+   protected:
+    at::Tensor denoise_batch(const at::Tensor& x, const NoiseLevels& sigma, const Conditioning& c) const override {
+      at::Tensor d = GaussianModel::denoise_batch(x, sigma, c);
+      return sigma.value() < 1.0 ? d * NAN : d;
     }
   } model;
   auto sig = schedules::exponential(4, 0.1, 10);  // 10, 4.64, 2.15, 1 (not < 1), then 0.1...

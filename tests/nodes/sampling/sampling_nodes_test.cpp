@@ -6,9 +6,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "nodes/common/npy.h"
-#include "nodes/common/sigmas.h"
-#include "nodes/schedulers/schedule_math.h"
+#include "sigmaflow/diffusion/npy.h"
+#include "sigmaflow/diffusion/sigmas.h"
+#include "sigmaflow/scheduler/stock.h"
 #include "sigmaflow/testing/node_runner.h"
 #include "support/gaussian_reference.h"
 
@@ -51,12 +51,12 @@ TEST(SamplerCustom, StartsFromLatentPlusSigmaNoiseAndRecordsProvenance) {
   auto r = runner().run("SamplerCustom", R"({"add_noise": true, "noise_seed": 7})",
                         {{"model", model_value()},
                          {"sampler", sampler.outputs[0]},
-                         {"sigmas", nodes::sigmas_value(sig)},
+                         {"sigmas", diffusion::Sigmas(sig).to_value()},
                          {"latent_image", latent_value(lat)}});
   ASSERT_TRUE(r.ok) << r.error;
   at::Generator g = at::make_generator<at::CPUGeneratorImpl>(7);
   at::Tensor noise = at::randn({2, 3}, g, at::TensorOptions().dtype(at::kFloat)).to(at::kDouble);
-  auto sig32 = nodes::sigmas_vector(nodes::sigmas_tensor(sig));
+  auto sig32 = diffusion::Sigmas(sig).rounded_to_float32().values();
   at::Tensor want = noise * sig32[0] * test::reference_multiplier("euler", kC, sig32);
   EXPECT_LT((samples(r.outputs[0]) - want).abs().max().item<double>(), 1e-9);
   auto out = std::dynamic_pointer_cast<const Latent>(r.outputs[0].object());
@@ -68,7 +68,7 @@ TEST(SamplerCustom, StartsFromLatentPlusSigmaNoiseAndRecordsProvenance) {
   auto quiet = runner().run("SamplerCustom", R"({"add_noise": false})",
                             {{"model", model_value()},
                              {"sampler", sampler.outputs[0]},
-                             {"sigmas", nodes::sigmas_value(sig)},
+                             {"sigmas", diffusion::Sigmas(sig).to_value()},
                              {"latent_image", latent_value(at::ones({1, 3}, at::kDouble))}});
   ASSERT_TRUE(quiet.ok);
   EXPECT_NEAR(samples(quiet.outputs[0])[0][0].item<double>(), test::reference_multiplier("euler", kC, sig32), 1e-9);
@@ -76,7 +76,7 @@ TEST(SamplerCustom, StartsFromLatentPlusSigmaNoiseAndRecordsProvenance) {
   auto empty = runner().run("SamplerCustom", R"({"add_noise": true})",
                             {{"model", model_value()},
                              {"sampler", sampler.outputs[0]},
-                             {"sigmas", nodes::sigmas_value({})},
+                             {"sigmas", diffusion::Sigmas().to_value()},
                              {"latent_image", latent_value(at::ones({1, 3}, at::kDouble))}});
   ASSERT_TRUE(empty.ok);
   EXPECT_TRUE(at::equal(samples(empty.outputs[0]), at::ones({1, 3}, at::kDouble)));
@@ -89,7 +89,7 @@ TEST(SamplerCustom, ComfyNoiseScalingUsesSqrtOnePlusSigmaSquared) {
     auto r = runner().run("SamplerCustom", std::string(R"({"noise_seed": 3, "comfy_noise_scaling": )") + (comfy ? "true" : "false") + "}",
                           {{"model", model_value()},
                            {"sampler", sampler.outputs[0]},
-                           {"sigmas", nodes::sigmas_value(sig)},
+                           {"sigmas", diffusion::Sigmas(sig).to_value()},
                            {"latent_image", latent_value(at::zeros({1, 3}, at::kDouble))}});
     EXPECT_TRUE(r.ok) << r.error;
     return samples(r.outputs[0]);
@@ -104,7 +104,7 @@ TEST(SamplerCustom, BadInputsAreClearErrors) {
     return runner().run("SamplerCustom", "{}",
                         {{"model", model_value()},
                          {"sampler", sampler.outputs[0]},
-                         {"sigmas", nodes::sigmas_value(sig)},
+                         {"sigmas", diffusion::Sigmas(sig).to_value()},
                          {"latent_image", latent_value(std::move(lat))}});
   };
   auto ascending = run({1, 2, 0}, at::zeros({1, 3}, at::kDouble));
@@ -114,9 +114,10 @@ TEST(SamplerCustom, BadInputsAreClearErrors) {
   auto negative = run({1, -0.5}, at::zeros({1, 3}, at::kDouble));
   ASSERT_FALSE(negative.ok);
   EXPECT_NE(negative.error.find("negative"), std::string::npos);
+  // NaN SIGMAS cannot even be handed over: the host refuses them from any node's output.
   auto nan = run({NAN, 0}, at::zeros({1, 3}, at::kDouble));
   ASSERT_FALSE(nan.ok);
-  EXPECT_NE(nan.error.find("not finite"), std::string::npos);
+  EXPECT_NE(nan.error.find("non-finite sigmas"), std::string::npos) << nan.error;
   auto shape = run({1, 0}, at::zeros({1, 4}, at::kDouble));
   ASSERT_FALSE(shape.ok);
   EXPECT_EQ(shape.error_input, "latent_image");
@@ -183,7 +184,7 @@ TEST(LatentFiles, FortranOrderIsTransposedBack) {
   std::string bytes = std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(header.size()) + '\0' + header;
   at::Tensor colmajor = t.t().contiguous();
   bytes.append(static_cast<const char*>(colmajor.data_ptr()), static_cast<size_t>(colmajor.nbytes()));
-  auto r = nodes::parse_npy(bytes, "test");
+  auto r = diffusion::parse_npy(bytes, "test");
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_TRUE(at::equal(r.value(), t));
 }
@@ -198,7 +199,7 @@ TEST(LatentToNoise, ExplicitNoiseMustMatchTheLatentShape) {
                          {{"noise", noise.outputs[0]},
                           {"model", model_value()},
                           {"sampler", sampler.outputs[0]},
-                          {"sigmas", nodes::sigmas_value(sig)},
+                          {"sigmas", diffusion::Sigmas(sig).to_value()},
                           {"latent_image", latent_value(at::zeros({2, 3}, at::kDouble))}});
   ASSERT_TRUE(ok.ok) << ok.error;
   EXPECT_NEAR(samples(ok.outputs[0])[1][2].item<double>(), 2 * kC * kC / (kC * kC + 4), 1e-12);
@@ -206,7 +207,7 @@ TEST(LatentToNoise, ExplicitNoiseMustMatchTheLatentShape) {
                           {{"noise", noise.outputs[0]},
                            {"model", model_value()},
                            {"sampler", sampler.outputs[0]},
-                           {"sigmas", nodes::sigmas_value(sig)},
+                           {"sigmas", diffusion::Sigmas(sig).to_value()},
                            {"latent_image", latent_value(at::zeros({4, 3}, at::kDouble))}});
   ASSERT_FALSE(bad.ok);
   EXPECT_EQ(bad.error_input, "noise");

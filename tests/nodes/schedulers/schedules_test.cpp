@@ -6,7 +6,7 @@
 
 #include <cmath>
 
-#include "nodes/schedulers/schedule_math.h"
+#include "sigmaflow/scheduler/stock.h"
 #include "sigmaflow/testing/node_runner.h"
 
 namespace sf {
@@ -121,11 +121,11 @@ TEST(Schedules, AlignYourStepsTablesAndResampling) {
   ASSERT_EQ(half.size(), 6u);
   EXPECT_DOUBLE_EQ(half[0], schedules::ays_table("SDXL")[5]);
   EXPECT_TRUE(schedules::align_your_steps("SVD", 10, 0.0).empty());
-  EXPECT_THROW(schedules::ays_table("SD3"), std::invalid_argument);
+  EXPECT_THROW(schedules::ays_table("SD3"), InputError);
 }
 
 TEST(Schedules, LoglinearInterpRefusesZeros) {
-  EXPECT_THROW(schedules::loglinear_interp({3, 2, 1, 0}, 5), std::invalid_argument);
+  EXPECT_THROW(schedules::loglinear_interp({3, 2, 1, 0}, 5), InputError);
   Sigmas r = schedules::loglinear_interp({8, 2}, 3);
   expect_close(r, {8, 4, 2});
 }
@@ -158,11 +158,22 @@ TEST(Schedules, TableSchedulesOnADiscreteTable) {
 }
 
 TEST(Schedules, InvalidRangesAreRefused) {
-  EXPECT_THROW(schedules::karras(0, 0.002, 80), std::invalid_argument);
-  EXPECT_THROW(schedules::karras(5, 80, 0.002), std::invalid_argument);
-  EXPECT_THROW(schedules::exponential(5, 1, 1), std::invalid_argument);
-  EXPECT_THROW(schedules::exponential(5, 0, 1), std::invalid_argument);
-  EXPECT_THROW(schedules::kl_optimal(5, NAN, 1), std::invalid_argument);
+  // Errors are typed: they carry the input at fault, no guessing from the message.
+  auto input_of = [](auto f) {
+    try {
+      f();
+    } catch (const InputError& e) {
+      return e.input();
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(input_of([] { schedules::karras(0, 0.002, 80); }), "steps");
+  EXPECT_EQ(input_of([] { schedules::karras(5, 80, 0.002); }), "sigma_min");
+  EXPECT_EQ(input_of([] { schedules::karras(5, 0.002, 80, -1); }), "rho");
+  EXPECT_EQ(input_of([] { schedules::exponential(5, 1, 1); }), "sigma_min");
+  EXPECT_EQ(input_of([] { schedules::exponential(5, 0, 1); }), "sigma_min");
+  EXPECT_EQ(input_of([] { schedules::kl_optimal(5, NAN, 1); }), "sigma_min");
+  EXPECT_EQ(input_of([] { schedules::vp(5, 19.9, 0.1, 2.0); }), "eps_s");
 }
 
 // ---- through the plugin: float32 outputs, registry, node errors ----------------------------

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "nodes/common/sigmas.h"
+#include "sigmaflow/diffusion/sigmas.h"
 #include "sigmaflow/testing/node_runner.h"
 #include "support/gaussian_reference.h"
 
@@ -33,8 +33,8 @@ void expect_rel(const std::vector<double>& got, const std::vector<double>& want)
   for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-6 * std::fabs(want[i])) << i;
 }
 
-Value sig(const std::vector<double>& s) { return nodes::sigmas_value(s); }
-std::vector<double> vec(const Value& v) { return nodes::sigmas_vector(v.tensor()); }
+Value sig(const std::vector<double>& s) { return diffusion::Sigmas(s).to_value(); }
+std::vector<double> vec(const Value& v) { return diffusion::Sigmas::from_tensor(v.tensor()).values(); }
 std::vector<double> f32(std::vector<double> s) {
   for (double& v : s) v = static_cast<double>(static_cast<float>(v));
   return s;
@@ -92,7 +92,7 @@ TEST(SigmaTools, ResampleSigmasIsLogLinearAndRefusesZeros) {
 }
 
 TEST(SigmaTools, SaveThenLoadRoundTripsBitExact) {
-  std::vector<double> s = nodes::sigmas_vector(nodes::sigmas_tensor({80, 17.5278, 2.51522, 0.169753, 0.002, 0}));
+  std::vector<double> s = diffusion::Sigmas({80, 17.5278, 2.51522, 0.169753, 0.002, 0}).rounded_to_float32().values();
   auto w = runner().run("SaveSigmas", R"({"filename_prefix": "rt/karras"})", {{"sigmas", sig(s)}});
   ASSERT_TRUE(w.ok) << w.error;
   ASSERT_EQ(w.files.size(), 2u);
@@ -130,7 +130,7 @@ TEST(BasicScheduler, NamedSchedulesAndTheDenoiseRule) {
     auto r = runner().run("BasicScheduler", R"({"scheduler": ")" + name + R"(", "steps": 10})", {{"model", mv}});
     ASSERT_TRUE(r.ok) << name << ": " << r.error;
     auto s = vec(r.outputs[0]);
-    EXPECT_NO_THROW(nodes::check_sampling_sigmas(s, "s")) << name;
+    EXPECT_NO_THROW(diffusion::Sigmas(s).check_sampling("s")) << name;
     EXPECT_EQ(s.back(), 0.0) << name;
   }
   auto unknown = runner().run("BasicScheduler", R"({"scheduler": "nope"})", {{"model", mv}});

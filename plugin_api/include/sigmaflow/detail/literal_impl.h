@@ -34,6 +34,8 @@ inline void append_json(std::string& out, const Literal& l) {
     out += "null";
   } else if (l.is_bool()) {
     out += l.as_bool() ? "true" : "false";
+  } else if (l.is_big_uint()) {
+    out += std::to_string(l.as_uint());
   } else if (l.is_int()) {
     out += std::to_string(l.as_int());
   } else if (l.is_float()) {

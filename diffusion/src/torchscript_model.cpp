@@ -1,0 +1,195 @@
+#include "sigmaflow/diffusion/torchscript_model.h"
+
+#include <ATen/ATen.h>
+#include <torch/script.h>
+
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+
+#include "sigmaflow/diffusion/fingerprint.h"
+#include "sigmaflow/diffusion/noise.h"
+#include "sigmaflow/files.h"
+
+namespace sf::diffusion {
+
+DiscreteTable::DiscreteTable(std::vector<double> s) : sigmas_(std::move(s)) {
+  if (sigmas_.size() < 2) throw std::invalid_argument("a discrete sigma table needs at least 2 entries");
+  for (size_t i = 0; i < sigmas_.size(); ++i) {
+    if (!(sigmas_[i] > 0) || !std::isfinite(sigmas_[i]) || (i && !(sigmas_[i] > sigmas_[i - 1])))
+      throw std::invalid_argument("a discrete sigma table must be positive, finite and strictly ascending (entry " +
+                                  std::to_string(i) + ")");
+    log_sigmas_.push_back(std::log(sigmas_[i]));
+  }
+}
+
+DiscreteTable DiscreteTable::linear_beta(double b0, double b1, int64_t steps) {
+  if (!(b0 > 0) || !(b1 > b0) || b1 >= 1 || steps < 2)
+    throw std::invalid_argument("linear-beta table needs 0 < beta_start < beta_end < 1 and steps >= 2");
+  at::Tensor betas = at::linspace(std::sqrt(b0), std::sqrt(b1), steps, at::kDouble).pow(2);
+  at::Tensor ac = at::cumprod(1 - betas, 0);
+  at::Tensor sig = ((1 - ac) / ac).sqrt().contiguous();
+  return DiscreteTable(std::vector<double>(sig.data_ptr<double>(), sig.data_ptr<double>() + sig.numel()));
+}
+
+double DiscreteTable::nearest(double sigma) const {
+  double ls = std::log(sigma), best = 1e300;
+  size_t idx = 0;
+  for (size_t i = 0; i < log_sigmas_.size(); ++i)
+    if (std::fabs(ls - log_sigmas_[i]) < best) {
+      best = std::fabs(ls - log_sigmas_[i]);
+      idx = i;
+    }
+  return static_cast<double>(idx);
+}
+
+double DiscreteTable::timestep(double sigma) const {
+  double ls = std::log(sigma);
+  size_t n = log_sigmas_.size();
+  // Last index whose log sigma is <= ls, clamped to [0, n - 2] (k-diffusion's sigma_to_t).
+  size_t low = static_cast<size_t>(std::upper_bound(log_sigmas_.begin(), log_sigmas_.end(), ls) - log_sigmas_.begin());
+  low = low == 0 ? 0 : std::min(low - 1, n - 2);
+  double w = (log_sigmas_[low] - ls) / (log_sigmas_[low] - log_sigmas_[low + 1]);
+  w = std::clamp(w, 0.0, 1.0);
+  return (1 - w) * static_cast<double>(low) + w * static_cast<double>(low + 1);
+}
+
+double DiscreteTable::sigma_at(double t) const {
+  t = std::clamp(t, 0.0, static_cast<double>(sigmas_.size() - 1));
+  auto lo = static_cast<size_t>(std::floor(t)), hi = static_cast<size_t>(std::ceil(t));
+  double w = t - std::floor(t);
+  return std::exp((1 - w) * log_sigmas_[lo] + w * log_sigmas_[hi]);
+}
+
+namespace {
+
+ModelInfo torchscript_info(const TorchScriptSettings& s, const std::string& bytes) {
+  ModelInfo info;
+  info.sigma_min = s.table ? s.table->sigmas().front() : s.sigma_min;
+  info.sigma_max = s.table ? s.table->sigmas().back() : s.sigma_max;
+  info.sigma_data = s.sigma_data;
+  info.sample_shape = s.sample_shape;
+  info.device = s.device;
+  info.dtype = s.dtype;
+  info.parametrization = s.parametrization;
+  info.time_input = s.time_input;
+  uint64_t h = fnv1a(bytes.data(), bytes.size());
+  std::ostringstream key;
+  key.precision(17);
+  key << to_string(s.parametrization) << '|' << to_string(s.time_input) << '|'
+      << (s.nearest_timestep ? "nearest" : "interpolate") << '|' << s.sigma_data << '|' << info.sigma_min << '|'
+      << info.sigma_max << '|' << c10::toString(s.dtype) << '|' << (s.table ? s.table->sigmas().size() : 0);
+  if (s.table)
+    for (double v : s.table->sigmas()) h = fnv1a(&v, sizeof v, h);
+  for (auto d : s.sample_shape) key << '|' << d;
+  std::string k = key.str();
+  info.fingerprint = "torchscript-" + hex64(fnv1a(k.data(), k.size(), h));
+  std::ostringstream os;
+  os << "MODEL TorchScript '" << s.path << "' (" << to_string(s.parametrization) << ", time " << to_string(s.time_input)
+     << ") sigma [" << info.sigma_min << ", " << info.sigma_max << "] on " << s.device.str();
+  info.description = os.str();
+  return info;
+}
+
+void check_settings(const TorchScriptSettings& s) {
+  if (s.time_input == TimeInput::kDiscreteIndex && !s.table)
+    throw std::invalid_argument("time_input discrete_index needs a discrete table");
+  if (s.sample_shape.empty()) throw std::invalid_argument("sample_shape is empty");
+  double smin = s.table ? s.table->sigmas().front() : s.sigma_min;
+  double smax = s.table ? s.table->sigmas().back() : s.sigma_max;
+  if (!(smin > 0) || !(smin < smax)) throw std::invalid_argument("sigma_min must be > 0 and < sigma_max");
+}
+
+std::unique_ptr<torch::jit::Module> load_module(const TorchScriptSettings& s) {
+  std::unique_ptr<torch::jit::Module> module;
+  try {
+    module = std::make_unique<torch::jit::Module>(torch::jit::load(s.path, s.device));
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    throw std::invalid_argument("'" + s.path + "' is not a loadable TorchScript file: " + what.substr(0, what.find('\n')));
+  }
+  module->eval();
+  module->to(s.device, s.dtype);
+  for (auto p : module->parameters()) p.set_requires_grad(false);
+  auto method = module->find_method("forward");
+  if (!method) throw std::invalid_argument("'" + s.path + "' has no forward method");
+  size_t args = method->function().getSchema().arguments().size();
+  if (args != 3)
+    throw std::invalid_argument("'" + s.path + "': forward must take (x, t) (2 arguments), it takes " +
+                                std::to_string(args - 1));
+  return module;
+}
+
+}  // namespace
+
+std::shared_ptr<TorchScriptModel> TorchScriptModel::load(TorchScriptSettings s) {
+  check_settings(s);
+  auto bytes = read_file_bounded(s.path, kMaxDataFileBytes);
+  if (!bytes.ok()) throw std::invalid_argument(bytes.status().message());
+  ModelInfo info = torchscript_info(s, *bytes);
+  auto module = load_module(s);
+  std::shared_ptr<TorchScriptModel> model(new TorchScriptModel(std::move(s), std::move(info), std::move(module)));
+  // Probe once so a wrong output shape is reported at load, not in the middle of sampling.
+  at::Tensor x = at::zeros(batch_shape(1, model->sample_shape()), at::TensorOptions().dtype(model->dtype()).device(model->device()));
+  at::Tensor out = model->denoise(x, model->sigma_max());
+  if (out.sizes() != x.sizes())
+    throw std::invalid_argument("'" + model->s_.path + "': forward returned shape " + c10::str(out.sizes()) +
+                                " for input " + c10::str(x.sizes()));
+  return model;
+}
+
+TorchScriptModel::TorchScriptModel(TorchScriptSettings settings, ModelInfo info, std::unique_ptr<torch::jit::Module> module)
+    : Model(std::move(info)), s_(std::move(settings)), module_(std::move(module)) {}
+
+TorchScriptModel::~TorchScriptModel() = default;
+
+double TorchScriptModel::network_time(double sigma) const {
+  if (s_.time_input != TimeInput::kDiscreteIndex) return scalings(s_.parametrization, s_.time_input, sigma, s_.sigma_data).c_noise;
+  return s_.nearest_timestep ? s_.table->nearest(sigma) : s_.table->timestep(sigma);
+}
+
+double TorchScriptModel::timestep(double sigma) const {
+  if (s_.table) return s_.table->nearest(sigma);
+  return Model::timestep(sigma);
+}
+
+double TorchScriptModel::sigma_at(double t) const {
+  if (s_.table) return s_.table->sigma_at(t);
+  return Model::sigma_at(t);
+}
+
+std::vector<double> TorchScriptModel::sigma_table() const {
+  if (!s_.table) return Model::sigma_table();
+  return s_.table->sigmas();
+}
+
+at::Tensor TorchScriptModel::denoise_batch(const at::Tensor& x, const NoiseLevels& sigma, const Conditioning& cond) const {
+  if (!cond.empty()) throw InputError("conditioning", "given", "'" + s_.path + "' takes no conditioning argument");
+  const int64_t B = x.size(0);
+  // Scalings and times are computed on the host from the host-side sigmas, per row.
+  std::vector<double> c_skip(B), c_out(B), c_in(B), times(B);
+  for (int64_t b = 0; b < B; ++b) {
+    Scalings k = scalings(s_.parametrization, s_.time_input, sigma[b], s_.sigma_data);
+    c_skip[b] = k.c_skip;
+    c_out[b] = k.c_out;
+    c_in[b] = k.c_in;
+    times[b] = network_time(sigma[b]);
+  }
+  std::vector<int64_t> view(static_cast<size_t>(x.dim()), 1);
+  view[0] = B;
+  auto column = [&](const std::vector<double>& v) {
+    at::Tensor t = at::empty({B}, at::kDouble);
+    std::copy(v.begin(), v.end(), t.data_ptr<double>());
+    return t.to(x.options()).view(view);
+  };
+  at::Tensor t = at::empty({B}, at::kDouble);
+  std::copy(times.begin(), times.end(), t.data_ptr<double>());
+  std::vector<torch::jit::IValue> args{x * column(c_in), t.to(x.options())};
+  at::Tensor out = module_->forward(args).toTensor();
+  if (out.sizes() != x.sizes())
+    throw std::runtime_error("'" + s_.path + "': forward returned shape " + c10::str(out.sizes()) + " for input " +
+                             c10::str(x.sizes()));
+  return x * column(c_skip) + out.to(x.scalar_type()) * column(c_out);
+}
+
+}  // namespace sf::diffusion

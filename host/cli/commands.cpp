@@ -1,0 +1,211 @@
+#include <fmt/format.h>
+#include <torch/cuda.h>
+#include <torch/version.h>
+#include <unistd.h>
+
+#include <ATen/Parallel.h>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "cli/app.h"
+#include "cli/commands.h"
+#include "cli/progress.h"
+#include "exec/crash_guard.h"
+#include "exec/executor.h"
+#include "graph/graph.h"
+#include "plugins/build_gate.h"
+#include "validate/validate.h"
+
+#ifndef SIGMAFLOW_VERSION
+#define SIGMAFLOW_VERSION "0.0.0"
+#endif
+
+namespace sf::host {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+// Parses --device; returns false with a message when it names no usable device.
+bool parse_device(const std::string& text, c10::Device& device, std::string& error) {
+  if (text == "auto") {
+    device = torch::cuda::is_available() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+    return true;
+  }
+  if (text == "cpu") {
+    device = c10::Device(c10::kCPU);
+    return true;
+  }
+  if (text.rfind("cuda", 0) == 0) {
+    int index = 0;
+    if (text.size() > 4) {
+      if (text[4] != ':' || text.size() == 5 || text.size() > 8 || text.find_first_not_of("0123456789", 5) != std::string::npos) {
+        error = "--device '" + text.substr(0, 40) + "': expected auto, cpu, cuda or cuda:N";
+        return false;
+      }
+      index = std::stoi(text.substr(5));
+    }
+    int count = static_cast<int>(torch::cuda::device_count());
+    if (index >= count) {
+      error = "--device '" + text + "': no such CUDA device (" + std::to_string(count) + " visible)";
+      return false;
+    }
+    device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
+    return true;
+  }
+  error = "--device '" + text.substr(0, 40) + "': expected auto, cpu, cuda or cuda:N";
+  return false;
+}
+
+// Parses and validates; prints problems. Returns kExitOk or kExitValidation.
+int parse_and_validate(const PluginHost& host, const CliOptions& o, Graph& graph, Plan& plan) {
+  auto parsed = load_graph_file(o.graph_path);
+  ValidationReport report;
+  if (!parsed.ok()) {
+    report = report_for_unreadable_graph(parsed.status().message());
+  } else {
+    graph = std::move(parsed.value());
+    auto v = validate_graph(graph, host.catalogue());
+    report = std::move(v.report);
+    plan = std::move(v.plan);
+  }
+  if (report.ok()) return kExitOk;
+  if (o.as_json) fmt::print("{}\n", report.to_json());
+  else
+    fmt::print(stderr, "{}: the graph failed validation ({} problem{}):\n{}", o.graph_path, report.issues.size(),
+               report.issues.size() == 1 ? "" : "s", report.to_text());
+  return kExitValidation;
+}
+
+void print_result_json(const RunResult& result, const CliOptions& o, double seconds) {
+  json j;
+  j["status"] = result.status.ok() ? "ok" : result.status.code() == Code::kCancelled ? "interrupted" : "error";
+  if (!result.status.ok())
+    j["error"] = {{"message", result.status.message()}, {"node_id", result.failed_node}, {"input_name", result.failed_input}};
+  j["output_dir"] = std::filesystem::absolute(o.out_dir).string();
+  j["files"] = result.files;
+  json nodes = json::array();
+  for (const auto& n : result.nodes)
+    nodes.push_back({{"id", n.id}, {"class_type", n.class_type}, {"seconds", n.seconds}, {"cached", n.cached}});
+  j["nodes"] = nodes;
+  j["seconds"] = seconds;
+  fmt::print("{}\n", j.dump(2, ' ', false, json::error_handler_t::replace));
+}
+
+}  // namespace
+
+std::string versions_line() {
+  return fmt::format("sigmaflow {}, plugin API {}.{}, LibTorch {} ({}), CUDA available: {}", SIGMAFLOW_VERSION,
+                     SIGMAFLOW_PLUGIN_API_MAJOR, SIGMAFLOW_PLUGIN_API_MINOR, TORCH_VERSION,
+                     host_build_record().torch_cuda ? "CUDA build" : "CPU build", torch::cuda::is_available() ? "yes" : "no");
+}
+
+void scan_plugins(PluginHost& host, const CliOptions& o, bool quiet) {
+  std::vector<std::string> missing;
+  ScanOptions opts;
+  opts.dirs = default_plugin_dirs(o.plugin_dirs, &missing);
+  opts.cache_dir = default_cache_dir();
+  host.scan(opts);
+  if (quiet) return;
+  for (const auto& d : missing) fmt::print(stderr, "warning: plugin folder '{}' does not exist; ignoring it\n", d);
+  for (const auto& p : host.problems()) fmt::print(stderr, "warning: plugin {}: {}\n", p.path, p.message);
+  for (const auto& n : host.override_notes()) fmt::print(stderr, "note: {}\n", n);
+}
+
+int cmd_run(const CliOptions& o) {
+  c10::Device device(c10::kCPU);
+  std::string err;
+  if (!parse_device(o.device, device, err)) {
+    fmt::print(stderr, "error: {}\n", err);
+    return kExitUsage;
+  }
+  PluginHost host;
+  scan_plugins(host, o, false);
+  Graph graph;
+  Plan plan;
+  int rc = parse_and_validate(host, o, graph, plan);
+  if (rc != kExitOk) return rc;
+  RunOptions opts;
+  opts.output_dir = o.out_dir;
+  opts.cache_dir = default_cache_dir();
+  opts.device = device;
+  opts.versions = versions_line();
+  opts.overwrite = o.overwrite;
+  std::FILE* progress_out = o.as_json ? stderr : stdout;
+  ConsoleProgress progress(progress_out, isatty(fileno(progress_out)) != 0, o.as_json);
+  InterruptExit on_interrupt;
+  auto t0 = std::chrono::steady_clock::now();
+  RunResult result = execute_plan(host, graph, plan, opts, &progress);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (o.as_json) print_result_json(result, o, seconds);
+  if (!result.status.ok()) {
+    if (!o.as_json) fmt::print(stderr, "error: {}\n", result.status.message());
+    return result.status.code() == Code::kCancelled ? kExitInterrupted : kExitRuntime;
+  }
+  if (!o.as_json) {
+    fmt::print("done in {:.2f} s; outputs in {}\n", seconds, std::filesystem::absolute(o.out_dir).string());
+    for (const auto& f : result.files) fmt::print("  {}\n", f);
+  }
+  return kExitOk;
+}
+
+int cmd_validate(const CliOptions& o) {
+  PluginHost host;
+  scan_plugins(host, o, o.as_json);
+  Graph graph;
+  Plan plan;
+  int rc = parse_and_validate(host, o, graph, plan);
+  if (rc != kExitOk) return rc;
+  if (o.as_json) fmt::print("{}\n", ValidationReport{}.to_json());
+  else fmt::print("{}: valid; {} node(s) to run for {} output node(s)\n", o.graph_path, plan.order.size(), plan.outputs.size());
+  return kExitOk;
+}
+
+namespace {
+std::string input_summary(const InputSpec& in) {
+  std::string s = in.name + (in.optional ? "?" : "") + ": " + (in.type == "COMBO" ? std::string("COMBO") : in.type);
+  if (in.default_value) s += " = " + shorten_json(in.default_value->to_json(), 40);
+  return s;
+}
+}  // namespace
+
+int cmd_nodes(const CliOptions& o) {
+  PluginHost host;
+  scan_plugins(host, o, o.as_json);
+  if (o.as_json) {
+    fmt::print("{}\n", host.catalogue().object_info_json());
+    return kExitOk;
+  }
+  std::vector<const CatalogueEntry*> entries;
+  for (const auto& [_, e] : host.catalogue().entries()) entries.push_back(&e);
+  std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) {
+    return std::tie(a->contract.category, a->contract.class_type) < std::tie(b->contract.category, b->contract.class_type);
+  });
+  std::string category;
+  for (const auto* e : entries) {
+    if (e->contract.category != category) {
+      category = e->contract.category;
+      fmt::print("{}\n", category.empty() ? "(no category)" : category);
+    }
+    std::string ins, outs;
+    for (const auto& in : e->contract.inputs) ins += (ins.empty() ? "" : ", ") + input_summary(in);
+    for (const auto& out : e->contract.outputs) outs += (outs.empty() ? "" : ", ") + out.type;
+    fmt::print("  {}({}) -> ({}){}  [{}]\n", e->contract.class_type, ins, outs, e->contract.output_node ? " output" : "",
+               e->plugin);
+  }
+  fmt::print("schedules: {}\n", fmt::join(host.catalogue().schedule_names(), ", "));
+  fmt::print("samplers: {}\n", fmt::join(host.catalogue().sampler_names(), ", "));
+  return kExitOk;
+}
+
+int cmd_version(const CliOptions& o) {
+  fmt::print("{}\n", versions_line());
+  fmt::print("intra-op threads: {}\n", at::get_num_threads());
+  fmt::print("plugin folders:\n");
+  for (const auto& d : default_plugin_dirs(o.plugin_dirs))
+    fmt::print("  {}{}\n", d, std::filesystem::is_directory(d) ? "" : " (missing)");
+  fmt::print("cache folder: {}\n", default_cache_dir());
+  return kExitOk;
+}
+
+}  // namespace sf::host

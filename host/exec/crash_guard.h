@@ -1,0 +1,33 @@
+// A fatal signal (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT) inside a node's execute ends the
+// process with exit code 4 after printing which node, class_type and plugin was running, and
+// removing in-flight temporary files. Installed for the duration of a run.
+#pragma once
+
+#include <string>
+
+namespace sf::host {
+
+class CrashGuard {
+ public:
+  // Installs the handlers (on an alternate stack, so a stack overflow is reported too); restores
+  // the previous ones when destroyed.
+  CrashGuard();
+  ~CrashGuard();
+  CrashGuard(const CrashGuard&) = delete;
+  CrashGuard& operator=(const CrashGuard&) = delete;
+
+  // What is running now (copied into a fixed buffer the handler prints); empty: nothing.
+  static void set_running(const std::string& what);
+};
+
+// SIGINT / SIGTERM for the command line: print which node was interrupted, remove in-flight
+// temporary files, exit with 130. Installed for the life of the object.
+class InterruptExit {
+ public:
+  InterruptExit();
+  ~InterruptExit();
+  InterruptExit(const InterruptExit&) = delete;
+  InterruptExit& operator=(const InterruptExit&) = delete;
+};
+
+}  // namespace sf::host

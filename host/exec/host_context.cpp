@@ -1,0 +1,102 @@
+#include "exec/host_context.h"
+
+#include <cctype>
+#include <cstdio>
+#include <filesystem>
+
+
+namespace sf::host {
+
+namespace fs = std::filesystem;
+
+Status check_output_prefix(const std::string& p) {
+  auto bad = [](const std::string& why) { return InvalidArgument("a filename prefix " + why); };
+  if (p.empty()) return bad("must not be empty");
+  if (p.size() > 1024) return bad("must be at most 1024 characters");
+  if (p.front() == '/') return bad("must be relative to the output folder, not an absolute path");
+  for (unsigned char c : p)
+    if (c < 0x20 || c == 0x7f) return bad("must not contain control characters (NUL, newline, ...)");
+  if (p.back() == '/' || p.back() == '.') return bad("must not end in '/' or '.' (it names files, not folders)");
+  for (const auto& part : fs::path(p))
+    if (part == "..") return bad("must not contain '..'");
+  for (const auto& part : fs::path(p))
+    if (part == ".") return bad("must not contain '.' folder parts");
+  return Status::Ok();
+}
+
+int next_output_counter(const std::string& dir, const std::string& prefix) {
+  fs::path full = fs::path(dir) / prefix;
+  const std::string base = full.filename().string() + "_";
+  int best = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(full.parent_path(), ec)) {
+    std::string name = e.path().filename().string();
+    if (name.size() < base.size() + 6 || name.compare(0, base.size(), base) != 0) continue;
+    const std::string digits = name.substr(base.size(), 5);
+    if (name[base.size() + 5] != '_' || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    best = std::max(best, std::stoi(digits));
+  }
+  return best + 1;
+}
+
+Result<std::string> HostContext::output_path(const std::string& prefix, const std::string& suffix,
+                                             const std::string& input) {
+  Status st = check_output_prefix(prefix);
+  if (!st.ok()) return std::move(st).about(input, "\"" + prefix.substr(0, 200) + "\"");
+  const std::string base = options_.output_dir + "/" + prefix;
+  if (options_.overwrite) return base + suffix;
+  auto it = counters_.find(prefix);
+  if (it == counters_.end()) it = counters_.emplace(prefix, next_output_counter(options_.output_dir, prefix)).first;
+  char counter[16];
+  std::snprintf(counter, sizeof counter, "_%05d_", it->second);
+  std::string rest = !suffix.empty() && suffix.front() == '_' ? suffix.substr(1) : suffix;
+  return base + counter + rest;
+}
+
+Result<std::vector<double>> HostContext::compute_schedule(const std::string& name, const Model& model, int64_t steps,
+                                                          const ScheduleHints& hints) const {
+  const ScheduleDef* def = source_.schedule(name);
+  if (!def) {
+    const RegistryName* n = source_.catalogue().find_schedule(name);
+    if (!n) return NotFound("unknown schedule '" + name + "'");
+    return FailedPrecondition("schedule '" + name + "': plugin " + n->plugin + " could not be loaded: " +
+                              source_.load_problem(n->plugin_path));
+  }
+  auto r = def->compute(model, steps, hints);
+  if (!r.ok()) return r;
+  const RegistryName* n = source_.catalogue().find_schedule(name);
+  Status shape = check_full_schedule(*r, n && !n->fixed_length ? -1 : steps);
+  if (!shape.ok()) {
+    return InvalidArgument("schedule '" + name + "'" + (n ? " (plugin " + n->plugin + ")" : std::string()) +
+                           " returned an invalid " + std::to_string(steps) + "-step schedule: " + shape.message());
+  }
+  return r;
+}
+
+bool HostContext::schedule_uses_sampler(const std::string& name) const {
+  const RegistryName* n = source_.catalogue().find_schedule(name);
+  return n && n->sampler_aware;
+}
+
+Result<SamplerTraits> HostContext::sampler_traits(const std::string& name) const {
+  const RegistryName* n = source_.catalogue().find_sampler(name);
+  if (!n) return NotFound("unknown sampler '" + name + "'");
+  return n->traits;
+}
+
+Result<std::shared_ptr<const Sampler>> HostContext::make_sampler(const std::string& name,
+                                                                 const SamplerSettings& settings) const {
+  const RegistryName* n = source_.catalogue().find_sampler(name);
+  if (!n) return NotFound("unknown sampler '" + name + "'");
+  const SamplerDef* def = source_.sampler(name);
+  if (!def)
+    return FailedPrecondition("sampler '" + name + "': plugin " + n->plugin + " could not be loaded: " +
+                              source_.load_problem(n->plugin_path));
+  auto s = def->create(settings);
+  if (!s.ok()) return s.status();
+  if (!*s) return Internal("sampler '" + name + "' (plugin " + n->plugin + ") created no object");
+  (*s)->set_provider(n->plugin);
+  return std::shared_ptr<const Sampler>(*s);
+}
+
+}  // namespace sf::host

@@ -1,0 +1,335 @@
+#include "plugins/scanner.h"
+
+#define BOOST_DLL_USE_STD_FS
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/dll/shared_library.hpp>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "plugins/build_gate.h"
+#include "registry/contract_json.h"
+#include "sigmaflow/files.h"
+
+namespace sf::host {
+
+using json = nlohmann::json;
+
+namespace {
+
+constexpr const char* kHandshake = "\nSF-SCAN-COMPLETE\n";
+constexpr size_t kMaxScanOutput = size_t{64} << 20;
+
+class CollectingRegistrar : public Registrar {
+ public:
+  explicit CollectingRegistrar(Registered& r) : r_(r) {}
+  void add_node(NodeDef def) override { r_.nodes.push_back(std::move(def)); }
+  void add_schedule(ScheduleDef def) override { r_.schedules.push_back(std::move(def)); }
+  void add_sampler(SamplerDef def) override { r_.samplers.push_back(std::move(def)); }
+
+ private:
+  Registered& r_;
+};
+
+// Every library this process loaded; plugins are never unloaded (torch registrations and tensor
+// deleters point into them).
+std::vector<boost::dll::shared_library>& loaded_libraries() {
+  static auto* libs = new std::vector<boost::dll::shared_library>();
+  return *libs;
+}
+std::mutex g_load_mutex;
+
+json record_to_json(const sf_build_record& r) {
+  return {{"api_major", r.api_major},
+          {"api_minor", r.api_minor},
+          {"cxx11_abi", r.cxx11_abi},
+          {"torch_cuda", r.torch_cuda},
+          {"torch_version", record_string(r.torch_version, sizeof r.torch_version)},
+          {"compiler", record_string(r.compiler, sizeof r.compiler)},
+          {"plugin_name", record_string(r.plugin_name, sizeof r.plugin_name)},
+          {"plugin_version", record_string(r.plugin_version, sizeof r.plugin_version)}};
+}
+
+void copy_field(char* dst, size_t n, const std::string& s) {
+  std::memset(dst, 0, n);
+  std::memcpy(dst, s.data(), std::min(n - 1, s.size()));
+}
+
+sf_build_record record_from_json(const json& j) {
+  sf_build_record r{};
+  std::memcpy(r.magic, SIGMAFLOW_RECORD_MAGIC, 8);
+  r.record_size = sizeof r;
+  r.api_major = j.value("api_major", 0u);
+  r.api_minor = j.value("api_minor", 0u);
+  r.cxx11_abi = j.value("cxx11_abi", 0);
+  r.torch_cuda = j.value("torch_cuda", 0);
+  copy_field(r.torch_version, sizeof r.torch_version, j.value("torch_version", std::string()));
+  copy_field(r.compiler, sizeof r.compiler, j.value("compiler", std::string()));
+  copy_field(r.plugin_name, sizeof r.plugin_name, j.value("plugin_name", std::string()));
+  copy_field(r.plugin_version, sizeof r.plugin_version, j.value("plugin_version", std::string()));
+  return r;
+}
+
+json scan_to_json(const ScanRecord& r) {
+  json nodes = json::array(), schedules = json::array(), samplers = json::array();
+  for (const auto& c : r.nodes) nodes.push_back(contract_to_json(c));
+  for (const auto& n : r.schedules) schedules.push_back(registry_name_to_json(n));
+  for (const auto& n : r.samplers) samplers.push_back(registry_name_to_json(n));
+  json j = {{"ok", r.ok}, {"message", r.message}, {"nodes", nodes}, {"schedules", schedules}, {"samplers", samplers}};
+  if (r.has_record) j["record"] = record_to_json(r.record);
+  return j;
+}
+
+void scan_from_json(const json& j, ScanRecord& r) {
+  r.ok = j.at("ok").get<bool>();
+  r.message = j.value("message", std::string());
+  r.has_record = j.contains("record");
+  if (r.has_record) r.record = record_from_json(j["record"]);
+  for (const auto& c : j.at("nodes")) r.nodes.push_back(contract_from_json(c));
+  for (const auto& n : j.at("schedules")) r.schedules.push_back(registry_name_from_json(n));
+  for (const auto& n : j.at("samplers")) r.samplers.push_back(registry_name_from_json(n));
+}
+
+// The child: load, describe, write the description and the handshake, exit. Never returns.
+[[noreturn]] void child_scan(const std::string& path, int out_fd) {
+  reset_fatal_signal_handlers();
+  int devnull = ::open("/dev/null", O_WRONLY);
+  if (devnull >= 0) {
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+  }
+  ScanRecord rec;
+  rec.path = path;
+  Registered reg;
+  void* handle = nullptr;
+  Status st = load_plugin(path, reg, rec.record, &handle);
+  rec.has_record = rec.record.api_major != 0;
+  rec.ok = st.ok();
+  rec.message = st.message();
+  if (st.ok()) describe(reg, rec);
+  std::string text = scan_to_json(rec).dump(-1, ' ', false, json::error_handler_t::replace) + kHandshake;
+  for (size_t off = 0; off < text.size();) {
+    ssize_t n = ::write(out_fd, text.data() + off, text.size() - off);
+    if (n <= 0) _exit(3);
+    off += static_cast<size_t>(n);
+  }
+  _exit(0);
+}
+
+// Reads the child's output until EOF or the deadline. False on timeout or oversized output.
+bool read_child(int fd, std::chrono::steady_clock::time_point deadline, std::string& out) {
+  char buf[65536];
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
+    if (r < 0 && errno != EINTR) return false;
+    if (r <= 0) continue;
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return true;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > kMaxScanOutput) return false;
+  }
+}
+
+std::string verdict_of(int status, bool handshake) {
+  if (WIFSIGNALED(status))
+    return std::string("crashed while loading (signal ") + std::to_string(WTERMSIG(status)) + ", " +
+           strsignal(WTERMSIG(status)) + ")";
+  if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+    return "exited with status " + std::to_string(WEXITSTATUS(status)) + " while loading";
+  if (!handshake) return "exited with status 0 while loading (before completing the load)";
+  return {};
+}
+
+}  // namespace
+
+void reset_fatal_signal_handlers() {
+  for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) ::signal(sig, SIG_DFL);
+}
+
+void describe(const Registered& reg, ScanRecord& record) {
+  for (const auto& n : reg.nodes) record.nodes.push_back(n.contract);
+  for (const auto& s : reg.schedules) {
+    RegistryName n;
+    n.name = s.name;
+    n.description = s.description;
+    n.overrides = s.overrides;
+    n.sampler_aware = s.sampler_aware;
+    n.fixed_length = s.fixed_length;
+    record.schedules.push_back(n);
+  }
+  for (const auto& s : reg.samplers) {
+    RegistryName n;
+    n.name = s.name;
+    n.description = s.description;
+    n.overrides = s.overrides;
+    n.traits = s.traits;
+    record.samplers.push_back(n);
+  }
+}
+
+Status load_plugin(const std::string& path, Registered& out, sf_build_record& record, void** handle) {
+  std::lock_guard<std::mutex> lock(g_load_mutex);
+  auto elf = read_build_record(path);
+  if (!elf.ok()) return FailedPrecondition("not a loadable plugin: " + elf.status().message());
+  if (elf->has_value()) {
+    record = **elf;
+    Status gate = check_build_record(record, host_build_record());
+    if (!gate.ok()) return gate;
+  }
+  boost::dll::shared_library lib;
+  std::error_code ec;
+  lib.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
+  if (ec) {
+    const char* err = dlerror();
+    return FailedPrecondition("cannot load: " + (err ? std::string(err) : ec.message()));
+  }
+  if (!lib.has(SIGMAFLOW_PLUGIN_ENTRY_SYMBOL))
+    return FailedPrecondition(std::string("missing the entry symbol '") + SIGMAFLOW_PLUGIN_ENTRY_SYMBOL +
+                              "': not a sigmaflow plugin (use SIGMAFLOW_PLUGIN)");
+  const auto& entry = lib.get<const sf_plugin_entry>(SIGMAFLOW_PLUGIN_ENTRY_SYMBOL);
+  if (!elf->has_value()) {
+    record = entry.record;
+    Status gate = check_build_record(record, host_build_record());
+    if (!gate.ok()) return gate;
+  }
+  CollectingRegistrar reg(out);
+  char err[1024] = {0};
+  if (entry.init(&reg, err, sizeof err) != 0)
+    return FailedPrecondition(std::string("init failed: ") + (err[0] ? err : "no message"));
+  if (handle) *handle = reinterpret_cast<void*>(lib.native());
+  loaded_libraries().push_back(std::move(lib));
+  return Status::Ok();
+}
+
+ScanRecord scan_in_child(const std::string& path, int timeout_seconds) {
+  ScanRecord rec;
+  rec.path = path;
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    rec.message = std::string("cannot start the scan child: ") + std::strerror(errno);
+    return rec;
+  }
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    rec.message = std::string("cannot start the scan child: ") + std::strerror(errno);
+    return rec;
+  }
+  if (pid == 0) {
+    ::close(fds[0]);
+    child_scan(path, fds[1]);
+  }
+  ::close(fds[1]);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+  std::string out;
+  bool finished = read_child(fds[0], deadline, out);
+  ::close(fds[0]);
+  int status = 0;
+  while (finished && waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      finished = false;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!finished) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    rec.message = "hung for " + std::to_string(timeout_seconds) + " s while loading (killed)";
+    return rec;
+  }
+  size_t mark = out.rfind(kHandshake);
+  bool handshake = mark != std::string::npos && mark + std::strlen(kHandshake) == out.size();
+  rec.message = verdict_of(status, handshake);
+  if (!rec.message.empty()) return rec;
+  auto j = json::parse(out.substr(0, mark), nullptr, false);
+  try {
+    if (j.is_discarded()) throw std::runtime_error("unreadable scan output");
+    scan_from_json(j, rec);
+  } catch (const std::exception& e) {
+    rec = ScanRecord{};
+    rec.path = path;
+    rec.message = std::string("the scan child's report is unreadable: ") + e.what();
+  }
+  return rec;
+}
+
+namespace {
+// Which host produced a verdict: a verdict depends on the host as well as on the plugin file (a
+// rebuilt host may load a plugin differently), so verdicts of another host build are dropped.
+std::string host_stamp() {
+  const sf_build_record& r = host_build_record();
+  return std::to_string(r.api_major) + "." + std::to_string(r.api_minor) + "|" + r.torch_version + "|" + r.compiler +
+         "|" __DATE__ " " __TIME__;
+}
+
+bool file_stamp(const std::string& path, long long& size, long long& mtime_ns) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return false;
+  size = static_cast<long long>(st.st_size);
+  mtime_ns = static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+  return true;
+}
+}  // namespace
+
+struct ScanCache::Data {
+  json plugins = json::object();
+};
+
+ScanCache::ScanCache(std::string dir)
+    : file_(dir.empty() ? std::string() : dir + "/plugin-scan-v2.json"), data_(std::make_shared<Data>()) {
+  if (file_.empty()) return;
+  auto text = read_file_bounded(file_, kMaxGraphFileBytes);
+  if (!text.ok()) return;
+  auto j = json::parse(*text, nullptr, false);
+  // Corrupted, old-format or another host's file: start empty.
+  if (j.is_object() && j.value("host", std::string()) == host_stamp() && j.contains("plugins") && j["plugins"].is_object())
+    data_->plugins = j["plugins"];
+}
+
+bool ScanCache::lookup(const std::string& path, ScanRecord& out) const {
+  if (file_.empty() || !data_->plugins.contains(path)) return false;
+  const auto& e = data_->plugins[path];
+  long long size = 0, mtime = 0;
+  if (!file_stamp(path, size, mtime) || !e.is_object() || e.value("size", -1LL) != size || e.value("mtime_ns", -1LL) != mtime)
+    return false;
+  try {
+    ScanRecord r;
+    r.path = path;
+    scan_from_json(e.at("scan"), r);
+    out = std::move(r);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+void ScanCache::store(const ScanRecord& record) {
+  long long size = 0, mtime = 0;
+  if (file_.empty() || !file_stamp(record.path, size, mtime)) return;
+  data_->plugins[record.path] = {{"size", size}, {"mtime_ns", mtime}, {"scan", scan_to_json(record)}};
+  dirty_ = true;
+}
+
+void ScanCache::save() {
+  if (!dirty_ || file_.empty()) return;
+  json j = {{"host", host_stamp()}, {"plugins", data_->plugins}};
+  (void)write_file_atomic(file_, j.dump(1, ' ', false, json::error_handler_t::replace));  // best effort
+}
+
+}  // namespace sf::host

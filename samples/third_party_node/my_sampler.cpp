@@ -1,0 +1,60 @@
+// An example sampler written with the SDK's sampler kit (sigmaflow/diffusion/sampler_kit.h):
+// Ralston's second-order Runge-Kutta method on the probability-flow ODE dx/dsigma = (x - D)/sigma,
+// with the step into sigma = 0 returning the denoised estimate (the final-step rule).
+//
+// The kit gives: SamplerRun::denoise (counts model evaluations, keeps the last denoised
+// estimate), derivative (k-diffusion's to_d), steps_into_zero (the final-step rule) and
+// SamplerRun::step_done (progress, interrupts). Stochastic samplers draw per-step noise with
+// SamplerRun::noise (seeded from the run's seed, the same on every device).
+#include <ATen/ATen.h>
+#include <sigmaflow/diffusion/sampler_kit.h>
+#include <sigmaflow/node.h>
+
+namespace {
+
+using sf::diffusion::derivative;
+using sf::diffusion::SamplerRun;
+using sf::diffusion::steps_into_zero;
+
+at::Tensor ralston(SamplerRun& run, at::Tensor x, const std::vector<double>& s, const sf::SamplerSettings&) {
+  for (int64_t i = 0; i + 1 < static_cast<int64_t>(s.size()); ++i) {
+    const double si = s[static_cast<size_t>(i)], sn = s[static_cast<size_t>(i + 1)];
+    at::Tensor den = run.denoise(x, si);
+    if (steps_into_zero(s, i)) {
+      x = den;
+    } else {
+      const double h = sn - si, mid = si + 2.0 / 3.0 * h;
+      at::Tensor d1 = derivative(x, si, den);
+      at::Tensor x2 = x + d1 * (2.0 / 3.0 * h);
+      at::Tensor d2 = derivative(x2, mid, run.denoise(x2, mid));
+      x = x + (d1 * 0.25 + d2 * 0.75) * h;
+    }
+    run.step_done(i);
+  }
+  return x;
+}
+
+class Ralston : public sf::Sampler {
+ public:
+  explicit Ralston(sf::SamplerSettings settings) : settings_(std::move(settings)) {}
+  std::string name() const override { return "ralston"; }
+  sf::SamplerTraits traits() const override { return {false, false, 2, 2}; }
+
+ protected:
+  // run_located replays a run whose result is not finite to name the sigma where NaN appeared.
+  at::Tensor run(const sf::Model& model, at::Tensor x, const std::vector<double>& sigmas,
+                 sf::SampleContext& ctx) const override {
+    return sf::diffusion::run_located(ralston, settings_, model, std::move(x), sigmas, ctx);
+  }
+
+ private:
+  sf::SamplerSettings settings_;
+};
+
+}  // namespace
+
+sf::SamplerDef ralston_sampler_def() {
+  sf::SamplerTraits traits{false, false, 2, 2};  // deterministic, single-step, order 2, 2 evaluations
+  return sf::make_sampler_def("ralston", "Ralston's second-order Runge-Kutta (example plugin)", traits,
+                              [](const sf::SamplerSettings& s) { return std::make_shared<Ralston>(s); });
+}

@@ -1,0 +1,68 @@
+// The corrector-optimised cost of Williams et al. (NeurIPS 2024), estimated by Monte Carlo:
+//   L_c(sigma -> sigma') = sigma'^2 E_{x ~ p_sigma} || s(x, sigma') - s(x, sigma) ||^2,
+// both scores at the same x, the expectation over the level being left, the weight from the level
+// entered. Evaluations are batched across levels and particles on the model's device; sums are
+// accumulated in float64.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "sigmaflow/model.h"
+
+#include "sigmaflow/scheduler/score_optimal/schedule_fit.h"
+
+namespace sf::so {
+
+// D(x, sigma) in VE space: x [B, ...] on the model's device, sigma per row or shared (host
+// float64). Must be safe to call with any batch size. Throws on failure.
+using Denoiser = std::function<at::Tensor(const at::Tensor& x, const NoiseLevels& sigma)>;
+
+struct EstimateOptions {
+  int64_t grid_size = 256;  // intervals of the log-uniform fine grid
+  int64_t particles = 512;  // Monte Carlo samples per level
+  uint64_t seed = 0;
+  // Same x0 and noise at every level instead of fresh draws (measured 2-6.5x less stable; kept
+  // as an option and for closed-form checks).
+  bool common_random_numbers = false;
+  // Steps of the model's own reverse process (Heun on a log-uniform grid) used to draw x0 when
+  // no data is given.
+  int64_t reverse_steps = 128;
+  // Upper bound on tensor elements per batched call (levels x particles x dim).
+  int64_t memory_budget = int64_t{1} << 22;
+};
+
+struct CostEstimate {
+  CostCurve curve;            // grid (descending) and L_c per interval
+  std::vector<double> stderr_;  // Monte Carlo standard error per interval
+  int64_t nfe = 0;            // model evaluations spent
+  double seconds = 0.0;
+  bool from_data = false;     // x0 came from data samples rather than the model's reverse process
+};
+
+// The log-uniform grid of grid_size intervals from sigma_max down to sigma_min.
+std::vector<double> log_grid(double sigma_min, double sigma_max, int64_t intervals);
+
+// Draws x0 by running the model's own probability-flow ODE (Heun, `steps` log-uniform steps from
+// sigma_max to sigma_min, then the final denoise). Noise is generated on the CPU from `seed`.
+at::Tensor reverse_process_samples(const Denoiser& denoise, const std::vector<int64_t>& sample_shape, int64_t n,
+                                   double sigma_min, double sigma_max, int64_t steps, uint64_t seed,
+                                   c10::Device device, c10::ScalarType dtype, int64_t* nfe);
+
+// Estimates L_c on the fine grid. `data` ([M, ...sample_shape]) gives x0 by forward noising; when
+// undefined, x0 comes from reverse_process_samples. `progress(done, total)` reports levels.
+// Throws std::runtime_error naming the sigma if the denoiser returns NaN/Inf.
+CostEstimate estimate_corrector_cost(const Denoiser& denoise, const std::vector<int64_t>& sample_shape,
+                                     double sigma_min, double sigma_max, c10::Device device, c10::ScalarType dtype,
+                                     const EstimateOptions& options, const at::Tensor& data = {},
+                                     const std::function<void(int64_t, int64_t)>& progress = {});
+
+// L_c measured directly on the steps of a given schedule (descending, positive values), with
+// x0 samples `x0` ([M, ...]); used to check the equal-cost property and for online updates.
+std::vector<double> step_costs(const Denoiser& denoise, const std::vector<double>& schedule, const at::Tensor& x0,
+                               int64_t particles, uint64_t seed, int64_t* nfe);
+
+}  // namespace sf::so

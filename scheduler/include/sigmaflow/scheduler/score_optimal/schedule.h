@@ -1,0 +1,46 @@
+// Glue between a MODEL and the score-optimal library: cached cost estimation, the fit, the
+// denoise rule and the diagnostics. Shared by the ScoreOptimalScheduler node and the named
+// schedules (score_optimal, score_optimal_paper, score_optimal_predictor).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "sigmaflow/diagnostics.h"
+#include "sigmaflow/model.h"
+#include "sigmaflow/scheduler/score_optimal/corrector_cost.h"
+
+namespace sf::so {
+
+// The default tail-prior weight, chosen by measurement on the presets (docs/score-optimal.md).
+inline constexpr double kDefaultFloor = 0.1;
+
+struct ScoreOptimalRequest {
+  int64_t steps = 20;
+  double denoise = 1.0;
+  std::string cost = "corrector";  // or "predictor"
+  std::string predictor = "euler";  // the step map for the predictor cost: euler or heun
+  double floor = kDefaultFloor;
+  EstimateOptions estimate;
+  at::Tensor data;            // optional x0 samples
+  std::string cache_dir;      // empty: no cache
+  bool measure_steps = true;  // measure the cost of each output step (diagnostics)
+  std::function<void(int64_t, int64_t)> progress;
+  std::function<void(const std::string&)> info, warn;
+};
+
+struct ScoreOptimalResult {
+  std::vector<double> sigmas;  // steps + 1 values ending in 0 (empty for denoise <= 0)
+  std::shared_ptr<ScheduleDiagnostics> diagnostics;
+};
+
+// Throws sf::InputError naming the request field at fault (steps, grid_size, cost, model), and
+// std::runtime_error when the model's outputs are unusable (NaN, an all-zero cost).
+ScoreOptimalResult score_optimal_schedule(const Model& model, const ScoreOptimalRequest& request);
+
+// The fine-grid size used when a caller does not choose one (named schedules, KSampler): 256, or
+// the next power of two of at least 4 x steps, so any step count gets a grid finer than itself.
+int64_t grid_size_for(int64_t steps);
+
+}  // namespace sf::so

@@ -1,0 +1,185 @@
+#include "sigmaflow/scheduler/score_optimal/corrector_cost.h"
+
+#include <ATen/ATen.h>
+
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+
+#include "sigmaflow/diffusion/noise.h"
+
+namespace sf::so {
+
+namespace {
+
+using diffusion::batch_shape;
+using diffusion::cpu_generator;
+using diffusion::normal_like;
+
+int64_t numel_of(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (auto s : shape) n *= s;
+  return n;
+}
+
+void check_finite(const at::Tensor& d, const NoiseLevels& sigma) {
+  at::Tensor bad = at::isfinite(d.reshape({d.size(0), -1})).all(1).logical_not();
+  if (bad.any().item<bool>()) {
+    int64_t row = bad.nonzero()[0][0].item<int64_t>();
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "the model's denoiser returned NaN or Inf at sigma = %.6g", sigma[row]);
+    throw std::runtime_error(buf);
+  }
+}
+
+// The levels of `rows` rows per level, level by level.
+std::vector<double> repeat_levels(const std::vector<double>& grid, int64_t first, int64_t count, int64_t rows) {
+  std::vector<double> out;
+  out.reserve(static_cast<size_t>(count * rows));
+  for (int64_t l = 0; l < count; ++l) out.insert(out.end(), static_cast<size_t>(rows), grid[static_cast<size_t>(first + l)]);
+  return out;
+}
+
+}  // namespace
+
+std::vector<double> log_grid(double sigma_min, double sigma_max, int64_t intervals) {
+  if (!(sigma_min > 0) || !(sigma_min < sigma_max))
+    throw std::invalid_argument("need 0 < sigma_min < sigma_max, got sigma_min = " + std::to_string(sigma_min) +
+                                ", sigma_max = " + std::to_string(sigma_max));
+  if (intervals < 1) throw std::invalid_argument("grid_size must be >= 1");
+  std::vector<double> g(static_cast<size_t>(intervals + 1));
+  double a = std::log(sigma_max), b = std::log(sigma_min);
+  for (int64_t i = 0; i <= intervals; ++i)
+    g[static_cast<size_t>(i)] = std::exp(a + (b - a) * static_cast<double>(i) / static_cast<double>(intervals));
+  g.front() = sigma_max;
+  g.back() = sigma_min;
+  return g;
+}
+
+at::Tensor reverse_process_samples(const Denoiser& denoise, const std::vector<int64_t>& sample_shape, int64_t n,
+                                   double sigma_min, double sigma_max, int64_t steps, uint64_t seed,
+                                   c10::Device device, c10::ScalarType dtype, int64_t* nfe) {
+  at::Generator gen = cpu_generator(seed);
+  at::Tensor x = normal_like(gen, batch_shape(n, sample_shape), device, dtype) * sigma_max;
+  auto grid = log_grid(sigma_min, sigma_max, steps);
+  auto call = [&](const at::Tensor& xs, double s) {
+    if (nfe) *nfe += xs.size(0);
+    at::Tensor d = denoise(xs, s);
+    check_finite(d, s);
+    return d;
+  };
+  for (size_t i = 0; i + 1 < grid.size(); ++i) {
+    double s = grid[i], sn = grid[i + 1];
+    at::Tensor d1 = (x - call(x, s)) / s;
+    at::Tensor x2 = x + d1 * (sn - s);
+    at::Tensor d2 = (x2 - call(x2, sn)) / sn;
+    x = x + (d1 + d2) * ((sn - s) / 2);
+  }
+  return call(x, grid.back());
+}
+
+CostEstimate estimate_corrector_cost(const Denoiser& denoise, const std::vector<int64_t>& sample_shape,
+                                     double sigma_min, double sigma_max, c10::Device device, c10::ScalarType dtype,
+                                     const EstimateOptions& o, const at::Tensor& data,
+                                     const std::function<void(int64_t, int64_t)>& progress) {
+  auto t0 = std::chrono::steady_clock::now();
+  if (o.particles < 2) throw std::invalid_argument("particles must be >= 2");
+  CostEstimate est;
+  est.curve.grid = log_grid(sigma_min, sigma_max, o.grid_size);
+  est.curve.dim = numel_of(sample_shape);
+  const int64_t T = o.grid_size, K = o.particles, d = est.curve.dim;
+
+  // x0 samples, flattened [M, d].
+  at::Tensor x0;
+  if (data.defined()) {
+    if (data.dim() < 1 || data.numel() / std::max<int64_t>(1, data.size(0)) != d)
+      throw std::invalid_argument("data samples of shape " + c10::str(data.sizes()) + " do not match the model's sample size " +
+                                  std::to_string(d));
+    x0 = data.reshape({data.size(0), d}).to(device, dtype);
+    est.from_data = true;
+  } else {
+    x0 = reverse_process_samples(denoise, sample_shape, K, sigma_min, sigma_max, o.reverse_steps, o.seed ^ 0x5eed5eedULL,
+                                 device, dtype, &est.nfe)
+             .reshape({K, d});
+  }
+  const int64_t M = x0.size(0);
+
+  at::Generator gen = cpu_generator(o.seed);
+  // Common random numbers: one set of indices and noise for every level.
+  at::Tensor crn_idx, crn_noise;
+  if (o.common_random_numbers) {
+    crn_idx = at::randint(M, {K}, gen, at::TensorOptions().dtype(at::kLong)).to(device);
+    crn_noise = normal_like(gen, {K, d}, device, dtype);
+  }
+
+  est.curve.cost.assign(static_cast<size_t>(T), 0.0);
+  est.stderr_.assign(static_cast<size_t>(T), 0.0);
+  const int64_t levels_per_chunk = std::max<int64_t>(1, o.memory_budget / std::max<int64_t>(1, 2 * K * d));
+  for (int64_t l0 = 0; l0 < T; l0 += levels_per_chunk) {
+    const int64_t l1 = std::min(T, l0 + levels_per_chunk), L = l1 - l0;
+    // Per-row sigma (level left) and sigma' (level entered), float64 on the host first.
+    at::Tensor s_left = at::empty({L}, at::kDouble), s_next = at::empty({L}, at::kDouble);
+    for (int64_t l = 0; l < L; ++l) {
+      s_left[l] = est.curve.grid[static_cast<size_t>(l0 + l)];
+      s_next[l] = est.curve.grid[static_cast<size_t>(l0 + l + 1)];
+    }
+    at::Tensor idx, noise;
+    if (o.common_random_numbers) {
+      idx = crn_idx.repeat({L});
+      noise = crn_noise.repeat({L, 1});
+    } else {
+      idx = at::randint(M, {L * K}, gen, at::TensorOptions().dtype(at::kLong)).to(device);
+      noise = normal_like(gen, {L * K, d}, device, dtype);
+    }
+    at::Tensor rows_s = s_left.repeat_interleave(K), rows_sn = s_next.repeat_interleave(K);  // [L*K] CPU f64
+    at::Tensor x = x0.index_select(0, idx) + noise * rows_s.to(device, dtype).unsqueeze(1);
+    // One batched call for both levels.
+    at::Tensor xx = at::cat({x, x}, 0);
+    std::vector<double> levels = repeat_levels(est.curve.grid, l0, L, K);
+    std::vector<double> next = repeat_levels(est.curve.grid, l0 + 1, L, K);
+    levels.insert(levels.end(), next.begin(), next.end());
+    NoiseLevels sig(std::move(levels));
+    at::Tensor dd = denoise(xx.reshape(batch_shape(2 * L * K, sample_shape)), sig);
+    est.nfe += 2 * L * K;
+    dd = dd.reshape({2 * L * K, d});
+    check_finite(dd, sig);
+    // Score difference in float64: s' - s = (D' - D)/s'^2 + (D - x)(1/s'^2 - 1/s^2).
+    at::Tensor x64 = x.to(at::kDouble), D = dd.slice(0, 0, L * K).to(at::kDouble), Dn = dd.slice(0, L * K).to(at::kDouble);
+    at::Tensor s2 = rows_s.to(device).pow(2).unsqueeze(1), sn2 = rows_sn.to(device).pow(2).unsqueeze(1);
+    at::Tensor diff = (Dn - D) / sn2 + (D - x64) * (1.0 / sn2 - 1.0 / s2);
+    at::Tensor per = diff.pow(2).sum(1) * sn2.squeeze(1);  // [L*K]
+    at::Tensor per_level = per.reshape({L, K});
+    at::Tensor mean = per_level.mean(1).cpu(), sem = (per_level.std(1) / std::sqrt(static_cast<double>(K))).cpu();
+    for (int64_t l = 0; l < L; ++l) {
+      est.curve.cost[static_cast<size_t>(l0 + l)] = mean[l].item<double>();
+      est.stderr_[static_cast<size_t>(l0 + l)] = sem[l].item<double>();
+    }
+    if (progress) progress(l1, T);
+  }
+  est.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return est;
+}
+
+std::vector<double> step_costs(const Denoiser& denoise, const std::vector<double>& schedule, const at::Tensor& x0,
+                               int64_t particles, uint64_t seed, int64_t* nfe) {
+  std::vector<double> out;
+  at::Generator gen = cpu_generator(seed);
+  const int64_t M = x0.size(0), d = x0.numel() / std::max<int64_t>(1, M);
+  at::Tensor flat = x0.reshape({M, d});
+  std::vector<int64_t> shape(x0.sizes().begin() + 1, x0.sizes().end());
+  for (size_t k = 0; k + 1 < schedule.size(); ++k) {
+    double s = schedule[k], sn = schedule[k + 1];
+    if (!(sn > 0)) break;
+    at::Tensor idx = at::randint(M, {particles}, gen, at::TensorOptions().dtype(at::kLong)).to(x0.device());
+    at::Tensor x = flat.index_select(0, idx) + normal_like(gen, {particles, d}, x0.device(), x0.scalar_type()) * s;
+    at::Tensor xs = x.reshape(batch_shape(particles, shape));
+    at::Tensor D = denoise(xs, s).reshape({particles, d}).to(at::kDouble);
+    at::Tensor Dn = denoise(xs, sn).reshape({particles, d}).to(at::kDouble);
+    if (nfe) *nfe += 2 * particles;
+    at::Tensor diff = (Dn - D) / (sn * sn) + (D - x.to(at::kDouble)) * (1.0 / (sn * sn) - 1.0 / (s * s));
+    out.push_back(diff.pow(2).sum(1).mean().item<double>() * sn * sn);
+  }
+  return out;
+}
+
+}  // namespace sf::so
