@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "exec/threads.h"
 #include "sigmaflow/testing/node_runner.h"
 
 using namespace sf;
@@ -28,7 +29,7 @@ static at::Tensor direct(const at::Tensor& x, double s, const at::Tensor& logw, 
 }
 
 int main() {
-  at::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
+  host::configure_threads(static_cast<int>(std::thread::hardware_concurrency()));
   testing::NodeRunner runner({SF_PLUGIN_DIR});
   struct Case {
     const char* name;

@@ -10,6 +10,7 @@
 
 #include "sigmaflow/diffusion/sigmas.h"
 #include "sigmaflow/scheduler/stock.h"
+#include "exec/threads.h"
 #include "sigmaflow/testing/node_runner.h"
 
 using namespace sf;
@@ -19,7 +20,7 @@ static double now_s() {
 }
 
 int main() {
-  at::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
+  host::configure_threads(static_cast<int>(std::thread::hardware_concurrency()));
   testing::NodeRunner runner({SF_PLUGIN_DIR});
   auto m = runner.run("GaussianMixtureModel", R"({"preset": "clusters2d"})");
   auto model = std::dynamic_pointer_cast<const Model>(m.outputs[0].object());

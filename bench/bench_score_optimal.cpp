@@ -21,6 +21,7 @@
 #include "sigmaflow/scheduler/score_optimal/corrector_cost.h"
 #include "sigmaflow/scheduler/score_optimal/predictor_cost.h"
 #include "sigmaflow/scheduler/score_optimal/schedule_fit.h"
+#include "exec/threads.h"
 #include "sigmaflow/testing/node_runner.h"
 
 using namespace sf;
@@ -192,7 +193,7 @@ static int quality_bench(testing::NodeRunner& runner, bool with_predictor) {
 }
 
 int main(int argc, char** argv) {
-  at::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
+  host::configure_threads(static_cast<int>(std::thread::hardware_concurrency()));
   testing::NodeRunner runner({SF_PLUGIN_DIR});
   std::string what = argc > 1 ? argv[1] : "cost";
   if (what == "cost") return cost_bench(runner);

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "exec/threads.h"
 
 namespace sf::host {
 
@@ -27,7 +28,7 @@ bool set_threads(std::string& error) {
       return false;
     }
   }
-  at::set_num_threads(n);
+  configure_threads(n);
   return true;
 }
 

@@ -4,8 +4,10 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <thread>
 
 #include "exec/executor.h"
+#include "exec/threads.h"
 #include "graph/graph.h"
 #include "plugins/plugin_host.h"
 #include "validate/validate.h"
@@ -94,6 +96,7 @@ struct NodeRunner::Impl {
 
 NodeRunner::NodeRunner(const std::vector<std::string>& plugin_paths, std::string output_dir)
     : impl_(std::make_unique<Impl>()) {
+  configure_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
   ScanOptions o;
   o.isolate = false;
   for (const auto& p : plugin_paths) {
