@@ -26,9 +26,10 @@ int main() {
     if (!host.add_file(std::string(SF_FIXTURE_DIR) + "/good/fixture_good.so", in_process).ok()) return 1;
     std::string g = "{\"0\": {\"class_type\": \"FixtureConst\", \"inputs\": {\"value\": 0.0}}";
     for (int i = 1; i <= kNodes; ++i)
-      g += ",\"" + std::to_string(i) + "\": {\"class_type\": \"FixtureAdd\", \"inputs\": {\"a\": [\"" + std::to_string(i - 1) +
-           "\", 0], \"b\": " + std::to_string(i) + "}}";
-    g += ",\"sink\": {\"class_type\": \"FixtureSink\", \"inputs\": {\"value\": [\"" + std::to_string(kNodes) + "\", 0]}}}";
+      g += ",\"" + std::to_string(i) + "\": {\"class_type\": \"FixtureAdd\", \"inputs\": {\"a\": [\"" +
+           std::to_string(i - 1) + "\", 0], \"b\": " + std::to_string(i) + "}}";
+    g += ",\"sink\": {\"class_type\": \"FixtureSink\", \"inputs\": {\"value\": [\"" + std::to_string(kNodes) +
+         "\", 0]}}}";
     double best_exec = 1e9, best_prep = 1e9;
     for (int rep = 0; rep < 5; ++rep) {
       double t0 = now_s();
@@ -46,8 +47,8 @@ int main() {
       best_prep = std::min(best_prep, t1 - t0);
       best_exec = std::min(best_exec, t2 - t1);
     }
-    std::printf("chain of %d trivial nodes: execute %.2f us/node, parse+validate %.2f us/node (best of 5)\n", kNodes + 2,
-                best_exec / (kNodes + 2) * 1e6, best_prep / (kNodes + 2) * 1e6);
+    std::printf("chain of %d trivial nodes: execute %.2f us/node, parse+validate %.2f us/node (best of 5)\n",
+                kNodes + 2, best_exec / (kNodes + 2) * 1e6, best_prep / (kNodes + 2) * 1e6);
   }
   {
     std::string cache = (fs::temp_directory_path() / "sigmaflow-bench-scan").string();

@@ -19,7 +19,8 @@ static double now_s() {
 }
 
 // The posterior mean written directly: softmax over components of the log joint, one sigma.
-static at::Tensor direct(const at::Tensor& x, double s, const at::Tensor& logw, const at::Tensor& mu, const at::Tensor& var) {
+static at::Tensor direct(const at::Tensor& x, double s, const at::Tensor& logw, const at::Tensor& mu,
+                         const at::Tensor& var) {
   at::Tensor prec = 1.0 / (var + s * s);
   at::Tensor quad = at::matmul(x * x, prec.t()) - 2 * at::matmul(x, (mu * prec).t()) + (mu * mu * prec).sum(1);
   at::Tensor lj = logw + 0.5 * (prec.log().sum(1) - quad);
@@ -34,7 +35,8 @@ int main() {
   struct Case {
     const char* name;
     int64_t K, d;
-  } cases[] = {{"2-D, 16 components (clusters2d)", 16, 2}, {"64-D, 10 components", 10, 64}, {"784-D, 100 components", 100, 784}};
+  } cases[] = {
+      {"2-D, 16 components (clusters2d)", 16, 2}, {"64-D, 10 components", 10, 64}, {"784-D, 100 components", 100, 784}};
   for (const auto& c : cases) {
     at::Generator g = at::make_generator<at::CPUGeneratorImpl>(1);
     at::Tensor mu = at::randn({c.K, c.d}, g, at::TensorOptions().dtype(at::kDouble));
@@ -59,7 +61,8 @@ int main() {
       return 1;
     }
     auto model = std::dynamic_pointer_cast<const Model>(m.outputs[0].object());
-    at::Tensor muf = mu.to(at::kFloat), varf = var.to(at::kFloat), logw = at::full({c.K}, -std::log(double(c.K)), at::kFloat);
+    at::Tensor muf = mu.to(at::kFloat), varf = var.to(at::kFloat),
+               logw = at::full({c.K}, -std::log(double(c.K)), at::kFloat);
     at::Tensor x = at::randn({1024, c.d}, g, at::TensorOptions().dtype(at::kFloat));
     const double s = 0.5;
     int reps = c.d > 100 ? 50 : 400;

@@ -8,9 +8,9 @@
 #include <cstdio>
 #include <thread>
 
+#include "exec/threads.h"
 #include "sigmaflow/diffusion/sigmas.h"
 #include "sigmaflow/scheduler/stock.h"
-#include "exec/threads.h"
 #include "sigmaflow/testing/node_runner.h"
 
 using namespace sf;
@@ -33,7 +33,9 @@ int main() {
     for (int rep = 0; rep < 7; ++rep) {
       double t0 = now_s();
       auto r = runner.run("SamplerCustom", R"({"noise_seed": 1})",
-                          {{"model", m.outputs[0]}, {"sampler", sampler.outputs[0]}, {"sigmas", diffusion::Sigmas(sig).to_value()},
+                          {{"model", m.outputs[0]},
+                           {"sampler", sampler.outputs[0]},
+                           {"sigmas", diffusion::Sigmas(sig).to_value()},
                            {"latent_image", latent}});
       double t1 = now_s();
       if (!r.ok) {
@@ -45,15 +47,20 @@ int main() {
       at::Tensor x = at::randn({batch, 2}, g, at::TensorOptions().dtype(at::kFloat)) * sig[0];
       for (int i = 0; i < steps; ++i) {
         at::Tensor d = model->denoise(x, sig[static_cast<size_t>(i)]);
-        x = sig[static_cast<size_t>(i) + 1] == 0 ? d : x + (x - d) / sig[static_cast<size_t>(i)] * (sig[static_cast<size_t>(i) + 1] - sig[static_cast<size_t>(i)]);
+        x = sig[static_cast<size_t>(i) + 1] == 0
+                ? d
+                : x + (x - d) / sig[static_cast<size_t>(i)] *
+                          (sig[static_cast<size_t>(i) + 1] - sig[static_cast<size_t>(i)]);
       }
       double t2 = now_s();
       best_node = std::min(best_node, t1 - t0);
       best_hand = std::min(best_hand, t2 - t1);
     }
-    std::printf("euler, %d steps, batch %lld: through the host %.2f us/step, hand-written loop %.2f us/step, overhead %+.1f%%\n",
-                steps, static_cast<long long>(batch), best_node / steps * 1e6, best_hand / steps * 1e6,
-                (best_node / best_hand - 1) * 100);
+    std::printf(
+        "euler, %d steps, batch %lld: through the host %.2f us/step, hand-written loop %.2f us/step, overhead "
+        "%+.1f%%\n",
+        steps, static_cast<long long>(batch), best_node / steps * 1e6, best_hand / steps * 1e6,
+        (best_node / best_hand - 1) * 100);
   }
   return 0;
 }

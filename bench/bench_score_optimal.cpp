@@ -14,14 +14,14 @@
 #include <string>
 #include <thread>
 
+#include "exec/threads.h"
 #include "sigmaflow/diffusion/metrics.h"
 #include "sigmaflow/diffusion/samplers.h"
 #include "sigmaflow/diffusion/sigmas.h"
-#include "sigmaflow/scheduler/stock.h"
 #include "sigmaflow/scheduler/score_optimal/corrector_cost.h"
 #include "sigmaflow/scheduler/score_optimal/predictor_cost.h"
 #include "sigmaflow/scheduler/score_optimal/schedule_fit.h"
-#include "exec/threads.h"
+#include "sigmaflow/scheduler/stock.h"
 #include "sigmaflow/testing/node_runner.h"
 
 using namespace sf;
@@ -74,7 +74,8 @@ static int cost_bench(testing::NodeRunner& runner) {
     so::Denoiser den = [&](const at::Tensor& x, const NoiseLevels& s) { return m->denoise(x, s); };
     so::EstimateOptions o;  // defaults: grid 256, particles 512, reverse 128
     double t0 = now_s();
-    auto est = so::estimate_corrector_cost(den, m->sample_shape(), m->sigma_min(), m->sigma_max(), m->device(), m->dtype(), o);
+    auto est =
+        so::estimate_corrector_cost(den, m->sample_shape(), m->sigma_min(), m->sigma_max(), m->device(), m->dtype(), o);
     double t1 = now_s();
     std::vector<int64_t> shape{1000};
     for (auto v : m->sample_shape()) shape.push_back(v);
@@ -95,20 +96,22 @@ static int quality_bench(testing::NodeRunner& runner, bool with_predictor) {
   const std::vector<std::string> samplers = {"euler", "heun", "dpmpp_2m"};
   const std::vector<int64_t> steps = {5, 10, 20, 40};
   const std::vector<std::string> stock = {"karras", "exponential", "uniform"};
-  std::vector<std::pair<std::string, double>> variants = {{"so_floor0", 0.0}, {"so_floor0.01", 0.01}, {"so_floor0.1", 0.1},
-                                                          {"so_floor1", 1.0}};
+  std::vector<std::pair<std::string, double>> variants = {
+      {"so_floor0", 0.0}, {"so_floor0.01", 0.01}, {"so_floor0.1", 0.1}, {"so_floor1", 1.0}};
   std::map<std::string, std::vector<double>> ratios_te, ratios_sw;  // best stock / variant, per cell
   for (const auto& p : presets) {
     auto m = preset(runner, R"({"preset": ")" + p + R"(", "dtype": "float64"})");
     so::Denoiser den = [&](const at::Tensor& x, const NoiseLevels& s) { return m->denoise(x, s); };
     so::EstimateOptions o;
-    auto est = so::estimate_corrector_cost(den, m->sample_shape(), m->sigma_min(), m->sigma_max(), m->device(), m->dtype(), o);
+    auto est =
+        so::estimate_corrector_cost(den, m->sample_shape(), m->sigma_min(), m->sigma_max(), m->device(), m->dtype(), o);
     const int64_t batch = 1000;
     std::vector<int64_t> shape{batch};
     for (auto v : m->sample_shape()) shape.push_back(v);
     at::Generator g = at::make_generator<at::CPUGeneratorImpl>(11);
     at::Tensor noise = at::randn(shape, g, at::TensorOptions().dtype(at::kFloat)).to(at::kDouble);
-    auto ref_sig = diffusion::Sigmas(schedules::karras(1000, m->sigma_min(), m->sigma_max())).rounded_to_float32().values();
+    auto ref_sig =
+        diffusion::Sigmas(schedules::karras(1000, m->sigma_min(), m->sigma_max())).rounded_to_float32().values();
     diffusion::TableSampler ho(*diffusion::find_sampler("heun"), SamplerSettings{});
     SampleContext rc;
     at::Tensor ref = ho.sample(*m, noise * ref_sig[0], ref_sig, rc);
@@ -173,7 +176,8 @@ static int quality_bench(testing::NodeRunner& runner, bool with_predictor) {
     }
   }
   std::printf("\n### Summary over all cells (ratio best-stock / variant; > 1 means the variant is better)\n\n");
-  std::printf("| variant | TE geo-mean | TE min | TE wins/ties/losses | SW geo-mean | SW min |\n|---|---|---|---|---|---|\n");
+  std::printf(
+      "| variant | TE geo-mean | TE min | TE wins/ties/losses | SW geo-mean | SW min |\n|---|---|---|---|---|---|\n");
   for (const auto& [name, r] : ratios_te) {
     double lg = 0, mn = 1e300, lsw = 0, mnsw = 1e300;
     int w = 0, t = 0, l = 0;

@@ -17,9 +17,15 @@ const sf::host::Catalogue& catalogue() {
     c.add(m, "fuzz", "fuzz");
     sf::NodeContract s;
     s.class_type = "Sched";
-    s.inputs = {sf::Port("model", "MODEL"), sf::Int("steps", 20, 1, 10000), sf::Float("denoise", 1.0, 0.0, 1.0),
-                sf::Combo("kind", {"karras", "exponential"}), sf::List("values"), sf::Bool("flag", false),
-                sf::String("name", "x"), sf::Optional(sf::Port("any", "*")), sf::Optional(sf::Port("u", "FLOAT,INT"))};
+    s.inputs = {sf::Port("model", "MODEL"),
+                sf::Int("steps", 20, 1, 10000),
+                sf::Float("denoise", 1.0, 0.0, 1.0),
+                sf::Combo("kind", {"karras", "exponential"}),
+                sf::List("values"),
+                sf::Bool("flag", false),
+                sf::String("name", "x"),
+                sf::Optional(sf::Port("any", "*")),
+                sf::Optional(sf::Port("u", "FLOAT,INT"))};
     s.outputs = {{"SIGMAS", "SIGMAS"}, {"FLOAT", "f"}};
     c.add(s, "fuzz", "fuzz");
     sf::NodeContract o;

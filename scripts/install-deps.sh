@@ -5,9 +5,9 @@ set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build ccache pkg-config
   libtorch-dev libopenblas0-pthread
-  libboost-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libcli11-dev
+  libboost-dev nlohmann-json3-dev libfmt-dev libcli11-dev
   libgtest-dev googletest
-  libpng-dev libplplot-dev plplot-driver-cairo
+  libpng-dev libplplot-dev plplot-driver-cairo fonts-dejavu-core
   zlib1g-dev
   dataset-fashion-mnist
 )

@@ -57,13 +57,32 @@ Result<at::Tensor> load_idx(const std::string& path) {
   at::ScalarType type;
   size_t elem;
   switch (p[2]) {
-    case 0x08: type = at::kByte; elem = 1; break;
-    case 0x09: type = at::kChar; elem = 1; break;
-    case 0x0B: type = at::kShort; elem = 2; break;
-    case 0x0C: type = at::kInt; elem = 4; break;
-    case 0x0D: type = at::kFloat; elem = 4; break;
-    case 0x0E: type = at::kDouble; elem = 8; break;
-    default: return bad("unknown data type code " + std::to_string(p[2]));
+    case 0x08:
+      type = at::kByte;
+      elem = 1;
+      break;
+    case 0x09:
+      type = at::kChar;
+      elem = 1;
+      break;
+    case 0x0B:
+      type = at::kShort;
+      elem = 2;
+      break;
+    case 0x0C:
+      type = at::kInt;
+      elem = 4;
+      break;
+    case 0x0D:
+      type = at::kFloat;
+      elem = 4;
+      break;
+    case 0x0E:
+      type = at::kDouble;
+      elem = 8;
+      break;
+    default:
+      return bad("unknown data type code " + std::to_string(p[2]));
   }
   size_t ndim = p[3];
   if (ndim == 0) return bad("zero dimensions");
@@ -99,7 +118,8 @@ Result<at::Tensor> load_dataset(const std::string& path, int64_t offset, int64_t
   at::Tensor t = raw.value();
   if (t.dim() < 1 || t.size(0) == 0) return InvalidArgument("'" + path + "' holds no samples");
   if (offset < 0 || offset >= t.size(0))
-    return InvalidArgument("offset " + std::to_string(offset) + " is outside the " + std::to_string(t.size(0)) + " samples");
+    return InvalidArgument("offset " + std::to_string(offset) + " is outside the " + std::to_string(t.size(0)) +
+                           " samples");
   int64_t end = limit > 0 ? std::min(t.size(0), offset + limit) : t.size(0);
   t = t.slice(0, offset, end);
   if (t.scalar_type() == at::kByte) return (t.to(at::kFloat) / 127.5 - 1).contiguous();

@@ -61,9 +61,9 @@ ModelInfo mixture_info(const MixtureParams& p, double sigma_min, double sigma_ma
   info.fingerprint = "gmm-" + hex64(h);
   for (int64_t l : p.labels) info.num_classes = std::max(info.num_classes, l + 1);
   std::ostringstream os;
-  os << "MODEL Gaussian mixture '" << p.name << "' (" << p.weights.size(0) << " components, " << p.means.size(1)
-     << "-D" << (info.num_classes ? ", " + std::to_string(info.num_classes) + " classes" : std::string())
-     << ") sigma [" << sigma_min << ", " << sigma_max << "] " << c10::toString(dtype) << " on " << device.str();
+  os << "MODEL Gaussian mixture '" << p.name << "' (" << p.weights.size(0) << " components, " << p.means.size(1) << "-D"
+     << (info.num_classes ? ", " + std::to_string(info.num_classes) + " classes" : std::string()) << ") sigma ["
+     << sigma_min << ", " << sigma_max << "] " << c10::toString(dtype) << " on " << device.str();
   info.description = os.str();
   return info;
 }
@@ -132,11 +132,11 @@ MixtureParams mixture_preset(const std::string& name) {
     p.weights = at::full({K}, 1.0 / K, at::kDouble);
     p.sample_shape = {d};
   } else {
-    throw InputError("preset", name, "unknown preset '" + name + "' (clusters2d, ring8, powerlaw64, ring8_classes, custom)");
+    throw InputError("preset", name,
+                     "unknown preset '" + name + "' (clusters2d, ring8, powerlaw64, ring8_classes, custom)");
   }
   return p;
 }
-
 
 GaussianMixture::GaussianMixture(MixtureParams params, double sigma_min, double sigma_max, c10::Device device,
                                  c10::ScalarType dtype)
@@ -168,8 +168,8 @@ at::Tensor GaussianMixture::log_joint_one_sigma(const at::Tensor& xf, double s, 
   const int64_t d = means_.size(1);
   // One sigma for the rows: everything reduces to [B,d] x [d,K] products.
   at::Tensor prec = (variances_ + s * s).reciprocal();  // [K, d]
-  at::Tensor quad = at::matmul(xf * xf, prec.t()) - 2 * at::matmul(xf, (means_ * prec).t()) +
-                    (mean_sq_ * prec).sum(1);  // [B, K]
+  at::Tensor quad =
+      at::matmul(xf * xf, prec.t()) - 2 * at::matmul(xf, (means_ * prec).t()) + (mean_sq_ * prec).sum(1);  // [B, K]
   // The normalising constant -d/2 log(2 pi) cancels in the responsibilities; added for densities.
   at::Tensor lj = log_weights + 0.5 * (prec.log().sum(1) - quad);
   if (!posterior_mean) return lj - 0.5 * d * kLog2Pi;
@@ -211,13 +211,13 @@ at::Tensor GaussianMixture::log_joint_broadcast(const at::Tensor& xf, const Nois
   std::vector<at::Tensor> ljs, pms;
   for (int64_t b0 = 0; b0 < B; b0 += chunk) {
     int64_t b1 = std::min(B, b0 + chunk);
-    at::Tensor x = xf.slice(0, b0, b1).unsqueeze(1);                                // [b,1,d]
+    at::Tensor x = xf.slice(0, b0, b1).unsqueeze(1);                                  // [b,1,d]
     at::Tensor tot = variances_.unsqueeze(0) + s2.slice(0, b0, b1).view({-1, 1, 1});  // [b,K,d]
     at::Tensor diff = x - means_.unsqueeze(0);
     at::Tensor lj = log_weights.unsqueeze(0) - 0.5 * ((diff * diff / tot).sum(2) + tot.log().sum(2) + d * kLog2Pi);
     ljs.push_back(lj);
     if (posterior_mean) {
-      at::Tensor r = at::softmax(lj, 1).unsqueeze(2);                             // [b,K,1]
+      at::Tensor r = at::softmax(lj, 1).unsqueeze(2);                                // [b,K,1]
       at::Tensor comp = means_.unsqueeze(0) + variances_.unsqueeze(0) / tot * diff;  // [b,K,d]
       pms.push_back((r * comp).sum(1));
     }
@@ -226,14 +226,16 @@ at::Tensor GaussianMixture::log_joint_broadcast(const at::Tensor& xf, const Nois
   return at::cat(ljs, 0);
 }
 
-at::Tensor GaussianMixture::denoise_batch(const at::Tensor& x, const NoiseLevels& sigma, const Conditioning& cond) const {
+at::Tensor GaussianMixture::denoise_batch(const at::Tensor& x, const NoiseLevels& sigma,
+                                          const Conditioning& cond) const {
   at::Tensor xf = x.reshape({x.size(0), -1}).to(dtype());
   at::Tensor pm;
   if (!cond.labels.defined()) {
     log_joint(xf, sigma, log_weights_, &pm);
     return pm.reshape(x.sizes()).to(x.scalar_type());
   }
-  if (classes() == 0) throw InputError("conditioning", "class labels", "this mixture has no class labels: it is unconditional");
+  if (classes() == 0)
+    throw InputError("conditioning", "class labels", "this mixture has no class labels: it is unconditional");
   at::Tensor labels = cond.labels.to(at::kCPU, at::kLong).reshape({-1}).contiguous();
   const int64_t B = x.size(0);
   if (labels.numel() != 1 && labels.numel() != B)
@@ -244,9 +246,9 @@ at::Tensor GaussianMixture::denoise_batch(const at::Tensor& x, const NoiseLevels
   pm = at::empty_like(xf);
   for (const auto& [c, rows] : groups) {
     if (c < 0 || c >= classes())
-      throw InputError("conditioning", std::to_string(c),
-                       "class label " + std::to_string(c) + " is outside the mixture's classes 0.." +
-                           std::to_string(classes() - 1));
+      throw InputError(
+          "conditioning", std::to_string(c),
+          "class label " + std::to_string(c) + " is outside the mixture's classes 0.." + std::to_string(classes() - 1));
     at::Tensor idx = at::tensor(rows, at::kLong).to(xf.device());
     at::Tensor gpm;
     log_joint(xf.index_select(0, idx), select_rows(sigma, rows), class_log_weights(c), &gpm);

@@ -33,7 +33,8 @@ double rms_distance(const at::Tensor& a, const at::Tensor& b) {
   return (flat64(a) - flat64(b)).pow(2).sum(1).mean().sqrt().item<double>();
 }
 
-SlicedWassersteinReference::SlicedWassersteinReference(const at::Tensor& reference, int64_t projections, uint64_t seed) {
+SlicedWassersteinReference::SlicedWassersteinReference(const at::Tensor& reference, int64_t projections,
+                                                       uint64_t seed) {
   at::Tensor fb = flat64(reference);
   at::Generator gen = cpu_generator(seed);
   dirs_ = at::randn({fb.size(1), projections}, gen, at::TensorOptions().dtype(at::kDouble));
@@ -74,7 +75,8 @@ double frechet_distance(const at::Tensor& a, const at::Tensor& b) {
 at::Tensor random_features(const at::Tensor& x, int64_t dim, uint64_t seed) {
   at::Tensor f = flat64(x);
   at::Generator gen = cpu_generator(seed);
-  at::Tensor w = at::randn({f.size(1), dim}, gen, at::TensorOptions().dtype(at::kDouble)) / std::sqrt(static_cast<double>(f.size(1)));
+  at::Tensor w = at::randn({f.size(1), dim}, gen, at::TensorOptions().dtype(at::kDouble)) /
+                 std::sqrt(static_cast<double>(f.size(1)));
   at::Tensor b = at::randn({dim}, gen, at::TensorOptions().dtype(at::kDouble));
   return at::relu(at::matmul(f, w) + b) / std::sqrt(static_cast<double>(dim));
 }

@@ -24,8 +24,9 @@ FitResult fit_mixture(const at::Tensor& data, const FitOptions& o) {
   if (data.dim() < 2) throw std::invalid_argument("the dataset needs a batch dimension and a sample shape");
   const int64_t N = data.size(0), K = o.components;
   if (K < 1) throw std::invalid_argument("components must be >= 1");
-  if (N < K) throw std::invalid_argument("the dataset has " + std::to_string(N) + " samples, fewer than the " +
-                                         std::to_string(K) + " components");
+  if (N < K)
+    throw std::invalid_argument("the dataset has " + std::to_string(N) + " samples, fewer than the " +
+                                std::to_string(K) + " components");
   at::Tensor x = data.reshape({N, -1}).to(at::kCPU, at::kDouble).contiguous();
   const int64_t d = x.size(1);
   at::Generator gen = cpu_generator(o.seed);
@@ -36,8 +37,9 @@ FitResult fit_mixture(const at::Tensor& data, const FitOptions& o) {
   at::Tensor d2 = (x - x[chosen[0]]).pow(2).sum(1);
   for (int64_t k = 1; k < K; ++k) {
     at::Tensor p = d2 / d2.sum().clamp_min(1e-300);
-    int64_t next = d2.sum().item<double>() > 0 ? at::multinomial(p, 1, false, gen).item<int64_t>()
-                                               : at::randint(N, {1}, gen, at::TensorOptions().dtype(at::kLong)).item<int64_t>();
+    int64_t next = d2.sum().item<double>() > 0
+                       ? at::multinomial(p, 1, false, gen).item<int64_t>()
+                       : at::randint(N, {1}, gen, at::TensorOptions().dtype(at::kLong)).item<int64_t>();
     chosen.push_back(next);
     d2 = at::minimum(d2, (x - x[next]).pow(2).sum(1));
   }

@@ -16,18 +16,31 @@ const char kMagic[] = "\x93NUMPY";
 
 bool descr_of(at::ScalarType t, std::string& d) {
   switch (t) {
-    case at::kFloat: d = "<f4"; return true;
-    case at::kDouble: d = "<f8"; return true;
-    case at::kInt: d = "<i4"; return true;
-    case at::kLong: d = "<i8"; return true;
-    case at::kByte: d = "|u1"; return true;
-    case at::kBool: d = "|b1"; return true;
-    default: return false;
+    case at::kFloat:
+      d = "<f4";
+      return true;
+    case at::kDouble:
+      d = "<f8";
+      return true;
+    case at::kInt:
+      d = "<i4";
+      return true;
+    case at::kLong:
+      d = "<i8";
+      return true;
+    case at::kByte:
+      d = "|u1";
+      return true;
+    case at::kBool:
+      d = "|b1";
+      return true;
+    default:
+      return false;
   }
 }
 bool type_of(const std::string& d, at::ScalarType& t) {
   static const std::pair<const char*, at::ScalarType> table[] = {
-      {"<f4", at::kFloat}, {"<f8", at::kDouble}, {"<i4", at::kInt}, {"<i8", at::kLong},
+      {"<f4", at::kFloat}, {"<f8", at::kDouble}, {"<i4", at::kInt},  {"<i8", at::kLong},
       {"|u1", at::kByte},  {"<u1", at::kByte},   {"|b1", at::kBool}, {"<f2", at::kHalf}};
   for (const auto& [name, type] : table)
     if (d == name) {
@@ -77,9 +90,12 @@ class HeaderScanner {
     }
     if (key == "fortran_order") {
       h.has_order = true;
-      if (word("True")) h.fortran = true;
-      else if (word("False")) h.fortran = false;
-      else return "fortran_order must be True or False";
+      if (word("True"))
+        h.fortran = true;
+      else if (word("False"))
+        h.fortran = false;
+      else
+        return "fortran_order must be True or False";
       return {};
     }
     if (key == "shape") {
@@ -144,7 +160,8 @@ Result<size_t> header_bounds(const std::string& b, size_t& hstart, const std::st
     hstart = 10;
   } else if (major == 2 || major == 3) {
     if (b.size() < 12) return bad("truncated header");
-    for (int i = 0; i < 4; ++i) hlen |= static_cast<size_t>(static_cast<unsigned char>(b[8 + static_cast<size_t>(i)])) << (8 * i);
+    for (int i = 0; i < 4; ++i)
+      hlen |= static_cast<size_t>(static_cast<unsigned char>(b[8 + static_cast<size_t>(i)])) << (8 * i);
     hstart = 12;
   } else {
     return bad("unsupported format version " + std::to_string(major));
@@ -199,7 +216,8 @@ Result<at::Tensor> parse_npy(const std::string& b, const std::string& what) {
   if (!checked_bytes(h.shape, c10::elementSize(type), need)) return bad("the shape's element count overflows");
   size_t have = b.size() - hstart - *hlen;
   if (have < need)
-    return bad("truncated data: " + std::to_string(have) + " bytes for a shape needing " + std::to_string(need) + " bytes");
+    return bad("truncated data: " + std::to_string(have) + " bytes for a shape needing " + std::to_string(need) +
+               " bytes");
   std::vector<int64_t> load_shape = h.shape;
   if (h.fortran) std::reverse(load_shape.begin(), load_shape.end());
   at::Tensor t = at::empty(load_shape, at::TensorOptions().dtype(type));

@@ -12,7 +12,10 @@
 namespace sf::diffusion {
 
 SamplerRun::SamplerRun(const Model& model, SampleContext& ctx, const std::vector<double>& sigmas, bool locate)
-    : model_(model), ctx_(ctx), gen_(cpu_generator(ctx.seed + 1)), locate_(locate),
+    : model_(model),
+      ctx_(ctx),
+      gen_(cpu_generator(ctx.seed + 1)),
+      locate_(locate),
       steps_(sigmas.size() < 2 ? 0 : static_cast<int64_t>(sigmas.size()) - 1) {}
 
 at::Tensor SamplerRun::denoise(const at::Tensor& x, double sigma) {

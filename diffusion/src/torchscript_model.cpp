@@ -106,7 +106,8 @@ std::unique_ptr<torch::jit::Module> load_module(const TorchScriptSettings& s) {
     module = std::make_unique<torch::jit::Module>(torch::jit::load(s.path, s.device));
   } catch (const std::exception& e) {
     std::string what = e.what();
-    throw std::invalid_argument("'" + s.path + "' is not a loadable TorchScript file: " + what.substr(0, what.find('\n')));
+    throw std::invalid_argument("'" + s.path +
+                                "' is not a loadable TorchScript file: " + what.substr(0, what.find('\n')));
   }
   module->eval();
   module->to(s.device, s.dtype);
@@ -130,7 +131,8 @@ std::shared_ptr<TorchScriptModel> TorchScriptModel::load(TorchScriptSettings s) 
   auto module = load_module(s);
   std::shared_ptr<TorchScriptModel> model(new TorchScriptModel(std::move(s), std::move(info), std::move(module)));
   // Probe once so a wrong output shape is reported at load, not in the middle of sampling.
-  at::Tensor x = at::zeros(batch_shape(1, model->sample_shape()), at::TensorOptions().dtype(model->dtype()).device(model->device()));
+  at::Tensor x = at::zeros(batch_shape(1, model->sample_shape()),
+                           at::TensorOptions().dtype(model->dtype()).device(model->device()));
   at::Tensor out = model->denoise(x, model->sigma_max());
   if (out.sizes() != x.sizes())
     throw std::invalid_argument("'" + model->s_.path + "': forward returned shape " + c10::str(out.sizes()) +
@@ -138,13 +140,15 @@ std::shared_ptr<TorchScriptModel> TorchScriptModel::load(TorchScriptSettings s) 
   return model;
 }
 
-TorchScriptModel::TorchScriptModel(TorchScriptSettings settings, ModelInfo info, std::unique_ptr<torch::jit::Module> module)
+TorchScriptModel::TorchScriptModel(TorchScriptSettings settings, ModelInfo info,
+                                   std::unique_ptr<torch::jit::Module> module)
     : Model(std::move(info)), s_(std::move(settings)), module_(std::move(module)) {}
 
 TorchScriptModel::~TorchScriptModel() = default;
 
 double TorchScriptModel::network_time(double sigma) const {
-  if (s_.time_input != TimeInput::kDiscreteIndex) return scalings(s_.parametrization, s_.time_input, sigma, s_.sigma_data).c_noise;
+  if (s_.time_input != TimeInput::kDiscreteIndex)
+    return scalings(s_.parametrization, s_.time_input, sigma, s_.sigma_data).c_noise;
   return s_.nearest_timestep ? s_.table->nearest(sigma) : s_.table->timestep(sigma);
 }
 
@@ -163,7 +167,8 @@ std::vector<double> TorchScriptModel::sigma_table() const {
   return s_.table->sigmas();
 }
 
-at::Tensor TorchScriptModel::denoise_batch(const at::Tensor& x, const NoiseLevels& sigma, const Conditioning& cond) const {
+at::Tensor TorchScriptModel::denoise_batch(const at::Tensor& x, const NoiseLevels& sigma,
+                                           const Conditioning& cond) const {
   if (!cond.empty()) throw InputError("conditioning", "given", "'" + s_.path + "' takes no conditioning argument");
   const int64_t B = x.size(0);
   // Scalings and times are computed on the host from the host-side sigmas, per row.

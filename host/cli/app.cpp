@@ -23,8 +23,8 @@ bool set_threads(std::string& error) {
     bool digits = text.size() <= 9 && text.find_first_not_of("0123456789") == std::string::npos;
     n = digits ? std::stoi(text) : -1;
     if (n < 1 || n > 4 * cores) {
-      error = "SIGMAFLOW_THREADS='" + text.substr(0, 40) + "': expected an integer from 1 to " + std::to_string(4 * cores) +
-              " (4 x the " + std::to_string(cores) + " cores)";
+      error = "SIGMAFLOW_THREADS='" + text.substr(0, 40) + "': expected an integer from 1 to " +
+              std::to_string(4 * cores) + " (4 x the " + std::to_string(cores) + " cores)";
       return false;
     }
   }
@@ -57,8 +57,9 @@ int run_cli(int argc, char** argv) {
   nodes->add_flag("--json", o.as_json, "ComfyUI object_info-shaped JSON");
   auto* plugin = app.add_subcommand("plugin", "Plugin tools");
   plugin->require_subcommand(1);
-  auto* check = plugin->add_subcommand("check", "Check a plugin in a child process: build record, contracts, name "
-                                                "clashes with the stock catalogue, port types, self-tests");
+  auto* check = plugin->add_subcommand("check",
+                                       "Check a plugin in a child process: build record, contracts, name "
+                                       "clashes with the stock catalogue, port types, self-tests");
   check->add_option("file", o.plugin_file, "Plugin shared library (.so)")->required()->check(CLI::ExistingFile);
   check->add_option("--plugins", o.plugin_dirs, "Other plugin folders to compare against (besides the stock one)");
   try {

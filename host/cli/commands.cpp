@@ -39,7 +39,8 @@ bool parse_device(const std::string& text, c10::Device& device, std::string& err
   if (text.rfind("cuda", 0) == 0) {
     int index = 0;
     if (text.size() > 4) {
-      if (text[4] != ':' || text.size() == 5 || text.size() > 8 || text.find_first_not_of("0123456789", 5) != std::string::npos) {
+      if (text[4] != ':' || text.size() == 5 || text.size() > 8 ||
+          text.find_first_not_of("0123456789", 5) != std::string::npos) {
         error = "--device '" + text.substr(0, 40) + "': expected auto, cpu, cuda or cuda:N";
         return false;
       }
@@ -70,7 +71,8 @@ int parse_and_validate(const PluginHost& host, const CliOptions& o, Graph& graph
     plan = std::move(v.plan);
   }
   if (report.ok()) return kExitOk;
-  if (o.as_json) fmt::print("{}\n", report.to_json());
+  if (o.as_json)
+    fmt::print("{}\n", report.to_json());
   else
     fmt::print(stderr, "{}: the graph failed validation ({} problem{}):\n{}", o.graph_path, report.issues.size(),
                report.issues.size() == 1 ? "" : "s", report.to_text());
@@ -81,7 +83,8 @@ void print_result_json(const RunResult& result, const CliOptions& o, double seco
   json j;
   j["status"] = result.status.ok() ? "ok" : result.status.code() == Code::kCancelled ? "interrupted" : "error";
   if (!result.status.ok())
-    j["error"] = {{"message", result.status.message()}, {"node_id", result.failed_node}, {"input_name", result.failed_input}};
+    j["error"] = {
+        {"message", result.status.message()}, {"node_id", result.failed_node}, {"input_name", result.failed_input}};
   j["output_dir"] = std::filesystem::absolute(o.out_dir).string();
   j["files"] = result.files;
   json nodes = json::array();
@@ -97,7 +100,8 @@ void print_result_json(const RunResult& result, const CliOptions& o, double seco
 std::string versions_line() {
   return fmt::format("sigmaflow {}, plugin API {}.{}, LibTorch {} ({}), CUDA available: {}", SIGMAFLOW_VERSION,
                      SIGMAFLOW_PLUGIN_API_MAJOR, SIGMAFLOW_PLUGIN_API_MINOR, TORCH_VERSION,
-                     host_build_record().torch_cuda ? "CUDA build" : "CPU build", torch::cuda::is_available() ? "yes" : "no");
+                     host_build_record().torch_cuda ? "CUDA build" : "CPU build",
+                     torch::cuda::is_available() ? "yes" : "no");
 }
 
 void scan_plugins(PluginHost& host, const CliOptions& o, bool quiet) {
@@ -156,8 +160,11 @@ int cmd_validate(const CliOptions& o) {
   Plan plan;
   int rc = parse_and_validate(host, o, graph, plan);
   if (rc != kExitOk) return rc;
-  if (o.as_json) fmt::print("{}\n", ValidationReport{}.to_json());
-  else fmt::print("{}: valid; {} node(s) to run for {} output node(s)\n", o.graph_path, plan.order.size(), plan.outputs.size());
+  if (o.as_json)
+    fmt::print("{}\n", ValidationReport{}.to_json());
+  else
+    fmt::print("{}: valid; {} node(s) to run for {} output node(s)\n", o.graph_path, plan.order.size(),
+               plan.outputs.size());
   return kExitOk;
 }
 
@@ -179,7 +186,8 @@ int cmd_nodes(const CliOptions& o) {
   std::vector<const CatalogueEntry*> entries;
   for (const auto& [_, e] : host.catalogue().entries()) entries.push_back(&e);
   std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) {
-    return std::tie(a->contract.category, a->contract.class_type) < std::tie(b->contract.category, b->contract.class_type);
+    return std::tie(a->contract.category, a->contract.class_type) <
+           std::tie(b->contract.category, b->contract.class_type);
   });
   std::string category;
   for (const auto* e : entries) {
@@ -190,8 +198,8 @@ int cmd_nodes(const CliOptions& o) {
     std::string ins, outs;
     for (const auto& in : e->contract.inputs) ins += (ins.empty() ? "" : ", ") + input_summary(in);
     for (const auto& out : e->contract.outputs) outs += (outs.empty() ? "" : ", ") + out.type;
-    fmt::print("  {}({}) -> ({}){}  [{}]\n", e->contract.class_type, ins, outs, e->contract.output_node ? " output" : "",
-               e->plugin);
+    fmt::print("  {}({}) -> ({}){}  [{}]\n", e->contract.class_type, ins, outs,
+               e->contract.output_node ? " output" : "", e->plugin);
   }
   fmt::print("schedules: {}\n", fmt::join(host.catalogue().schedule_names(), ", "));
   fmt::print("samplers: {}\n", fmt::join(host.catalogue().sampler_names(), ", "));

@@ -28,9 +28,10 @@ int check_names(const Registered& reg, const Catalogue& stock, const std::string
     if (d.contract.overrides == d.contract.class_type) {
       fmt::print("  note: node {} overrides {}'s ({})\n", d.contract.class_type, held->plugin, held->plugin_path);
     } else {
-      fmt::print("  problem: class_type '{}' is already provided by plugin '{}'; the host would refuse this node "
-                 "(set overrides = \"{}\" to replace it deliberately)\n",
-                 d.contract.class_type, held->plugin, d.contract.class_type);
+      fmt::print(
+          "  problem: class_type '{}' is already provided by plugin '{}'; the host would refuse this node "
+          "(set overrides = \"{}\" to replace it deliberately)\n",
+          d.contract.class_type, held->plugin, d.contract.class_type);
       ++problems;
     }
   }
@@ -38,9 +39,10 @@ int check_names(const Registered& reg, const Catalogue& stock, const std::string
     for (const auto& d : defs) {
       const RegistryName* held = find(d.name);
       if (!held || d.overrides || held->plugin_path == self) continue;
-      fmt::print("  problem: {} name '{}' is already provided by plugin '{}'; the host would refuse it (set "
-                 "overrides = true to replace it deliberately)\n",
-                 kind, d.name, held->plugin);
+      fmt::print(
+          "  problem: {} name '{}' is already provided by plugin '{}'; the host would refuse it (set "
+          "overrides = true to replace it deliberately)\n",
+          kind, d.name, held->plugin);
       ++problems;
     }
   };
@@ -147,8 +149,9 @@ int cmd_plugin_check(const CliOptions& o) {
     if (std::chrono::steady_clock::now() > deadline) {
       kill(pid, SIGKILL);
       waitpid(pid, &status, 0);
-      fmt::print(stderr, "{}: the check did not finish within {} s (the plugin hangs while loading or in a "
-                         "self-test); killed\n",
+      fmt::print(stderr,
+                 "{}: the check did not finish within {} s (the plugin hangs while loading or in a "
+                 "self-test); killed\n",
                  o.plugin_file, timeout);
       return kExitFailure;
     }

@@ -21,8 +21,12 @@ void ConsoleProgress::node_started(size_t index, size_t total, const PlannedNode
   index_ = index;
   total_ = total;
   if (json_) {
-    event(json{{"event", "executing"}, {"node", node.id}, {"class_type", node.entry->contract.class_type},
-               {"index", index}, {"total", total}}.dump());
+    event(json{{"event", "executing"},
+               {"node", node.id},
+               {"class_type", node.entry->contract.class_type},
+               {"index", index},
+               {"total", total}}
+              .dump());
   } else if (tty_) {
     fmt::print(out_, "{}", prefix(node));
     std::fflush(out_);
@@ -61,8 +65,8 @@ void ConsoleProgress::node_finished(const PlannedNode& node, double seconds, boo
 
 void ConsoleProgress::message(const PlannedNode& node, bool warning, const std::string& text) {
   if (json_) {
-    event(json{{"event", "message"}, {"node", node.id}, {"level", warning ? "warning" : "info"}, {"text", text}}
-              .dump(-1, ' ', false, json::error_handler_t::replace));
+    event(json{{"event", "message"}, {"node", node.id}, {"level", warning ? "warning" : "info"}, {"text", text}}.dump(
+        -1, ' ', false, json::error_handler_t::replace));
     return;
   }
   if (tty_) fmt::print(out_, "\r\033[K");

@@ -32,11 +32,11 @@ void write_all(const char* s, size_t n) {
 
 // Async-signal-safe: writes prepared text, removes temporary files, exits.
 void on_fatal(int sig) {
-  const char* name = sig == SIGSEGV   ? "SIGSEGV (segmentation fault)"
-                     : sig == SIGBUS  ? "SIGBUS (bus error)"
-                     : sig == SIGFPE  ? "SIGFPE (arithmetic exception)"
-                     : sig == SIGILL  ? "SIGILL (illegal instruction)"
-                                      : "SIGABRT (abort)";
+  const char* name = sig == SIGSEGV  ? "SIGSEGV (segmentation fault)"
+                     : sig == SIGBUS ? "SIGBUS (bus error)"
+                     : sig == SIGFPE ? "SIGFPE (arithmetic exception)"
+                     : sig == SIGILL ? "SIGILL (illegal instruction)"
+                                     : "SIGABRT (abort)";
   const char* head = "\nerror: fatal signal ";
   write_all(head, std::strlen(head));
   write_all(name, std::strlen(name));

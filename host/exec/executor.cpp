@@ -26,7 +26,8 @@ class Signature {
   }
   std::string hex() const {
     char buf[40];
-    std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(a_), static_cast<unsigned long long>(b_));
+    std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(a_),
+                  static_cast<unsigned long long>(b_));
     return buf;
   }
 
@@ -63,7 +64,8 @@ struct Watched {
 };
 void watch(const std::string& name, const Value& v, std::vector<Watched>& out) {
   const at::Tensor* t = nullptr;
-  if (v.is_tensor()) t = &v.tensor();
+  if (v.is_tensor())
+    t = &v.tensor();
   else if (v.is_object())
     if (auto latent = std::dynamic_pointer_cast<const Latent>(v.object())) t = &latent->samples();
   if (t && t->defined() && !t->is_inference()) out.push_back({name, t, t->_version()});
@@ -96,8 +98,10 @@ Status failure(const PlannedNode& node, const Status& err) {
   if (!err.input().empty()) {
     msg += ", input '" + err.input() + "'";
     auto lit = node.literals.find(err.input());
-    if (lit != node.literals.end()) msg += " = " + shorten_json(lit->second.to_json());
-    else if (!err.value().empty()) msg += " = " + shorten_json(err.value());
+    if (lit != node.literals.end())
+      msg += " = " + shorten_json(lit->second.to_json());
+    else if (!err.value().empty())
+      msg += " = " + shorten_json(err.value());
   }
   msg += ": " + err.message();
   return Status(err.code() == Code::kCancelled ? Code::kCancelled : Code::kFailedPrecondition, msg)
@@ -110,8 +114,8 @@ Status run_node(const NodeSource& source, const Graph& graph, const PlannedNode&
   const NodeContract& c = node.entry->contract;
   const NodeDef* def = source.node(c.class_type);
   if (!def)
-    return FailedPrecondition(describe_node(node) + ": the plugin could not be loaded: " +
-                              source.load_problem(node.entry->plugin_path));
+    return FailedPrecondition(describe_node(node) +
+                              ": the plugin could not be loaded: " + source.load_problem(node.entry->plugin_path));
   Inputs inputs;
   for (const auto& [name, lit] : node.literals) {
     const InputSpec* spec = c.find_input(name);

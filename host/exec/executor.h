@@ -25,18 +25,34 @@ namespace sf::host {
 class RunObserver {
  public:
   virtual ~RunObserver() = default;
-  virtual void node_started(size_t index, size_t total, const PlannedNode& node) { (void)index; (void)total; (void)node; }
-  virtual void node_progress(const PlannedNode& node, int64_t done, int64_t total) { (void)node; (void)done; (void)total; }
-  virtual void node_finished(const PlannedNode& node, double seconds, bool cached) { (void)node; (void)seconds; (void)cached; }
-  virtual void message(const PlannedNode& node, bool warning, const std::string& text) { (void)node; (void)warning; (void)text; }
+  virtual void node_started(size_t index, size_t total, const PlannedNode& node) {
+    (void)index;
+    (void)total;
+    (void)node;
+  }
+  virtual void node_progress(const PlannedNode& node, int64_t done, int64_t total) {
+    (void)node;
+    (void)done;
+    (void)total;
+  }
+  virtual void node_finished(const PlannedNode& node, double seconds, bool cached) {
+    (void)node;
+    (void)seconds;
+    (void)cached;
+  }
+  virtual void message(const PlannedNode& node, bool warning, const std::string& text) {
+    (void)node;
+    (void)warning;
+    (void)text;
+  }
 };
 
 struct RunOptions {
   std::string output_dir = "output";
   std::string cache_dir;
   c10::Device device = c10::Device(c10::kCPU);
-  std::string versions;    // one line, embedded in reports
-  bool overwrite = false;  // output files keep fixed names instead of prefix_NNNNN_ counters
+  std::string versions;                          // one line, embedded in reports
+  bool overwrite = false;                        // output files keep fixed names instead of prefix_NNNNN_ counters
   const std::atomic<bool>* interrupt = nullptr;  // set: stop at the next node boundary or sampler step
 };
 

@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <filesystem>
 
-
 namespace sf::host {
 
 namespace fs = std::filesystem;
@@ -59,8 +58,8 @@ Result<std::vector<double>> HostContext::compute_schedule(const std::string& nam
   if (!def) {
     const RegistryName* n = source_.catalogue().find_schedule(name);
     if (!n) return NotFound("unknown schedule '" + name + "'");
-    return FailedPrecondition("schedule '" + name + "': plugin " + n->plugin + " could not be loaded: " +
-                              source_.load_problem(n->plugin_path));
+    return FailedPrecondition("schedule '" + name + "': plugin " + n->plugin +
+                              " could not be loaded: " + source_.load_problem(n->plugin_path));
   }
   auto r = def->compute(model, steps, hints);
   if (!r.ok()) return r;
@@ -90,8 +89,8 @@ Result<std::shared_ptr<const Sampler>> HostContext::make_sampler(const std::stri
   if (!n) return NotFound("unknown sampler '" + name + "'");
   const SamplerDef* def = source_.sampler(name);
   if (!def)
-    return FailedPrecondition("sampler '" + name + "': plugin " + n->plugin + " could not be loaded: " +
-                              source_.load_problem(n->plugin_path));
+    return FailedPrecondition("sampler '" + name + "': plugin " + n->plugin +
+                              " could not be loaded: " + source_.load_problem(n->plugin_path));
   auto s = def->create(settings);
   if (!s.ok()) return s.status();
   if (!*s) return Internal("sampler '" + name + "' (plugin " + n->plugin + ") created no object");

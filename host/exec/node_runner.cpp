@@ -150,7 +150,8 @@ NodeRun NodeRunner::run(const std::string& class_type, const std::string& litera
     c.class_type = "__Value_" + name;
     OutputSpec out{value.type(), name, {}, {}};
     if (value.is_object())
-      if (auto m = std::dynamic_pointer_cast<const Model>(value.object()); m && m->exact()) out.provides = {kExactDensity};
+      if (auto m = std::dynamic_pointer_cast<const Model>(value.object()); m && m->exact())
+        out.provides = {kExactDensity};
     c.outputs = {out};
     overlay.add(c, Outputs{value});
     graph["__value_" + name] = {{"class_type", c.class_type}, {"inputs", nlohmann::json::object()}};

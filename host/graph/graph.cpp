@@ -42,13 +42,17 @@ void line_column(const std::string& text, size_t byte, size_t& line, size_t& col
 
 Literal to_literal(const json& j) {
   switch (j.type()) {
-    case json::value_t::boolean: return Literal(j.get<bool>());
-    case json::value_t::number_integer: return Literal(j.get<int64_t>());
+    case json::value_t::boolean:
+      return Literal(j.get<bool>());
+    case json::value_t::number_integer:
+      return Literal(j.get<int64_t>());
     case json::value_t::number_unsigned: {
       return Literal(j.get<uint64_t>());
     }
-    case json::value_t::number_float: return Literal(j.get<double>());
-    case json::value_t::string: return Literal(j.get<std::string>());
+    case json::value_t::number_float:
+      return Literal(j.get<double>());
+    case json::value_t::string:
+      return Literal(j.get<std::string>());
     case json::value_t::array: {
       Literal::List l;
       for (const auto& e : j) l.push_back(to_literal(e));
@@ -56,9 +60,11 @@ Literal to_literal(const json& j) {
     }
     case json::value_t::object: {
       if (j.size() == 1 && j.contains("__value__")) return to_literal(j["__value__"]);
-      return Literal(j.dump(-1, ' ', false, json::error_handler_t::replace));  // an object literal travels as its JSON text
+      return Literal(
+          j.dump(-1, ' ', false, json::error_handler_t::replace));  // an object literal travels as its JSON text
     }
-    default: return Literal();
+    default:
+      return Literal();
   }
 }
 
@@ -101,8 +107,10 @@ class KeyTracker {
       case json::parse_event_t::object_start:
       case json::parse_event_t::array_start:
         if (depth >= kMaxJsonDepth) throw TooDeep{};
-        if (event == json::parse_event_t::object_start) keys_.emplace_back();
-        else keys_.emplace_back();  // arrays hold no keys; keep the stack aligned with depth
+        if (event == json::parse_event_t::object_start)
+          keys_.emplace_back();
+        else
+          keys_.emplace_back();  // arrays hold no keys; keep the stack aligned with depth
         break;
       case json::parse_event_t::object_end:
       case json::parse_event_t::array_end:
@@ -112,12 +120,16 @@ class KeyTracker {
         const std::string& k = parsed.get_ref<const std::string&>();
         if (depth == 1) node_ = k;
         if (!keys_.empty() && !keys_.back().insert(k).second) {
-          if (depth == 1) problems.push_back({k, "duplicate node id '" + cut(k) + "' (each id may appear once)", ""});
-          else problems.push_back({node_, "duplicate key '" + cut(k) + "' in node " + cut(node_) + " (each key may appear once)", ""});
+          if (depth == 1)
+            problems.push_back({k, "duplicate node id '" + cut(k) + "' (each id may appear once)", ""});
+          else
+            problems.push_back(
+                {node_, "duplicate key '" + cut(k) + "' in node " + cut(node_) + " (each key may appear once)", ""});
         }
         break;
       }
-      default: break;
+      default:
+        break;
     }
     return true;
   }
@@ -132,9 +144,8 @@ Result<Graph> parse_graph(const std::string& text) {
   json doc;
   KeyTracker tracker;
   try {
-    doc = json::parse(text, [&tracker](int depth, json::parse_event_t event, json& parsed) {
-      return tracker(depth, event, parsed);
-    });
+    doc = json::parse(
+        text, [&tracker](int depth, json::parse_event_t event, json& parsed) { return tracker(depth, event, parsed); });
   } catch (const TooDeep&) {
     return InvalidArgument("the JSON nests deeper than " + std::to_string(kMaxJsonDepth) +
                            " levels (the limit for graph files; docs/limits.md)");
@@ -163,7 +174,8 @@ Result<Graph> parse_graph(const std::string& text) {
     const std::string& id = it.key();
     const json& n = it.value();
     if (!n.is_object()) {
-      g.problems.push_back({id, "node must be an object with class_type and inputs, got " + std::string(n.type_name()), ""});
+      g.problems.push_back(
+          {id, "node must be an object with class_type and inputs, got " + std::string(n.type_name()), ""});
       continue;
     }
     GraphNode node;
@@ -173,7 +185,8 @@ Result<Graph> parse_graph(const std::string& text) {
       continue;
     }
     node.class_type = n["class_type"].get<std::string>();
-    if (n.contains("_meta") && n["_meta"].is_object() && n["_meta"].contains("title") && n["_meta"]["title"].is_string())
+    if (n.contains("_meta") && n["_meta"].is_object() && n["_meta"].contains("title") &&
+        n["_meta"]["title"].is_string())
       node.title = n["_meta"]["title"].get<std::string>();
     if (n.contains("inputs")) {
       if (!n["inputs"].is_object()) {

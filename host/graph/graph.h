@@ -22,16 +22,16 @@ struct Link {
 
 struct GraphInput {
   std::string name;
-  std::optional<Link> link;  // set for links
-  Literal literal;           // set for literals
-  std::string raw_json;      // the input as written (cut to kMaxRawJsonChars), for messages
+  std::optional<Link> link;     // set for links
+  Literal literal;              // set for literals
+  std::string raw_json;         // the input as written (cut to kMaxRawJsonChars), for messages
   bool malformed_link = false;  // a list that is neither a link nor a __value__ literal
 };
 
 struct GraphNode {
   std::string id;
   std::string class_type;
-  std::string title;  // _meta.title, informational
+  std::string title;               // _meta.title, informational
   std::vector<GraphInput> inputs;  // in file order
   const GraphInput* find_input(const std::string& name) const;
 };
@@ -40,7 +40,7 @@ struct GraphNode {
 struct ParseProblem {
   std::string node_id;  // empty for whole-file problems
   std::string message;
-  std::string type;     // ComfyUI error type; empty means invalid_prompt
+  std::string type;  // ComfyUI error type; empty means invalid_prompt
 };
 
 // Limits on what a graph file may hold (docs/limits.md).

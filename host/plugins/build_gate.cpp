@@ -37,8 +37,9 @@ std::string record_string(const char* field, size_t size) { return std::string(f
 
 Status check_build_record(const sf_build_record& p, const sf_build_record& h) {
   if (p.api_major != h.api_major)
-    return FailedPrecondition("plugin API major version " + std::to_string(p.api_major) + " does not match the host's " +
-                              std::to_string(h.api_major) + " (rebuild the plugin against this sigmaflow)");
+    return FailedPrecondition("plugin API major version " + std::to_string(p.api_major) +
+                              " does not match the host's " + std::to_string(h.api_major) +
+                              " (rebuild the plugin against this sigmaflow)");
   if (p.record_size < sizeof(sf_build_record))
     return FailedPrecondition("build record is " + std::to_string(p.record_size) + " bytes, host expects " +
                               std::to_string(sizeof(sf_build_record)));
@@ -107,7 +108,8 @@ Result<std::optional<sf_build_record>> read_build_record(const std::string& path
   auto sh = section_headers(f.fd, eh, size);
   if (!sh.ok()) return sh.status();
   const Elf64_Shdr& strtab = (*sh)[eh.e_shstrndx];
-  if (strtab.sh_offset + strtab.sh_size > size || strtab.sh_size > (1u << 24)) return InvalidArgument("malformed ELF names");
+  if (strtab.sh_offset + strtab.sh_size > size || strtab.sh_size > (1u << 24))
+    return InvalidArgument("malformed ELF names");
   std::vector<char> names(strtab.sh_size + 1, '\0');
   if (!read_at(f.fd, strtab.sh_offset, names.data(), strtab.sh_size)) return InvalidArgument("cannot read ELF names");
   for (const auto& s : *sh) {

@@ -20,15 +20,16 @@ std::string stock_plugin_dir() {
   fs::path self = boost::dll::this_line_location(ec);
   if (ec) return {};
   fs::path dir = self.parent_path();
-  fs::path plugins = dir.filename() == "bin" ? dir.parent_path() / "lib" / "sigmaflow" / "plugins"
-                                             : dir / "sigmaflow" / "plugins";
+  fs::path plugins =
+      dir.filename() == "bin" ? dir.parent_path() / "lib" / "sigmaflow" / "plugins" : dir / "sigmaflow" / "plugins";
   return fs::weakly_canonical(plugins, ec).string();
 }
 
 int plugin_timeout_seconds() {
   if (const char* env = std::getenv("SIGMAFLOW_PLUGIN_TIMEOUT"); env && *env) {
     std::string t = env;
-    if (t.size() <= 3 && t.find_first_not_of("0123456789") == std::string::npos && std::stoi(t) >= 1) return std::stoi(t);
+    if (t.size() <= 3 && t.find_first_not_of("0123456789") == std::string::npos && std::stoi(t) >= 1)
+      return std::stoi(t);
   }
   return 20;
 }
@@ -42,8 +43,8 @@ std::string who(const std::string& plugin, const std::string& path) { return "pl
 
 std::string clash_message(const std::string& kind, const std::string& name, const std::string& holder,
                           const std::string& refused, const std::string& how) {
-  return kind + " '" + name + "' is already provided by " + holder + "; " + refused + " is refused for it. To replace " +
-         "it deliberately, " + how + ".";
+  return kind + " '" + name + "' is already provided by " + holder + "; " + refused +
+         " is refused for it. To replace " + "it deliberately, " + how + ".";
 }
 
 ScanRecord scan_one(const std::string& path, const ScanOptions& o, ScanCache& cache,
@@ -158,8 +159,11 @@ void PluginHost::add_names(const ScanRecord& r, PluginInfo& info) {
       }
       entry.overridden = holder;
       overrides_.push_back(c.class_type + " is provided by " + who(info.name, info.path) + ", overriding " + holder);
-      auto prev = std::find_if(plugins_.begin(), plugins_.end(), [&](const PluginInfo& p) { return p.path == held->plugin_path; });
-      if (prev != plugins_.end()) prev->class_types.erase(std::remove(prev->class_types.begin(), prev->class_types.end(), c.class_type), prev->class_types.end());
+      auto prev = std::find_if(plugins_.begin(), plugins_.end(),
+                               [&](const PluginInfo& p) { return p.path == held->plugin_path; });
+      if (prev != plugins_.end())
+        prev->class_types.erase(std::remove(prev->class_types.begin(), prev->class_types.end(), c.class_type),
+                                prev->class_types.end());
     }
     catalogue_.put(std::move(entry));
     info.class_types.push_back(c.class_type);
@@ -183,10 +187,13 @@ void PluginHost::add_registry_names(const std::vector<RegistryName>& names, bool
         continue;
       }
       n.overridden = holder;
-      overrides_.push_back(kind + " '" + n.name + "' is provided by " + who(info.name, info.path) + ", overriding " + holder);
+      overrides_.push_back(kind + " '" + n.name + "' is provided by " + who(info.name, info.path) + ", overriding " +
+                           holder);
     }
-    if (samplers) catalogue_.put_sampler(std::move(n));
-    else catalogue_.put_schedule(std::move(n));
+    if (samplers)
+      catalogue_.put_sampler(std::move(n));
+    else
+      catalogue_.put_schedule(std::move(n));
   }
 }
 
@@ -266,7 +273,8 @@ size_t PluginHost::loaded_count() const {
   return loaded_paths_.size() + preloaded_.size();
 }
 
-std::vector<std::string> default_plugin_dirs(const std::vector<std::string>& cli_dirs, std::vector<std::string>* missing) {
+std::vector<std::string> default_plugin_dirs(const std::vector<std::string>& cli_dirs,
+                                             std::vector<std::string>* missing) {
   std::vector<std::string> dirs = cli_dirs;
   if (const char* env = std::getenv("SIGMAFLOW_PLUGIN_PATH")) {
     std::stringstream ss(env);

@@ -48,9 +48,9 @@ struct PluginProblem {
 int plugin_timeout_seconds();
 
 struct ScanOptions {
-  std::vector<std::string> dirs;  // searched in order (stock folders are resolved first anyway)
-  std::string cache_dir;          // where the scan cache lives; empty = no cache
-  bool isolate = true;            // scan in child processes; false: load every plugin in-process now
+  std::vector<std::string> dirs;                   // searched in order (stock folders are resolved first anyway)
+  std::string cache_dir;                           // where the scan cache lives; empty = no cache
+  bool isolate = true;                             // scan in child processes; false: load every plugin in-process now
   int timeout_seconds = plugin_timeout_seconds();  // per plugin scan
 };
 

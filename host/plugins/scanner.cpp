@@ -298,7 +298,8 @@ ScanCache::ScanCache(std::string dir)
   if (!text.ok()) return;
   auto j = json::parse(*text, nullptr, false);
   // Corrupted, old-format or another host's file: start empty.
-  if (j.is_object() && j.value("host", std::string()) == host_stamp() && j.contains("plugins") && j["plugins"].is_object())
+  if (j.is_object() && j.value("host", std::string()) == host_stamp() && j.contains("plugins") &&
+      j["plugins"].is_object())
     data_->plugins = j["plugins"];
 }
 
@@ -306,7 +307,8 @@ bool ScanCache::lookup(const std::string& path, ScanRecord& out) const {
   if (file_.empty() || !data_->plugins.contains(path)) return false;
   const auto& e = data_->plugins[path];
   long long size = 0, mtime = 0;
-  if (!file_stamp(path, size, mtime) || !e.is_object() || e.value("size", -1LL) != size || e.value("mtime_ns", -1LL) != mtime)
+  if (!file_stamp(path, size, mtime) || !e.is_object() || e.value("size", -1LL) != size ||
+      e.value("mtime_ns", -1LL) != mtime)
     return false;
   try {
     ScanRecord r;

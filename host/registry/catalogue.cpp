@@ -10,8 +10,10 @@ using json = nlohmann::ordered_json;
 namespace {
 void put_name(std::vector<RegistryName>& list, RegistryName n) {
   auto it = std::find_if(list.begin(), list.end(), [&](const RegistryName& e) { return e.name == n.name; });
-  if (it == list.end()) list.push_back(std::move(n));
-  else *it = std::move(n);
+  if (it == list.end())
+    list.push_back(std::move(n));
+  else
+    *it = std::move(n);
 }
 const RegistryName* find_name(const std::vector<RegistryName>& list, const std::string& name) {
   for (const auto& n : list)
@@ -58,13 +60,15 @@ void Catalogue::expand_registry_choices() {
     for (auto& in : e.contract.inputs) {
       if (in.choices_from.empty()) continue;
       std::vector<std::string> names;
-      if (in.choices_from == "schedulers") names = schedule_names();
+      if (in.choices_from == "schedulers")
+        names = schedule_names();
       else if (in.choices_from.rfind("samplers", 0) == 0)
         names = sampler_names(in.choices_from.size() > 9 ? in.choices_from.substr(9) : "");
       for (const auto& n : names)
         if (std::find(in.choices.begin(), in.choices.end(), n) == in.choices.end()) in.choices.push_back(n);
-      bool default_ok = in.default_value && in.default_value->is_string() &&
-                        std::find(in.choices.begin(), in.choices.end(), in.default_value->as_string()) != in.choices.end();
+      bool default_ok =
+          in.default_value && in.default_value->is_string() &&
+          std::find(in.choices.begin(), in.choices.end(), in.default_value->as_string()) != in.choices.end();
       if (!default_ok && !in.choices.empty()) in.default_value = Literal(in.choices.front());
     }
   }

@@ -45,9 +45,9 @@ void check_input(const InputSpec& in, std::set<std::string>& names, std::vector<
   }
   if (in.type == "COMBO" && in.choices_from.empty()) {
     if (in.choices.empty()) out.push_back(where + " is a COMBO without choices");
-    if (in.default_value && (!in.default_value->is_string() ||
-                             std::find(in.choices.begin(), in.choices.end(), in.default_value->as_string()) ==
-                                 in.choices.end()))
+    if (in.default_value &&
+        (!in.default_value->is_string() ||
+         std::find(in.choices.begin(), in.choices.end(), in.default_value->as_string()) == in.choices.end()))
       out.push_back(where + " default " + in.default_value->to_json() + " is not one of its choices");
   }
   static const std::set<std::string> registries = {"schedulers", "samplers", "samplers:deterministic",

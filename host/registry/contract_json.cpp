@@ -20,17 +20,23 @@ json literal_to_json(const Literal& l) {
 
 Literal literal_from_json(const json& j) {
   switch (j.type()) {
-    case json::value_t::boolean: return Literal(j.get<bool>());
-    case json::value_t::number_integer: return Literal(j.get<int64_t>());
-    case json::value_t::number_unsigned: return Literal(j.get<uint64_t>());
-    case json::value_t::number_float: return Literal(j.get<double>());
-    case json::value_t::string: return Literal(j.get<std::string>());
+    case json::value_t::boolean:
+      return Literal(j.get<bool>());
+    case json::value_t::number_integer:
+      return Literal(j.get<int64_t>());
+    case json::value_t::number_unsigned:
+      return Literal(j.get<uint64_t>());
+    case json::value_t::number_float:
+      return Literal(j.get<double>());
+    case json::value_t::string:
+      return Literal(j.get<std::string>());
     case json::value_t::array: {
       Literal::List l;
       for (const auto& e : j) l.push_back(literal_from_json(e));
       return Literal(std::move(l));
     }
-    default: return Literal();
+    default:
+      return Literal();
   }
 }
 
@@ -80,9 +86,11 @@ json contract_to_json(const NodeContract& c) {
   for (const auto& k : c.constraints)
     constraints.push_back(
         {{"kind", static_cast<int>(k.kind)}, {"a", k.a}, {"b", k.b}, {"value", k.value}, {"message", k.message}});
-  return {{"class_type", c.class_type}, {"display_name", c.display_name}, {"category", c.category},
-          {"description", c.description}, {"inputs", inputs}, {"outputs", outputs}, {"constraints", constraints},
-          {"output_node", c.output_node}, {"idempotent", c.idempotent}, {"overrides", c.overrides}};
+  return {{"class_type", c.class_type}, {"display_name", c.display_name},
+          {"category", c.category},     {"description", c.description},
+          {"inputs", inputs},           {"outputs", outputs},
+          {"constraints", constraints}, {"output_node", c.output_node},
+          {"idempotent", c.idempotent}, {"overrides", c.overrides}};
 }
 
 NodeContract contract_from_json(const json& j) {

@@ -54,8 +54,10 @@ bool coerce_int(const Literal& lit, Literal& out) {
     return true;
   }
   double d;
-  if (lit.is_float()) d = lit.as_number();
-  else if (!(lit.is_string() && parse_decimal(lit.as_string(), d))) return false;
+  if (lit.is_float())
+    d = lit.as_number();
+  else if (!(lit.is_string() && parse_decimal(lit.as_string(), d)))
+    return false;
   if (!std::isfinite(d) || std::floor(d) != d || std::fabs(d) > 9.0e18) return false;
   out = Literal(static_cast<int64_t>(d));
   return true;
@@ -70,8 +72,10 @@ bool coerce_one(const Literal& lit, const std::string& type, Literal& out) {
   if (type == "INT") return coerce_int(lit, out);
   if (type == "FLOAT") {
     double d;
-    if (lit.is_number()) d = lit.as_number();
-    else if (!(lit.is_string() && parse_decimal(lit.as_string(), d))) return false;
+    if (lit.is_number())
+      d = lit.as_number();
+    else if (!(lit.is_string() && parse_decimal(lit.as_string(), d)))
+      return false;
     if (!std::isfinite(d)) return false;
     out = Literal(d);
     return true;
@@ -81,9 +85,12 @@ bool coerce_one(const Literal& lit, const std::string& type, Literal& out) {
     return true;
   }
   if (type == "STRING") {
-    if (lit.is_string()) out = lit;
-    else if (lit.is_number() || lit.is_bool()) out = Literal(lit.to_json());
-    else return false;
+    if (lit.is_string())
+      out = lit;
+    else if (lit.is_number() || lit.is_bool())
+      out = Literal(lit.to_json());
+    else
+      return false;
     return true;
   }
   if ((type == "COMBO" && lit.is_string()) || (type == "LIST" && lit.is_list())) {
@@ -105,16 +112,17 @@ bool check_range(const InputSpec& spec, const Literal& literal, const Literal& c
     return true;
   // Big unsigned integers compare exactly against an integral max (e.g. a seed's 2^64 - 1).
   const double v = coerced.as_number();
-  const bool above = coerced.is_big_uint() ? (spec.max && *spec.max < 18446744073709551615.0) : (spec.max && v > *spec.max);
+  const bool above =
+      coerced.is_big_uint() ? (spec.max && *spec.max < 18446744073709551615.0) : (spec.max && v > *spec.max);
   if (spec.min && v < *spec.min) {
-    problem = {"value_smaller_than_min", "Value " + shorten_json(literal.to_json()) + " smaller than min of " +
-                                             fmt_number(*spec.min),
+    problem = {"value_smaller_than_min",
+               "Value " + shorten_json(literal.to_json()) + " smaller than min of " + fmt_number(*spec.min),
                "minimum is " + fmt_number(*spec.min)};
     return false;
   }
   if (above) {
-    problem = {"value_bigger_than_max", "Value " + shorten_json(literal.to_json()) + " bigger than max of " +
-                                            fmt_number(*spec.max),
+    problem = {"value_bigger_than_max",
+               "Value " + shorten_json(literal.to_json()) + " bigger than max of " + fmt_number(*spec.max),
                "maximum is " + fmt_number(*spec.max)};
     return false;
   }

@@ -123,7 +123,8 @@ void check_constraints(const NodeContract& c, const GraphNode& node, const Plann
       case Constraint::Kind::kLess:
       case Constraint::Kind::kLessEqual: {
         if (!a || !b || !a->is_number() || !b->is_number()) break;
-        bool ok = k.kind == Constraint::Kind::kLess ? a->as_number() < b->as_number() : a->as_number() <= b->as_number();
+        bool ok =
+            k.kind == Constraint::Kind::kLess ? a->as_number() < b->as_number() : a->as_number() <= b->as_number();
         if (!ok)
           add(issues, node.id, c.class_type, "custom_validation_failed", "Custom validation failed",
               k.a + " = " + a->to_json() + " must be " + (k.kind == Constraint::Kind::kLess ? "<" : "<=") + " " + k.b +
@@ -156,11 +157,16 @@ void check_unknown_inputs(const NodeContract& c, const GraphNode& node, Issues& 
     std::string near = nearest(in.name, names, std::max<size_t>(2, in.name.size() / 3));
     add(issues, node.id, c.class_type, "custom_validation_failed", "Unknown input",
         "'" + shorten_json(in.name, 80) + "' is not an input of " + c.class_type +
-            (near.empty() ? " (its inputs: " + shorten_json([&] {
-              std::string all;
-              for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
-              return all;
-            }(), 300) + ")" : " (did you mean " + near + "?)"),
+            (near.empty() ? " (its inputs: " +
+                                shorten_json(
+                                    [&] {
+                                      std::string all;
+                                      for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
+                                      return all;
+                                    }(),
+                                    300) +
+                                ")"
+                          : " (did you mean " + near + "?)"),
         in.name, in.raw_json);
   }
 }
@@ -174,17 +180,21 @@ PlannedNode check_node(const Graph& graph, const Catalogue& catalogue, const Gra
   for (const auto& spec : c.inputs) {
     const GraphInput* in = node.find_input(spec.name);
     if (!in) {
-      if (!spec.optional && spec.default_value && is_literal_type(spec.type)) pn.literals[spec.name] = *spec.default_value;
+      if (!spec.optional && spec.default_value && is_literal_type(spec.type))
+        pn.literals[spec.name] = *spec.default_value;
       else if (!spec.optional)
         add(issues, node.id, c.class_type, "required_input_missing", "Required input is missing",
             "input '" + spec.name + "' (" + spec.type + ") is required", spec.name, "null");
       continue;
     }
     if (in->malformed_link)
-      add(issues, node.id, c.class_type, "bad_linked_input", "Bad linked input, must be a length-2 list of [string, int]",
+      add(issues, node.id, c.class_type, "bad_linked_input",
+          "Bad linked input, must be a length-2 list of [string, int]",
           "input '" + spec.name + "' = " + shorten_json(in->raw_json), spec.name, in->raw_json);
-    else if (in->link) check_link(graph, catalogue, node, c, spec, *in, pn, issues);
-    else check_literal(c, node, spec, *in, pn, issues);
+    else if (in->link)
+      check_link(graph, catalogue, node, c, spec, *in, pn, issues);
+    else
+      check_literal(c, node, spec, *in, pn, issues);
   }
   check_unknown_inputs(c, node, issues);
   check_constraints(c, node, pn, issues);
@@ -206,11 +216,13 @@ void report_cycle(const Graph& graph, const Frames& stack, const std::string& st
   for (size_t i = 0; i < cyc.size() && i < 12; ++i) text += cyc[i] + " -> ";
   text += cyc.size() > 12 ? "... (" + std::to_string(cyc.size()) + " nodes) -> " + start : start;
   for (const auto& n : cyc)
-    add(issues, n, graph.nodes.at(n).class_type, "dependency_cycle", "Dependency cycle detected", "nodes on the cycle: " + text);
+    add(issues, n, graph.nodes.at(n).class_type, "dependency_cycle", "Dependency cycle detected",
+        "nodes on the cycle: " + text);
 }
 
 // For the nodes with issues: the output nodes that depend on them (ComfyUI's dependent_outputs).
-std::map<std::string, std::vector<std::string>> dependent_outputs(const Graph& graph, const std::vector<std::string>& outputs,
+std::map<std::string, std::vector<std::string>> dependent_outputs(const Graph& graph,
+                                                                  const std::vector<std::string>& outputs,
                                                                   const Issues& issues) {
   std::set<std::string> flagged;
   for (const auto& i : issues)
@@ -281,7 +293,8 @@ std::vector<std::string> topological_order(const Graph& graph, const std::vector
 Validated validate_graph(const Graph& graph, const Catalogue& catalogue) {
   Validated result;
   auto& issues = result.report.issues;
-  for (const auto& p : graph.problems) add(issues, p.node_id, "", p.type.empty() ? "invalid_prompt" : p.type, "Invalid node", p.message);
+  for (const auto& p : graph.problems)
+    add(issues, p.node_id, "", p.type.empty() ? "invalid_prompt" : p.type, "Invalid node", p.message);
   check_unknown_types(graph, catalogue, issues);
   std::vector<std::string> outputs;
   for (const auto& [id, node] : graph.nodes) {

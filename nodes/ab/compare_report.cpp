@@ -10,27 +10,18 @@
 namespace sf::nodes {
 
 NodeDef compare_report_node() {
-  NodeContract c;
-  c.class_type = "CompareReport";
-  c.category = kAbCategory;
-  c.description =
+  NodeContract c = OutputNode(
+      "CompareReport", kAbCategory,
       "Writes <prefix>.md (tables: schedule x sampler rows, step-count columns, NFE, best per column in bold, ratio to "
       "the best stock schedule), <prefix>.json (every number, the graph and versions) and PNG/SVG plots (error vs NFE, "
       "the schedules, and the score-optimal cost curve and cumulative length when diagnostics are connected). Takes a "
-      "REPORT from ScheduleSweep and/or individual METRIC values. Prints the main table.";
-  c.inputs = {Optional(Port("report", "REPORT")),
-              Optional(Port("metric_1", "METRIC")),
-              Optional(Port("metric_2", "METRIC")),
-              Optional(Port("metric_3", "METRIC")),
-              Optional(Port("metric_4", "METRIC")),
-              Optional(Port("metric_5", "METRIC")),
-              Optional(Port("metric_6", "METRIC")),
-              Optional(Port("diagnostics", "SCHEDULE_DIAGNOSTICS")),
-              Optional(Port("diagnostics_2", "SCHEDULE_DIAGNOSTICS")),
-              Tooltip(String("labels", ""), "row names for metric_1..metric_6, comma separated (e.g. the schedules)"),
-              String("title", "Scheduler comparison"),
-              String("filename_prefix", "ab/report")};
-  c.output_node = true;
+      "REPORT from ScheduleSweep and/or individual METRIC values. Prints the main table.",
+      {Optional(Port("report", "REPORT")), Optional(Port("metric_1", "METRIC")), Optional(Port("metric_2", "METRIC")),
+       Optional(Port("metric_3", "METRIC")), Optional(Port("metric_4", "METRIC")), Optional(Port("metric_5", "METRIC")),
+       Optional(Port("metric_6", "METRIC")), Optional(Port("diagnostics", "SCHEDULE_DIAGNOSTICS")),
+       Optional(Port("diagnostics_2", "SCHEDULE_DIAGNOSTICS")),
+       Tooltip(String("labels", ""), "row names for metric_1..metric_6, comma separated (e.g. the schedules)"),
+       String("title", "Scheduler comparison"), String("filename_prefix", "ab/report")});
   return make_node(c, [](Context& ctx, const Inputs& in) {
     Report report;
     if (in.has("report")) report = *in.get<Report>("report");
@@ -41,7 +32,8 @@ NodeDef compare_report_node() {
       if (!in.has(name)) continue;
       auto m = in.get<Metric>(name);
       ReportCell cell;
-      const std::string& label = static_cast<size_t>(k - 1) < labels.size() ? labels[static_cast<size_t>(k - 1)] : std::string();
+      const std::string& label =
+          static_cast<size_t>(k - 1) < labels.size() ? labels[static_cast<size_t>(k - 1)] : std::string();
       cell.schedule = !label.empty() ? label : m->schedule.empty() ? name : m->schedule;
       cell.sampler = m->sampler.empty() ? "-" : m->sampler;
       cell.steps = m->steps;
@@ -56,8 +48,10 @@ NodeDef compare_report_node() {
       auto same = std::find_if(report.cells.begin(), report.cells.end(), [&](const ReportCell& c) {
         return c.schedule == cell.schedule && c.sampler == cell.sampler && c.steps == cell.steps;
       });
-      if (same != report.cells.end()) same->metrics[m->name] = m->value;
-      else report.cells.push_back(cell);
+      if (same != report.cells.end())
+        same->metrics[m->name] = m->value;
+      else
+        report.cells.push_back(cell);
     }
     for (const char* d : {"diagnostics", "diagnostics_2"})
       if (in.has(d)) report.diagnostics.push_back(in.get<ScheduleDiagnostics>(d));

@@ -1,21 +1,19 @@
 #include <ATen/ATen.h>
 
-#include "sigmaflow/diffusion/metrics.h"
 #include "nodes.h"
+#include "sigmaflow/diffusion/metrics.h"
 
 namespace sf::nodes {
 
 NodeDef frechet_distance_node() {
-  NodeContract c;
-  c.class_type = "FrechetDistance";
-  c.category = kMetricCategory;
-  c.description =
+  NodeContract c = Node(
+      "FrechetDistance", kMetricCategory,
       "Frechet distance between Gaussians fitted to the two sets, on identity features or on a fixed random ReLU "
       "feature map (256 features, seeded). It is NOT Inception FID: no pretrained network is involved, so values are "
-      "comparable only within one feature choice and one data space.";
-  c.inputs = {Port("samples", "LATENT"), Port("reference_samples", "LATENT"), Combo("features", {"identity", "random_relu"}),
-              Seed("seed")};
-  c.outputs = {{"METRIC", "METRIC"}};
+      "comparable only within one feature choice and one data space.",
+      {Port("samples", "LATENT"), Port("reference_samples", "LATENT"), Combo("features", {"identity", "random_relu"}),
+       Seed("seed")},
+      {{"METRIC", "METRIC"}});
   return make_node(c, [](Context&, const Inputs& in) {
     auto s = in.get<Latent>("samples");
     auto r = in.get<Latent>("reference_samples");

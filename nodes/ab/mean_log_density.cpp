@@ -5,13 +5,11 @@
 namespace sf::nodes {
 
 NodeDef mean_log_density_node() {
-  NodeContract c;
-  c.class_type = "MeanLogDensity";
-  c.category = kMetricCategory;
-  c.description = "Mean log-density of the samples under an exact model's data distribution (higher is better; "
-                  "samples between modes score low).";
-  c.inputs = {Port("samples", "LATENT"), Requires(Port("model", "MODEL"), kExactDensity)};
-  c.outputs = {{"METRIC", "METRIC"}};
+  NodeContract c =
+      Node("MeanLogDensity", kMetricCategory,
+           "Mean log-density of the samples under an exact model's data distribution (higher is better; "
+           "samples between modes score low).",
+           {Port("samples", "LATENT"), Requires(Port("model", "MODEL"), kExactDensity)}, {{"METRIC", "METRIC"}});
   return make_node(c, [](Context&, const Inputs& in) {
     auto s = in.get<Latent>("samples");
     auto model = in.get<Model>("model");

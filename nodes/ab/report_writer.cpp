@@ -31,7 +31,8 @@ struct Grid {
 Grid index(const Report& r) {
   Grid g;
   for (const auto& c : r.cells) {
-    if (std::find(g.schedules.begin(), g.schedules.end(), c.schedule) == g.schedules.end()) g.schedules.push_back(c.schedule);
+    if (std::find(g.schedules.begin(), g.schedules.end(), c.schedule) == g.schedules.end())
+      g.schedules.push_back(c.schedule);
     if (std::find(g.samplers.begin(), g.samplers.end(), c.sampler) == g.samplers.end()) g.samplers.push_back(c.sampler);
     if (std::find(g.steps.begin(), g.steps.end(), c.steps) == g.steps.end()) g.steps.push_back(c.steps);
     g.at[{c.schedule, c.sampler, c.steps}] = &c;
@@ -40,7 +41,9 @@ Grid index(const Report& r) {
   return g;
 }
 
-bool has(const ReportCell* c, const std::string& m) { return c && c->metrics.count(m) && std::isfinite(c->metrics.at(m)); }
+bool has(const ReportCell* c, const std::string& m) {
+  return c && c->metrics.count(m) && std::isfinite(c->metrics.at(m));
+}
 
 bool lower_is_better(const Report& r, const std::string& m) {
   return r.lower_is_better.count(m) ? r.lower_is_better.at(m) : true;
@@ -143,10 +146,11 @@ std::string report_markdown(const Report& r, const std::string& title, const std
   std::string md = "# " + title + "\n\n";
   md += "Model: " + r.model + "\n\n";
   if (!r.reference.empty()) md += "Reference: " + r.reference + "\n\n";
-  md += "Cells show the metric, the model evaluations (NFE) the run spent and, for optimised schedules, how they "
-        "compare with the best stock schedule of the column: for errors and distances the ratio best-stock / this "
-        "(above 1: better than every stock schedule), for log-densities the difference this - best-stock (above 0: "
-        "better). Bold: the best schedule for that sampler and step count.\n\n";
+  md +=
+      "Cells show the metric, the model evaluations (NFE) the run spent and, for optimised schedules, how they "
+      "compare with the best stock schedule of the column: for errors and distances the ratio best-stock / this "
+      "(above 1: better than every stock schedule), for log-densities the difference this - best-stock (above 0: "
+      "better). Bold: the best schedule for that sampler and step count.\n\n";
   for (const auto& m : r.metric_names)
     md += "## " + m + (lower_is_better(r, m) ? " (lower is better)" : " (higher is better)") + "\n\n" +
           markdown_table(r, m) + "\n";
@@ -180,14 +184,25 @@ std::string report_json(const Report& r, const std::string& title, const std::st
   for (const auto& c : r.cells) {
     json mj = json::object();
     for (const auto& [k, v] : c.metrics) mj[k] = std::isfinite(v) ? json(v) : json(nullptr);
-    j["cells"].push_back({{"schedule", c.schedule}, {"sampler", c.sampler}, {"steps", c.steps}, {"nfe", c.nfe},
-                          {"wall_seconds", c.wall_seconds}, {"metrics", mj}, {"sigmas", c.sigmas}});
+    j["cells"].push_back({{"schedule", c.schedule},
+                          {"sampler", c.sampler},
+                          {"steps", c.steps},
+                          {"nfe", c.nfe},
+                          {"wall_seconds", c.wall_seconds},
+                          {"metrics", mj},
+                          {"sigmas", c.sigmas}});
   }
   j["diagnostics"] = json::array();
   for (const auto& d : r.diagnostics)
-    j["diagnostics"].push_back({{"method", d->method}, {"grid", d->grid}, {"interval_cost", d->interval_cost},
-                                {"cumulative", d->cumulative}, {"schedule", d->schedule}, {"step_cost", d->step_cost},
-                                {"nfe", d->nfe}, {"seconds", d->seconds}, {"from_cache", d->from_cache},
+    j["diagnostics"].push_back({{"method", d->method},
+                                {"grid", d->grid},
+                                {"interval_cost", d->interval_cost},
+                                {"cumulative", d->cumulative},
+                                {"schedule", d->schedule},
+                                {"step_cost", d->step_cost},
+                                {"nfe", d->nfe},
+                                {"seconds", d->seconds},
+                                {"from_cache", d->from_cache},
                                 {"folded_samples", d->folded_samples}});
   auto graph = json::parse(graph_json, nullptr, false);
   j["graph"] = graph.is_discarded() ? json(nullptr) : graph;
@@ -215,10 +230,12 @@ Status write_cell_plots(const Report& r, const PathFor& path_for, std::vector<st
     std::string safe = sampler;
     for (char& ch : safe)
       if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '-') ch = '_';
-    Status st = write_plot(path_for("_error_vs_nfe_" + safe),
-                           {primary + " vs NFE, sampler " + sampler, "model evaluations (NFE)", primary, true,
-                            lower_is_better(r, primary)},
-                           err, &written);
+    PlotSpec spec = plot_spec(primary + " vs NFE, sampler " + sampler, "model evaluations (NFE)", primary, true,
+                              lower_is_better(r, primary));
+    for (const auto& se : err) spec.x_ticks.insert(spec.x_ticks.end(), se.x.begin(), se.x.end());
+    std::sort(spec.x_ticks.begin(), spec.x_ticks.end());
+    spec.x_ticks.erase(std::unique(spec.x_ticks.begin(), spec.x_ticks.end()), spec.x_ticks.end());
+    Status st = write_plot(path_for("_error_vs_nfe_" + safe), spec, err, &written);
     // Metrics without NFE (e.g. measured on data) have nothing to place on a log axis: no plot.
     if (!st.ok() && st.code() != Code::kInvalidArgument) return st;
   }
@@ -236,7 +253,7 @@ Status write_cell_plots(const Report& r, const PathFor& path_for, std::vector<st
     sched.push_back(se);
   }
   if (sched.empty()) return Status::Ok();
-  Status st = write_plot(path_for("_schedules"), {"schedules", "step", "sigma", false, true}, sched, &written);
+  Status st = write_plot(path_for("_schedules"), plot_spec("schedules", "step", "sigma", false, true), sched, &written);
   return st.ok() || st.code() == Code::kInvalidArgument ? Status::Ok() : st;
 }
 
@@ -250,7 +267,8 @@ Status write_diagnostic_plots(const ScheduleDiagnostics& d, const std::string& s
     cost.y.push_back(d.interval_cost[i] / (dl * dl));
   }
   Status st = write_plot(path_for("_cost" + suffix),
-                         {d.method + ": estimated cost", "sigma", "L / (d log sigma)^2", true, true}, {cost}, &written);
+                         plot_spec(d.method + ": estimated cost", "sigma", "L / (d log sigma)^2", true, true), {cost},
+                         &written);
   if (!st.ok() || d.cumulative.size() != d.grid.size()) return st;
   Series lam{"cumulative length", {}, {}};
   for (size_t i = 0; i < d.grid.size(); ++i) {
@@ -266,8 +284,9 @@ Status write_diagnostic_plots(const ScheduleDiagnostics& d, const std::string& s
       if (std::fabs(std::log(d.grid[i] / s)) < std::fabs(std::log(d.grid[best] / s))) best = i;
     steps.y.push_back(d.cumulative[best]);
   }
-  return write_plot(path_for("_length" + suffix), {d.method + ": cumulative length", "sigma", "Lambda", true, false},
-                    {lam, steps}, &written);
+  return write_plot(path_for("_length" + suffix),
+                    plot_spec(d.method + ": cumulative length", "sigma", "Lambda", true, false), {lam, steps},
+                    &written);
 }
 
 }  // namespace

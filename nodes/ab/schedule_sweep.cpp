@@ -42,7 +42,8 @@ SweepPlan plan_sweep(Context& ctx, const Inputs& in) {
   for (const auto& s : split_list(in.get_string("steps_list"))) {
     double v = 0;
     if (!parse_number(s, v) || v < 1 || v != std::floor(v) || v > 100000)
-      throw InputError("steps_list", "\"" + in.get_string("steps_list") + "\"", "'" + s + "' is not a step count in 1..100000");
+      throw InputError("steps_list", "\"" + in.get_string("steps_list") + "\"",
+                       "'" + s + "' is not a step count in 1..100000");
     p.steps.push_back(static_cast<int64_t>(v));
   }
   if (p.schedules.empty()) throw InputError("schedulers", "\"\"", "no schedule names given");
@@ -79,7 +80,8 @@ diffusion::Sigmas sweep_schedule(Context& ctx, const Model& model, const std::st
 // The sweep holds about eight batches at once (noise, reference, target, a cell's states).
 void check_batch_memory(const Model& model, int64_t batch) {
   uint64_t bytes = 0;
-  if (!diffusion::checked_bytes(diffusion::batch_shape(batch, model.sample_shape()), c10::elementSize(model.dtype()), bytes))
+  if (!diffusion::checked_bytes(diffusion::batch_shape(batch, model.sample_shape()), c10::elementSize(model.dtype()),
+                                bytes))
     throw InputError("batch", std::to_string(batch), "the batch's size overflows");
   Status mem = diffusion::check_allocation(bytes, "a sweep batch of " + std::to_string(batch) + " samples", 8.0);
   if (!mem.ok()) throw InputError("batch", std::to_string(batch), mem.message(), Code::kResourceExhausted);
@@ -94,7 +96,8 @@ at::Tensor reference_solve(const Model& model, const at::Tensor& noise, int64_t 
   diffusion::TableSampler heun(*diffusion::find_sampler("heun"), SamplerSettings{});
   at::Tensor reference = heun.sample(model, noise * sig[0], sig.values(), rctx);
   report.timings["reference_seconds"] = seconds_since(t0);
-  report.reference = "heun, " + std::to_string(steps) + " karras steps, same noise (" + std::to_string(rctx.nfe) + " NFE)";
+  report.reference =
+      "heun, " + std::to_string(steps) + " karras steps, same noise (" + std::to_string(rctx.nfe) + " NFE)";
   return reference;
 }
 
@@ -137,7 +140,8 @@ struct CellRunner {
     if (!sampler.traits().stochastic) cell.metrics["trajectory_error"] = diffusion::rms_distance(out, reference);
     cell.metrics["sliced_wasserstein"] = sw.distance(out);
     if (const ExactDensity* exact = model.exact()) {
-      cell.metrics["mode_coverage_tv"] = diffusion::mode_coverage_tv(out, exact->component_means(), exact->component_weights());
+      cell.metrics["mode_coverage_tv"] =
+          diffusion::mode_coverage_tv(out, exact->component_means(), exact->component_weights());
       cell.metrics["mean_log_density"] = exact->log_density(out, 0.0).mean().item<double>();
     }
     metric_seconds += seconds_since(t_m);
@@ -154,12 +158,12 @@ std::shared_ptr<Report> run_sweep(Context& ctx, const Inputs& in) {
   const int64_t max_steps = *std::max_element(plan.steps.begin(), plan.steps.end());
   if (ref_steps < max_steps)
     throw InputError("reference_steps", std::to_string(ref_steps),
-                     "the reference has fewer steps (" + std::to_string(ref_steps) + ") than the largest compared run (" +
-                         std::to_string(max_steps) + ")");
+                     "the reference has fewer steps (" + std::to_string(ref_steps) +
+                         ") than the largest compared run (" + std::to_string(max_steps) + ")");
   const uint64_t seed = in.get_uint("seed");
   check_batch_memory(*model, batch);
-  at::Tensor noise =
-      diffusion::seeded_normal(seed, diffusion::batch_shape(batch, model->sample_shape()), model->device(), model->dtype());
+  at::Tensor noise = diffusion::seeded_normal(seed, diffusion::batch_shape(batch, model->sample_shape()),
+                                              model->device(), model->dtype());
   auto report = std::make_shared<Report>();
   report->model = inner->describe();
   at::Tensor reference = reference_solve(*model, noise, ref_steps, seed, *report);
@@ -201,25 +205,18 @@ std::shared_ptr<Report> run_sweep(Context& ctx, const Inputs& in) {
 }  // namespace
 
 NodeDef schedule_sweep_node() {
-  NodeContract c;
-  c.class_type = "ScheduleSweep";
-  c.category = kAbCategory;
-  c.description =
+  NodeContract c = Node(
+      "ScheduleSweep", kAbCategory,
       "Runs every schedule x sampler x step count from the same initial noise (seed) and measures each cell against a "
       "converged reference: trajectory_error (deterministic samplers; RMS distance to a heun solve with "
       "reference_steps karras steps from the same noise), sliced_wasserstein (against exact data samples when the "
       "model has them, else the reference), and for mixtures mode_coverage_tv and mean_log_density. Schedules and "
-      "samplers are given by registered name (comma separated), score_optimal among them.";
-  c.inputs = {Port("model", "MODEL"),
-              String("schedulers", "score_optimal, karras, exponential, align_your_steps, uniform"),
-              String("samplers", "euler, heun, dpmpp_2m"),
-              String("steps_list", "5, 10, 20"),
-              Int("batch", 1000, 1, 1 << 22),
-              Seed("seed"),
-              Int("reference_steps", 1000, 2, 100000),
-              Int("projections", 128, 1, 100000),
-              Optional(Tooltip(Port("reference_samples", "LATENT"), "samples of the target distribution for distances"))};
-  c.outputs = {{"REPORT", "REPORT"}};
+      "samplers are given by registered name (comma separated), score_optimal among them.",
+      {Port("model", "MODEL"), String("schedulers", "score_optimal, karras, exponential, align_your_steps, uniform"),
+       String("samplers", "euler, heun, dpmpp_2m"), String("steps_list", "5, 10, 20"), Int("batch", 1000, 1, 1 << 22),
+       Seed("seed"), Int("reference_steps", 1000, 2, 100000), Int("projections", 128, 1, 100000),
+       Optional(Tooltip(Port("reference_samples", "LATENT"), "samples of the target distribution for distances"))},
+      {{"REPORT", "REPORT"}});
   return make_node(c, [](Context& ctx, const Inputs& in) { return Outputs{Value(run_sweep(ctx, in))}; });
 }
 

@@ -1,19 +1,18 @@
 #include <ATen/ATen.h>
 
-#include "sigmaflow/diffusion/metrics.h"
 #include "nodes.h"
+#include "sigmaflow/diffusion/metrics.h"
 
 namespace sf::nodes {
 
 NodeDef sliced_wasserstein_node() {
-  NodeContract c;
-  c.class_type = "SlicedWasserstein";
-  c.category = kMetricCategory;
-  c.description = "Sliced 2-Wasserstein distance between the samples and reference samples (random unit directions "
-                  "from the seed): a distribution distance, valid for stochastic samplers too.";
-  c.inputs = {Port("samples", "LATENT"), Port("reference_samples", "LATENT"), Int("projections", 128, 1, 100000),
-              Seed("seed")};
-  c.outputs = {{"METRIC", "METRIC"}};
+  NodeContract c =
+      Node("SlicedWasserstein", kMetricCategory,
+           "Sliced 2-Wasserstein distance between the samples and reference samples (random unit directions "
+           "from the seed): a distribution distance, valid for stochastic samplers too.",
+           {Port("samples", "LATENT"), Port("reference_samples", "LATENT"), Int("projections", 128, 1, 100000),
+            Seed("seed")},
+           {{"METRIC", "METRIC"}});
   return make_node(c, [](Context&, const Inputs& in) {
     auto s = in.get<Latent>("samples");
     auto r = in.get<Latent>("reference_samples");

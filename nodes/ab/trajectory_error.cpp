@@ -1,27 +1,25 @@
 #include <ATen/ATen.h>
 
-#include "sigmaflow/diffusion/metrics.h"
 #include "nodes.h"
+#include "sigmaflow/diffusion/metrics.h"
 
 namespace sf::nodes {
 
 NodeDef trajectory_error_node() {
-  NodeContract c;
-  c.class_type = "TrajectoryError";
-  c.category = kMetricCategory;
-  c.description = "RMS distance sqrt(mean ||x_i - ref_i||^2) to a reference solution from the same initial noise (e.g. "
-                  "the same sampler with 1000+ steps): the direct measure of discretisation error of deterministic "
-                  "samplers. The reference must have at least as many steps as the measured run.";
-  c.inputs = {Port("samples", "LATENT"), Port("reference", "LATENT")};
-  c.outputs = {{"METRIC", "METRIC"}};
+  NodeContract c =
+      Node("TrajectoryError", kMetricCategory,
+           "RMS distance sqrt(mean ||x_i - ref_i||^2) to a reference solution from the same initial noise (e.g. "
+           "the same sampler with 1000+ steps): the direct measure of discretisation error of deterministic "
+           "samplers. The reference must have at least as many steps as the measured run.",
+           {Port("samples", "LATENT"), Port("reference", "LATENT")}, {{"METRIC", "METRIC"}});
   return make_node(c, [](Context&, const Inputs& in) {
     auto s = in.get<Latent>("samples");
     auto r = in.get<Latent>("reference");
     check_same_sample_shape(*s, "samples", *r, "reference");
     if (s->samples().size(0) != r->samples().size(0))
       throw InputError("reference", c10::str(r->samples().sizes()),
-                       "trajectory error pairs samples with their reference: batch " + std::to_string(r->samples().size(0)) +
-                           " vs " + std::to_string(s->samples().size(0)));
+                       "trajectory error pairs samples with their reference: batch " +
+                           std::to_string(r->samples().size(0)) + " vs " + std::to_string(s->samples().size(0)));
     if (r->steps > 0 && s->steps > 0 && r->steps < s->steps)
       throw InputError("reference", std::to_string(r->steps) + " steps",
                        "the reference has fewer steps (" + std::to_string(r->steps) + ") than the compared run (" +

@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <iterator>
 #include <limits>
 
 namespace sf::nodes {
@@ -18,84 +20,188 @@ const PLINT kR[] = {255, 0, 31, 255, 44, 214, 148, 140, 227, 127, 188, 23};
 const PLINT kG[] = {255, 0, 119, 127, 160, 39, 103, 86, 119, 127, 189, 190};
 const PLINT kB[] = {255, 0, 180, 14, 44, 40, 189, 75, 194, 127, 34, 207};
 constexpr int kColors = 12;
+// One marker glyph per series (the same glyph is drawn in the plot and in the legend).
+const char* const kMarkers[] = {"●", "■", "▲", "◆", "▼", "★", "○", "□", "△", "◇"};
+constexpr int kMarkerCount = 10;
 
-Status draw(const std::string& device, const std::string& file, const PlotSpec& spec, const std::vector<Series>& series) {
+struct Frame {
+  double x0, x1, y0, y1;  // the window, in plot coordinates (log10 on log axes)
+};
+
+double to_axis(double v, bool log) { return log ? std::log10(v) : v; }
+bool plottable(double x, double y, const PlotSpec& spec) {
+  return std::isfinite(x) && std::isfinite(y) && (!spec.log_x || x > 0) && (!spec.log_y || y > 0);
+}
+
+Result<Frame> frame_of(const PlotSpec& spec, const std::vector<Series>& series) {
   double x0 = std::numeric_limits<double>::infinity(), x1 = -x0, y0 = x0, y1 = -x0;
-  auto tx = [&](double v) { return spec.log_x ? std::log10(v) : v; };
-  auto ty = [&](double v) { return spec.log_y ? std::log10(v) : v; };
   for (const auto& s : series)
     for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
-      if ((spec.log_x && !(s.x[i] > 0)) || (spec.log_y && !(s.y[i] > 0)) || !std::isfinite(s.x[i]) || !std::isfinite(s.y[i]))
-        continue;
-      x0 = std::min(x0, tx(s.x[i]));
-      x1 = std::max(x1, tx(s.x[i]));
-      y0 = std::min(y0, ty(s.y[i]));
-      y1 = std::max(y1, ty(s.y[i]));
+      if (!plottable(s.x[i], s.y[i], spec)) continue;
+      x0 = std::min(x0, to_axis(s.x[i], spec.log_x));
+      x1 = std::max(x1, to_axis(s.x[i], spec.log_x));
+      y0 = std::min(y0, to_axis(s.y[i], spec.log_y));
+      y1 = std::max(y1, to_axis(s.y[i], spec.log_y));
     }
   if (!std::isfinite(x0) || !std::isfinite(y0)) return InvalidArgument("nothing to plot for '" + spec.title + "'");
-  if (x1 - x0 < 1e-12) { x0 -= 0.5; x1 += 0.5; }
-  if (y1 - y0 < 1e-12) { y0 -= 0.5; y1 += 0.5; }
-  double px = 0.04 * (x1 - x0), py = 0.06 * (y1 - y0);
-  {
-    plstream pls;
-    pls.sdev(device.c_str());
-    pls.sfnam(file.c_str());
-    pls.scmap0(kR, kG, kB, kColors);
-    pls.spage(0, 0, spec.width, spec.height, 0, 0);
-    pls.init();
-    pls.col0(1);
-    pls.schr(0, 0.85);
-    pls.adv(0);
-    // Leave the right third for the legend.
-    pls.vpor(0.1, series.size() > 1 ? 0.66 : 0.95, 0.12, 0.9);
-    pls.wind(x0 - px, x1 + px, y0 - py, y1 + py);
-    pls.box(spec.log_x ? "bcnstl" : "bcnst", 0, 0, spec.log_y ? "bcnstvl" : "bcnstv", 0, 0);
-    pls.lab(spec.x_label.c_str(), spec.y_label.c_str(), spec.title.c_str());
-    std::vector<PLINT> opt, line_colors, line_styles, symbol_colors, symbol_numbers, text_colors;
-    std::vector<PLFLT> line_widths, symbol_scales;
-    std::vector<const char*> texts, symbols;
-    for (size_t k = 0; k < series.size(); ++k) {
-      const Series& s = series[k];
-      std::vector<PLFLT> xs, ys;
+  if (x1 - x0 < 1e-12) x0 -= 0.5, x1 += 0.5;
+  if (y1 - y0 < 1e-12) y0 -= 0.5, y1 += 0.5;
+  double px = 0.05 * (x1 - x0), py = 0.08 * (y1 - y0);
+  return Frame{x0 - px, x1 + px, y0 - py, y1 + py};
+}
+
+std::string tick_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, std::fabs(v) >= 1e5 || (std::fabs(v) < 1e-3 && v != 0) ? "%.0e" : "%g", v);
+  return buf;
+}
+
+// Values to label on a log axis spanning [lo, hi] (log10): 1-2-5 per decade, thinned to at most
+// about 8 labels.
+std::vector<double> log_ticks(double lo, double hi) {
+  std::vector<double> out;
+  for (int e = static_cast<int>(std::floor(lo)); e <= static_cast<int>(std::ceil(hi)); ++e)
+    for (double m : {1.0, 2.0, 5.0}) {
+      double v = m * std::pow(10.0, e);
+      if (std::log10(v) >= lo && std::log10(v) <= hi) out.push_back(v);
+    }
+  if (out.size() > 8) {
+    std::vector<double> decades;
+    for (double v : out)
+      if (std::fabs(std::log10(v) - std::round(std::log10(v))) < 1e-9) decades.push_back(v);
+    if (decades.size() >= 2) out = decades;
+  }
+  return out;
+}
+
+// Ticks and labels at `values` on both edges of a log axis, in the window `f`.
+void label_axis(plstream& pls, const std::vector<double>& values, bool x_axis, const Frame& f) {
+  const double lo = x_axis ? f.x0 : f.y0, hi = x_axis ? f.x1 : f.y1;
+  const double tick_x = 0.015 * (f.x1 - f.x0), tick_y = 0.015 * (f.y1 - f.y0);
+  for (double v : values) {
+    double a = std::log10(v), pos = (a - lo) / (hi - lo);
+    if (pos < 0 || pos > 1) continue;
+    std::string text = tick_text(v);
+    if (x_axis) {
+      pls.join(a, f.y0, a, f.y0 + tick_y);
+      pls.join(a, f.y1, a, f.y1 - tick_y);
+      pls.mtex("b", 1.6, pos, 0.5, text.c_str());
+    } else {
+      pls.join(f.x0, a, f.x0 + tick_x, a);
+      pls.join(f.x1, a, f.x1 - tick_x, a);
+      pls.mtex("lv", 0.6, pos, 1.0, text.c_str());
+    }
+  }
+}
+
+void draw_axes(plstream& pls, const PlotSpec& spec, const Frame& f) {
+  pls.col0(1);
+  pls.wind(f.x0, f.x1, f.y0, f.y1);
+  // Linear axes tick and label themselves; log axes get ticks and labels at chosen values (PLplot
+  // would label only the decades).
+  pls.box(spec.log_x ? "bc" : "bcnst", 0, 0, spec.log_y ? "bc" : "bcnstv", 0, 0);
+  if (spec.log_x) label_axis(pls, spec.x_ticks.empty() ? log_ticks(f.x0, f.x1) : spec.x_ticks, true, f);
+  size_t widest = 5;  // PLplot's own labels of a linear axis: about five characters
+  if (spec.log_y) {
+    auto ticks = log_ticks(f.y0, f.y1);
+    label_axis(pls, ticks, false, f);
+    for (double v : ticks) widest = std::max(widest, tick_text(v).size());
+  }
+  pls.lab(spec.x_label.c_str(), "", spec.title.c_str());
+  // The y label clears the widest tick label.
+  pls.mtex("l", 1.2 + 0.8 * static_cast<double>(widest), 0.5, 0.5, spec.y_label.c_str());
+}
+
+// Lines of up to 60 points carry a marker at every point; longer lines are plain (the legend
+// follows the same rule).
+bool has_markers(const Series& s) { return s.points || std::min(s.x.size(), s.y.size()) <= 60; }
+
+void draw_series(plstream& pls, const PlotSpec& spec, const Series& s, size_t k) {
+  std::vector<PLFLT> xs, ys;
+  for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
+    if (!plottable(s.x[i], s.y[i], spec)) continue;
+    xs.push_back(to_axis(s.x[i], spec.log_x));
+    ys.push_back(to_axis(s.y[i], spec.log_y));
+  }
+  if (xs.empty()) return;
+  pls.col0(2 + static_cast<PLINT>(k % (kColors - 2)));
+  pls.width(2.0);
+  if (!s.points) pls.line(static_cast<PLINT>(xs.size()), xs.data(), ys.data());
+  // Large clouds get small markers so the density shows; short series, full-size ones.
+  pls.schr(0, xs.size() > 500 ? 0.35 : 0.9);
+  if (has_markers(s)) pls.string(static_cast<PLINT>(xs.size()), xs.data(), ys.data(), kMarkers[k % kMarkerCount]);
+  pls.schr(0, 0.85);
+}
+
+// The place for the legend (a corner, or the middle of an edge) whose area holds the fewest data
+// points: where it hides the least.
+PLINT emptiest_place(const PlotSpec& spec, const std::vector<Series>& series, const Frame& f) {
+  struct Place {
+    PLINT position;
+    double u0, u1, v0, v1;  // the area it covers, as fractions of the window
+  };
+  const Place places[] = {{PL_POSITION_TOP | PL_POSITION_RIGHT, 0.6, 1, 0.65, 1},
+                          {PL_POSITION_TOP | PL_POSITION_LEFT, 0, 0.4, 0.65, 1},
+                          {PL_POSITION_BOTTOM | PL_POSITION_LEFT, 0, 0.4, 0, 0.35},
+                          {PL_POSITION_BOTTOM | PL_POSITION_RIGHT, 0.6, 1, 0, 0.35},
+                          {PL_POSITION_TOP, 0.3, 0.7, 0.65, 1},
+                          {PL_POSITION_BOTTOM, 0.3, 0.7, 0, 0.35},
+                          {PL_POSITION_LEFT, 0, 0.4, 0.33, 0.67},
+                          {PL_POSITION_RIGHT, 0.6, 1, 0.33, 0.67}};
+  size_t best = 0, best_count = SIZE_MAX;
+  for (size_t p = 0; p < std::size(places); ++p) {
+    size_t count = 0;
+    for (const auto& s : series)
       for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
-        if ((spec.log_x && !(s.x[i] > 0)) || (spec.log_y && !(s.y[i] > 0))) continue;
-        xs.push_back(tx(s.x[i]));
-        ys.push_back(ty(s.y[i]));
+        if (!plottable(s.x[i], s.y[i], spec)) continue;
+        double u = (to_axis(s.x[i], spec.log_x) - f.x0) / (f.x1 - f.x0);
+        double v = (to_axis(s.y[i], spec.log_y) - f.y0) / (f.y1 - f.y0);
+        count += u >= places[p].u0 && u <= places[p].u1 && v >= places[p].v0 && v <= places[p].v1;
       }
-      PLINT color = 2 + static_cast<PLINT>(k % (kColors - 2));
-      pls.col0(color);
-      pls.width(2.0);
-      if (s.points) {
-        // Large clouds as dots, short lists (schedule steps) as visible circles.
-        pls.ssym(0, xs.size() > 200 ? 0.6 : 1.6);
-        pls.poin(static_cast<PLINT>(xs.size()), xs.data(), ys.data(), xs.size() > 200 ? 1 : 4);
-        pls.ssym(0, 1.0);
-      } else if (!xs.empty()) {
-        pls.line(static_cast<PLINT>(xs.size()), xs.data(), ys.data());
-        if (xs.size() <= 60) pls.poin(static_cast<PLINT>(xs.size()), xs.data(), ys.data(), 17);
-      }
-      opt.push_back(s.points ? PL_LEGEND_SYMBOL : PL_LEGEND_LINE);
-      line_colors.push_back(color);
-      line_styles.push_back(1);
-      line_widths.push_back(2.0);
-      symbol_colors.push_back(color);
-      symbol_scales.push_back(1.0);
-      symbol_numbers.push_back(3);
-      text_colors.push_back(1);
-      texts.push_back(s.label.c_str());
-      symbols.push_back("#(728)");
-    }
-    if (series.size() > 1) {
-      PLFLT w, h;
-      pls.col0(1);
-      pls.legend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
-                 PL_POSITION_RIGHT | PL_POSITION_OUTSIDE, 0.03, 0.0,
-                 0.08, 0, 1, 1, 0, 0, static_cast<PLINT>(series.size()), opt.data(), 1.0, 0.8, 2.0, 0.0,
-                 text_colors.data(), texts.data(), nullptr, nullptr, nullptr, nullptr, line_colors.data(),
-                 line_styles.data(), line_widths.data(), symbol_colors.data(), symbol_scales.data(),
-                 symbol_numbers.data(), symbols.data());
-    }
-  }  // plend: the file is complete here
+    if (count < best_count) best = p, best_count = count;
+  }
+  return places[best].position;
+}
+
+void draw_legend(plstream& pls, const std::vector<Series>& series, PLINT corner) {
+  const auto n = static_cast<PLINT>(series.size());
+  std::vector<PLINT> opt(series.size()), colors(series.size()), styles(series.size(), 1), text_colors(series.size(), 1);
+  std::vector<PLINT> symbol_numbers(series.size(), 1);
+  std::vector<PLFLT> widths(series.size(), 2.0), scales(series.size(), 0.9);
+  std::vector<const char*> texts(series.size()), symbols(series.size());
+  for (size_t k = 0; k < series.size(); ++k) {
+    opt[k] = (series[k].points ? 0 : PL_LEGEND_LINE) | (has_markers(series[k]) ? PL_LEGEND_SYMBOL : 0);
+    colors[k] = 2 + static_cast<PLINT>(k % (kColors - 2));
+    texts[k] = series[k].label.c_str();
+    symbols[k] = kMarkers[k % kMarkerCount];
+  }
+  PLFLT w, h;
+  pls.col0(1);
+  pls.legend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, corner | PL_POSITION_INSIDE, 0.02, 0.02, 0.06, 0, 1,
+             1, 0, 0, n, opt.data(), 1.0, 0.75, 1.8, 0.0, text_colors.data(), texts.data(), nullptr, nullptr, nullptr,
+             nullptr, colors.data(), styles.data(), widths.data(), colors.data(), scales.data(), symbol_numbers.data(),
+             symbols.data());
+}
+
+Status draw(const std::string& device, const std::string& file, const PlotSpec& spec,
+            const std::vector<Series>& series) {
+  auto f = frame_of(spec, series);
+  if (!f.ok()) return f.status();
+  plstream pls;  // plend in the destructor: the file is complete when this scope ends
+  pls.sdev(device.c_str());
+  pls.sfnam(file.c_str());
+  pls.scmap0(kR, kG, kB, kColors);
+  pls.spage(0, 0, spec.width, spec.height, 0, 0);
+  pls.init();
+  pls.schr(0, 0.85);
+  pls.adv(0);
+  if (spec.equal_aspect)
+    pls.vpas(0.14, 0.95, 0.12, 0.9, (f->y1 - f->y0) / (f->x1 - f->x0));
+  else
+    pls.vpor(0.14, 0.95, 0.12, 0.9);
+  draw_axes(pls, spec, *f);
+  for (size_t k = 0; k < series.size(); ++k) draw_series(pls, spec, series[k], k);
+  if (series.size() > 1) draw_legend(pls, series, emptiest_place(spec, series, *f));
   return Status::Ok();
 }
 

@@ -5,7 +5,6 @@
 #include <string>
 #include <vector>
 
-
 namespace sf::nodes {
 
 // Splits on commas, semicolons, whitespace and brackets; drops empty items.

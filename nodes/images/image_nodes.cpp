@@ -3,8 +3,8 @@
 
 #include <cmath>
 
-#include "../common/plot.h"
 #include "../common/outputs.h"
+#include "../common/plot.h"
 #include "../common/text.h"
 #include "png_writer.h"
 #include "sigmaflow/files.h"
@@ -45,29 +45,25 @@ at::Tensor image_grid(const at::Tensor& bytes, int64_t cols) {
 }  // namespace
 
 NodeDef latent_to_image_node() {
-  NodeContract c;
-  c.class_type = "LatentToImage";
-  c.category = "image";
-  c.description = "Maps samples in [-1, 1] to an IMAGE batch [B, H, W, C] in [0, 1] (ComfyUI's layout).";
-  c.inputs = {Port("samples", "LATENT")};
-  c.outputs = {{"IMAGE", "IMAGE"}};
+  NodeContract c = Node("LatentToImage", "image",
+                        "Maps samples in [-1, 1] to an IMAGE batch [B, H, W, C] in [0, 1] (ComfyUI's layout).",
+                        {Port("samples", "LATENT")}, {{"IMAGE", "IMAGE"}});
   return make_node(c, [](Context&, const Inputs& in) {
     return Outputs{Value("IMAGE", to_image(in.get<Latent>("samples")->samples(), "samples"))};
   });
 }
 
 NodeDef save_image_node() {
-  NodeContract c;
-  c.class_type = "SaveImage";
-  c.category = "image";
-  c.description = "Writes PNG files (libpng), atomically: one grid of the whole batch (grid on) or one file per image. "
-                  "Accepts an IMAGE, or a LATENT in [-1, 1] directly.";
-  c.inputs = {Port("images", "IMAGE,LATENT"), String("filename_prefix", "images/sample"), Bool("grid", true),
-              Tooltip(Int("columns", 0, 0, 1024), "grid columns (0 = about square)")};
-  c.output_node = true;
+  NodeContract c =
+      OutputNode("SaveImage", "image",
+                 "Writes PNG files (libpng), atomically: one grid of the whole batch (grid on) or one file per image. "
+                 "Accepts an IMAGE, or a LATENT in [-1, 1] directly.",
+                 {Port("images", "IMAGE,LATENT"), String("filename_prefix", "images/sample"), Bool("grid", true),
+                  Tooltip(Int("columns", 0, 0, 1024), "grid columns (0 = about square)")});
   return make_node(c, [](Context& ctx, const Inputs& in) {
     const Value& v = in.get("images");
-    at::Tensor img = v.is_tensor() ? v.tensor().to(at::kCPU, at::kFloat) : to_image(in.get<Latent>("images")->samples(), "images");
+    at::Tensor img =
+        v.is_tensor() ? v.tensor().to(at::kCPU, at::kFloat) : to_image(in.get<Latent>("images")->samples(), "images");
     if (img.dim() != 4 || img.size(0) == 0)
       throw InputError("images", c10::str(img.sizes()), "expected a non-empty IMAGE batch [B, H, W, C]");
     const int64_t B = img.size(0), H = img.size(1), W = img.size(2), C = img.size(3);
@@ -97,13 +93,10 @@ NodeDef save_image_node() {
 }
 
 NodeDef plot_samples_2d_node() {
-  NodeContract c;
-  c.class_type = "PlotSamples2D";
-  c.category = "image";
-  c.description = "Scatter plot (PLplot, PNG and SVG) of 2-D samples, optionally over reference samples.";
-  c.inputs = {Port("samples", "LATENT"), Optional(Port("reference", "LATENT")), String("filename_prefix", "plots/samples"),
-              String("title", "samples")};
-  c.output_node = true;
+  NodeContract c = OutputNode("PlotSamples2D", "image",
+                              "Scatter plot (PLplot, PNG and SVG) of 2-D samples, optionally over reference samples.",
+                              {Port("samples", "LATENT"), Optional(Port("reference", "LATENT")),
+                               String("filename_prefix", "plots/samples"), String("title", "samples")});
   return make_node(c, [](Context& ctx, const Inputs& in) {
     auto points = [](const at::Tensor& t, const std::string& input, const std::string& label) {
       at::Tensor x = t.detach().to(at::kCPU, at::kDouble);
@@ -122,7 +115,9 @@ NodeDef plot_samples_2d_node() {
     if (in.has("reference")) series.push_back(points(in.get<Latent>("reference")->samples(), "reference", "reference"));
     series.push_back(points(in.get<Latent>("samples")->samples(), "samples", "samples"));
     std::vector<std::string> written;
-    PlotSpec spec{in.get_string("title"), "x1", "x2", false, false, 800, 800};
+    PlotSpec spec = plot_spec(in.get_string("title"), "x1", "x2", false, false);
+    spec.width = spec.height = 800;
+    spec.equal_aspect = true;  // round blobs must look round
     Status st = write_plot(output_file(ctx, in.get_string("filename_prefix"), ""), spec, series, &written);
     if (!st.ok()) throw InputError("filename_prefix", "\"" + in.get_string("filename_prefix") + "\"", st.message());
     for (const auto& f : written) ctx.record_output(f);

@@ -12,16 +12,14 @@ using diffusion::FitOptions;
 using diffusion::FitResult;
 
 NodeDef load_dataset_node() {
-  NodeContract c;
-  c.class_type = "LoadDataset";
-  c.category = kModelCategory;
-  c.description =
+  NodeContract c = Node(
+      "LoadDataset", kModelCategory,
       "Reads samples from an IDX file (MNIST/Fashion-MNIST format, gzip or plain; Debian's dataset-fashion-mnist "
       "package ships them, `dpkg -L dataset-fashion-mnist` lists the paths) or a .npy file. uint8 pixels are scaled "
-      "to [-1, 1]; float data is kept. image_shape reshapes each sample (e.g. \"1, 28, 28\"; empty = as stored).";
-  c.inputs = {String("path", "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"), Int("offset", 0, 0, 1e12),
-              Tooltip(Int("limit", 0, 0, 1e12), "number of samples (0 = all)"), String("image_shape", "")};
-  c.outputs = {{"LATENT", "samples"}};
+      "to [-1, 1]; float data is kept. image_shape reshapes each sample (e.g. \"1, 28, 28\"; empty = as stored).",
+      {String("path", "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"), Int("offset", 0, 0, 1e12),
+       Tooltip(Int("limit", 0, 0, 1e12), "number of samples (0 = all)"), String("image_shape", "")},
+      {{"LATENT", "samples"}});
   return make_node(c, [](Context&, const Inputs& in) {
     const std::string& path = in.get_string("path");
     auto r = diffusion::load_dataset(path, in.get_int("offset"), in.get_int("limit"));
@@ -49,12 +47,19 @@ NodeDef fit_gaussian_mixture_node() {
   NodeContract c;
   c.class_type = "FitGaussianMixture";
   c.category = kModelCategory;
-  c.description = "Fits a Gaussian mixture to data by EM (k-means++ initialisation, seeded, float64, variance floor) "
-                  "and returns it as an exact-score MODEL with the data's sample shape.";
-  c.inputs = {Port("dataset", "LATENT"), Int("components", 10, 1, 10000), Combo("covariance", {"diag", "isotropic"}),
-              Int("iterations", 100, 1, 100000), Float("variance_floor", 1e-4, 1e-12, 10.0, 1e-5),
-              Seed("seed"), Float("sigma_min", 0.002, 1e-6, 1e4, 0.001),
-              Float("sigma_max", 80.0, 1e-5, 1e5, 0.1), String("device", "default"), Combo("dtype", {"float32", "float64"})};
+  c.description =
+      "Fits a Gaussian mixture to data by EM (k-means++ initialisation, seeded, float64, variance floor) "
+      "and returns it as an exact-score MODEL with the data's sample shape.";
+  c.inputs = {Port("dataset", "LATENT"),
+              Int("components", 10, 1, 10000),
+              Combo("covariance", {"diag", "isotropic"}),
+              Int("iterations", 100, 1, 100000),
+              Float("variance_floor", 1e-4, 1e-12, 10.0, 1e-5),
+              Seed("seed"),
+              Float("sigma_min", 0.002, 1e-6, 1e4, 0.001),
+              Float("sigma_max", 80.0, 1e-5, 1e5, 0.1),
+              String("device", "default"),
+              Combo("dtype", {"float32", "float64"})};
   c.outputs = {{"MODEL", "MODEL", {kExactDensity}}};
   c.constraints = {Less("sigma_min", "sigma_max")};
   return make_node(c, [](Context& ctx, const Inputs& in) {
@@ -74,8 +79,8 @@ NodeDef fit_gaussian_mixture_node() {
     FitResult fit = diffusion::fit_mixture(data, o);
     ctx.info("EM converged after " + std::to_string(fit.iterations) + " iterations, mean log-likelihood " +
              std::to_string(fit.mean_log_likelihood));
-    auto model = std::make_shared<diffusion::GaussianMixture>(fit.params, smin, smax, device,
-                                                   in.get_string("dtype") == "float64" ? at::kDouble : at::kFloat);
+    auto model = std::make_shared<diffusion::GaussianMixture>(
+        fit.params, smin, smax, device, in.get_string("dtype") == "float64" ? at::kDouble : at::kFloat);
     return Outputs{Value(std::shared_ptr<const Object>(model))};
   });
 }

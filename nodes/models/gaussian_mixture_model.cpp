@@ -34,9 +34,9 @@ std::vector<std::vector<double>> matrix_of(const Literal& l, const std::string& 
   if (rows.empty()) throw InputError(input, l.to_json(), "the list is empty");
   for (const auto& r : rows)
     if (r.size() != rows[0].size())
-      throw InputError(input, l.to_json(),
-                       "ragged list: rows have " + std::to_string(rows[0].size()) + " and " + std::to_string(r.size()) +
-                           " entries");
+      throw InputError(
+          input, l.to_json(),
+          "ragged list: rows have " + std::to_string(rows[0].size()) + " and " + std::to_string(r.size()) + " entries");
   return rows;
 }
 
@@ -86,7 +86,8 @@ MixtureParams mixture_from_lists(const Literal* weights, const Literal& means, c
     p.weights = at::full({K}, 1.0 / static_cast<double>(K), at::kDouble);
   }
   if (stds && variances) throw InputError("stds", stds->to_json(), "give either stds or variances, not both");
-  if (!stds && !variances) throw InputError("stds", "null", "give per-component stds (isotropic) or variances (diagonal)");
+  if (!stds && !variances)
+    throw InputError("stds", "null", "give per-component stds (isotropic) or variances (diagonal)");
   if (stds) {
     auto s = matrix_of(*stds, "stds", true);
     if (static_cast<int64_t>(s.size()) != K || s[0].size() != 1)
@@ -145,15 +146,14 @@ MixtureParams params_from_inputs(const Inputs& in) {
 }  // namespace
 
 NodeDef gaussian_mixture_model_node() {
-  NodeContract c;
-  c.class_type = "GaussianMixtureModel";
+  NodeContract c =
+      Node("GaussianMixtureModel", kModelCategory,
+           "A model with an exact denoiser, score and log-density: a Gaussian mixture given by a preset or by literal "
+           "lists (weights, means, and per-component stds for isotropic or variances for diagonal components). Weights "
+           "must sum to 1 unless normalize is on. With labels (one class per component) it is class-conditional: "
+           "conditioning on class c keeps the components labelled c. Preset ring8_classes labels ring8's modes 0, 1, "
+           "0, 1...");
   c.display_name = "Gaussian Mixture Model (exact score)";
-  c.category = kModelCategory;
-  c.description =
-      "A model with an exact denoiser, score and log-density: a Gaussian mixture given by a preset or by literal "
-      "lists (weights, means, and per-component stds for isotropic or variances for diagonal components). Weights "
-      "must sum to 1 unless normalize is on. With labels (one class per component) it is class-conditional: "
-      "conditioning on class c keeps the components labelled c. Preset ring8_classes labels ring8's modes 0, 1, 0, 1...";
   std::vector<std::string> presets = diffusion::mixture_preset_names();
   presets.push_back("custom");
   c.inputs = {Combo("preset", presets, std::string("clusters2d")),
@@ -185,13 +185,12 @@ NodeDef gaussian_mixture_model_node() {
 }
 
 NodeDef sample_data_node() {
-  NodeContract c;
-  c.class_type = "SampleData";
-  c.category = kModelCategory;
-  c.description = "n exact samples from the model's data distribution (mixtures), generated on the CPU from the seed "
-                  "and moved to the model's device: reference samples for metrics.";
-  c.inputs = {Requires(Port("model", "MODEL"), kExactDensity), Int("n", 1000, 1, 1 << 24), Seed("seed")};
-  c.outputs = {{"LATENT", "samples"}};
+  NodeContract c =
+      Node("SampleData", kModelCategory,
+           "n exact samples from the model's data distribution (mixtures), generated on the CPU from the seed "
+           "and moved to the model's device: reference samples for metrics.",
+           {Requires(Port("model", "MODEL"), kExactDensity), Int("n", 1000, 1, 1 << 24), Seed("seed")},
+           {{"LATENT", "samples"}});
   return make_node(c, [](Context&, const Inputs& in) {
     auto model = in.get<Model>("model");
     const ExactDensity* exact = model->exact();

@@ -52,34 +52,25 @@ TorchScriptSettings settings_from_inputs(Context& ctx, const Inputs& in) {
 
 }  // namespace
 
-
 NodeDef torchscript_model_node() {
-  NodeContract c;
-  c.class_type = "TorchScriptModel";
-  c.display_name = "TorchScript Model";
-  c.category = kModelCategory;
-  c.description =
+  NodeContract c = Node(
+      "TorchScriptModel", kModelCategory,
       "Loads a TorchScript module whose forward(x, t) is a diffusion network and wraps it as a MODEL in VE space. "
       "parametrization: eps (c_in = 1/sqrt(s^2+1), D = x - s out), v, x0, edm (Karras preconditioning), flow "
       "(rectified flow: s_f = s/(1+s), x_f = x/(1+s), D = x_f - s_f out). time_input: sigma, log_sigma_quarter "
       "(EDM's ln(s)/4), discrete_index (a table index: the SD linear-beta table or a custom list; nearest as ComfyUI "
-      "or interpolated as k-diffusion) or flow_t1000. sample_shape is the per-sample shape, e.g. \"4, 64, 64\".";
-  c.inputs = {String("path", "model.pt"),
-              Combo("parametrization", {"eps", "v", "x0", "edm", "flow"}),
-              String("sample_shape", "4, 64, 64"),
-              Combo("time_input", {"discrete_index", "sigma", "log_sigma_quarter", "flow_t1000"}),
-              Combo("discrete_table", {"linear_beta", "list"}),
-              Float("beta_start", 0.00085, 1e-8, 0.5, 0.00001),
-              Float("beta_end", 0.012, 1e-8, 0.999, 0.0001),
-              Int("table_steps", 1000, 2, 100000),
-              Optional(Tooltip(List("sigma_list"), "ascending sigma table for discrete_table = list")),
-              Combo("timestep_rounding", {"nearest", "interpolate"}),
-              Float("sigma_data", 1.0, 1e-6, 1e4),
-              Float("sigma_min", 0.002, 1e-8, 1e4, 0.001),
-              Float("sigma_max", 80.0, 1e-6, 1e6, 0.1),
-              String("device", "default"),
-              Combo("dtype", {"float32", "float64"})};
-  c.outputs = {{"MODEL", "MODEL"}};
+      "or interpolated as k-diffusion) or flow_t1000. sample_shape is the per-sample shape, e.g. \"4, 64, 64\".",
+      {String("path", "model.pt"), Combo("parametrization", {"eps", "v", "x0", "edm", "flow"}),
+       String("sample_shape", "4, 64, 64"),
+       Combo("time_input", {"discrete_index", "sigma", "log_sigma_quarter", "flow_t1000"}),
+       Combo("discrete_table", {"linear_beta", "list"}), Float("beta_start", 0.00085, 1e-8, 0.5, 0.00001),
+       Float("beta_end", 0.012, 1e-8, 0.999, 0.0001), Int("table_steps", 1000, 2, 100000),
+       Optional(Tooltip(List("sigma_list"), "ascending sigma table for discrete_table = list")),
+       Combo("timestep_rounding", {"nearest", "interpolate"}), Float("sigma_data", 1.0, 1e-6, 1e4),
+       Float("sigma_min", 0.002, 1e-8, 1e4, 0.001), Float("sigma_max", 80.0, 1e-6, 1e6, 0.1),
+       String("device", "default"), Combo("dtype", {"float32", "float64"})},
+      {{"MODEL", "MODEL"}});
+  c.display_name = "TorchScript Model";
   return make_node(c, [](Context& ctx, const Inputs& in) {
     TorchScriptSettings s = settings_from_inputs(ctx, in);
     std::shared_ptr<const Model> model;

@@ -8,19 +8,14 @@
 namespace sf::nodes {
 
 NodeDef ksampler_node() {
-  NodeContract c;
-  c.class_type = "KSampler";
-  c.category = "sampling";
-  c.description = "One-node sampling: the named schedule (BasicScheduler's denoise rule), seeded CPU noise, and the "
-                  "named sampler with default options. No conditioning/CFG: models here are unconditional.";
-  c.inputs = {Port("model", "MODEL"),
-              Seed("seed"),
-              Int("steps", 20, 1, 10000),
-              RegistryCombo("sampler_name", "samplers", {}, "euler"),
-              RegistryCombo("scheduler", "schedulers", {}, "karras"),
-              Port("latent_image", "LATENT"),
-              Float("denoise", 1.0, 0.0, 1.0)};
-  c.outputs = {{"LATENT", "LATENT"}};
+  NodeContract c = Node(
+      "KSampler", "sampling",
+      "One-node sampling: the named schedule (BasicScheduler's denoise rule), seeded CPU noise, and the "
+      "named sampler with default options. No conditioning/CFG: models here are unconditional.",
+      {Port("model", "MODEL"), Seed("seed"), Int("steps", 20, 1, 10000),
+       RegistryCombo("sampler_name", "samplers", {}, "euler"), RegistryCombo("scheduler", "schedulers", {}, "karras"),
+       Port("latent_image", "LATENT"), Float("denoise", 1.0, 0.0, 1.0)},
+      {{"LATENT", "LATENT"}});
   return make_node(c, [](Context& ctx, const Inputs& in) {
     auto model = in.get<Model>("model");
     SamplerSettings settings;
@@ -38,8 +33,8 @@ NodeDef ksampler_node() {
     RandomNoiseObject noise(seed);
     SamplingInputs names;
     names.sigmas = "scheduler";
-    auto r = sample_latent(ctx, *model, &noise, seed, *sampler, sigmas.rounded_to_float32(), *in.get<Latent>("latent_image"),
-                           false, names);
+    auto r = sample_latent(ctx, *model, &noise, seed, *sampler, sigmas.rounded_to_float32(),
+                           *in.get<Latent>("latent_image"), false, names);
     return Outputs{Value(r.output)};
   });
 }

@@ -9,12 +9,9 @@
 namespace sf::nodes {
 
 NodeDef empty_latent_node() {
-  NodeContract c;
-  c.class_type = "EmptyLatent";
-  c.category = kLatentCategory;
-  c.description = "Zeros of the model's sample shape: [batch_size, ...shape] on the model's device and dtype.";
-  c.inputs = {Port("model", "MODEL"), Int("batch_size", 1, 1, 1 << 20)};
-  c.outputs = {{"LATENT", "LATENT"}};
+  NodeContract c = Node("EmptyLatent", kLatentCategory,
+                        "Zeros of the model's sample shape: [batch_size, ...shape] on the model's device and dtype.",
+                        {Port("model", "MODEL"), Int("batch_size", 1, 1, 1 << 20)}, {{"LATENT", "LATENT"}});
   return make_node(c, [](Context&, const Inputs& in) {
     auto model = in.get<Model>("model");
     auto shape = diffusion::batch_shape(in.get_int("batch_size"), model->sample_shape());
@@ -29,13 +26,11 @@ NodeDef empty_latent_node() {
 }
 
 NodeDef save_latent_node() {
-  NodeContract c;
-  c.class_type = "SaveLatent";
-  c.category = kLatentCategory;
-  c.description = "Writes the batch as a NumPy .npy file <output>/<filename_prefix>_NNNNN_.npy (atomically; the "
-                  "counter is dropped when the run overwrites).";
-  c.inputs = {Port("samples", "LATENT"), String("filename_prefix", "latents/samples")};
-  c.output_node = true;
+  NodeContract c =
+      OutputNode("SaveLatent", kLatentCategory,
+                 "Writes the batch as a NumPy .npy file <output>/<filename_prefix>_NNNNN_.npy (atomically; the "
+                 "counter is dropped when the run overwrites).",
+                 {Port("samples", "LATENT"), String("filename_prefix", "latents/samples")});
   return make_node(c, [](Context& ctx, const Inputs& in) {
     auto latent = in.get<Latent>("samples");
     const std::string& prefix = in.get_string("filename_prefix");
@@ -49,13 +44,11 @@ NodeDef save_latent_node() {
 }
 
 NodeDef load_latent_node() {
-  NodeContract c;
-  c.class_type = "LoadLatent";
-  c.category = kLatentCategory;
-  c.description = "Reads a NumPy .npy file (float32/float64, C or Fortran order) as a LATENT batch on the CPU; the "
-                  "sampler moves it to the model's device.";
-  c.inputs = {String("path", "samples.npy")};
-  c.outputs = {{"LATENT", "LATENT"}};
+  NodeContract c =
+      Node("LoadLatent", kLatentCategory,
+           "Reads a NumPy .npy file (float32/float64, C or Fortran order) as a LATENT batch on the CPU; the "
+           "sampler moves it to the model's device.",
+           {String("path", "samples.npy")}, {{"LATENT", "LATENT"}});
   return make_node(c, [](Context&, const Inputs& in) {
     const std::string& path = in.get_string("path");
     auto r = diffusion::load_npy(path);

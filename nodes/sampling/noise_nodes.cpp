@@ -19,35 +19,29 @@ at::Tensor ExplicitNoise::generate(const at::Tensor& latent) const {
 }
 
 NodeDef random_noise_node() {
-  NodeContract c;
-  c.class_type = "RandomNoise";
-  c.category = kNoiseCategory;
-  c.description = "Gaussian noise from a seed, generated on the CPU (float32) and moved to the model's device, so a "
-                  "seed gives the same numbers on every machine (as ComfyUI).";
-  c.inputs = {Seed("noise_seed")};
-  c.outputs = {{"NOISE", "NOISE"}};
+  NodeContract c =
+      Node("RandomNoise", kNoiseCategory,
+           "Gaussian noise from a seed, generated on the CPU (float32) and moved to the model's device, so a "
+           "seed gives the same numbers on every machine (as ComfyUI).",
+           {Seed("noise_seed")}, {{"NOISE", "NOISE"}});
   return make_node(c, [](Context&, const Inputs& in) {
     return Outputs{Value(std::make_shared<RandomNoiseObject>(in.get_uint("noise_seed")))};
   });
 }
 
 NodeDef disable_noise_node() {
-  NodeContract c;
-  c.class_type = "DisableNoise";
-  c.category = kNoiseCategory;
-  c.description = "No initial noise: the latent is used as the starting state as it is.";
-  c.outputs = {{"NOISE", "NOISE"}};
+  NodeContract c =
+      Node("DisableNoise", kNoiseCategory, "No initial noise: the latent is used as the starting state as it is.", {},
+           {{"NOISE", "NOISE"}});
   return make_node(c, [](Context&, const Inputs&) { return Outputs{Value(std::make_shared<DisabledNoise>())}; });
 }
 
 NodeDef latent_to_noise_node() {
-  NodeContract c;
-  c.class_type = "LatentToNoise";
-  c.category = kNoiseCategory;
-  c.description = "Uses a latent batch (e.g. loaded from .npy) as the initial noise, for exact comparisons with other "
-                  "tools. Its shape must match the latent being sampled.";
-  c.inputs = {Port("latent", "LATENT")};
-  c.outputs = {{"NOISE", "NOISE"}};
+  NodeContract c =
+      Node("LatentToNoise", kNoiseCategory,
+           "Uses a latent batch (e.g. loaded from .npy) as the initial noise, for exact comparisons with other "
+           "tools. Its shape must match the latent being sampled.",
+           {Port("latent", "LATENT")}, {{"NOISE", "NOISE"}});
   return make_node(c, [](Context&, const Inputs& in) {
     return Outputs{Value(std::make_shared<ExplicitNoise>(in.get<Latent>("latent")->samples()))};
   });

@@ -16,16 +16,14 @@ InputSpec comfy_scaling_input() {
 }  // namespace
 
 NodeDef sampler_custom_node() {
-  NodeContract c;
-  c.class_type = "SamplerCustom";
-  c.category = kCustomSamplingCategory;
-  c.description = "Runs a SAMPLER over SIGMAS from latent + sigmas[0] * noise(noise_seed). Outputs the final samples "
-                  "and the last denoised estimate. Initial scaling: the VE rule by default; ComfyUI's sqrt(1 + "
-                  "sigma^2) rule is the comfy_noise_scaling option.";
-  c.inputs = {Port("model", "MODEL"),  Bool("add_noise", true),         Seed("noise_seed"),
-              Port("sampler", "SAMPLER"), Port("sigmas", "SIGMAS"), Port("latent_image", "LATENT"),
-              comfy_scaling_input()};
-  c.outputs = {{"LATENT", "output"}, {"LATENT", "denoised_output"}};
+  NodeContract c =
+      Node("SamplerCustom", kCustomSamplingCategory,
+           "Runs a SAMPLER over SIGMAS from latent + sigmas[0] * noise(noise_seed). Outputs the final samples "
+           "and the last denoised estimate. Initial scaling: the VE rule by default; ComfyUI's sqrt(1 + "
+           "sigma^2) rule is the comfy_noise_scaling option.",
+           {Port("model", "MODEL"), Bool("add_noise", true), Seed("noise_seed"), Port("sampler", "SAMPLER"),
+            Port("sigmas", "SIGMAS"), Port("latent_image", "LATENT"), comfy_scaling_input()},
+           {{"LATENT", "output"}, {"LATENT", "denoised_output"}});
   return make_node(c, [](Context& ctx, const Inputs& in) {
     auto model = in.get<Model>("model");
     uint64_t seed = in.get_uint("noise_seed");
@@ -38,13 +36,12 @@ NodeDef sampler_custom_node() {
 }
 
 NodeDef sampler_custom_advanced_node() {
-  NodeContract c;
-  c.class_type = "SamplerCustomAdvanced";
-  c.category = kCustomSamplingCategory;
-  c.description = "As SamplerCustom, with the initial noise as a NOISE input (RandomNoise, DisableNoise, LatentToNoise).";
-  c.inputs = {Port("noise", "NOISE"), Port("model", "MODEL"), Port("sampler", "SAMPLER"), Port("sigmas", "SIGMAS"),
-              Port("latent_image", "LATENT"), comfy_scaling_input()};
-  c.outputs = {{"LATENT", "output"}, {"LATENT", "denoised_output"}};
+  NodeContract c =
+      Node("SamplerCustomAdvanced", kCustomSamplingCategory,
+           "As SamplerCustom, with the initial noise as a NOISE input (RandomNoise, DisableNoise, LatentToNoise).",
+           {Port("noise", "NOISE"), Port("model", "MODEL"), Port("sampler", "SAMPLER"), Port("sigmas", "SIGMAS"),
+            Port("latent_image", "LATENT"), comfy_scaling_input()},
+           {{"LATENT", "output"}, {"LATENT", "denoised_output"}});
   return make_node(c, [](Context& ctx, const Inputs& in) {
     auto noise = in.get<Noise>("noise");
     SamplingResult r;

@@ -9,12 +9,8 @@ namespace sf::nodes {
 namespace {
 
 NodeContract sampler_contract(const char* class_type, std::string description, std::vector<InputSpec> inputs) {
-  NodeContract c;
-  c.class_type = class_type;
-  c.category = kSamplerCategory;
-  c.description = std::move(description);
-  c.inputs = std::move(inputs);
-  c.outputs = {{"SAMPLER", "SAMPLER"}};
+  NodeContract c =
+      Node(class_type, kSamplerCategory, std::move(description), std::move(inputs), {{"SAMPLER", "SAMPLER"}});
   return c;
 }
 
@@ -98,13 +94,15 @@ NodeDef comfy_alias_node(const char* class_type, const char* sampler, bool solve
     s.s_noise = in.get_float("s_noise");
     if (in.has("solver_type")) s.solver_type = in.get_string("solver_type");
     if (in.has("noise_device") && in.get_string("noise_device") == "gpu")
-      ctx.info("noise_device 'gpu': per-step noise is drawn on the CPU from the seed (the same samples on every device)");
+      ctx.info(
+          "noise_device 'gpu': per-step noise is drawn on the CPU from the seed (the same samples on every device)");
     return sampler_output(ctx, name, s);
   });
 }
 
 NodeDef lms_node() {
-  auto c = sampler_contract("SamplerLMS", "Linear multistep (k-diffusion lms) of the given order.", {Int("order", 4, 1, 4)});
+  auto c =
+      sampler_contract("SamplerLMS", "Linear multistep (k-diffusion lms) of the given order.", {Int("order", 4, 1, 4)});
   return make_node(c, [](Context& ctx, const Inputs& in) {
     SamplerSettings s = default_settings();
     s.max_order = static_cast<int>(in.get_int("order"));

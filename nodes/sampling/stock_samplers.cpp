@@ -40,8 +40,8 @@ Status final_step_self_test(const diffusion::SamplerEntry& entry) {
   at::Tensor out = sampler.sample(model, x, {2.0, 0.0}, ctx);
   double err = (out - x / 5).abs().max().item<double>();
   if (err > 1e-12 || ctx.nfe != 1)
-    return Internal(std::string(entry.name) + ": the step 2 -> 0 returned an error of " + std::to_string(err) + " with " +
-                    std::to_string(ctx.nfe) + " evaluations (expected D(x, 2) = x/5 and 1)");
+    return Internal(std::string(entry.name) + ": the step 2 -> 0 returned an error of " + std::to_string(err) +
+                    " with " + std::to_string(ctx.nfe) + " evaluations (expected D(x, 2) = x/5 and 1)");
   return Status::Ok();
 }
 

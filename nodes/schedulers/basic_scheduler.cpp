@@ -6,16 +6,14 @@
 namespace sf::nodes {
 
 NodeDef basic_scheduler_node() {
-  NodeContract c;
-  c.class_type = "BasicScheduler";
+  NodeContract c =
+      Node("BasicScheduler", kSchedulerCategory,
+           "A named schedule computed from the model: ComfyUI's list plus every schedule registered by plugins "
+           "(score_optimal among them). denoise < 1 computes int(steps/denoise) steps and keeps the last steps + 1.",
+           {Port("model", "MODEL"), RegistryCombo("scheduler", "schedulers", comfy_scheduler_names(), "simple"),
+            Int("steps", 20, 1, 10000), Float("denoise", 1.0, 0.0, 1.0)},
+           {{"SIGMAS", "SIGMAS"}});
   c.display_name = "Basic Scheduler";
-  c.category = kSchedulerCategory;
-  c.description =
-      "A named schedule computed from the model: ComfyUI's list plus every schedule registered by plugins "
-      "(score_optimal among them). denoise < 1 computes int(steps/denoise) steps and keeps the last steps + 1.";
-  c.inputs = {Port("model", "MODEL"), RegistryCombo("scheduler", "schedulers", comfy_scheduler_names(), "simple"),
-              Int("steps", 20, 1, 10000), Float("denoise", 1.0, 0.0, 1.0)};
-  c.outputs = {{"SIGMAS", "SIGMAS"}};
   return make_node(c, [](Context& ctx, const Inputs& in) {
     auto model = in.get<Model>("model");
     const std::string& name = in.get_string("scheduler");

@@ -25,12 +25,10 @@ std::vector<double> slice(const std::vector<double>& s, int64_t begin, int64_t e
 }  // namespace
 
 NodeDef split_sigmas_node() {
-  NodeContract c;
-  c.class_type = "SplitSigmas";
-  c.category = kSigmasCategory;
-  c.description = "high_sigmas = sigmas[:step+1], low_sigmas = sigmas[step:] (the split point is shared).";
-  c.inputs = {Port("sigmas", "SIGMAS"), Int("step", 0, 0, 10000)};
-  c.outputs = {{"SIGMAS", "high_sigmas"}, {"SIGMAS", "low_sigmas"}};
+  NodeContract c =
+      Node("SplitSigmas", kSigmasCategory,
+           "high_sigmas = sigmas[:step+1], low_sigmas = sigmas[step:] (the split point is shared).",
+           {Port("sigmas", "SIGMAS"), Int("step", 0, 0, 10000)}, {{"SIGMAS", "high_sigmas"}, {"SIGMAS", "low_sigmas"}});
   return make_node(c, [](Context&, const Inputs& in) {
     auto s = in_sigmas(in);
     int64_t step = in.get_int("step");
@@ -40,14 +38,12 @@ NodeDef split_sigmas_node() {
 }
 
 NodeDef split_sigmas_denoise_node() {
-  NodeContract c;
-  c.class_type = "SplitSigmasDenoise";
-  c.category = kSigmasCategory;
-  c.description =
+  NodeContract c = Node(
+      "SplitSigmasDenoise", kSigmasCategory,
       "Splits so the low part has round(steps * denoise) steps: high = sigmas[:-k], low = sigmas[-(k+1):] (ComfyUI "
-      "semantics, including an empty high part when k = 0).";
-  c.inputs = {Port("sigmas", "SIGMAS"), Float("denoise", 1.0, 0.0, 1.0)};
-  c.outputs = {{"SIGMAS", "high_sigmas"}, {"SIGMAS", "low_sigmas"}};
+      "semantics, including an empty high part when k = 0).",
+      {Port("sigmas", "SIGMAS"), Float("denoise", 1.0, 0.0, 1.0)},
+      {{"SIGMAS", "high_sigmas"}, {"SIGMAS", "low_sigmas"}});
   return make_node(c, [](Context&, const Inputs& in) {
     auto s = in_sigmas(in);
     auto n = static_cast<int64_t>(s.size());
@@ -61,12 +57,8 @@ NodeDef split_sigmas_denoise_node() {
 }
 
 NodeDef flip_sigmas_node() {
-  NodeContract c;
-  c.class_type = "FlipSigmas";
-  c.category = kSigmasCategory;
-  c.description = "Reverses the list (for inversion); a leading 0 becomes 0.0001.";
-  c.inputs = {Port("sigmas", "SIGMAS")};
-  c.outputs = {{"SIGMAS", "SIGMAS"}};
+  NodeContract c = Node("FlipSigmas", kSigmasCategory, "Reverses the list (for inversion); a leading 0 becomes 0.0001.",
+                        {Port("sigmas", "SIGMAS")}, {{"SIGMAS", "SIGMAS"}});
   return make_node(c, [](Context&, const Inputs& in) {
     auto s = in_sigmas(in);
     std::reverse(s.begin(), s.end());
@@ -76,12 +68,8 @@ NodeDef flip_sigmas_node() {
 }
 
 NodeDef set_first_sigma_node() {
-  NodeContract c;
-  c.class_type = "SetFirstSigma";
-  c.category = kSigmasCategory;
-  c.description = "Replaces the first sigma.";
-  c.inputs = {Port("sigmas", "SIGMAS"), Float("sigma", 136.0, 0.0, 20000.0, 0.001)};
-  c.outputs = {{"SIGMAS", "SIGMAS"}};
+  NodeContract c = Node("SetFirstSigma", kSigmasCategory, "Replaces the first sigma.",
+                        {Port("sigmas", "SIGMAS"), Float("sigma", 136.0, 0.0, 20000.0, 0.001)}, {{"SIGMAS", "SIGMAS"}});
   return make_node(c, [](Context&, const Inputs& in) {
     auto s = in_sigmas(in);
     if (s.empty()) throw InputError("sigmas", "[]", "cannot set the first sigma of an empty list");
@@ -91,12 +79,10 @@ NodeDef set_first_sigma_node() {
 }
 
 NodeDef manual_sigmas_node() {
-  NodeContract c;
-  c.class_type = "ManualSigmas";
-  c.category = kSigmasCategory;
-  c.description = "A schedule typed by hand: numbers separated by commas or spaces, e.g. \"14.6, 7, 3.5, 1, 0.3, 0\".";
-  c.inputs = {String("sigmas", "1, 0.5", true)};
-  c.outputs = {{"SIGMAS", "SIGMAS"}};
+  NodeContract c =
+      Node("ManualSigmas", kSigmasCategory,
+           "A schedule typed by hand: numbers separated by commas or spaces, e.g. \"14.6, 7, 3.5, 1, 0.3, 0\".",
+           {String("sigmas", "1, 0.5", true)}, {{"SIGMAS", "SIGMAS"}});
   return make_node(c, [](Context&, const Inputs& in) {
     const std::string& text = in.get_string("sigmas");
     std::vector<double> s;
@@ -114,15 +100,12 @@ NodeDef manual_sigmas_node() {
 }
 
 NodeDef resample_sigmas_node() {
-  NodeContract c;
-  c.class_type = "ResampleSigmas";
-  c.category = kSigmasCategory;
-  c.description =
+  NodeContract c = Node(
+      "ResampleSigmas", kSigmasCategory,
       "Log-linear resampling of a schedule to another step count (as Align Your Steps): interpolates log sigma over "
       "the positions, from the small end. The input must not contain 0 (drop a trailing 0 first, e.g. with "
-      "SplitSigmas); with zero_last the new last value is set to 0, as AYS does.";
-  c.inputs = {Port("sigmas", "SIGMAS"), Int("steps", 10, 1, 10000), Bool("zero_last", true)};
-  c.outputs = {{"SIGMAS", "SIGMAS"}};
+      "SplitSigmas); with zero_last the new last value is set to 0, as AYS does.",
+      {Port("sigmas", "SIGMAS"), Int("steps", 10, 1, 10000), Bool("zero_last", true)}, {{"SIGMAS", "SIGMAS"}});
   return make_node(c, [](Context&, const Inputs& in) {
     auto s = in_sigmas(in);
     std::vector<double> out = schedules::loglinear_interp(s, in.get_int("steps") + 1);

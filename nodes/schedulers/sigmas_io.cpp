@@ -23,8 +23,9 @@ std::vector<double> parse_json_sigmas(const std::string& text, const std::string
   std::vector<double> s;
   for (const auto& v : j) {
     if (!v.is_number())
-      throw InputError("path", "\"" + path + "\"",
-                       "non-numeric entry " + v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).substr(0, 80));
+      throw InputError(
+          "path", "\"" + path + "\"",
+          "non-numeric entry " + v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).substr(0, 80));
     s.push_back(v.get<double>());
   }
   return s;
@@ -51,13 +52,11 @@ std::vector<double> parse_csv_sigmas(const std::string& text, const std::string&
 }  // namespace
 
 NodeDef save_sigmas_node() {
-  NodeContract c;
-  c.class_type = "SaveSigmas";
-  c.category = kSigmasCategory;
-  c.description = "Writes <output>/<filename_prefix>_NNNNN_.json and .csv (atomically). Values are the float32 SIGMAS, "
-                  "printed with 9 significant digits so they read back bit-exact.";
-  c.inputs = {Port("sigmas", "SIGMAS"), String("filename_prefix", "sigmas")};
-  c.output_node = true;
+  NodeContract c =
+      OutputNode("SaveSigmas", kSigmasCategory,
+                 "Writes <output>/<filename_prefix>_NNNNN_.json and .csv (atomically). Values are the float32 SIGMAS, "
+                 "printed with 9 significant digits so they read back bit-exact.",
+                 {Port("sigmas", "SIGMAS"), String("filename_prefix", "sigmas")});
   return make_node(c, [](Context& ctx, const Inputs& in) {
     auto s = diffusion::Sigmas::from_tensor(in.get_tensor("sigmas")).values();
     const std::string& prefix = in.get_string("filename_prefix");
@@ -80,19 +79,17 @@ NodeDef save_sigmas_node() {
 }
 
 NodeDef load_sigmas_node() {
-  NodeContract c;
-  c.class_type = "LoadSigmas";
-  c.category = kSigmasCategory;
-  c.description = "Reads a schedule written by SaveSigmas: .json ({\"sigmas\": [...]} or a plain array) or .csv. It "
-                  "must hold at least 2 values (one step).";
-  c.inputs = {String("path", "sigmas.json")};
-  c.outputs = {{"SIGMAS", "SIGMAS"}};
+  NodeContract c =
+      Node("LoadSigmas", kSigmasCategory,
+           "Reads a schedule written by SaveSigmas: .json ({\"sigmas\": [...]} or a plain array) or .csv. It "
+           "must hold at least 2 values (one step).",
+           {String("path", "sigmas.json")}, {{"SIGMAS", "SIGMAS"}});
   return make_node(c, [](Context&, const Inputs& in) {
     const std::string& path = in.get_string("path");
     auto text = read_file_bounded(path, kMaxTextFileBytes);
     if (!text.ok()) throw InputError("path", "\"" + path + "\"", text.status().message(), text.status().code());
     std::vector<double> s = std::filesystem::path(path).extension() == ".json" ? parse_json_sigmas(*text, path)
-                                                                              : parse_csv_sigmas(*text, path);
+                                                                               : parse_csv_sigmas(*text, path);
     if (s.size() < 2)
       throw InputError("path", "\"" + path + "\"",
                        "holds " + std::to_string(s.size()) + " value(s); a schedule needs at least 2 (one step)");

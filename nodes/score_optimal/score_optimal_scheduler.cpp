@@ -94,10 +94,11 @@ std::vector<ScheduleDef> score_optimal_schedules() {
       return score_optimal_schedule(m, rq).sigmas;
     });
   };
-  return {make("score_optimal", "score-optimal, corrector cost with the default tail prior", "corrector", kDefaultFloor),
-          make("score_optimal_paper", "score-optimal, corrector cost exactly as the paper (floor 0)", "corrector", 0.0),
-          make("score_optimal_predictor", "score-optimal, predictor cost (Euler step map), equalised at N", "predictor",
-               0.0)};
+  return {
+      make("score_optimal", "score-optimal, corrector cost with the default tail prior", "corrector", kDefaultFloor),
+      make("score_optimal_paper", "score-optimal, corrector cost exactly as the paper (floor 0)", "corrector", 0.0),
+      make("score_optimal_predictor", "score-optimal, predictor cost (Euler step map), equalised at N", "predictor",
+           0.0)};
 }
 
 }  // namespace sf::so

@@ -24,28 +24,39 @@ struct Named {
   const char* name;
   int value;
 };
-const Named kParametrizations[] = {{"ve", 0}, {"denoiser", 0}, {"eps", 1}, {"v", 2}, {"x0", 3}, {"edm", 4}, {"flow", 5}};
+const Named kParametrizations[] = {{"ve", 0}, {"denoiser", 0}, {"eps", 1}, {"v", 2},
+                                   {"x0", 3}, {"edm", 4},      {"flow", 5}};
 const Named kTimeInputs[] = {{"sigma", 0}, {"log_sigma_quarter", 1}, {"discrete_index", 2}, {"flow_t1000", 3}};
 }  // namespace
 
 const char* to_string(Parametrization p) {
   switch (p) {
-    case Parametrization::kDenoiser: return "ve";
-    case Parametrization::kEps: return "eps";
-    case Parametrization::kV: return "v";
-    case Parametrization::kX0: return "x0";
-    case Parametrization::kEdm: return "edm";
-    case Parametrization::kFlow: return "flow";
+    case Parametrization::kDenoiser:
+      return "ve";
+    case Parametrization::kEps:
+      return "eps";
+    case Parametrization::kV:
+      return "v";
+    case Parametrization::kX0:
+      return "x0";
+    case Parametrization::kEdm:
+      return "edm";
+    case Parametrization::kFlow:
+      return "flow";
   }
   return "?";
 }
 
 const char* to_string(TimeInput t) {
   switch (t) {
-    case TimeInput::kSigma: return "sigma";
-    case TimeInput::kLogSigmaQuarter: return "log_sigma_quarter";
-    case TimeInput::kDiscreteIndex: return "discrete_index";
-    case TimeInput::kFlowT1000: return "flow_t1000";
+    case TimeInput::kSigma:
+      return "sigma";
+    case TimeInput::kLogSigmaQuarter:
+      return "log_sigma_quarter";
+    case TimeInput::kDiscreteIndex:
+      return "discrete_index";
+    case TimeInput::kFlowT1000:
+      return "flow_t1000";
   }
   return "?";
 }
@@ -73,19 +84,39 @@ Scalings scalings(Parametrization p, TimeInput t, double s, double sd) {
   // The operation order matches the tensor formulas the models used before (bit-exact in float64).
   const double inv_norm = 1.0 / std::sqrt(s * s + sd * sd);
   switch (p) {
-    case Parametrization::kDenoiser: k = {0.0, 1.0, 1.0, 0.0}; break;
-    case Parametrization::kX0: k = {0.0, 1.0, inv_norm, 0.0}; break;
-    case Parametrization::kEps: k = {1.0, -s, 1.0 / std::sqrt(s * s + 1), 0.0}; break;
-    case Parametrization::kV: k = {sd * sd / (s * s + sd * sd), -(s * sd * inv_norm), inv_norm, 0.0}; break;
-    case Parametrization::kEdm: k = {sd * sd / (s * s + sd * sd), s * sd * inv_norm, inv_norm, 0.0}; break;
-    case Parametrization::kFlow: k = {1 / (1 + s), -(s / (1 + s)), 1 / (1 + s), 0.0}; break;
+    case Parametrization::kDenoiser:
+      k = {0.0, 1.0, 1.0, 0.0};
+      break;
+    case Parametrization::kX0:
+      k = {0.0, 1.0, inv_norm, 0.0};
+      break;
+    case Parametrization::kEps:
+      k = {1.0, -s, 1.0 / std::sqrt(s * s + 1), 0.0};
+      break;
+    case Parametrization::kV:
+      k = {sd * sd / (s * s + sd * sd), -(s * sd * inv_norm), inv_norm, 0.0};
+      break;
+    case Parametrization::kEdm:
+      k = {sd * sd / (s * s + sd * sd), s * sd * inv_norm, inv_norm, 0.0};
+      break;
+    case Parametrization::kFlow:
+      k = {1 / (1 + s), -(s / (1 + s)), 1 / (1 + s), 0.0};
+      break;
   }
   const bool flow = p == Parametrization::kFlow;
   switch (t) {
-    case TimeInput::kSigma: k.c_noise = flow ? s / (1 + s) : s; break;
-    case TimeInput::kLogSigmaQuarter: k.c_noise = 0.25 * std::log(s); break;
-    case TimeInput::kFlowT1000: k.c_noise = 1000.0 * s / (1 + s); break;
-    case TimeInput::kDiscreteIndex: k.c_noise = std::numeric_limits<double>::quiet_NaN(); break;
+    case TimeInput::kSigma:
+      k.c_noise = flow ? s / (1 + s) : s;
+      break;
+    case TimeInput::kLogSigmaQuarter:
+      k.c_noise = 0.25 * std::log(s);
+      break;
+    case TimeInput::kFlowT1000:
+      k.c_noise = 1000.0 * s / (1 + s);
+      break;
+    case TimeInput::kDiscreteIndex:
+      k.c_noise = std::numeric_limits<double>::quiet_NaN();
+      break;
   }
   return k;
 }
@@ -135,12 +166,15 @@ Status check_full_schedule(const std::vector<double>& s, int64_t steps) {
                            " values, got " + std::to_string(s.size()) + " " + format_values(s));
   if (s.size() < 2) return InvalidArgument("a schedule needs at least 2 values, got " + format_values(s));
   for (size_t i = 0; i < s.size(); ++i) {
-    if (!std::isfinite(s[i])) return InvalidArgument("value " + std::to_string(i) + " is not finite: " + format_values(s));
+    if (!std::isfinite(s[i]))
+      return InvalidArgument("value " + std::to_string(i) + " is not finite: " + format_values(s));
     if (i > 0 && !(s[i] < s[i - 1]))
-      return InvalidArgument("values must be strictly descending (value " + std::to_string(i) + "): " + format_values(s));
+      return InvalidArgument("values must be strictly descending (value " + std::to_string(i) +
+                             "): " + format_values(s));
   }
   if (s.back() != 0.0) return InvalidArgument("a schedule must end in 0: " + format_values(s));
-  if (s.size() > 1 && !(s[s.size() - 2] > 0)) return InvalidArgument("values before the last must be > 0: " + format_values(s));
+  if (s.size() > 1 && !(s[s.size() - 2] > 0))
+    return InvalidArgument("values before the last must be > 0: " + format_values(s));
   return Status::Ok();
 }
 

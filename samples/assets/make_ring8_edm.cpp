@@ -12,7 +12,8 @@ int main(int argc, char** argv) {
   std::string mu = "[";
   for (int k = 0; k < 8; ++k) {
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%s[%.17e, %.17e]", k ? ", " : "", std::cos(2 * M_PI * k / 8), std::sin(2 * M_PI * k / 8));
+    std::snprintf(buf, sizeof buf, "%s[%.17e, %.17e]", k ? ", " : "", std::cos(2 * M_PI * k / 8),
+                  std::sin(2 * M_PI * k / 8));
     mu += buf;
   }
   mu += "]";
@@ -23,7 +24,8 @@ def forward(self, x, t):
     v = 0.0025
     s = torch.exp(4.0 * t).view(-1, 1)
     xv = x * torch.sqrt(s * s + SD * SD)
-    mu = torch.tensor()" + mu + R"(, dtype=x.dtype, device=x.device)
+    mu = torch.tensor()" +
+           mu + R"(, dtype=x.dtype, device=x.device)
     tot = v + s * s
     diff = xv.unsqueeze(1) - mu.unsqueeze(0)
     r = torch.softmax(-0.5 * (diff * diff).sum(2) / tot, dim=1)

@@ -13,7 +13,8 @@ namespace {
 // steps + 1 values ending in 0, as every named schedule must return.
 std::vector<double> cosine_sigmas(double smin, double smax, int64_t steps) {
   if (steps < 1) throw sf::InputError("steps", std::to_string(steps), "steps must be >= 1");
-  if (!(smin > 0 && smin < smax)) throw sf::InputError("sigma_min", std::to_string(smin), "need 0 < sigma_min < sigma_max");
+  if (!(smin > 0 && smin < smax))
+    throw sf::InputError("sigma_min", std::to_string(smin), "need 0 < sigma_min < sigma_max");
   std::vector<double> s(static_cast<size_t>(steps + 1), 0.0);
   for (int64_t i = 0; i < steps; ++i) {
     double u = steps == 1 ? 0.0 : (1 - std::cos(M_PI * static_cast<double>(i) / static_cast<double>(steps - 1))) / 2;
@@ -34,7 +35,9 @@ class SigmaRange : public sf::Object {
  public:
   SigmaRange(double lo, double hi) : lo(lo), hi(hi) {}
   std::string type_name() const override { return "SIGMA_RANGE"; }
-  std::string describe() const override { return "SIGMA_RANGE [" + std::to_string(lo) + ", " + std::to_string(hi) + "]"; }
+  std::string describe() const override {
+    return "SIGMA_RANGE [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  }
   const double lo, hi;
 };
 

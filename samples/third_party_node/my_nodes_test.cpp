@@ -57,8 +57,9 @@ std::shared_ptr<const sf::Sampler> ralston() {
   return std::dynamic_pointer_cast<const sf::Sampler>(r.outputs.at(0).object());
 }
 std::shared_ptr<const sf::Model> unit_gaussian() {
-  auto m = runner().run("GaussianMixtureModel",
-                        R"({"preset": "custom", "means": {"__value__": [[0]]}, "stds": {"__value__": [1]}, "dtype": "float64"})");
+  auto m = runner().run(
+      "GaussianMixtureModel",
+      R"({"preset": "custom", "means": {"__value__": [[0]]}, "stds": {"__value__": [1]}, "dtype": "float64"})");
   EXPECT_TRUE(m.ok) << m.error;
   return std::dynamic_pointer_cast<const sf::Model>(m.outputs.at(0).object());
 }

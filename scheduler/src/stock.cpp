@@ -20,10 +20,12 @@ std::string num(double v) {
 void check_range(int64_t n, double sigma_min, double sigma_max) {
   if (n < 1) throw InputError("steps", std::to_string(n), "steps must be >= 1, got " + std::to_string(n));
   if (!std::isfinite(sigma_min) || !std::isfinite(sigma_max))
-    throw InputError(std::isfinite(sigma_min) ? "sigma_max" : "sigma_min", "", "sigma_min and sigma_max must be finite");
+    throw InputError(std::isfinite(sigma_min) ? "sigma_max" : "sigma_min", "",
+                     "sigma_min and sigma_max must be finite");
   if (!(sigma_min > 0)) throw InputError("sigma_min", num(sigma_min), "sigma_min must be > 0, got " + num(sigma_min));
   if (!(sigma_min < sigma_max))
-    throw InputError("sigma_min", num(sigma_min), "sigma_min (" + num(sigma_min) + ") must be < sigma_max (" + num(sigma_max) + ")");
+    throw InputError("sigma_min", num(sigma_min),
+                     "sigma_min (" + num(sigma_min) + ") must be < sigma_max (" + num(sigma_max) + ")");
 }
 
 std::vector<double> linspace(double a, double b, int64_t n) {
@@ -185,7 +187,8 @@ Sigmas normal(int64_t n, const TimeMap& m, bool sgm) {
 
 Sigmas beta(int64_t n, const std::vector<double>& table, double alpha, double b) {
   if (n < 1) throw InputError("steps", std::to_string(n), "steps must be >= 1, got " + std::to_string(n));
-  if (!(alpha > 0) || !(b > 0)) throw InputError(alpha > 0 ? "beta" : "alpha", num(alpha > 0 ? b : alpha), "alpha and beta must be > 0");
+  if (!(alpha > 0) || !(b > 0))
+    throw InputError(alpha > 0 ? "beta" : "alpha", num(alpha > 0 ? b : alpha), "alpha and beta must be > 0");
   double total = static_cast<double>(table.size() - 1);
   Sigmas s;
   double last = -1;
@@ -210,15 +213,19 @@ const std::vector<double>& ays_table(const std::string& model_type) {
   if (model_type == "SD1") return sd1;
   if (model_type == "SDXL") return sdxl;
   if (model_type == "SVD") return svd;
-  throw InputError("model_type", model_type, "unknown Align Your Steps model_type '" + model_type + "' (SD1, SDXL, SVD)");
+  throw InputError("model_type", model_type,
+                   "unknown Align Your Steps model_type '" + model_type + "' (SD1, SDXL, SVD)");
 }
 
 std::vector<double> loglinear_interp(const std::vector<double>& desc, int64_t n) {
-  if (desc.size() < 2) throw InputError("sigmas", std::to_string(desc.size()) + " values", "log-linear resampling needs at least 2 sigmas");
+  if (desc.size() < 2)
+    throw InputError("sigmas", std::to_string(desc.size()) + " values",
+                     "log-linear resampling needs at least 2 sigmas");
   for (double v : desc)
     if (!(v > 0) || !std::isfinite(v))
-      throw InputError("sigmas", num(v), "log-linear resampling needs positive finite sigmas, got " + num(v) +
-                                  " (a list ending in 0 cannot be log-resampled)");
+      throw InputError("sigmas", num(v),
+                       "log-linear resampling needs positive finite sigmas, got " + num(v) +
+                           " (a list ending in 0 cannot be log-resampled)");
   // Work from the small end, as AYS's reference implementation does.
   std::vector<double> ys(desc.rbegin(), desc.rend());
   for (double& y : ys) y = std::log(y);
@@ -229,9 +236,12 @@ std::vector<double> loglinear_interp(const std::vector<double>& desc, int64_t n)
     // numpy.interp
     size_t j = static_cast<size_t>(std::upper_bound(xs.begin(), xs.end(), x) - xs.begin());
     double y;
-    if (j == 0) y = ys.front();
-    else if (j >= xs.size()) y = ys.back();
-    else y = ys[j - 1] + (x - xs[j - 1]) * (ys[j] - ys[j - 1]) / (xs[j] - xs[j - 1]);
+    if (j == 0)
+      y = ys.front();
+    else if (j >= xs.size())
+      y = ys.back();
+    else
+      y = ys[j - 1] + (x - xs[j - 1]) * (ys[j] - ys[j - 1]) / (xs[j] - xs[j - 1]);
     out.push_back(std::exp(y));
   }
   std::reverse(out.begin(), out.end());
@@ -251,7 +261,8 @@ Sigmas ays_like(int64_t n, double sigma_min, double sigma_max) {
   double lo = std::log(t.back()), hi = std::log(t.front());
   std::vector<double> mapped;
   for (double v : t)
-    mapped.push_back(std::exp(std::log(sigma_min) + (std::log(v) - lo) / (hi - lo) * (std::log(sigma_max) - std::log(sigma_min))));
+    mapped.push_back(
+        std::exp(std::log(sigma_min) + (std::log(v) - lo) / (hi - lo) * (std::log(sigma_max) - std::log(sigma_min))));
   Sigmas s = n == 1 ? Sigmas{sigma_max} : loglinear_interp(mapped, n);
   s.front() = sigma_max;
   s.back() = n == 1 ? sigma_max : sigma_min;

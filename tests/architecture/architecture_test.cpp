@@ -80,7 +80,8 @@ TEST(Architecture, FloorsRunOneWayAndPluginsMeetOnlyThroughTheHost) {
         ++checked;
         std::string from = floor_of(file), to = floor_of_include(file, m[1]);
         if (!allowed(from, to))
-          violations.push_back(fs::relative(file, kRoot).string() + " (" + from + ") includes " + m[1].str() + " (" + to + ")");
+          violations.push_back(fs::relative(file, kRoot).string() + " (" + from + ") includes " + m[1].str() + " (" +
+                               to + ")");
       }
     }
   }
@@ -107,30 +108,51 @@ std::string code_only(const std::string& s) {
     char c = s[i], n = i + 1 < s.size() ? s[i + 1] : '\0';
     switch (st) {
       case kCode:
-        if (c == '/' && n == '/') st = kLine;
-        else if (c == '/' && n == '*') st = kBlock;
+        if (c == '/' && n == '/')
+          st = kLine;
+        else if (c == '/' && n == '*')
+          st = kBlock;
         else if (c == 'R' && n == '"' && (i == 0 || !std::isalnum(static_cast<unsigned char>(s[i - 1])))) {
           size_t open = s.find('(', i);
           raw_end = ")" + s.substr(i + 2, open - i - 2) + "\"";
           st = kRaw;
           i = open;
           continue;
-        } else if (c == '"') st = kString;
-        else if (c == '\'' && !(i > 0 && std::isdigit(static_cast<unsigned char>(s[i - 1])))) st = kChar;
+        } else if (c == '"')
+          st = kString;
+        else if (c == '\'' && !(i > 0 && std::isdigit(static_cast<unsigned char>(s[i - 1]))))
+          st = kChar;
         continue;
       case kLine:
         if (c == '\n') st = kCode;
         break;
       case kBlock:
-        if (c == '*' && n == '/') { out[i] = out[i + 1] = ' '; ++i; st = kCode; continue; }
+        if (c == '*' && n == '/') {
+          out[i] = out[i + 1] = ' ';
+          ++i;
+          st = kCode;
+          continue;
+        }
         break;
       case kString:
       case kChar:
-        if (c == '\\') { out[i] = ' '; if (n != '\n') out[i + 1] = ' '; ++i; continue; }
-        if (c == (st == kString ? '"' : '\'')) { st = kCode; continue; }
+        if (c == '\\') {
+          out[i] = ' ';
+          if (n != '\n') out[i + 1] = ' ';
+          ++i;
+          continue;
+        }
+        if (c == (st == kString ? '"' : '\'')) {
+          st = kCode;
+          continue;
+        }
         break;
       case kRaw:
-        if (s.compare(i, raw_end.size(), raw_end) == 0) { i += raw_end.size() - 1; st = kCode; continue; }
+        if (s.compare(i, raw_end.size(), raw_end) == 0) {
+          i += raw_end.size() - 1;
+          st = kCode;
+          continue;
+        }
         break;
     }
     if (c != '\n') out[i] = ' ';
@@ -193,7 +215,8 @@ TEST(Architecture, NoFunctionOver80LinesInTheLibrariesAndNodes) {
 TEST(Architecture, TheSpanFinderSeesFunctionsNotBlocks) {
   std::string code = code_only(
       "namespace a {\nstruct S {\n  int f() const {\n    if (x) {\n    }\n    return 1;\n  }\n};\n"
-      "int g(int x) {\n  auto h = [](int y) { return y; };\n  for (;;) {\n  }\n  return \"}\" [0];\n}\n}  // namespace a\n");
+      "int g(int x) {\n  auto h = [](int y) { return y; };\n  for (;;) {\n  }\n  return \"}\" [0];\n}\n}  // namespace "
+      "a\n");
   auto spans = function_spans(code);
   ASSERT_EQ(spans.size(), 2u);
   EXPECT_EQ(spans[0], std::make_pair(3, 7));

@@ -20,8 +20,8 @@ struct Cmd {
 // Runs the CLI with the fixture plugins visible; captures stdout (and stderr when asked).
 Cmd sigmaflow(const std::string& args, bool merge_stderr = true) {
   std::string cmd = std::string("SIGMAFLOW_CACHE_DIR=") + fs::temp_directory_path().string() +
-                    "/sigmaflow-cli-cache SIGMAFLOW_PLUGIN_PATH=" + SF_FIXTURE_DIR + "/good " + SF_SIGMAFLOW_EXE +
-                    " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+                    "/sigmaflow-cli-cache SIGMAFLOW_PLUGIN_PATH=" + SF_FIXTURE_DIR + "/good " + SF_SIGMAFLOW_EXE + " " +
+                    args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
   Cmd c{0, ""};
   FILE* p = popen(cmd.c_str(), "r");
   std::array<char, 4096> buf{};
@@ -74,14 +74,15 @@ TEST(Cli, ExitCodesDistinguishUsageValidationRuntime) {
   EXPECT_EQ(sigmaflow("run").rc, 2);
   EXPECT_EQ(sigmaflow("frobnicate").rc, 2);
   EXPECT_EQ(sigmaflow("run " + write_graph("ok.json", kGraph) + " --device cuda:7").rc, 2);
-  auto bad = sigmaflow("run " + write_graph("bad.json", R"({"1": {"class_type": "FixtureConst", "inputs": {"value": 500}},
+  auto bad =
+      sigmaflow("run " + write_graph("bad.json", R"({"1": {"class_type": "FixtureConst", "inputs": {"value": 500}},
      "2": {"class_type": "FixtureSink", "inputs": {"value": ["1", 0]}}})"));
   EXPECT_EQ(bad.rc, 3);
   EXPECT_NE(bad.out.find("node 1 (FixtureConst): value_bigger_than_max"), std::string::npos) << bad.out;
   auto boom = sigmaflow("run " + write_graph("boom.json", R"({"1": {"class_type": "FixtureConst", "inputs": {}},
      "2": {"class_type": "FixtureThrow", "inputs": {"value": ["1", 0]}},
-     "3": {"class_type": "FixtureSink", "inputs": {"value": ["2", 0]}}})") + " --out " +
-                        (fs::temp_directory_path() / "sigmaflow-cli-boom").string());
+     "3": {"class_type": "FixtureSink", "inputs": {"value": ["2", 0]}}})") +
+                        " --out " + (fs::temp_directory_path() / "sigmaflow-cli-boom").string());
   EXPECT_EQ(boom.rc, 4);
   EXPECT_NE(boom.out.find("error: node 2 (FixtureThrow, plugin fixture_good): boom"), std::string::npos) << boom.out;
   auto malformed = sigmaflow("validate " + write_graph("m.json", "{\"1\": }"));
@@ -91,7 +92,8 @@ TEST(Cli, ExitCodesDistinguishUsageValidationRuntime) {
 
 TEST(Cli, ValidateJsonGivesNodeErrors) {
   auto c = sigmaflow("validate --json " + write_graph("v.json", R"({"1": {"class_type": "Missing", "inputs": {}},
-     "2": {"class_type": "FixtureSink", "inputs": {"value": ["1", 0]}}})"), false);
+     "2": {"class_type": "FixtureSink", "inputs": {"value": ["1", 0]}}})"),
+                     false);
   EXPECT_EQ(c.rc, 3);
   auto j = nlohmann::json::parse(c.out);
   EXPECT_EQ(j["node_errors"]["1"]["errors"][0]["type"], "invalid_prompt");

@@ -70,8 +70,9 @@ TEST(ContractEnforcement, WritingAnInputInPlaceFailsTheNode) {
     "x": {"class_type": "InPlaceDouble", "inputs": {"samples": ["d", 0]}},
     "s": {"class_type": "SaveLatent", "inputs": {"samples": ["x", 0], "filename_prefix": "enforce/inplace"}}})");
   ASSERT_FALSE(r.ok);
-  EXPECT_EQ(r.error, "node x (InPlaceDouble, plugin fixture_misbehaving) modified its input 'samples' in place (inputs "
-                     "are shared with other nodes and must not be written)");
+  EXPECT_EQ(r.error,
+            "node x (InPlaceDouble, plugin fixture_misbehaving) modified its input 'samples' in place (inputs "
+            "are shared with other nodes and must not be written)");
 }
 
 struct Cmd {
@@ -100,9 +101,9 @@ std::string write_graph(const std::string& name, const std::string& text) {
 TEST(ContractEnforcement, FatalSignalInsideANodeNamesItAndExitsWith4) {
   fs::path out = fs::temp_directory_path() / "sigmaflow-enforce-out";
   fs::remove_all(out);
-  auto c = cli("run " +
-               write_graph("crash.json", R"({"1": {"class_type": "SegfaultInExecute", "inputs": {"value": 1}}})") +
-               " --out " + out.string() + " --plugins " + fixture("misbehaving"));
+  auto c =
+      cli("run " + write_graph("crash.json", R"({"1": {"class_type": "SegfaultInExecute", "inputs": {"value": 1}}})") +
+          " --out " + out.string() + " --plugins " + fixture("misbehaving"));
   EXPECT_EQ(c.rc, 4) << c.out;
   EXPECT_NE(c.out.find("fatal signal SIGSEGV (segmentation fault) while running node 1 (SegfaultInExecute, plugin "
                        "fixture_misbehaving)"),
@@ -118,7 +119,8 @@ double middle_sigma(const fs::path& json_file) {
 }
 
 TEST(ContractEnforcement, NameClashesResolveTheSameInTheHarnessAndTheCli) {
-  const char* graph = R"({"1": {"class_type": "KarrasScheduler", "inputs": {"steps": 3, "sigma_max": 10, "sigma_min": 0.1}},
+  const char* graph =
+      R"({"1": {"class_type": "KarrasScheduler", "inputs": {"steps": 3, "sigma_max": 10, "sigma_min": 0.1}},
                           "2": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["1", 0], "filename_prefix": "k"}}})";
   const double rho7 = std::pow((std::pow(10.0, 1 / 7.0) + std::pow(0.1, 1 / 7.0)) / 2, 7.0);
   const double rho3 = std::pow((std::pow(10.0, 1 / 3.0) + std::pow(0.1, 1 / 3.0)) / 2, 3.0);

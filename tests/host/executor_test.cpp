@@ -29,7 +29,8 @@ TEST(Executor, SharedNodeRunsOnceAndIdenticalNodesShareResults) {
     "5": {"class_type": "FixtureSink", "inputs": {"value": ["4", 0]}},
     "6": {"class_type": "FixtureTick", "inputs": {"salt": 8}},
     "7": {"class_type": "FixtureSink", "inputs": {"value": ["6", 0]}}
-  })", &outs);
+  })",
+                            &outs);
   ASSERT_TRUE(r.ok) << r.error;
   // Node 1 feeds two sinks but runs once; node 4 has the same signature as 1 (cached);
   // node 6 differs by a literal and runs.
@@ -45,7 +46,8 @@ TEST(Executor, OnlyWhatOutputsNeedRuns) {
     "1": {"class_type": "FixtureConst", "inputs": {"value": 2.0}},
     "2": {"class_type": "FixtureThrow", "inputs": {"value": ["1", 0]}},
     "3": {"class_type": "FixtureSink", "inputs": {"value": ["1", 0]}}
-  })", &outs);
+  })",
+                            &outs);
   ASSERT_TRUE(r.ok) << r.error;  // the throwing node feeds no output, so it never runs
   EXPECT_EQ(outs.count("2"), 0u);
   EXPECT_EQ(r.messages, std::vector<std::string>{"value 2.0"});
@@ -79,11 +81,13 @@ TEST(Executor, WrongOutputCountAndTypeAreHostErrorsNamingThePlugin) {
   auto count = runner.run_graph(R"({"1": {"class_type": "FixtureWrongCount", "inputs": {}},
                                     "2": {"class_type": "FixtureSink", "inputs": {"value": ["1", 0]}}})");
   ASSERT_FALSE(count.ok);
-  EXPECT_EQ(count.error, "node 1 (FixtureWrongCount, plugin fixture_good): execute returned 2 output(s), its contract declares 1");
+  EXPECT_EQ(count.error,
+            "node 1 (FixtureWrongCount, plugin fixture_good): execute returned 2 output(s), its contract declares 1");
   auto type = runner.run_graph(R"({"1": {"class_type": "FixtureWrongType", "inputs": {}},
                                    "2": {"class_type": "FixtureSink", "inputs": {"value": ["1", 0]}}})");
   ASSERT_FALSE(type.ok);
-  EXPECT_EQ(type.error, "node 1 (FixtureWrongType, plugin fixture_good): output 0 should be FLOAT, execute returned STRING");
+  EXPECT_EQ(type.error,
+            "node 1 (FixtureWrongType, plugin fixture_good): output 0 should be FLOAT, execute returned STRING");
 }
 
 TEST(Executor, FilesWrittenBeforeAFailureStayWhole) {
@@ -111,8 +115,7 @@ TEST(Executor, UnwritableOutputFolderIsAClearError) {
   auto r = runner.run_graph(R"({"1": {"class_type": "FixtureConst", "inputs": {}},
                                "2": {"class_type": "FixtureWrite", "inputs": {"value": ["1", 0]}}})");
   ASSERT_FALSE(r.ok);
-  EXPECT_NE(r.error.find("cannot create folder '/proc/sigmaflow-cannot-write-here'"), std::string::npos)
-      << r.error;
+  EXPECT_NE(r.error.find("cannot create folder '/proc/sigmaflow-cannot-write-here'"), std::string::npos) << r.error;
 }
 
 TEST(NodeRunnerHarness, RunsOneNodeWithLiteralsDefaultsAndValues) {

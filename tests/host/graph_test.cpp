@@ -38,7 +38,8 @@ TEST(GraphParse, MalformedJsonNamesLineAndColumn) {
 }
 
 TEST(GraphParse, StructuralProblemsAreCollectedPerNode) {
-  auto g = parse_graph(R"({"1": 5, "2": {"inputs": {}}, "3": {"class_type": "A", "inputs": [1]}, "4": {"class_type": "B"}})");
+  auto g = parse_graph(
+      R"({"1": 5, "2": {"inputs": {}}, "3": {"class_type": "A", "inputs": [1]}, "4": {"class_type": "B"}})");
   ASSERT_TRUE(g.ok());
   ASSERT_EQ(g->problems.size(), 3u);
   EXPECT_EQ(g->problems[0].node_id, "1");

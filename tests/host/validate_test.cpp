@@ -100,7 +100,8 @@ void expect_issues(const Validated& v, const std::vector<Expected>& want) {
 }
 
 TEST(Validate, UnknownClassTypeNamesTheMissingType) {
-  auto v = check(R"({"1": {"class_type": "Nope", "inputs": {}}, "2": {"class_type": "Sink", "inputs": {"sigmas": ["1", 0]}}})");
+  auto v = check(
+      R"({"1": {"class_type": "Nope", "inputs": {}}, "2": {"class_type": "Sink", "inputs": {"sigmas": ["1", 0]}}})");
   expect_issues(v, {{"1", "invalid_prompt", "class_type"}});
   EXPECT_NE(v.report.issues[0].message.find("'Nope'"), std::string::npos);
 }
@@ -157,8 +158,10 @@ TEST(Validate, LiteralNotCoercible) {
                      "3": {"class_type": "Sink", "inputs": {"sigmas": ["2", 0]}},
                      "4": {"class_type": "Lists", "inputs": {"values": 3, "flag": 1}},
                      "5": {"class_type": "AnySink", "inputs": {"value": ["4", 0]}}})");
-  expect_issues(w, {{"2", "invalid_input_type", "model"}, {"2", "invalid_input_type", "steps"},
-                    {"4", "invalid_input_type", "values"}, {"4", "invalid_input_type", "flag"}});
+  expect_issues(w, {{"2", "invalid_input_type", "model"},
+                    {"2", "invalid_input_type", "steps"},
+                    {"4", "invalid_input_type", "values"},
+                    {"4", "invalid_input_type", "flag"}});
 }
 
 TEST(Validate, CoercesNumericStringsAndIntegralFloats) {
@@ -275,7 +278,8 @@ TEST(GraphParse, NumberOverflowIsMalformedJson) {
 
 // Found by the fuzzer: invalid UTF-8 inside strings must not make reports throw.
 TEST(Validate, InvalidUtf8InStringsIsReportedNotThrown) {
-  std::string text = "{\"1\": {\"class_type\": \"Sched\", \"inputs\": {\"kind\": \"\xff\xfe\", \"model\": [\"\xff\", 0]}}}";
+  std::string text =
+      "{\"1\": {\"class_type\": \"Sched\", \"inputs\": {\"kind\": \"\xff\xfe\", \"model\": [\"\xff\", 0]}}}";
   auto g = parse_graph(text);
   if (!g.ok()) {  // the JSON reader refuses the bytes: the report of that must still serialise
     EXPECT_NO_THROW(nlohmann::json::parse(report_for_unreadable_graph(g.status().message()).to_json()));

@@ -40,7 +40,8 @@ TEST(CorrectorCost, PointMassIsGeometricTo1e6) {
   EXPECT_NEAR(est.curve.cost[0] / 3 / pm, 1.0, 0.25);  // Monte Carlo factor mean ||n||^2 / d
   for (int n : {5, 10, 40}) {
     auto s = fit_schedule(est.curve, n, {});
-    for (int i = 0; i <= n; ++i) EXPECT_NEAR(s[static_cast<size_t>(i)] / (80 * std::pow(0.002 / 80, i / double(n))), 1.0, 1e-6);
+    for (int i = 0; i <= n; ++i)
+      EXPECT_NEAR(s[static_cast<size_t>(i)] / (80 * std::pow(0.002 / 80, i / double(n))), 1.0, 1e-6);
   }
   // L_c(1 -> 0.5) / d = 2.25 exactly in expectation: check with many particles.
   auto costs = step_costs(gaussian(0.0), {1.0, 0.5}, at::zeros({1, 4}, at::kDouble), 200000, 1, nullptr);
@@ -54,7 +55,8 @@ struct GaussCase {
 };
 
 TEST(CorrectorCost, IsotropicGaussianLengthAndSchedules) {
-  for (GaussCase gc : {GaussCase{0.5, 1, 32768}, GaussCase{1.0, 2, 16384}, GaussCase{2.0, 64, 1024}, GaussCase{0.3, 3072, 64}}) {
+  for (GaussCase gc :
+       {GaussCase{0.5, 1, 32768}, GaussCase{1.0, 2, 16384}, GaussCase{2.0, 64, 1024}, GaussCase{0.3, 3072, 64}}) {
     EstimateOptions o;
     o.grid_size = 256;
     o.particles = gc.particles;
@@ -77,7 +79,8 @@ TEST(CorrectorCost, IsotropicGaussianLengthAndSchedules) {
           double mid = 0.5 * (lo + hi);
           (exact_lambda(gc.c, gc.d, std::exp(mid)) < target ? lo : hi) = mid;
         }
-        EXPECT_NEAR(s[static_cast<size_t>(k)] / std::exp(lo), 1.0, 0.01) << "c=" << gc.c << " d=" << gc.d << " N=" << n << " k=" << k;
+        EXPECT_NEAR(s[static_cast<size_t>(k)] / std::exp(lo), 1.0, 0.01)
+            << "c=" << gc.c << " d=" << gc.d << " N=" << n << " k=" << k;
       }
     }
   }
@@ -113,7 +116,8 @@ TEST(CorrectorCost, EqualStepCostsOnTheOutputSchedule) {
     ASSERT_GE(costs.size(), static_cast<size_t>(n / 2));
     double mean = 0;
     for (double v : costs) mean += v / costs.size();
-    for (size_t k = 0; k < costs.size(); ++k) EXPECT_NEAR(costs[k] / mean, 1.0, 0.05) << "N=" << n << " step " << k << " sigma " << s[k] << " -> " << s[k + 1];
+    for (size_t k = 0; k < costs.size(); ++k)
+      EXPECT_NEAR(costs[k] / mean, 1.0, 0.05) << "N=" << n << " step " << k << " sigma " << s[k] << " -> " << s[k + 1];
   }
 }
 
@@ -125,12 +129,16 @@ TEST(CorrectorCost, SameSeedSameScheduleAndMonotoneForEverySeed) {
   std::vector<double> first;
   for (uint64_t seed = 0; seed < 8; ++seed) {
     o.seed = seed;
-    auto a = fit_schedule(estimate_corrector_cost(gaussian(1.0), {2}, 0.002, 80, c10::kCPU, at::kFloat, o, data).curve, 10, {});
-    auto b = fit_schedule(estimate_corrector_cost(gaussian(1.0), {2}, 0.002, 80, c10::kCPU, at::kFloat, o, data).curve, 10, {});
+    auto a = fit_schedule(estimate_corrector_cost(gaussian(1.0), {2}, 0.002, 80, c10::kCPU, at::kFloat, o, data).curve,
+                          10, {});
+    auto b = fit_schedule(estimate_corrector_cost(gaussian(1.0), {2}, 0.002, 80, c10::kCPU, at::kFloat, o, data).curve,
+                          10, {});
     EXPECT_EQ(a, b) << seed;  // bitwise
     for (size_t i = 1; i < a.size(); ++i) EXPECT_LT(a[i], a[i - 1]) << seed;
-    if (seed == 0) first = a;
-    else EXPECT_NE(a, first);
+    if (seed == 0)
+      first = a;
+    else
+      EXPECT_NE(a, first);
   }
 }
 

@@ -105,7 +105,8 @@ TEST(OnlineSchedule, EqualCostScheduleIsAFixedPointAndBlendsConverge) {
   for (int it = 0; it < 20; ++it) {
     const auto& cur = on.schedule();
     std::vector<double> costs;
-    for (size_t k = 0; k + 1 < cur.size(); ++k) costs.push_back(point_mass_cost(cur[k], cur[k + 1], 1) * (cur[k] < 0.3 ? 4 : 1));
+    for (size_t k = 0; k + 1 < cur.size(); ++k)
+      costs.push_back(point_mass_cost(cur[k], cur[k + 1], 1) * (cur[k] < 0.3 ? 4 : 1));
     on.update(costs);
     for (size_t k = 1; k < on.schedule().size(); ++k) ASSERT_LT(on.schedule()[k], on.schedule()[k - 1]);
   }

@@ -67,8 +67,9 @@ TEST(ScoreOptimalNode, SigmasFollowTheConvention) {
 }
 
 TEST(ScoreOptimalNode, DenoiseFollowsBasicScheduler) {
-  auto full = runner().run("ScoreOptimalScheduler", R"({"steps": 20, "grid_size": 64, "particles": 128, "use_cache": false})",
-                           {{"model", model()}});
+  auto full =
+      runner().run("ScoreOptimalScheduler", R"({"steps": 20, "grid_size": 64, "particles": 128, "use_cache": false})",
+                   {{"model", model()}});
   auto half = runner().run("ScoreOptimalScheduler",
                            R"({"steps": 10, "denoise": 0.5, "grid_size": 64, "particles": 128, "use_cache": false})",
                            {{"model", model()}});
@@ -114,7 +115,8 @@ TEST(ScoreOptimalNode, SecondRunIsServedFromTheCacheAndSaysSo) {
 TEST(ScoreOptimalNode, UnwritableCacheWarnsAndRunsWithoutIt) {
   testing::NodeRunner locked({SF_PLUGIN_DIR}, "/proc/sigmaflow-no-cache-here");
   auto m = locked.run("GaussianMixtureModel", R"({"preset": "ring8"})");
-  auto r = locked.run("ScoreOptimalScheduler", R"({"steps": 4, "grid_size": 16, "particles": 32})", {{"model", m.outputs[0]}});
+  auto r = locked.run("ScoreOptimalScheduler", R"({"steps": 4, "grid_size": 16, "particles": 32})",
+                      {{"model", m.outputs[0]}});
   ASSERT_TRUE(r.ok) << r.error;
   ASSERT_FALSE(r.messages.empty());
   EXPECT_NE(r.messages.back().find("cannot write the score-optimal cache"), std::string::npos) << r.messages.back();
@@ -169,8 +171,9 @@ TEST(ScoreOptimalNode, BadInputsAreClearErrors) {
       return i;
     }
   };
-  auto nan = runner().run("ScoreOptimalScheduler", R"({"steps": 4, "grid_size": 16, "particles": 16, "use_cache": false})",
-                          {{"model", Value(std::shared_ptr<const Object>(std::make_shared<NanModel>()))}});
+  auto nan =
+      runner().run("ScoreOptimalScheduler", R"({"steps": 4, "grid_size": 16, "particles": 16, "use_cache": false})",
+                   {{"model", Value(std::shared_ptr<const Object>(std::make_shared<NanModel>()))}});
   ASSERT_FALSE(nan.ok);
   EXPECT_EQ(nan.error_input, "model");
   EXPECT_NE(nan.error.find("NaN or Inf at sigma = 0.0"), std::string::npos) << nan.error;

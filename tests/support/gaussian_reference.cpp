@@ -21,7 +21,8 @@ ModelInfo gaussian_info(double c, int64_t dim, c10::ScalarType dtype) {
 }
 }  // namespace
 
-GaussianModel::GaussianModel(double c, int64_t dim, c10::ScalarType dtype) : Model(gaussian_info(c, dim, dtype)), c_(c) {}
+GaussianModel::GaussianModel(double c, int64_t dim, c10::ScalarType dtype)
+    : Model(gaussian_info(c, dim, dtype)), c_(c) {}
 
 at::Tensor GaussianModel::denoise_batch(const at::Tensor& x, const NoiseLevels& sigma, const Conditioning&) const {
   ++calls;
@@ -57,7 +58,8 @@ double lms_coeff(int order, const std::vector<double>& t, int i, int j) {
   }
   double a = t[static_cast<size_t>(i)], b = t[static_cast<size_t>(i + 1)], sum = 0;
   for (size_t p = 0; p < poly.size(); ++p)
-    sum += poly[p] * (std::pow(b, static_cast<double>(p + 1)) - std::pow(a, static_cast<double>(p + 1))) / static_cast<double>(p + 1);
+    sum += poly[p] * (std::pow(b, static_cast<double>(p + 1)) - std::pow(a, static_cast<double>(p + 1))) /
+           static_cast<double>(p + 1);
   return sum / denom;
 }
 }  // namespace
@@ -111,10 +113,14 @@ double reference_multiplier(const std::string& name, double c, const std::vector
       int order = std::min({4, i + 1, cap(i)});
       size_t k = hist.size();
       double dt = b - a;
-      if (order == 1) m = m + dt * d;
-      else if (order == 2) m = m + dt * (3 * d - hist[k - 1]) / 2;
-      else if (order == 3) m = m + dt * (23 * d - 16 * hist[k - 1] + 5 * hist[k - 2]) / 12;
-      else m = m + dt * (55 * d - 59 * hist[k - 1] + 37 * hist[k - 2] - 9 * hist[k - 3]) / 24;
+      if (order == 1)
+        m = m + dt * d;
+      else if (order == 2)
+        m = m + dt * (3 * d - hist[k - 1]) / 2;
+      else if (order == 3)
+        m = m + dt * (23 * d - 16 * hist[k - 1] + 5 * hist[k - 2]) / 12;
+      else
+        m = m + dt * (55 * d - 59 * hist[k - 1] + 37 * hist[k - 2] - 9 * hist[k - 3]) / 24;
       hist.push_back(d);
       if (hist.size() > 3) hist.erase(hist.begin());
     } else {

@@ -12,7 +12,6 @@
 namespace sf::diffusion::samplers {
 
 namespace {
-int64_t steps_of(const std::vector<double>& s) { return static_cast<int64_t>(s.size()) - 1; }
 double at_(const std::vector<double>& s, int64_t i) { return s[static_cast<size_t>(i)]; }
 
 void push_history(std::vector<at::Tensor>& buf, const at::Tensor& d, int capacity) {
@@ -29,8 +28,7 @@ std::vector<double> ipndm_v_coefficients(const std::vector<double>& s, int64_t i
   if (order == 2) return {(2 + hn / hn1) / 2, -(hn / hn1) / 2};
   const double hn2 = at_(s, i - 1) - at_(s, i - 2);
   const double temp1 = (1 - hn / (3 * (hn + hn1)) * (hn * (hn + hn1)) / (hn1 * (hn1 + hn2))) / 2;
-  if (order == 3)
-    return {(2 + hn / hn1) / 2 + temp1, -(hn / hn1) / 2 - (1 + hn1 / hn2) * temp1, temp1 * hn1 / hn2};
+  if (order == 3) return {(2 + hn / hn1) / 2 + temp1, -(hn / hn1) / 2 - (1 + hn1 / hn2) * temp1, temp1 * hn1 / hn2};
   const double hn3 = at_(s, i - 2) - at_(s, i - 3);
   const double temp2 = ((1 - hn / (3 * (hn + hn1))) / 2 + (1 - hn / (2 * (hn + hn1))) * hn / (6 * (hn + hn1 + hn2))) *
                        (hn * (hn + hn1) * (hn + hn1 + hn2)) / (hn1 * (hn1 + hn2) * (hn1 + hn2 + hn3));
@@ -41,7 +39,8 @@ std::vector<double> ipndm_v_coefficients(const std::vector<double>& s, int64_t i
 }  // namespace
 
 double linear_multistep_coeff(int order, const std::vector<double>& t, int i, int j) {
-  if (order - 1 > i) throw std::invalid_argument("LMS order " + std::to_string(order) + " too high for step " + std::to_string(i));
+  if (order - 1 > i)
+    throw std::invalid_argument("LMS order " + std::to_string(order) + " too high for step " + std::to_string(i));
   auto basis = [&](double tau) {
     double prod = 1.0;
     for (int k = 0; k < order; ++k) {
@@ -62,89 +61,77 @@ double linear_multistep_coeff(int order, const std::vector<double>& t, int i, in
 // k-diffusion sample_lms: linear multistep on the derivative, order up to settings.max_order.
 at::Tensor lms(SamplerRun& run, at::Tensor x, const std::vector<double>& s, const SamplerSettings& o) {
   std::deque<at::Tensor> ds;
-  for (int64_t i = 0; i < steps_of(s); ++i) {
-    double si = at_(s, i);
+  return for_each_step(run, std::move(x), s, [&](at::Tensor x, int64_t i, double si, double sn) {
     at::Tensor den = run.denoise(x, si);
     ds.push_back(derivative(x, si, den));
     if (static_cast<int>(ds.size()) > o.max_order) ds.pop_front();
-    if (steps_into_zero(s, i)) {
-      x = den;
-    } else {
-      int order = std::min<int>({static_cast<int>(i + 1), o.max_order, order_cap(s, i, o.lower_order_final)});
-      for (int j = 0; j < order; ++j)
-        x = x + ds[ds.size() - 1 - static_cast<size_t>(j)] * linear_multistep_coeff(order, s, static_cast<int>(i), j);
-    }
-    run.step_done(i);
-  }
-  return x;
+    if (sn == 0) return den;
+    int order = std::min<int>({static_cast<int>(i + 1), o.max_order, order_cap(s, i, o.lower_order_final)});
+    for (int j = 0; j < order; ++j)
+      x = x + ds[ds.size() - 1 - static_cast<size_t>(j)] * linear_multistep_coeff(order, s, static_cast<int>(i), j);
+    return x;
+  });
 }
 
 // k-diffusion sample_dpmpp_2m: DPM-Solver++(2M) in t = -ln sigma; first order on the first step.
 at::Tensor dpmpp_2m(SamplerRun& run, at::Tensor x, const std::vector<double>& s, const SamplerSettings& o) {
   at::Tensor old;
-  for (int64_t i = 0; i < steps_of(s); ++i) {
-    double si = at_(s, i), sn = at_(s, i + 1);
-    at::Tensor den = run.denoise(x, si);
-    if (sn == 0) {
-      x = den;
-    } else {
-      double t = -std::log(si), t_next = -std::log(sn), h = t_next - t;
-      if (!old.defined() || order_cap(s, i, o.lower_order_final) < 2) {
-        x = (sn / si) * x - std::expm1(-h) * den;
-      } else {
-        double r = (t + std::log(at_(s, i - 1))) / h;  // h_last / h
-        at::Tensor dd = (1 + 1 / (2 * r)) * den - (1 / (2 * r)) * old;
-        x = (sn / si) * x - std::expm1(-h) * dd;
-      }
-    }
+  return for_each_step(run, std::move(x), s, [&](at::Tensor x, int64_t i, double si, double sn) {
+    at::Tensor den = run.denoise(x, si), prev = old;
     old = den;
-    run.step_done(i);
-  }
-  return x;
+    if (sn == 0) return den;
+    double t = -std::log(si), h = -std::log(sn) - t;
+    if (!prev.defined() || order_cap(s, i, o.lower_order_final) < 2) return (sn / si) * x - std::expm1(-h) * den;
+    double r = (t + std::log(at_(s, i - 1))) / h;  // h_last / h
+    at::Tensor dd = (1 + 1 / (2 * r)) * den - (1 / (2 * r)) * prev;
+    return (sn / si) * x - std::expm1(-h) * dd;
+  });
 }
 
 // ComfyUI sample_ipndm: Adams-Bashforth on the derivative with fixed coefficients.
 at::Tensor ipndm(SamplerRun& run, at::Tensor x, const std::vector<double>& s, const SamplerSettings& o) {
   std::vector<at::Tensor> buf;  // earlier derivatives, oldest first, at most max_order - 1
-  for (int64_t i = 0; i < steps_of(s); ++i) {
-    double tc = at_(s, i), tn = at_(s, i + 1), dt = tn - tc;
+  return for_each_step(run, std::move(x), s, [&](at::Tensor x, int64_t i, double tc, double tn) {
     at::Tensor den = run.denoise(x, tc);
     at::Tensor d = (x - den) / tc;
     int order = std::min<int>({o.max_order, static_cast<int>(i + 1), order_cap(s, i, o.lower_order_final)});
     const size_t b = buf.size();
-    if (tn == 0) x = den;
-    else if (order == 1) x = x + dt * d;
-    else if (order == 2) x = x + dt * (3 * d - buf[b - 1]) / 2;
-    else if (order == 3) x = x + dt * (23 * d - 16 * buf[b - 1] + 5 * buf[b - 2]) / 12;
-    else x = x + dt * (55 * d - 59 * buf[b - 1] + 37 * buf[b - 2] - 9 * buf[b - 3]) / 24;
+    const double dt = tn - tc;
+    if (tn == 0)
+      x = den;
+    else if (order == 1)
+      x = x + dt * d;
+    else if (order == 2)
+      x = x + dt * (3 * d - buf[b - 1]) / 2;
+    else if (order == 3)
+      x = x + dt * (23 * d - 16 * buf[b - 1] + 5 * buf[b - 2]) / 12;
+    else
+      x = x + dt * (55 * d - 59 * buf[b - 1] + 37 * buf[b - 2] - 9 * buf[b - 3]) / 24;
     push_history(buf, d, o.max_order - 1);
-    run.step_done(i);
-  }
-  return x;
+    return x;
+  });
 }
 
 // ComfyUI sample_ipndm_v: Adams-Bashforth with coefficients for variable step sizes.
 at::Tensor ipndm_v(SamplerRun& run, at::Tensor x, const std::vector<double>& s, const SamplerSettings& o) {
   std::vector<at::Tensor> buf;
-  for (int64_t i = 0; i < steps_of(s); ++i) {
-    double tc = at_(s, i), tn = at_(s, i + 1), dt = tn - tc;
+  return for_each_step(run, std::move(x), s, [&](at::Tensor x, int64_t i, double tc, double tn) {
     at::Tensor den = run.denoise(x, tc);
     at::Tensor d = (x - den) / tc;
     int order = std::min<int>({o.max_order, static_cast<int>(i + 1), order_cap(s, i, o.lower_order_final)});
     if (tn == 0) {
       x = den;
     } else if (order == 1) {
-      x = x + dt * d;
+      x = x + (tn - tc) * d;
     } else {
       auto c = ipndm_v_coefficients(s, i, order);
       at::Tensor sum = c[0] * d;
       for (size_t k = 1; k < c.size(); ++k) sum = sum + c[k] * buf[buf.size() - k];
-      x = x + dt * sum;
+      x = x + (tn - tc) * sum;
     }
     push_history(buf, d, o.max_order - 1);
-    run.step_done(i);
-  }
-  return x;
+    return x;
+  });
 }
 
 }  // namespace sf::diffusion::samplers

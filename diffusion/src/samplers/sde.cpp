@@ -8,10 +8,7 @@
 
 namespace sf::diffusion::samplers {
 
-namespace {
-int64_t steps_of(const std::vector<double>& s) { return static_cast<int64_t>(s.size()) - 1; }
-double at_(const std::vector<double>& s, int64_t i) { return s[static_cast<size_t>(i)]; }
-}  // namespace
+namespace {}  // namespace
 
 // k-diffusion sample_dpmpp_2m_sde: DPM-Solver++(2M) SDE, midpoint or heun second-order term.
 at::Tensor dpmpp_2m_sde(SamplerRun& run, at::Tensor x, const std::vector<double>& s, const SamplerSettings& o) {
@@ -19,29 +16,24 @@ at::Tensor dpmpp_2m_sde(SamplerRun& run, at::Tensor x, const std::vector<double>
     throw std::invalid_argument("solver_type must be midpoint or heun, got '" + o.solver_type + "'");
   at::Tensor old;
   double h_last = 0, h = 0;
-  for (int64_t i = 0; i < steps_of(s); ++i) {
-    double si = at_(s, i), sn = at_(s, i + 1);
-    at::Tensor den = run.denoise(x, si);
-    if (sn == 0) {
-      x = den;
-    } else {
+  return for_each_step(run, std::move(x), s, [&](at::Tensor x, int64_t i, double si, double sn) {
+    at::Tensor den = run.denoise(x, si), prev = old;
+    const double prev_h = h_last;
+    old = den;
+    if (sn != 0) {
       h = std::log(si) - std::log(sn);
       double eta_h = o.eta * h, h_eta = h + eta_h;
       x = (sn / si * std::exp(-eta_h)) * x + (-std::expm1(-h_eta)) * den;
-      if (old.defined() && order_cap(s, i, o.lower_order_final) >= 2) {
-        double r = h_last / h;
-        if (o.solver_type == "heun")
-          x = x + ((-std::expm1(-h_eta)) / (-h_eta) + 1) * (1 / r) * (den - old);
-        else
-          x = x + 0.5 * (-std::expm1(-h_eta)) * (1 / r) * (den - old);
+      if (prev.defined() && order_cap(s, i, o.lower_order_final) >= 2) {
+        double r = prev_h / h;
+        double phi = o.solver_type == "heun" ? (-std::expm1(-h_eta)) / (-h_eta) + 1 : 0.5 * (-std::expm1(-h_eta));
+        x = x + phi * (1 / r) * (den - prev);
       }
       if (o.eta > 0 && o.s_noise > 0) x = x + run.noise(x) * (sn * std::sqrt(-std::expm1(-2 * eta_h)) * o.s_noise);
     }
-    old = den;
     h_last = h;
-    run.step_done(i);
-  }
-  return x;
+    return sn == 0 ? den : x;
+  });
 }
 
 namespace {
@@ -58,6 +50,19 @@ struct ThirdOrderHistory {
     h2 = h1;
     h1 = h;
   }
+  // Adds the multistep correction to the first-order DPM-Solver++ SDE step x.
+  at::Tensor corrected(const at::Tensor& x, const at::Tensor& den, double h, double h_eta, int cap) const {
+    double phi2 = std::expm1(-h_eta) / h_eta + 1;
+    if (have2 && cap >= 3) {
+      double r0 = h1 / h, r1 = h2 / h;
+      at::Tensor d1_0 = (den - d1) / r0, d1_1 = (d1 - d2) / r1;
+      at::Tensor dd1 = d1_0 + (d1_0 - d1_1) * (r0 / (r0 + r1));
+      at::Tensor dd2 = (d1_0 - d1_1) / (r0 + r1);
+      return x + phi2 * dd1 - (phi2 / h_eta - 0.5) * dd2;
+    }
+    if (have1 && cap >= 2) return x + phi2 * ((den - d1) / (h1 / h));
+    return x;
+  }
 };
 }  // namespace
 
@@ -65,8 +70,7 @@ struct ThirdOrderHistory {
 at::Tensor dpmpp_3m_sde(SamplerRun& run, at::Tensor x, const std::vector<double>& s, const SamplerSettings& o) {
   ThirdOrderHistory hist;
   double h = 0;
-  for (int64_t i = 0; i < steps_of(s); ++i) {
-    double si = at_(s, i), sn = at_(s, i + 1);
+  return for_each_step(run, std::move(x), s, [&](at::Tensor x, int64_t i, double si, double sn) {
     at::Tensor den = run.denoise(x, si);
     if (sn == 0) {
       x = den;
@@ -74,54 +78,33 @@ at::Tensor dpmpp_3m_sde(SamplerRun& run, at::Tensor x, const std::vector<double>
       h = std::log(si) - std::log(sn);
       double h_eta = h * (o.eta + 1);
       x = (sn / si * std::exp(-h * o.eta)) * x + (-std::expm1(-h_eta)) * den;
-      int cap = order_cap(s, i, o.lower_order_final);
-      double phi2 = std::expm1(-h_eta) / h_eta + 1;
-      if (hist.have2 && cap >= 3) {
-        double r0 = hist.h1 / h, r1 = hist.h2 / h;
-        at::Tensor d1_0 = (den - hist.d1) / r0, d1_1 = (hist.d1 - hist.d2) / r1;
-        at::Tensor dd1 = d1_0 + (d1_0 - d1_1) * (r0 / (r0 + r1));
-        at::Tensor dd2 = (d1_0 - d1_1) / (r0 + r1);
-        x = x + phi2 * dd1 - (phi2 / h_eta - 0.5) * dd2;
-      } else if (hist.have1 && cap >= 2) {
-        x = x + phi2 * ((den - hist.d1) / (hist.h1 / h));
-      }
+      x = hist.corrected(x, den, h, h_eta, order_cap(s, i, o.lower_order_final));
       if (o.eta > 0 && o.s_noise > 0) x = x + run.noise(x) * (sn * std::sqrt(-std::expm1(-2 * h * o.eta)) * o.s_noise);
     }
     hist.push(den, h);
-    run.step_done(i);
-  }
-  return x;
+    return x;
+  });
 }
 
 // ComfyUI sample_ddpm: the DDPM posterior step in VP space, mapped back to VE.
 at::Tensor ddpm(SamplerRun& run, at::Tensor x, const std::vector<double>& s, const SamplerSettings&) {
-  for (int64_t i = 0; i < steps_of(s); ++i) {
-    double si = at_(s, i), sn = at_(s, i + 1);
-    at::Tensor den = run.denoise(x, si);
-    at::Tensor eps = (x - den) / si;
+  return for_each_step(run, std::move(x), s, [&](at::Tensor x, int64_t, double si, double sn) {
+    at::Tensor eps = (x - run.denoise(x, si)) / si;
     at::Tensor xv = x / std::sqrt(1.0 + si * si);  // VP-space state
     double ac = 1 / (si * si + 1), ac_prev = 1 / (sn * sn + 1), alpha = ac / ac_prev;
     at::Tensor mu = std::sqrt(1.0 / alpha) * (xv - (1 - alpha) * eps / std::sqrt(1 - ac));
-    if (sn > 0) {
-      mu = mu + std::sqrt((1 - alpha) * (1 - ac_prev) / (1 - ac)) * run.noise(x);
-      x = mu * std::sqrt(1.0 + sn * sn);
-    } else {
-      x = mu;
-    }
-    run.step_done(i);
-  }
-  return x;
+    if (sn == 0) return mu;
+    mu = mu + std::sqrt((1 - alpha) * (1 - ac_prev) / (1 - ac)) * run.noise(x);
+    return mu * std::sqrt(1.0 + sn * sn);
+  });
 }
 
 // ComfyUI sample_lcm: jump to the denoised estimate, then re-noise to the next sigma.
 at::Tensor lcm(SamplerRun& run, at::Tensor x, const std::vector<double>& s, const SamplerSettings& o) {
-  for (int64_t i = 0; i < steps_of(s); ++i) {
-    double sn = at_(s, i + 1);
-    x = run.denoise(x, at_(s, i));
-    if (sn > 0) x = x + run.noise(x) * (sn * o.s_noise);
-    run.step_done(i);
-  }
-  return x;
+  return for_each_step(run, std::move(x), s, [&](at::Tensor x, int64_t, double si, double sn) {
+    x = run.denoise(x, si);
+    return sn > 0 ? x + run.noise(x) * (sn * o.s_noise) : x;
+  });
 }
 
 }  // namespace sf::diffusion::samplers

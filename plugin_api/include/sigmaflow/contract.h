@@ -18,10 +18,10 @@ inline constexpr const char* kExactDensity = "exact_density";  // log density, c
 // What a sampler is, declared by whoever registers it. Option nodes offer samplers by trait
 // (choices_from "samplers:stochastic", ...); optimisers refuse stochastic ones.
 struct SamplerTraits {
-  bool stochastic = false;        // draws fresh noise during the run
-  bool multistep = false;         // keeps earlier denoised values (history) between steps
-  int order = 1;                  // order of accuracy of the ODE solver
-  int evaluations_per_step = 1;   // model calls per step (heun: 2, except into 0)
+  bool stochastic = false;       // draws fresh noise during the run
+  bool multistep = false;        // keeps earlier denoised values (history) between steps
+  int order = 1;                 // order of accuracy of the ODE solver
+  int evaluations_per_step = 1;  // model calls per step (heun: 2, except into 0)
 };
 
 // One typed input. `type` is a port type string: "INT", "FLOAT", "STRING", "BOOLEAN", "COMBO",
@@ -48,7 +48,8 @@ struct InputSpec {
 
 struct OutputSpec {
   OutputSpec() = default;
-  OutputSpec(std::string type_, std::string name_ = {}, std::vector<std::string> provides_ = {}, std::string tooltip_ = {})
+  OutputSpec(std::string type_, std::string name_ = {}, std::vector<std::string> provides_ = {},
+             std::string tooltip_ = {})
       : type(std::move(type_)), name(std::move(name_)), provides(std::move(provides_)), tooltip(std::move(tooltip_)) {}
   std::string type;
   std::string name;
@@ -91,6 +92,25 @@ struct NodeContract {
     return nullptr;
   }
 };
+
+// A contract in one expression (set display_name, constraints, output_node, ... afterwards).
+inline NodeContract Node(std::string class_type, std::string category, std::string description,
+                         std::vector<InputSpec> inputs = {}, std::vector<OutputSpec> outputs = {}) {
+  NodeContract c;
+  c.class_type = std::move(class_type);
+  c.category = std::move(category);
+  c.description = std::move(description);
+  c.inputs = std::move(inputs);
+  c.outputs = std::move(outputs);
+  return c;
+}
+// The same for an output node (one that writes files or reports).
+inline NodeContract OutputNode(std::string class_type, std::string category, std::string description,
+                               std::vector<InputSpec> inputs = {}) {
+  NodeContract c = Node(std::move(class_type), std::move(category), std::move(description), std::move(inputs));
+  c.output_node = true;
+  return c;
+}
 
 // Fluent helpers so a contract reads like ComfyUI's INPUT_TYPES.
 // An input of `type` with nothing else set.
@@ -140,8 +160,10 @@ inline InputSpec String(std::string name, std::string def, bool multiline = fals
 inline InputSpec Combo(std::string name, std::vector<std::string> choices,
                        std::optional<std::string> def = std::nullopt) {
   InputSpec s = Port(std::move(name), "COMBO");
-  if (def) s.default_value = Literal(*def);
-  else if (!choices.empty()) s.default_value = Literal(choices.front());
+  if (def)
+    s.default_value = Literal(*def);
+  else if (!choices.empty())
+    s.default_value = Literal(choices.front());
   s.choices = std::move(choices);
   return s;
 }

@@ -24,7 +24,7 @@ class SF_SHARED ScheduleDiagnostics : public Object {
   int64_t nfe = 0;                    // model evaluations spent (0 when served from the cache)
   double seconds = 0.0;
   bool from_cache = false;
-  int64_t folded_samples = 0;         // predictor cost: samples whose step map folded (det J <= 0)
+  int64_t folded_samples = 0;  // predictor cost: samples whose step map folded (det J <= 0)
 };
 
 }  // namespace sf

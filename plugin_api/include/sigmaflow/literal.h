@@ -20,13 +20,15 @@ struct Literal {
   Literal(int i) : v(static_cast<int64_t>(i)) {}  // NOLINT
   Literal(int64_t i) : v(i) {}                    // NOLINT
   Literal(uint64_t u) {                           // NOLINT
-    if (u <= static_cast<uint64_t>(INT64_MAX)) v = static_cast<int64_t>(u);
-    else v = u;
+    if (u <= static_cast<uint64_t>(INT64_MAX))
+      v = static_cast<int64_t>(u);
+    else
+      v = u;
   }
-  Literal(double d) : v(d) {}                     // NOLINT
-  Literal(const char* s) : v(std::string(s)) {}   // NOLINT
-  Literal(std::string s) : v(std::move(s)) {}     // NOLINT
-  Literal(List l) : v(std::move(l)) {}            // NOLINT
+  Literal(double d) : v(d) {}                    // NOLINT
+  Literal(const char* s) : v(std::string(s)) {}  // NOLINT
+  Literal(std::string s) : v(std::move(s)) {}    // NOLINT
+  Literal(List l) : v(std::move(l)) {}           // NOLINT
 
   bool is_null() const { return std::holds_alternative<std::monostate>(v); }
   bool is_bool() const { return std::holds_alternative<bool>(v); }

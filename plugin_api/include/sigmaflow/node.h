@@ -140,8 +140,8 @@ struct NodeDef {
 struct ScheduleDef {
   std::string name;
   std::string description;
-  bool overrides = false;       // deliberately replaces an earlier plugin's schedule of this name
-  bool sampler_aware = false;   // reads ScheduleHints::sampler (callers then compute it per sampler)
+  bool overrides = false;      // deliberately replaces an earlier plugin's schedule of this name
+  bool sampler_aware = false;  // reads ScheduleHints::sampler (callers then compute it per sampler)
   // False for ComfyUI's table schedules (ddim_uniform, beta) that may return a few more or fewer
   // than steps + 1 values; the host then checks only the other rules.
   bool fixed_length = true;

@@ -32,16 +32,16 @@
 #define SF_COMPILER_ID "gcc " __VERSION__
 #endif
 
-#define SF_BUILD_RECORD_INIT(NAME, VERSION)                                                                    \
-  {                                                                                                            \
-    {'S', 'F', 'P', 'L', 'U', 'G', 'I', 'N'}, sizeof(sf_build_record), SIGMAFLOW_PLUGIN_API_MAJOR,             \
-        SIGMAFLOW_PLUGIN_API_MINOR, _GLIBCXX_USE_CXX11_ABI, SIGMAFLOW_TORCH_CUDA, TORCH_VERSION, SF_COMPILER_ID, \
-        NAME, VERSION                                                                                          \
+#define SF_BUILD_RECORD_INIT(NAME, VERSION)                                                                            \
+  {                                                                                                                    \
+    {'S', 'F', 'P', 'L', 'U', 'G', 'I', 'N'}, sizeof(sf_build_record), SIGMAFLOW_PLUGIN_API_MAJOR,                     \
+        SIGMAFLOW_PLUGIN_API_MINOR, _GLIBCXX_USE_CXX11_ABI, SIGMAFLOW_TORCH_CUDA, TORCH_VERSION, SF_COMPILER_ID, NAME, \
+        VERSION                                                                                                        \
   }
 
 #define SIGMAFLOW_PLUGIN(NAME, VERSION)                                                                     \
-  static void sf_plugin_register_(::sf::Registrar& registrar);                                               \
-  static int sf_plugin_init_(void* registrar, char* error, size_t error_len) noexcept {                      \
+  static void sf_plugin_register_(::sf::Registrar& registrar);                                              \
+  static int sf_plugin_init_(void* registrar, char* error, size_t error_len) noexcept {                     \
     try {                                                                                                   \
       sf_plugin_register_(*static_cast<::sf::Registrar*>(registrar));                                       \
       return 0;                                                                                             \
@@ -52,8 +52,8 @@
     }                                                                                                       \
     return 1;                                                                                               \
   }                                                                                                         \
-  extern "C" __attribute__((visibility("default"))) const sf_plugin_entry sigmaflow_plugin_entry = {        \
-      SF_BUILD_RECORD_INIT(NAME, VERSION), &sf_plugin_init_};                                                \
+  extern "C" __attribute__((visibility("default")))                                                         \
+  const sf_plugin_entry sigmaflow_plugin_entry = {SF_BUILD_RECORD_INIT(NAME, VERSION), &sf_plugin_init_};   \
   __attribute__((section(SIGMAFLOW_RECORD_SECTION), used)) static const sf_build_record sf_plugin_record_ = \
-      SF_BUILD_RECORD_INIT(NAME, VERSION);                                                                   \
+      SF_BUILD_RECORD_INIT(NAME, VERSION);                                                                  \
   static void sf_plugin_register_(::sf::Registrar& registrar)

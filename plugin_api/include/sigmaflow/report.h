@@ -20,7 +20,7 @@ class SF_SHARED Metric : public Object {
   std::string type_name() const override { return "METRIC"; }
   std::string describe() const override;
 
-  std::string name;         // "trajectory_error", "sliced_wasserstein", ...
+  std::string name;  // "trajectory_error", "sliced_wasserstein", ...
   double value = 0.0;
   bool lower_is_better = true;
   std::string computed_on;  // e.g. "1000 samples vs 1000-step heun reference"
@@ -49,12 +49,12 @@ class SF_SHARED Report : public Object {
   std::string type_name() const override { return "REPORT"; }
   std::string describe() const override;
 
-  std::string model;                        // model description
-  std::string reference;                    // how the reference was made
+  std::string model;      // model description
+  std::string reference;  // how the reference was made
   std::vector<ReportCell> cells;
-  std::vector<std::string> metric_names;    // in display order; the first is the primary metric
+  std::vector<std::string> metric_names;  // in display order; the first is the primary metric
   std::map<std::string, bool> lower_is_better;
-  std::map<std::string, double> timings;    // "model_evaluation_seconds", "reference_seconds", ...
+  std::map<std::string, double> timings;  // "model_evaluation_seconds", "reference_seconds", ...
   std::vector<std::shared_ptr<const ScheduleDiagnostics>> diagnostics;
 };
 

@@ -24,8 +24,8 @@ enum class LowerOrderFinal {
   kAuto,  // on when the run has fewer than 15 steps (diffusers' DPM-Solver convention)
 };
 struct SamplerSettings {
-  double eta = 1.0;      // ancestral / SDE noise amount
-  double s_noise = 1.0;  // noise multiplier
+  double eta = 1.0;                                                                      // ancestral / SDE noise amount
+  double s_noise = 1.0;                                                                  // noise multiplier
   double s_churn = 0.0, s_tmin = 0.0, s_tmax = std::numeric_limits<double>::infinity();  // EDM churn
   std::string solver_type = "midpoint";  // dpmpp_2m_sde: midpoint or heun
   LowerOrderFinal lower_order_final = LowerOrderFinal::kOff;

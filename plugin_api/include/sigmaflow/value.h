@@ -34,8 +34,7 @@ class Value {
   Value(std::string type, at::Tensor tensor) : type_(std::move(type)), data_(std::move(tensor)) {}
   explicit Value(std::shared_ptr<const Object> object)
       : type_(object ? object->type_name() : std::string()), data_(std::move(object)) {}
-  Value(std::string type, std::shared_ptr<const Object> object)
-      : type_(std::move(type)), data_(std::move(object)) {}
+  Value(std::string type, std::shared_ptr<const Object> object) : type_(std::move(type)), data_(std::move(object)) {}
 
   const std::string& type() const { return type_; }
   bool empty() const { return std::holds_alternative<std::monostate>(data_); }
@@ -45,9 +44,7 @@ class Value {
 
   const Literal& literal() const { return std::get<Literal>(data_); }
   const at::Tensor& tensor() const { return std::get<at::Tensor>(data_); }
-  const std::shared_ptr<const Object>& object() const {
-    return std::get<std::shared_ptr<const Object>>(data_);
-  }
+  const std::shared_ptr<const Object>& object() const { return std::get<std::shared_ptr<const Object>>(data_); }
 
  private:
   std::string type_;

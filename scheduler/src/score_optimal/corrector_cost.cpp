@@ -36,7 +36,8 @@ void check_finite(const at::Tensor& d, const NoiseLevels& sigma) {
 std::vector<double> repeat_levels(const std::vector<double>& grid, int64_t first, int64_t count, int64_t rows) {
   std::vector<double> out;
   out.reserve(static_cast<size_t>(count * rows));
-  for (int64_t l = 0; l < count; ++l) out.insert(out.end(), static_cast<size_t>(rows), grid[static_cast<size_t>(first + l)]);
+  for (int64_t l = 0; l < count; ++l)
+    out.insert(out.end(), static_cast<size_t>(rows), grid[static_cast<size_t>(first + l)]);
   return out;
 }
 
@@ -57,8 +58,8 @@ std::vector<double> log_grid(double sigma_min, double sigma_max, int64_t interva
 }
 
 at::Tensor reverse_process_samples(const Denoiser& denoise, const std::vector<int64_t>& sample_shape, int64_t n,
-                                   double sigma_min, double sigma_max, int64_t steps, uint64_t seed,
-                                   c10::Device device, c10::ScalarType dtype, int64_t* nfe) {
+                                   double sigma_min, double sigma_max, int64_t steps, uint64_t seed, c10::Device device,
+                                   c10::ScalarType dtype, int64_t* nfe) {
   at::Generator gen = cpu_generator(seed);
   at::Tensor x = normal_like(gen, batch_shape(n, sample_shape), device, dtype) * sigma_max;
   auto grid = log_grid(sigma_min, sigma_max, steps);
@@ -93,13 +94,13 @@ CostEstimate estimate_corrector_cost(const Denoiser& denoise, const std::vector<
   at::Tensor x0;
   if (data.defined()) {
     if (data.dim() < 1 || data.numel() / std::max<int64_t>(1, data.size(0)) != d)
-      throw std::invalid_argument("data samples of shape " + c10::str(data.sizes()) + " do not match the model's sample size " +
-                                  std::to_string(d));
+      throw std::invalid_argument("data samples of shape " + c10::str(data.sizes()) +
+                                  " do not match the model's sample size " + std::to_string(d));
     x0 = data.reshape({data.size(0), d}).to(device, dtype);
     est.from_data = true;
   } else {
-    x0 = reverse_process_samples(denoise, sample_shape, K, sigma_min, sigma_max, o.reverse_steps, o.seed ^ 0x5eed5eedULL,
-                                 device, dtype, &est.nfe)
+    x0 = reverse_process_samples(denoise, sample_shape, K, sigma_min, sigma_max, o.reverse_steps,
+                                 o.seed ^ 0x5eed5eedULL, device, dtype, &est.nfe)
              .reshape({K, d});
   }
   const int64_t M = x0.size(0);
@@ -144,7 +145,8 @@ CostEstimate estimate_corrector_cost(const Denoiser& denoise, const std::vector<
     dd = dd.reshape({2 * L * K, d});
     check_finite(dd, sig);
     // Score difference in float64: s' - s = (D' - D)/s'^2 + (D - x)(1/s'^2 - 1/s^2).
-    at::Tensor x64 = x.to(at::kDouble), D = dd.slice(0, 0, L * K).to(at::kDouble), Dn = dd.slice(0, L * K).to(at::kDouble);
+    at::Tensor x64 = x.to(at::kDouble), D = dd.slice(0, 0, L * K).to(at::kDouble),
+               Dn = dd.slice(0, L * K).to(at::kDouble);
     at::Tensor s2 = rows_s.to(device).pow(2).unsqueeze(1), sn2 = rows_sn.to(device).pow(2).unsqueeze(1);
     at::Tensor diff = (Dn - D) / sn2 + (D - x64) * (1.0 / sn2 - 1.0 / s2);
     at::Tensor per = diff.pow(2).sum(1) * sn2.squeeze(1);  // [L*K]

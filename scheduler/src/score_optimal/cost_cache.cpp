@@ -14,10 +14,12 @@ namespace sf::so {
 std::string cache_key(const std::string& fp, const std::string& kind, double smin, double smax,
                       const EstimateOptions& o, const std::string& data_fp, const std::string& dtype) {
   char buf[512];
-  std::snprintf(buf, sizeof buf, "so-v1|%s|model=%s|smin=%.17g|smax=%.17g|grid=%lld|particles=%lld|seed=%llu|crn=%d|rev=%lld|data=%s|%s",
+  std::snprintf(buf, sizeof buf,
+                "so-v1|%s|model=%s|smin=%.17g|smax=%.17g|grid=%lld|particles=%lld|seed=%llu|crn=%d|rev=%lld|data=%s|%s",
                 kind.c_str(), fp.c_str(), smin, smax, static_cast<long long>(o.grid_size),
                 static_cast<long long>(o.particles), static_cast<unsigned long long>(o.seed),
-                o.common_random_numbers ? 1 : 0, static_cast<long long>(o.reverse_steps), data_fp.c_str(), dtype.c_str());
+                o.common_random_numbers ? 1 : 0, static_cast<long long>(o.reverse_steps), data_fp.c_str(),
+                dtype.c_str());
   return buf;
 }
 
@@ -31,7 +33,8 @@ Status check_estimate(const CostEstimate& e, int64_t grid_size) {
     return InvalidArgument("sizes do not match");
   double total = 0;
   for (size_t i = 0; i < e.curve.cost.size(); ++i) {
-    if (!std::isfinite(e.curve.cost[i]) || e.curve.cost[i] < 0) return InvalidArgument("a cost is negative or not finite");
+    if (!std::isfinite(e.curve.cost[i]) || e.curve.cost[i] < 0)
+      return InvalidArgument("a cost is negative or not finite");
     if (!(e.curve.grid[i] > e.curve.grid[i + 1])) return InvalidArgument("the grid is not strictly descending");
     total += e.curve.cost[i];
   }

@@ -58,7 +58,8 @@ struct Solve {
   at::Tensor converged;  // bool [K]
 };
 
-Solve solve_transpose(const at::Tensor& F, const at::Tensor& x, const at::Tensor& r, bool symmetric, int iters, double tol) {
+Solve solve_transpose(const at::Tensor& F, const at::Tensor& x, const at::Tensor& r, bool symmetric, int iters,
+                      double tol) {
   // J^T w  = vjp(w); J w = jvp(w) via the double-backward trick: d/dv [ (J^T v) . w ] = J w.
   auto JT = [&](const at::Tensor& w) { return vjp(F, x, w, false); };
   at::Tensor dummy = at::zeros_like(F).requires_grad_(true);
@@ -68,8 +69,10 @@ Solve solve_transpose(const at::Tensor& F, const at::Tensor& x, const at::Tensor
   // Symmetric J (the Euler map of a true denoiser): CG on J^T u = r directly. Otherwise CGNE:
   // u = J z with (J^T J) z = r.
   std::function<at::Tensor(const at::Tensor&)> A;
-  if (symmetric) A = JT;
-  else A = [&](const at::Tensor& z) { return JT(J(z)); };
+  if (symmetric)
+    A = JT;
+  else
+    A = [&](const at::Tensor& z) { return JT(J(z)); };
   at::Tensor z = at::zeros_like(r), res = r.clone(), p = res.clone();
   at::Tensor rr = (res * res).sum(1);
   at::Tensor rnorm0 = rr.sqrt().clamp_min(1e-300);
@@ -139,7 +142,8 @@ PredictorStepCost predictor_step_cost(const Denoiser& denoise, const at::Tensor&
     bool symmetric = o.step_map == "euler";  // J = a I + b J_D, J_D symmetric for a true denoiser
     at::Tensor conv_all = at::ones({K}, at::kBool).to(x.device());
     for (int p = 0; p < o.hutchinson_probes; ++p) {
-      at::Tensor v = at::randint(0, 2, {K, d}, gen, at::TensorOptions().dtype(at::kDouble)).mul_(2).sub_(1).to(x.device());
+      at::Tensor v =
+          at::randint(0, 2, {K, d}, gen, at::TensorOptions().dtype(at::kDouble)).mul_(2).sub_(1).to(x.device());
       Solve sv = solve_transpose(y, x, v, symmetric, o.cg_iterations, o.cg_tolerance);
       conv_all = conv_all & sv.converged;
       // d/dx [ u^T J(x) v ] with u fixed: u^T J v = (J^T u) . v
@@ -188,8 +192,10 @@ PredictorResult predictor_optimal_schedule(const Denoiser& denoise, const std::v
   auto cost_all = [&](const std::vector<double>& sc, int64_t* folded) {
     std::vector<double> costs;
     for (size_t k = 0; k + 1 < sc.size(); ++k) {
-      at::Tensor idx = at::randint(x0.size(0), {o.estimate.particles}, gen, at::TensorOptions().dtype(at::kLong)).to(device);
-      at::Tensor noise = at::randn({o.estimate.particles, d}, gen, at::TensorOptions().dtype(at::kFloat)).to(device, dtype);
+      at::Tensor idx =
+          at::randint(x0.size(0), {o.estimate.particles}, gen, at::TensorOptions().dtype(at::kLong)).to(device);
+      at::Tensor noise =
+          at::randn({o.estimate.particles, d}, gen, at::TensorOptions().dtype(at::kFloat)).to(device, dtype);
       at::Tensor x = (x0.index_select(0, idx) + noise * sc[k]).reshape(shape);
       auto c = predictor_step_cost(denoise, x, sc[k], sc[k + 1], o, &r.nfe);
       costs.push_back(c.cost);

@@ -31,7 +31,8 @@ CostEstimate cached_estimate(const Model& model, const ScoreOptimalRequest& rq, 
   if (!rq.cache_dir.empty()) {
     std::string why;
     est = load_cached(rq.cache_dir, key, rq.estimate.grid_size, &why);
-    if (est && rq.info) rq.info("cost estimate loaded from the cache (" + cache_file(rq.cache_dir, key) + "): no model evaluations");
+    if (est && rq.info)
+      rq.info("cost estimate loaded from the cache (" + cache_file(rq.cache_dir, key) + "): no model evaluations");
     if (!est && why != "missing" && rq.warn)
       rq.warn("ignoring cache entry " + cache_file(rq.cache_dir, key) + " (" + why + "); re-estimating");
   }
@@ -43,7 +44,8 @@ CostEstimate cached_estimate(const Model& model, const ScoreOptimalRequest& rq, 
   if (!valid.ok()) throw std::runtime_error("the cost estimate is unusable: " + valid.message());
   if (!rq.cache_dir.empty()) {
     Status st = store_cached(rq.cache_dir, key, e);
-    if (!st.ok() && rq.warn) rq.warn("cannot write the score-optimal cache (" + st.message() + "); continuing without it");
+    if (!st.ok() && rq.warn)
+      rq.warn("cannot write the score-optimal cache (" + st.message() + "); continuing without it");
   }
   return e;
 }
@@ -107,8 +109,8 @@ void check_request(const Model& model, const ScoreOptimalRequest& rq, int64_t to
     throw InputError("cost", rq.cost, "cost must be corrector or predictor, got '" + rq.cost + "'");
   if (rq.estimate.grid_size < total)
     throw InputError("grid_size", std::to_string(rq.estimate.grid_size),
-                     "grid_size (" + std::to_string(rq.estimate.grid_size) + ") must be at least the number of steps (" +
-                         std::to_string(total) + ")");
+                     "grid_size (" + std::to_string(rq.estimate.grid_size) +
+                         ") must be at least the number of steps (" + std::to_string(total) + ")");
 }
 
 }  // namespace
@@ -135,12 +137,12 @@ ScoreOptimalResult score_optimal_schedule(const Model& model, const ScoreOptimal
   if (static_cast<int64_t>(schedule.size()) > rq.steps) schedule.erase(schedule.begin(), schedule.end() - rq.steps);
   diag->schedule = schedule;
   if (rq.measure_steps) {
-    at::Tensor x0 = rq.data.defined()
-                        ? rq.data.to(model.device(), model.dtype())
-                        : reverse_process_samples(denoise, model.sample_shape(), rq.estimate.particles, model.sigma_min(),
-                                                  model.sigma_max(), rq.estimate.reverse_steps,
-                                                  rq.estimate.seed ^ 0x5eed5eedULL, model.device(), model.dtype(),
-                                                  &diag->nfe);
+    at::Tensor x0 =
+        rq.data.defined()
+            ? rq.data.to(model.device(), model.dtype())
+            : reverse_process_samples(denoise, model.sample_shape(), rq.estimate.particles, model.sigma_min(),
+                                      model.sigma_max(), rq.estimate.reverse_steps, rq.estimate.seed ^ 0x5eed5eedULL,
+                                      model.device(), model.dtype(), &diag->nfe);
     diag->step_cost = step_costs(denoise, schedule, x0, rq.estimate.particles, rq.estimate.seed + 17, &diag->nfe);
   }
   result.sigmas = schedule;

@@ -19,7 +19,8 @@ std::vector<double> effective_costs(const CostCurve& c, const FitOptions& o) {
   double mx = 0;
   for (size_t i = 0; i < out.size(); ++i) {
     double v = c.cost[i];
-    if (!std::isfinite(v) || v < 0) throw std::invalid_argument("interval cost " + std::to_string(i) + " is not a finite non-negative number");
+    if (!std::isfinite(v) || v < 0)
+      throw std::invalid_argument("interval cost " + std::to_string(i) + " is not a finite non-negative number");
     if (o.floor > 0) v += o.floor * point_mass_cost(c.grid[i], c.grid[i + 1], c.dim);
     out[i] = v;
     mx = std::max(mx, v);
@@ -83,7 +84,8 @@ double Pchip::operator()(double x) const {
   return h00 * ys_[i] + h10 * h * slopes_[i] + h01 * ys_[i + 1] + h11 * h * slopes_[i + 1];
 }
 
-std::vector<double> fit_schedule(const CostCurve& c, int64_t steps, const FitOptions& o, std::vector<double>* cumulative) {
+std::vector<double> fit_schedule(const CostCurve& c, int64_t steps, const FitOptions& o,
+                                 std::vector<double>* cumulative) {
   if (steps < 1) throw std::invalid_argument("steps must be >= 1, got " + std::to_string(steps));
   for (size_t i = 0; i + 1 < c.grid.size(); ++i)
     if (!(c.grid[i] > c.grid[i + 1]) || !(c.grid[i + 1] > 0))

@@ -38,7 +38,8 @@ double metric(const testing::NodeRun& r) {
 TEST(Metrics, TrajectoryErrorIsTheRmsDistance) {
   at::Tensor a = randn({100, 3}, 1);
   at::Tensor shift = at::tensor({3.0, 0.0, 4.0}, at::kDouble);
-  auto r = runner().run("TrajectoryError", "{}", {{"samples", latent(a + shift, 10, 10)}, {"reference", latent(a, 1000, 2000)}});
+  auto r = runner().run("TrajectoryError", "{}",
+                        {{"samples", latent(a + shift, 10, 10)}, {"reference", latent(a, 1000, 2000)}});
   EXPECT_NEAR(metric(r), 5.0, 1e-12);
   auto m = std::dynamic_pointer_cast<const Metric>(r.outputs[0].object());
   EXPECT_EQ(m->nfe, 10);
@@ -58,15 +59,19 @@ TEST(Metrics, SlicedWassersteinOfShiftedGaussians) {
 }
 
 TEST(Metrics, ModeCoverageIsTotalVariation) {
-  auto model = runner().run("GaussianMixtureModel",
-                            R"({"preset": "custom", "means": {"__value__": [[0, 0], [10, 0]]}, "stds": {"__value__": [1, 1]}})");
+  auto model =
+      runner().run("GaussianMixtureModel",
+                   R"({"preset": "custom", "means": {"__value__": [[0, 0], [10, 0]]}, "stds": {"__value__": [1, 1]}})");
   ASSERT_TRUE(model.ok) << model.error;
-  at::Tensor x = at::tensor({0.1, 0.0, -0.2, 0.3, 0.0, 0.0, 9.5, 0.0}, at::kDouble).reshape({4, 2});  // 3 near mode 0, 1 near mode 1
+  at::Tensor x = at::tensor({0.1, 0.0, -0.2, 0.3, 0.0, 0.0, 9.5, 0.0}, at::kDouble)
+                     .reshape({4, 2});  // 3 near mode 0, 1 near mode 1
   auto r = runner().run("ModeCoverage", "{}", {{"samples", latent(x)}, {"model", model.outputs[0]}});
   EXPECT_NEAR(metric(r), 0.25, 1e-12);
-  auto ld_mode = runner().run("MeanLogDensity", "{}", {{"samples", latent(at::zeros({2, 2}, at::kDouble))}, {"model", model.outputs[0]}});
-  auto ld_gap = runner().run("MeanLogDensity", "{}",
-                             {{"samples", latent(at::tensor({5.0, 0.0}, at::kDouble).reshape({1, 2}))}, {"model", model.outputs[0]}});
+  auto ld_mode = runner().run("MeanLogDensity", "{}",
+                              {{"samples", latent(at::zeros({2, 2}, at::kDouble))}, {"model", model.outputs[0]}});
+  auto ld_gap = runner().run(
+      "MeanLogDensity", "{}",
+      {{"samples", latent(at::tensor({5.0, 0.0}, at::kDouble).reshape({1, 2}))}, {"model", model.outputs[0]}});
   // log(0.5 N(0; 0, I)) = log 0.5 - log(2 pi).
   EXPECT_NEAR(metric(ld_mode), std::log(0.5) - std::log(2 * M_PI), 1e-6);
   EXPECT_LT(metric(ld_gap), metric(ld_mode) - 10);
@@ -75,26 +80,32 @@ TEST(Metrics, ModeCoverageIsTotalVariation) {
 TEST(Metrics, FrechetDistanceOfGaussians) {
   // N(0, I) vs N(m, 4 I) in 3-D: |m|^2 + 3 (1 + 4 - 2 * 2) = |m|^2 + 3.
   at::Tensor a = randn({200000, 3}, 5), b = randn({200000, 3}, 6) * 2 + at::tensor({1.0, 2.0, 2.0}, at::kDouble);
-  auto r = runner().run("FrechetDistance", R"({"features": "identity"})", {{"samples", latent(a)}, {"reference_samples", latent(b)}});
+  auto r = runner().run("FrechetDistance", R"({"features": "identity"})",
+                        {{"samples", latent(a)}, {"reference_samples", latent(b)}});
   EXPECT_NEAR(metric(r), 12.0, 0.12);
-  auto same = runner().run("FrechetDistance", R"({"features": "random_relu"})", {{"samples", latent(a)}, {"reference_samples", latent(a)}});
+  auto same = runner().run("FrechetDistance", R"({"features": "random_relu"})",
+                           {{"samples", latent(a)}, {"reference_samples", latent(a)}});
   EXPECT_NEAR(metric(same), 0.0, 1e-8);
 }
 
 TEST(Metrics, BadInputsAreClearErrors) {
-  auto shape = runner().run("SlicedWasserstein", "{}", {{"samples", latent(randn({10, 2}, 1))}, {"reference_samples", latent(randn({10, 3}, 1))}});
+  auto shape = runner().run("SlicedWasserstein", "{}",
+                            {{"samples", latent(randn({10, 2}, 1))}, {"reference_samples", latent(randn({10, 3}, 1))}});
   ASSERT_FALSE(shape.ok);
   EXPECT_EQ(shape.error_input, "reference_samples");
   EXPECT_NE(shape.error.find("does not match"), std::string::npos) << shape.error;
-  auto empty = runner().run("TrajectoryError", "{}", {{"samples", latent(at::zeros({0, 2}, at::kDouble))}, {"reference", latent(randn({3, 2}, 1))}});
+  auto empty =
+      runner().run("TrajectoryError", "{}",
+                   {{"samples", latent(at::zeros({0, 2}, at::kDouble))}, {"reference", latent(randn({3, 2}, 1))}});
   ASSERT_FALSE(empty.ok);
   EXPECT_NE(empty.error.find("empty"), std::string::npos);
-  auto fewer = runner().run("TrajectoryError", "{}", {{"samples", latent(randn({3, 2}, 1), 20)}, {"reference", latent(randn({3, 2}, 2), 10)}});
+  auto fewer = runner().run("TrajectoryError", "{}",
+                            {{"samples", latent(randn({3, 2}, 1), 20)}, {"reference", latent(randn({3, 2}, 2), 10)}});
   ASSERT_FALSE(fewer.ok);
   EXPECT_EQ(fewer.error_input, "reference");
   EXPECT_NE(fewer.error.find("fewer steps (10) than the compared run (20)"), std::string::npos) << fewer.error;
-  auto not_mixture = runner().run("ModeCoverage", "{}", {{"samples", latent(randn({3, 2}, 1))},
-                                                         {"model", latent(randn({3, 2}, 1))}});
+  auto not_mixture =
+      runner().run("ModeCoverage", "{}", {{"samples", latent(randn({3, 2}, 1))}, {"model", latent(randn({3, 2}, 1))}});
   ASSERT_FALSE(not_mixture.ok);
   EXPECT_EQ(not_mixture.error_input, "model");
 }

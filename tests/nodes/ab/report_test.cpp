@@ -25,7 +25,8 @@ Value ring_model() {
   return m.outputs.at(0);
 }
 
-const char* kSmallSweep = R"({"schedulers": "karras, exponential, score_optimal", "samplers": "euler, heun, euler_ancestral",
+const char* kSmallSweep =
+    R"({"schedulers": "karras, exponential, score_optimal", "samplers": "euler, heun, euler_ancestral",
   "steps_list": "4, 8", "batch": 200, "seed": 1, "reference_steps": 200, "projections": 32})";
 
 TEST(ScheduleSweep, RunsEveryCellFromOneNoiseWithMetrics) {
@@ -56,7 +57,8 @@ TEST(ScheduleSweep, BadNamesAndReferenceStepsAreRefused) {
   auto samp = runner().run("ScheduleSweep", R"({"samplers": "euler, warp"})", {{"model", ring_model()}});
   ASSERT_FALSE(samp.ok);
   EXPECT_EQ(samp.error_input, "samplers");
-  auto ref = runner().run("ScheduleSweep", R"({"steps_list": "5, 50", "reference_steps": 20})", {{"model", ring_model()}});
+  auto ref =
+      runner().run("ScheduleSweep", R"({"steps_list": "5, 50", "reference_steps": 20})", {{"model", ring_model()}});
   ASSERT_FALSE(ref.ok);
   EXPECT_EQ(ref.error_input, "reference_steps");
   auto steps = runner().run("ScheduleSweep", R"({"steps_list": "5, x"})", {{"model", ring_model()}});
@@ -67,8 +69,9 @@ TEST(ScheduleSweep, BadNamesAndReferenceStepsAreRefused) {
 TEST(CompareReport, WritesMarkdownJsonAndPlotsAtomically) {
   auto sweep = runner().run("ScheduleSweep", kSmallSweep, {{"model", ring_model()}});
   ASSERT_TRUE(sweep.ok) << sweep.error;
-  auto diag = runner().run("ScoreOptimalScheduler", R"({"steps": 8, "grid_size": 64, "particles": 64, "use_cache": false})",
-                           {{"model", ring_model()}});
+  auto diag =
+      runner().run("ScoreOptimalScheduler", R"({"steps": 8, "grid_size": 64, "particles": 64, "use_cache": false})",
+                   {{"model", ring_model()}});
   ASSERT_TRUE(diag.ok) << diag.error;
   auto r = runner().run("CompareReport", R"({"title": "t", "filename_prefix": "rep/small"})",
                         {{"report", sweep.outputs[0]}, {"diagnostics", diag.outputs[1]}});
@@ -97,8 +100,9 @@ TEST(CompareReport, WritesMarkdownJsonAndPlotsAtomically) {
 
 TEST(CompareReport, MetricsAloneAndBadInputs) {
   at::Tensor a = at::zeros({4, 2}, at::kDouble);
-  auto te = runner().run("TrajectoryError", "{}", {{"samples", Value(std::make_shared<Latent>(a))},
-                                                   {"reference", Value(std::make_shared<Latent>(a + 1))}});
+  auto te = runner().run(
+      "TrajectoryError", "{}",
+      {{"samples", Value(std::make_shared<Latent>(a))}, {"reference", Value(std::make_shared<Latent>(a + 1))}});
   ASSERT_TRUE(te.ok);
   auto r = runner().run("CompareReport", R"({"filename_prefix": "metrics_only"})", {{"metric_1", te.outputs[0]}});
   ASSERT_TRUE(r.ok) << r.error;

@@ -48,10 +48,10 @@ TEST(SaveImage, GridOfTheBatchMapsMinusOneToBlackAndOneToWhite) {
   // 2 x 2 grid, 2-pixel white padding: width 2*5 + 3*2 = 16, height 2*3 + 3*2 = 12.
   ASSERT_EQ(d.width, 16);
   ASSERT_EQ(d.height, 12);
-  EXPECT_EQ(d.gray[0], 255);                          // padding
-  EXPECT_EQ(d.gray[2 * 16 + 2], 0);                   // image 0 = -1
-  EXPECT_EQ(d.gray[2 * 16 + 2 + 7], 85);              // image 1 = -1/3 -> 255/3
-  EXPECT_EQ(d.gray[(2 + 3 + 2) * 16 + 2 + 7], 255);   // image 3 = 1
+  EXPECT_EQ(d.gray[0], 255);                         // padding
+  EXPECT_EQ(d.gray[2 * 16 + 2], 0);                  // image 0 = -1
+  EXPECT_EQ(d.gray[2 * 16 + 2 + 7], 85);             // image 1 = -1/3 -> 255/3
+  EXPECT_EQ(d.gray[(2 + 3 + 2) * 16 + 2 + 7], 255);  // image 3 = 1
   auto singles = runner().run("SaveImage", R"({"filename_prefix": "img/one", "grid": false})",
                               {{"images", latent(at::zeros({2, 16}))}});
   ASSERT_TRUE(singles.ok) << singles.error;

@@ -42,13 +42,16 @@ std::string write_file(const std::string& name, const std::string& bytes, bool g
   return path;
 }
 
-at::Tensor samples(const testing::NodeRun& r) { return std::dynamic_pointer_cast<const Latent>(r.outputs.at(0).object())->samples(); }
+at::Tensor samples(const testing::NodeRun& r) {
+  return std::dynamic_pointer_cast<const Latent>(r.outputs.at(0).object())->samples();
+}
 
 TEST(LoadDataset, IdxPlainAndGzipScaledToMinusOneOne) {
   std::string bytes = idx_bytes(5, 4, 3);
   for (bool gz : {false, true}) {
     std::string path = write_file(gz ? "sf-test.idx3-ubyte.gz" : "sf-test.idx3-ubyte", bytes, gz);
-    auto r = runner().run("LoadDataset", R"({"path": ")" + path + R"(", "offset": 1, "limit": 3, "image_shape": "1, 4, 3"})");
+    auto r = runner().run("LoadDataset",
+                          R"({"path": ")" + path + R"(", "offset": 1, "limit": 3, "image_shape": "1, 4, 3"})");
     ASSERT_TRUE(r.ok) << r.error;
     at::Tensor t = samples(r);
     EXPECT_EQ(t.sizes(), (std::vector<int64_t>{3, 1, 4, 3}));
@@ -67,7 +70,8 @@ TEST(LoadDataset, BadFilesAreClearErrors) {
       {write_file("sf-trunc.idx", full.substr(0, full.size() - 3), false), "truncated data"},
       {write_file("sf-trunc-header.idx", full.substr(0, 9), false), "truncated header"},
       {write_file("sf-magic.idx", "\x01\x02\x08\x03" + full.substr(4), false), "two zero bytes"},
-      {write_file("sf-type.idx", std::string("\0\0\x42\x01", 4) + std::string("\0\0\0\1x", 5), false), "unknown data type"},
+      {write_file("sf-type.idx", std::string("\0\0\x42\x01", 4) + std::string("\0\0\0\1x", 5), false),
+       "unknown data type"},
   };
   for (const auto& c : cases) {
     auto r = runner().run("LoadDataset", R"({"path": ")" + c.path + R"("})");
@@ -75,7 +79,8 @@ TEST(LoadDataset, BadFilesAreClearErrors) {
     EXPECT_EQ(r.error_input, "path");
     EXPECT_NE(r.error.find(c.message), std::string::npos) << r.error;
   }
-  auto shape = runner().run("LoadDataset", R"({"path": ")" + write_file("sf-ok.idx", full, false) + R"(", "image_shape": "3, 3"})");
+  auto shape = runner().run("LoadDataset",
+                            R"({"path": ")" + write_file("sf-ok.idx", full, false) + R"(", "image_shape": "3, 3"})");
   ASSERT_FALSE(shape.ok);
   EXPECT_EQ(shape.error_input, "image_shape");
 }
@@ -89,8 +94,9 @@ TEST(FitGaussianMixture, RecoversAKnownMixture) {
   at::Tensor b = at::randn({n1, 2}, g, at::TensorOptions().dtype(at::kDouble)) * at::tensor({0.3, 0.1}, at::kDouble) +
                  at::tensor({3.0, 1.0}, at::kDouble);
   Value data(std::make_shared<Latent>(at::cat({a, b}, 0)));
-  auto r = runner().run("FitGaussianMixture", R"({"components": 2, "covariance": "diag", "seed": 1, "dtype": "float64"})",
-                        {{"dataset", data}});
+  auto r =
+      runner().run("FitGaussianMixture", R"({"components": 2, "covariance": "diag", "seed": 1, "dtype": "float64"})",
+                   {{"dataset", data}});
   ASSERT_TRUE(r.ok) << r.error;
   auto m = std::dynamic_pointer_cast<const Model>(r.outputs[0].object());
   at::Tensor w = m->exact()->component_weights(), mu = m->exact()->component_means();
@@ -103,7 +109,8 @@ TEST(FitGaussianMixture, RecoversAKnownMixture) {
   at::Tensor left = s.index_select(0, (s.select(1, 0) < 0).nonzero().squeeze(1));
   EXPECT_NEAR(left.select(1, 1).var().item<double>(), 0.25, 0.02);
   EXPECT_EQ(r.messages.size(), 1u);
-  auto few = runner().run("FitGaussianMixture", R"({"components": 50})", {{"dataset", Value(std::make_shared<Latent>(at::zeros({10, 2})))}});
+  auto few = runner().run("FitGaussianMixture", R"({"components": 50})",
+                          {{"dataset", Value(std::make_shared<Latent>(at::zeros({10, 2})))}});
   ASSERT_FALSE(few.ok);
   EXPECT_EQ(few.error_input, "dataset");
 }

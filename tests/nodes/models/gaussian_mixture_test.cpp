@@ -57,7 +57,8 @@ TEST(GaussianMixture, DenoiserMatchesBruteForceForUniformAndMixedSigmas) {
     at::Tensor d = m->denoise(x, s);
     for (int64_t b = 0; b < 4; ++b) {
       auto want = brute_denoise({x[b][0].item<double>(), x[b][1].item<double>()}, s[b]);
-      for (int64_t j = 0; j < 2; ++j) EXPECT_NEAR(d[b][j].item<double>(), want[static_cast<size_t>(j)], 1e-12) << b << j;
+      for (int64_t j = 0; j < 2; ++j)
+        EXPECT_NEAR(d[b][j].item<double>(), want[static_cast<size_t>(j)], 1e-12) << b << j;
     }
   }
   // Score = (D - x)/sigma^2.
@@ -100,8 +101,10 @@ TEST(GaussianMixture, PresetsFingerprintsAndIsotropicStds) {
     EXPECT_NEAR(m->exact()->component_weights().sum().item<double>(), 1.0, 1e-6);
   }
   EXPECT_EQ(make(R"({"preset": "powerlaw64"})")->sample_shape(), std::vector<int64_t>{64});
-  EXPECT_NE(make(R"({"preset": "ring8"})")->fingerprint(), make(R"({"preset": "ring8", "sigma_max": 50})")->fingerprint());
-  auto iso = make(R"({"preset": "custom", "means": {"__value__": [[0, 0], [1, 1]]}, "stds": {"__value__": [0.1, 0.2]}})");
+  EXPECT_NE(make(R"({"preset": "ring8"})")->fingerprint(),
+            make(R"({"preset": "ring8", "sigma_max": 50})")->fingerprint());
+  auto iso =
+      make(R"({"preset": "custom", "means": {"__value__": [[0, 0], [1, 1]]}, "stds": {"__value__": [0.1, 0.2]}})");
   ASSERT_TRUE(iso);
   EXPECT_EQ(iso->dtype(), at::kFloat);
   EXPECT_NEAR(iso->exact()->component_weights()[1].item<double>(), 0.5, 1e-7);
@@ -115,11 +118,13 @@ TEST(GaussianMixture, BadInputsNameTheInput) {
   } cases[] = {
       {R"({"preset": "custom", "weights": {"__value__": [0.3, 0.3]}, "means": {"__value__": [[0], [1]]}, "stds": {"__value__": [1, 1]}})",
        "weights", "sum to 0.6"},
-      {R"({"preset": "custom", "means": {"__value__": [[0], [1]]}, "variances": {"__value__": [[1], [-1]]}})", "variances",
-       "variances must be finite and > 0"},
-      {R"({"preset": "custom", "means": {"__value__": [[0, 1], [1]]}, "stds": {"__value__": [1, 1]}})", "means", "ragged"},
+      {R"({"preset": "custom", "means": {"__value__": [[0], [1]]}, "variances": {"__value__": [[1], [-1]]}})",
+       "variances", "variances must be finite and > 0"},
+      {R"({"preset": "custom", "means": {"__value__": [[0, 1], [1]]}, "stds": {"__value__": [1, 1]}})", "means",
+       "ragged"},
       {R"({"preset": "custom", "means": {"__value__": [[0], [1]]}})", "stds", "give per-component stds"},
-      {R"({"preset": "custom", "means": {"__value__": [[0], [1]]}, "stds": {"__value__": [1]}})", "stds", "expected 2 stds"},
+      {R"({"preset": "custom", "means": {"__value__": [[0], [1]]}, "stds": {"__value__": [1]}})", "stds",
+       "expected 2 stds"},
       {R"({"preset": "ring8", "device": "cuda:3"})", "device", "does not exist"},
       {R"({"preset": "ring8", "device": "tpu"})", "device", "not one of"},
       {R"({"preset": "ring8", "sigma_min": 10, "sigma_max": 5})", "sigma_min", "must be < sigma_max"},
@@ -132,14 +137,16 @@ TEST(GaussianMixture, BadInputsNameTheInput) {
     EXPECT_NE(r.error.find(c.message), std::string::npos) << r.error;
   }
   // normalize: true rescales weights that do not sum to 1.
-  auto ok = make(R"({"preset": "custom", "normalize": true, "weights": {"__value__": [1, 3]}, "means": {"__value__": [[0], [1]]}, "stds": {"__value__": [1, 1]}})");
+  auto ok = make(
+      R"({"preset": "custom", "normalize": true, "weights": {"__value__": [1, 3]}, "means": {"__value__": [[0], [1]]}, "stds": {"__value__": [1, 1]}})");
   ASSERT_TRUE(ok);
   EXPECT_NEAR(ok->exact()->component_weights()[1].item<double>(), 0.75, 1e-7);
 }
 
 TEST(SampleData, GivesExactReferenceSamples) {
   auto m = make(R"({"preset": "ring8"})");
-  auto r = runner().run("SampleData", R"({"n": 1000, "seed": 3})", {{"model", Value(std::shared_ptr<const Object>(m))}});
+  auto r =
+      runner().run("SampleData", R"({"n": 1000, "seed": 3})", {{"model", Value(std::shared_ptr<const Object>(m))}});
   ASSERT_TRUE(r.ok) << r.error;
   auto lat = std::dynamic_pointer_cast<const Latent>(r.outputs[0].object());
   at::Tensor radius = lat->samples().pow(2).sum(1).sqrt();

@@ -43,14 +43,16 @@ struct Case {
 std::vector<Case> cases() {
   return {
       {"eps", "eps", "sigma",
-       "    s = t.view(-1, 1)\n    xv = x * torch.sqrt(s * s + 1.0)\n" + std::string(kExact) + "    return (xv - D) / s\n"},
+       "    s = t.view(-1, 1)\n    xv = x * torch.sqrt(s * s + 1.0)\n" + std::string(kExact) +
+           "    return (xv - D) / s\n"},
       {"v", "v", "sigma",
        "    s = t.view(-1, 1)\n    xv = x * torch.sqrt(s * s + SD * SD)\n" + std::string(kExact) +
            "    return (xv * SD * SD / (s * s + SD * SD) - D) * torch.sqrt(s * s + SD * SD) / (s * SD)\n"},
       {"edm", "edm", "log_sigma_quarter",
        "    s = torch.exp(4.0 * t).view(-1, 1)\n    xv = x * torch.sqrt(s * s + SD * SD)\n" + std::string(kExact) +
            "    return (D - xv * SD * SD / (s * s + SD * SD)) * torch.sqrt(s * s + SD * SD) / (s * SD)\n"},
-      {"x0", "x0", "sigma", "    s = t.view(-1, 1)\n    xv = x * torch.sqrt(s * s + SD * SD)\n" + std::string(kExact) + "    return D\n"},
+      {"x0", "x0", "sigma",
+       "    s = t.view(-1, 1)\n    xv = x * torch.sqrt(s * s + SD * SD)\n" + std::string(kExact) + "    return D\n"},
       {"flow", "flow", "flow_t1000",
        "    sf = (t / 1000.0).view(-1, 1)\n    s = sf / (1.0 - sf)\n    xv = x / (1.0 - sf)\n" + std::string(kExact) +
            "    return (x - D) / sf\n"},
@@ -76,8 +78,9 @@ double max_err_vs_exact(const Model& m, const std::vector<double>& sigmas) {
 TEST(TorchScriptModel, EveryParametrisationGivesTheExactDenoiser) {
   for (const auto& c : cases()) {
     std::string path = save_module(c.name, c.body);
-    auto m = load(R"({"path": ")" + path + R"(", "parametrization": ")" + c.param + R"(", "time_input": ")" + c.time +
-                  R"(", "sample_shape": "3", "sigma_data": 0.5, "sigma_min": 0.002, "sigma_max": 80, "dtype": "float64"})");
+    auto m =
+        load(R"({"path": ")" + path + R"(", "parametrization": ")" + c.param + R"(", "time_input": ")" + c.time +
+             R"(", "sample_shape": "3", "sigma_data": 0.5, "sigma_min": 0.002, "sigma_max": 80, "dtype": "float64"})");
     ASSERT_TRUE(m) << c.name;
     EXPECT_LT(max_err_vs_exact(*m, {0.002, 0.05, 0.7, 3.0, 80.0}), 1e-5) << c.name;
     EXPECT_EQ(std::string(to_string(m->info().parametrization)), c.param);
@@ -128,7 +131,8 @@ TEST(TorchScriptModel, DiscreteTablesNearestAndInterpolated) {
 TEST(TorchScriptModel, SamplesThroughTheGraphLikeTheExactModel) {
   std::string path = save_module("edm-graph", cases()[2].body);
   std::string graph = R"({
-    "1": {"class_type": "TorchScriptModel", "inputs": {"path": ")" + path + R"(", "parametrization": "edm",
+    "1": {"class_type": "TorchScriptModel", "inputs": {"path": ")" +
+                      path + R"(", "parametrization": "edm",
           "time_input": "log_sigma_quarter", "sample_shape": "3", "sigma_data": 0.5, "dtype": "float64"}},
     "2": {"class_type": "KSampler", "inputs": {"model": ["1", 0], "seed": 3, "steps": 8, "sampler_name": "heun",
           "scheduler": "karras", "latent_image": ["3", 0]}},
@@ -153,17 +157,20 @@ TEST(TorchScriptModel, BadFilesAndModulesAreClearErrors) {
   ASSERT_FALSE(notts.ok);
   EXPECT_NE(notts.error.find("not a loadable TorchScript file"), std::string::npos) << notts.error;
   std::string arity = save_module("arity", "    return x\n", 1);
-  auto a = runner().run("TorchScriptModel", R"({"path": ")" + arity + R"(", "sample_shape": "3", "time_input": "sigma"})");
+  auto a =
+      runner().run("TorchScriptModel", R"({"path": ")" + arity + R"(", "sample_shape": "3", "time_input": "sigma"})");
   ASSERT_FALSE(a.ok);
   EXPECT_NE(a.error.find("forward must take (x, t) (2 arguments), it takes 1"), std::string::npos) << a.error;
   std::string shape = save_module("shape", "    return x.sum(1)\n");
-  auto b = runner().run("TorchScriptModel", R"({"path": ")" + shape + R"(", "sample_shape": "3", "time_input": "sigma"})");
+  auto b =
+      runner().run("TorchScriptModel", R"({"path": ")" + shape + R"(", "sample_shape": "3", "time_input": "sigma"})");
   ASSERT_FALSE(b.ok);
   EXPECT_NE(b.error.find("forward returned shape [1] for input [1, 3]"), std::string::npos) << b.error;
   auto dims = runner().run("TorchScriptModel", R"({"path": ")" + shape + R"(", "sample_shape": "3, x"})");
   ASSERT_FALSE(dims.ok);
   EXPECT_EQ(dims.error_input, "sample_shape");
-  auto dev = runner().run("TorchScriptModel", R"({"path": ")" + shape + R"(", "sample_shape": "3", "device": "cuda:5"})");
+  auto dev =
+      runner().run("TorchScriptModel", R"({"path": ")" + shape + R"(", "sample_shape": "3", "device": "cuda:5"})");
   ASSERT_FALSE(dev.ok);
   EXPECT_EQ(dev.error_input, "device");
   // A network that emits NaN: sampling names the sigma.
@@ -171,8 +178,9 @@ TEST(TorchScriptModel, BadFilesAndModulesAreClearErrors) {
   auto nm = runner().run("TorchScriptModel", R"({"path": ")" + nan + R"(", "sample_shape": "3", "time_input": "sigma",
       "parametrization": "x0"})");
   ASSERT_TRUE(nm.ok) << nm.error;
-  auto ks = runner().run("KSampler", R"({"steps": 3, "sampler_name": "euler", "scheduler": "karras"})",
-                         {{"model", nm.outputs[0]}, {"latent_image", Value(std::make_shared<Latent>(at::zeros({2, 3})))}});
+  auto ks =
+      runner().run("KSampler", R"({"steps": 3, "sampler_name": "euler", "scheduler": "karras"})",
+                   {{"model", nm.outputs[0]}, {"latent_image", Value(std::make_shared<Latent>(at::zeros({2, 3})))}});
   ASSERT_FALSE(ks.ok);
   EXPECT_NE(ks.error.find("NaN or Inf at sigma = 80"), std::string::npos) << ks.error;
 }

@@ -94,7 +94,9 @@ TEST(Samplers, ConvergenceOrders) {
   };
   // Multistep samplers without lower_order_final (it would cap the last step's order).
   auto order = [&](const std::string& name, int n) {
-    return order_of(with_options("SamplerMultistepOptions", R"({"sampler_name": ")" + name + R"(", "lower_order_final": "off"})"), n);
+    return order_of(
+        with_options("SamplerMultistepOptions", R"({"sampler_name": ")" + name + R"(", "lower_order_final": "off"})"),
+        n);
   };
   auto order1 = [&](const std::string& name, int n) { return order_of(sampler(name), n); };
   EXPECT_NEAR(order1("euler", 64), 1.0, 0.15);
@@ -111,8 +113,9 @@ TEST(Samplers, LowerOrderFinalTakesTheLastPositiveStepAtFirstOrder) {
   at::Tensor x0 = start(2, 2, 80);
   for (const char* name : {"dpmpp_2m", "lms", "ipndm"}) {
     for (int lof : {0, 1}) {
-      auto s = with_options("SamplerMultistepOptions", std::string(R"({"sampler_name": ")") + name +
-                                                           R"(", "lower_order_final": ")" + (lof ? "on" : "off") + "\"}");
+      auto s =
+          with_options("SamplerMultistepOptions", std::string(R"({"sampler_name": ")") + name +
+                                                      R"(", "lower_order_final": ")" + (lof ? "on" : "off") + "\"}");
       SampleContext ctx;
       at::Tensor out = s->sample(model, x0, sig, ctx);
       EXPECT_LT(max_rel_err(out, x0 * test::reference_multiplier(name, 0.3, sig, lof)), 1e-9) << name << lof;
@@ -127,8 +130,8 @@ TEST(Samplers, LowerOrderFinalTakesTheLastPositiveStepAtFirstOrder) {
 TEST(Samplers, StochasticSamplersAreReproducibleAndSeedDependent) {
   test::GaussianModel model(1.0, 2);
   auto sig = schedules::karras(8, 0.002, 80, 7);
-  for (const char* name : {"euler_ancestral", "dpm_2_ancestral", "dpmpp_2s_ancestral", "dpmpp_2m_sde", "dpmpp_3m_sde",
-                           "ddpm", "lcm"}) {
+  for (const char* name :
+       {"euler_ancestral", "dpm_2_ancestral", "dpmpp_2s_ancestral", "dpmpp_2m_sde", "dpmpp_3m_sde", "ddpm", "lcm"}) {
     at::Tensor x0 = start(5, 2, 80);
     SampleContext a, b, c;
     a.seed = b.seed = 11;
@@ -170,12 +173,15 @@ TEST(Samplers, ChurnAddsNoiseOnlyInsideItsWindow) {
   test::GaussianModel model(1.0, 1);
   auto sig = schedules::karras(10, 0.002, 80, 7);
   at::Tensor x0 = start(4, 1, 80);
-  auto churn_off = with_options("SamplerEDMChurn", R"({"sampler_name": "heun", "s_churn": 40, "s_tmin": 1000, "s_tmax": 2000})");
+  auto churn_off =
+      with_options("SamplerEDMChurn", R"({"sampler_name": "heun", "s_churn": 40, "s_tmin": 1000, "s_tmax": 2000})");
   SampleContext ctx;
-  EXPECT_LT(max_rel_err(churn_off->sample(model, x0, sig, ctx), x0 * test::reference_multiplier("heun", 1.0, sig)), 1e-9);
+  EXPECT_LT(max_rel_err(churn_off->sample(model, x0, sig, ctx), x0 * test::reference_multiplier("heun", 1.0, sig)),
+            1e-9);
   auto churn_on = with_options("SamplerEDMChurn", R"({"sampler_name": "heun", "s_churn": 40})");
   SampleContext ctx2;
-  EXPECT_GT(max_rel_err(churn_on->sample(model, x0, sig, ctx2), x0 * test::reference_multiplier("heun", 1.0, sig)), 1e-3);
+  EXPECT_GT(max_rel_err(churn_on->sample(model, x0, sig, ctx2), x0 * test::reference_multiplier("heun", 1.0, sig)),
+            1e-3);
 }
 
 TEST(Samplers, LmsCoefficientsIntegrateTheLagrangeBasis) {

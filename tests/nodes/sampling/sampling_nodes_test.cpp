@@ -86,11 +86,12 @@ TEST(SamplerCustom, ComfyNoiseScalingUsesSqrtOnePlusSigmaSquared) {
   auto sampler = runner().run("KSamplerSelect", R"({"sampler_name": "euler"})");
   std::vector<double> sig = {80, 0};
   auto run = [&](bool comfy) {
-    auto r = runner().run("SamplerCustom", std::string(R"({"noise_seed": 3, "comfy_noise_scaling": )") + (comfy ? "true" : "false") + "}",
-                          {{"model", model_value()},
-                           {"sampler", sampler.outputs[0]},
-                           {"sigmas", diffusion::Sigmas(sig).to_value()},
-                           {"latent_image", latent_value(at::zeros({1, 3}, at::kDouble))}});
+    auto r = runner().run(
+        "SamplerCustom", std::string(R"({"noise_seed": 3, "comfy_noise_scaling": )") + (comfy ? "true" : "false") + "}",
+        {{"model", model_value()},
+         {"sampler", sampler.outputs[0]},
+         {"sigmas", diffusion::Sigmas(sig).to_value()},
+         {"latent_image", latent_value(at::zeros({1, 3}, at::kDouble))}});
     EXPECT_TRUE(r.ok) << r.error;
     return samples(r.outputs[0]);
   };
@@ -129,10 +130,12 @@ TEST(SamplerCustom, BadInputsAreClearErrors) {
 
 TEST(KSampler, EqualsBasicSchedulerPlusSamplerCustom) {
   at::Tensor lat = at::zeros({3, 3}, at::kDouble);
-  auto k = runner().run("KSampler", R"({"seed": 9, "steps": 6, "sampler_name": "dpmpp_2m", "scheduler": "exponential"})",
-                        {{"model", model_value()}, {"latent_image", latent_value(lat)}});
+  auto k =
+      runner().run("KSampler", R"({"seed": 9, "steps": 6, "sampler_name": "dpmpp_2m", "scheduler": "exponential"})",
+                   {{"model", model_value()}, {"latent_image", latent_value(lat)}});
   ASSERT_TRUE(k.ok) << k.error;
-  auto sched = runner().run("BasicScheduler", R"({"scheduler": "exponential", "steps": 6})", {{"model", model_value()}});
+  auto sched =
+      runner().run("BasicScheduler", R"({"scheduler": "exponential", "steps": 6})", {{"model", model_value()}});
   auto sampler = runner().run("KSamplerSelect", R"({"sampler_name": "dpmpp_2m"})");
   auto c = runner().run("SamplerCustom", R"({"noise_seed": 9})",
                         {{"model", model_value()},
@@ -141,7 +144,8 @@ TEST(KSampler, EqualsBasicSchedulerPlusSamplerCustom) {
                          {"latent_image", latent_value(lat)}});
   ASSERT_TRUE(c.ok) << c.error;
   EXPECT_TRUE(at::equal(samples(k.outputs[0]), samples(c.outputs[0])));
-  auto bad = runner().run("KSampler", R"({"sampler_name": "nope"})", {{"model", model_value()}, {"latent_image", latent_value(lat)}});
+  auto bad = runner().run("KSampler", R"({"sampler_name": "nope"})",
+                          {{"model", model_value()}, {"latent_image", latent_value(lat)}});
   ASSERT_FALSE(bad.ok);
   EXPECT_EQ(bad.error_input, "sampler_name");
 }

@@ -22,8 +22,10 @@ double ramp(int i, int n) { return n == 1 ? 0.0 : static_cast<double>(i) / (n - 
 void expect_close(const Sigmas& got, const Sigmas& want, double rel = 1e-6) {
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < want.size(); ++i) {
-    if (want[i] == 0) EXPECT_EQ(got[i], 0.0) << i;
-    else EXPECT_NEAR(got[i] / want[i], 1.0, rel) << "index " << i << " got " << got[i] << " want " << want[i];
+    if (want[i] == 0)
+      EXPECT_EQ(got[i], 0.0) << i;
+    else
+      EXPECT_NEAR(got[i] / want[i], 1.0, rel) << "index " << i << " got " << got[i] << " want " << want[i];
   }
 }
 
@@ -33,7 +35,8 @@ TEST(Schedules, KarrasMatchesFormula) {
       for (double rho : {7.0, 3.0, 1.0}) {
         Sigmas want;
         for (int i = 0; i < n; ++i)
-          want.push_back(std::pow(std::pow(hi, 1 / rho) + ramp(i, n) * (std::pow(lo, 1 / rho) - std::pow(hi, 1 / rho)), rho));
+          want.push_back(
+              std::pow(std::pow(hi, 1 / rho) + ramp(i, n) * (std::pow(lo, 1 / rho) - std::pow(hi, 1 / rho)), rho));
         want.push_back(0);
         expect_close(schedules::karras(n, lo, hi, rho), want);
       }
@@ -58,7 +61,8 @@ TEST(Schedules, PolyexponentialWithRhoOneIsExponential) {
     for (int n : kSteps) {
       expect_close(schedules::polyexponential(n, lo, hi, 1.0), schedules::exponential(n, lo, hi));
       Sigmas want;
-      for (int i = 0; i < n; ++i) want.push_back(std::exp(std::pow(1 - ramp(i, n), 2.0) * std::log(hi / lo) + std::log(lo)));
+      for (int i = 0; i < n; ++i)
+        want.push_back(std::exp(std::pow(1 - ramp(i, n), 2.0) * std::log(hi / lo) + std::log(lo)));
       want.push_back(0);
       expect_close(schedules::polyexponential(n, lo, hi, 2.0), want);
     }
@@ -80,7 +84,8 @@ TEST(Schedules, KlOptimalMatchesFormula) {
   for (auto [lo, hi] : kRanges)
     for (int n : kSteps) {
       Sigmas want;
-      for (int i = 0; i < n; ++i) want.push_back(std::tan(ramp(i, n) * std::atan(lo) + (1 - ramp(i, n)) * std::atan(hi)));
+      for (int i = 0; i < n; ++i)
+        want.push_back(std::tan(ramp(i, n) * std::atan(lo) + (1 - ramp(i, n)) * std::atan(hi)));
       want.push_back(0);
       expect_close(schedules::kl_optimal(n, lo, hi), want);
     }
@@ -192,8 +197,8 @@ std::vector<double> values(const at::Tensor& t) {
 
 TEST(ScheduleNodes, KarrasNodeIsTheFormulaRoundedToFloat32) {
   for (int n : kSteps) {
-    auto r = runner().run("KarrasScheduler", R"({"steps": )" + std::to_string(n) +
-                                                 R"(, "sigma_max": 80, "sigma_min": 0.002, "rho": 7})");
+    auto r = runner().run("KarrasScheduler",
+                          R"({"steps": )" + std::to_string(n) + R"(, "sigma_max": 80, "sigma_min": 0.002, "rho": 7})");
     ASSERT_TRUE(r.ok) << r.error;
     auto got = values(r.outputs[0].tensor());
     auto want = schedules::karras(n, 0.002, 80, 7);
@@ -214,7 +219,7 @@ TEST(ScheduleNodes, NodeErrorsNameTheInput) {
 
 TEST(ScheduleNodes, RegistryOffersComfyNamesInOrder) {
   auto names = runner().schedule_names();
-  std::vector<std::string> comfy = {"simple", "sgm_uniform", "karras", "exponential", "ddim_uniform",
+  std::vector<std::string> comfy = {"simple", "sgm_uniform", "karras",           "exponential", "ddim_uniform",
                                     "beta",   "normal",      "linear_quadratic", "kl_optimal"};
   ASSERT_GE(names.size(), comfy.size());
   EXPECT_TRUE(std::equal(comfy.begin(), comfy.end(), names.begin()));

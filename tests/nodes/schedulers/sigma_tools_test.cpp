@@ -114,15 +114,18 @@ TEST(SigmaTools, SaveThenLoadRoundTripsBitExact) {
 TEST(BasicScheduler, NamedSchedulesAndTheDenoiseRule) {
   auto model = std::make_shared<test::GaussianModel>(1.0, 2);
   Value mv{std::shared_ptr<const Object>(model)};
-  auto full = runner().run("BasicScheduler", R"({"scheduler": "karras", "steps": 20, "denoise": 1.0})", {{"model", mv}});
+  auto full =
+      runner().run("BasicScheduler", R"({"scheduler": "karras", "steps": 20, "denoise": 1.0})", {{"model", mv}});
   ASSERT_TRUE(full.ok) << full.error;
   expect_rel(vec(full.outputs[0]), schedules_karras_for_test(20));
   // denoise 0.5: int(10 / 0.5) = 20 steps, keep the last 11 values.
-  auto half = runner().run("BasicScheduler", R"({"scheduler": "karras", "steps": 10, "denoise": 0.5})", {{"model", mv}});
+  auto half =
+      runner().run("BasicScheduler", R"({"scheduler": "karras", "steps": 10, "denoise": 0.5})", {{"model", mv}});
   ASSERT_TRUE(half.ok);
   auto all = schedules_karras_for_test(20);
   expect_rel(vec(half.outputs[0]), std::vector<double>(all.end() - 11, all.end()));
-  auto none = runner().run("BasicScheduler", R"({"scheduler": "karras", "steps": 10, "denoise": 0.0})", {{"model", mv}});
+  auto none =
+      runner().run("BasicScheduler", R"({"scheduler": "karras", "steps": 10, "denoise": 0.0})", {{"model", mv}});
   ASSERT_TRUE(none.ok);
   EXPECT_EQ(none.outputs[0].tensor().numel(), 0);
   // Every registered name computes a valid descending schedule on a continuous model.

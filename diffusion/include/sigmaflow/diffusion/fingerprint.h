@@ -8,7 +8,9 @@
 namespace sf::diffusion {
 
 uint64_t fnv1a(const void* data, size_t n, uint64_t h = 1469598103934665603ULL);
-inline uint64_t fnv1a(const std::string& s, uint64_t h = 1469598103934665603ULL) { return fnv1a(s.data(), s.size(), h); }
+inline uint64_t fnv1a(const std::string& s, uint64_t h = 1469598103934665603ULL) {
+  return fnv1a(s.data(), s.size(), h);
+}
 // 16 lower-case hex digits.
 std::string hex64(uint64_t v);
 

@@ -15,9 +15,9 @@
 namespace sf::diffusion {
 
 struct MixtureParams {
-  at::Tensor weights;    // [K] float64, sums to 1
-  at::Tensor means;      // [K, d] float64
-  at::Tensor variances;  // [K, d] float64, > 0
+  at::Tensor weights;                 // [K] float64, sums to 1
+  at::Tensor means;                   // [K, d] float64
+  at::Tensor variances;               // [K, d] float64, > 0
   std::vector<int64_t> sample_shape;  // product = d
   std::vector<int64_t> labels;        // K class labels (0 .. classes - 1), or empty: unconditional
   std::string name;                   // preset name or "custom"

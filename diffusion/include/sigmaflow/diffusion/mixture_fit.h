@@ -14,7 +14,7 @@ struct FitOptions {
   int64_t components = 10;
   bool diagonal = true;  // else isotropic per component
   int64_t iterations = 100;
-  double tolerance = 1e-6;      // stop when the mean log-likelihood improves less than this
+  double tolerance = 1e-6;       // stop when the mean log-likelihood improves less than this
   double variance_floor = 1e-4;  // keeps components from collapsing onto single points
   uint64_t seed = 0;
 };

@@ -66,6 +66,17 @@ int order_cap(const std::vector<double>& s, int64_t i, LowerOrderFinal rule);
 // sqrt2 - 1) inside [s_tmin, s_tmax] with fresh noise; returns sigma_hat.
 double churn(SamplerRun& run, at::Tensor& x, const std::vector<double>& s, int64_t i, const SamplerSettings& o);
 
+// The step loop every sampler shares: x = step(x, i, sigma_i, sigma_i+1) for each step, then
+// step_done(i). `step` is a callable (at::Tensor, int64_t, double, double) -> at::Tensor.
+template <class Step>
+at::Tensor for_each_step(SamplerRun& run, at::Tensor x, const std::vector<double>& s, Step&& step) {
+  for (int64_t i = 0; i + 1 < static_cast<int64_t>(s.size()); ++i) {
+    x = step(std::move(x), i, s[static_cast<size_t>(i)], s[static_cast<size_t>(i + 1)]);
+    run.step_done(i);
+  }
+  return x;
+}
+
 using SamplerFn = at::Tensor (*)(SamplerRun& run, at::Tensor x, const std::vector<double>& sigmas,
                                  const SamplerSettings& settings);
 // Runs `fn` over the sigmas; if the final state is not finite, replays the (deterministic) run

@@ -35,7 +35,8 @@ class TableSampler : public Sampler {
   const SamplerSettings& settings() const { return settings_; }
 
  protected:
-  at::Tensor run(const Model& model, at::Tensor x, const std::vector<double>& sigmas, SampleContext& ctx) const override {
+  at::Tensor run(const Model& model, at::Tensor x, const std::vector<double>& sigmas,
+                 SampleContext& ctx) const override {
     return run_located(entry_.fn, settings_, model, std::move(x), sigmas, ctx);
   }
 

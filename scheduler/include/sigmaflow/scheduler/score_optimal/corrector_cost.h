@@ -36,11 +36,11 @@ struct EstimateOptions {
 };
 
 struct CostEstimate {
-  CostCurve curve;            // grid (descending) and L_c per interval
+  CostCurve curve;              // grid (descending) and L_c per interval
   std::vector<double> stderr_;  // Monte Carlo standard error per interval
-  int64_t nfe = 0;            // model evaluations spent
+  int64_t nfe = 0;              // model evaluations spent
   double seconds = 0.0;
-  bool from_data = false;     // x0 came from data samples rather than the model's reverse process
+  bool from_data = false;  // x0 came from data samples rather than the model's reverse process
 };
 
 // The log-uniform grid of grid_size intervals from sigma_max down to sigma_min.
@@ -49,8 +49,8 @@ std::vector<double> log_grid(double sigma_min, double sigma_max, int64_t interva
 // Draws x0 by running the model's own probability-flow ODE (Heun, `steps` log-uniform steps from
 // sigma_max to sigma_min, then the final denoise). Noise is generated on the CPU from `seed`.
 at::Tensor reverse_process_samples(const Denoiser& denoise, const std::vector<int64_t>& sample_shape, int64_t n,
-                                   double sigma_min, double sigma_max, int64_t steps, uint64_t seed,
-                                   c10::Device device, c10::ScalarType dtype, int64_t* nfe);
+                                   double sigma_min, double sigma_max, int64_t steps, uint64_t seed, c10::Device device,
+                                   c10::ScalarType dtype, int64_t* nfe);
 
 // Estimates L_c on the fine grid. `data` ([M, ...sample_shape]) gives x0 by forward noising; when
 // undefined, x0 comes from reverse_process_samples. `progress(done, total)` reports levels.

@@ -24,7 +24,7 @@
 namespace sf::so {
 
 struct PredictorOptions {
-  EstimateOptions estimate;      // particles, seed, reverse_steps (grid_size is not used)
+  EstimateOptions estimate;        // particles, seed, reverse_steps (grid_size is not used)
   std::string step_map = "euler";  // "euler" or "heun"
   FitOptions fit;
   int iterations = 6;
@@ -36,8 +36,8 @@ struct PredictorOptions {
 };
 
 struct PredictorStepCost {
-  double cost = 0.0;     // mean over unfolded samples, times sigma'^2
-  int64_t folded = 0;    // samples left out
+  double cost = 0.0;   // mean over unfolded samples, times sigma'^2
+  int64_t folded = 0;  // samples left out
   int64_t samples = 0;
 };
 

@@ -19,7 +19,7 @@ inline constexpr double kDefaultFloor = 0.1;
 struct ScoreOptimalRequest {
   int64_t steps = 20;
   double denoise = 1.0;
-  std::string cost = "corrector";  // or "predictor"
+  std::string cost = "corrector";   // or "predictor"
   std::string predictor = "euler";  // the step map for the predictor cost: euler or heun
   double floor = kDefaultFloor;
   EstimateOptions estimate;
