@@ -41,6 +41,13 @@ Grid index(const Report& r) {
   return g;
 }
 
+// A name usable in a file name.
+std::string safe_name(std::string s) {
+  for (char& ch : s)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '-') ch = '_';
+  return s;
+}
+
 bool has(const ReportCell* c, const std::string& m) {
   return c && c->metrics.count(m) && std::isfinite(c->metrics.at(m));
 }
@@ -76,7 +83,9 @@ std::string versus_best_stock(const Report& r, const Grid& g, const ReportCell& 
 
 }  // namespace
 
-bool is_stock_schedule(const std::string& name) { return name.rfind("score_optimal", 0) != 0; }
+bool is_stock_schedule(const std::string& name) {
+  return name.rfind("score_optimal", 0) != 0 && name.rfind("optimal_steps", 0) != 0;
+}
 
 std::string markdown_table(const Report& r, const std::string& m) {
   Grid g = index(r);
@@ -159,16 +168,34 @@ std::string report_markdown(const Report& r, const std::string& title, const std
     md += "\n## Timings\n\n";
     for (const auto& [k, v] : r.timings) md += "- " + k + ": " + fmt(v) + "\n";
   }
-  std::string lists;
-  std::set<std::pair<std::string, int64_t>> seen;
+  // Each schedule once per step count; sampler-aware schedules (different lists per sampler) once
+  // per sampler.
+  std::map<std::pair<std::string, int64_t>, std::vector<const ReportCell*>> by_schedule;
   for (const auto& c : r.cells) {
-    if (c.sigmas.empty() || !seen.insert({c.schedule, c.steps}).second) continue;  // metrics carry no schedule
-    lists += "- " + c.schedule + ", " + std::to_string(c.steps) + " steps: [";
-    for (size_t i = 0; i < c.sigmas.size(); ++i) lists += (i ? ", " : "") + fmt(c.sigmas[i]);
-    lists += "]\n";
+    if (c.sigmas.empty()) continue;  // metrics carry no schedule
+    auto& v = by_schedule[{c.schedule, c.steps}];
+    if (std::none_of(v.begin(), v.end(), [&](const ReportCell* o) { return o->sigmas == c.sigmas; })) v.push_back(&c);
+  }
+  std::string lists;
+  for (const auto& c : r.cells) {
+    auto it = by_schedule.find({c.schedule, c.steps});
+    if (it == by_schedule.end()) continue;
+    for (const ReportCell* o : it->second) {
+      lists += "- " + o->schedule + (it->second.size() > 1 ? " (" + o->sampler + ")" : std::string()) + ", " +
+               std::to_string(o->steps) + " steps: [";
+      for (size_t i = 0; i < o->sigmas.size(); ++i) lists += (i ? ", " : "") + fmt(o->sigmas[i]);
+      lists += "]\n";
+    }
+    by_schedule.erase(it);
   }
   if (!lists.empty()) md += "\n## Schedules\n\n" + lists;
   return md + "\n" + versions + "\n";
+}
+
+nlohmann::ordered_json finite_or_null(const std::vector<double>& v) {
+  nlohmann::ordered_json a = nlohmann::ordered_json::array();
+  for (double x : v) a.push_back(std::isfinite(x) ? nlohmann::ordered_json(x) : nlohmann::ordered_json(nullptr));
+  return a;
 }
 
 std::string report_json(const Report& r, const std::string& title, const std::string& graph_json,
@@ -203,12 +230,16 @@ std::string report_json(const Report& r, const std::string& title, const std::st
                                 {"nfe", d->nfe},
                                 {"seconds", d->seconds},
                                 {"from_cache", d->from_cache},
-                                {"folded_samples", d->folded_samples}});
+                                {"folded_samples", d->folded_samples},
+                                {"sampler", d->sampler},
+                                {"training_error", finite_or_null(d->training_error)}});
   auto graph = json::parse(graph_json, nullptr, false);
   j["graph"] = graph.is_discarded() ? json(nullptr) : graph;
   j["versions"] = versions;
   return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
+
+Status write_schedule_plots(const Grid& g, const PathFor& path_for, std::vector<std::string>& written);
 
 // One error-vs-NFE plot per sampler (a line per schedule), and the schedules at the largest N.
 Status write_cell_plots(const Report& r, const PathFor& path_for, std::vector<std::string>& written) {
@@ -227,9 +258,7 @@ Status write_cell_plots(const Report& r, const PathFor& path_for, std::vector<st
       if (!se.x.empty()) err.push_back(se);
     }
     if (err.empty()) continue;
-    std::string safe = sampler;
-    for (char& ch : safe)
-      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '-') ch = '_';
+    std::string safe = safe_name(sampler);
     PlotSpec spec = plot_spec(primary + " vs NFE, sampler " + sampler, "model evaluations (NFE)", primary, true,
                               lower_is_better(r, primary));
     for (const auto& se : err) spec.x_ticks.insert(spec.x_ticks.end(), se.x.begin(), se.x.end());
@@ -239,21 +268,75 @@ Status write_cell_plots(const Report& r, const PathFor& path_for, std::vector<st
     // Metrics without NFE (e.g. measured on data) have nothing to place on a log axis: no plot.
     if (!st.ok() && st.code() != Code::kInvalidArgument) return st;
   }
-  std::vector<Series> sched;
+  return write_schedule_plots(g, path_for, written);
+}
+
+// The schedules at the largest step count: one plot, or one per sampler when a sampler-aware
+// schedule gives each sampler its own.
+Status write_schedule_plots(const Grid& g, const PathFor& path_for, std::vector<std::string>& written) {
   const int64_t n_plot = g.steps.back();
-  for (const auto& s : g.schedules) {
-    auto it = g.at.find({s, g.samplers.front(), n_plot});
-    if (it == g.at.end() || it->second->sigmas.empty()) continue;
-    Series se{s + " (" + std::to_string(n_plot) + " steps)", {}, {}};
-    for (size_t i = 0; i < it->second->sigmas.size(); ++i)
-      if (it->second->sigmas[i] > 0) {
-        se.x.push_back(static_cast<double>(i));
-        se.y.push_back(it->second->sigmas[i]);
-      }
-    sched.push_back(se);
+  auto series_for = [&](const std::string& sampler) {
+    std::vector<Series> sched;
+    for (const auto& s : g.schedules) {
+      auto it = g.at.find({s, sampler, n_plot});
+      if (it == g.at.end() || it->second->sigmas.empty()) continue;
+      Series se{s + " (" + std::to_string(n_plot) + " steps)", {}, {}};
+      for (size_t i = 0; i < it->second->sigmas.size(); ++i)
+        if (it->second->sigmas[i] > 0) {
+          se.x.push_back(static_cast<double>(i));
+          se.y.push_back(it->second->sigmas[i]);
+        }
+      sched.push_back(se);
+    }
+    return sched;
+  };
+  bool per_sampler = false;
+  for (const auto& s : g.schedules)
+    for (const auto& sampler : g.samplers) {
+      auto a = g.at.find({s, g.samplers.front(), n_plot}), b = g.at.find({s, sampler, n_plot});
+      if (a != g.at.end() && b != g.at.end() && a->second->sigmas != b->second->sigmas) per_sampler = true;
+    }
+  std::vector<std::string> plotted = per_sampler ? g.samplers : std::vector<std::string>{g.samplers.front()};
+  for (const auto& sampler : plotted) {
+    auto sched = series_for(sampler);
+    if (sched.empty()) continue;
+    std::string title = per_sampler ? "schedules for " + sampler : std::string("schedules");
+    Status st = write_plot(path_for(per_sampler ? "_schedules_" + safe_name(sampler) : "_schedules"),
+                           plot_spec(title, "step", "sigma", false, true), sched, &written);
+    if (!st.ok() && st.code() != Code::kInvalidArgument) return st;
   }
-  if (sched.empty()) return Status::Ok();
-  Status st = write_plot(path_for("_schedules"), plot_spec("schedules", "step", "sigma", false, true), sched, &written);
+  return Status::Ok();
+}
+
+// An optimiser's training error per step count, next to every schedule's measured error for the
+// same sampler (fresh noise, from the sweep): the gap shows how well the training generalises.
+Status write_training_plot(const Report& r, const ScheduleDiagnostics& d, const std::string& suffix,
+                           const PathFor& path_for, std::vector<std::string>& written) {
+  Series train{d.method + " (training noises)", {}, {}};
+  for (size_t n = 0; n < d.training_error.size(); ++n)
+    if (std::isfinite(d.training_error[n]) && d.training_error[n] > 0) {
+      train.x.push_back(static_cast<double>(n + 1));
+      train.y.push_back(d.training_error[n]);
+    }
+  std::vector<Series> series{train};
+  if (!r.metric_names.empty() && !d.sampler.empty()) {
+    const std::string& primary = r.metric_names.front();
+    Grid g = index(r);
+    for (const auto& s : g.schedules) {
+      Series se{s + " (" + primary + ")", {}, {}};
+      for (auto n : g.steps) {
+        auto it = g.at.find({s, d.sampler, n});
+        if (it == g.at.end() || !has(it->second, primary) || !(it->second->metrics.at(primary) > 0)) continue;
+        se.x.push_back(static_cast<double>(n));
+        se.y.push_back(it->second->metrics.at(primary));
+      }
+      if (!se.x.empty()) series.push_back(se);
+    }
+  }
+  Status st =
+      write_plot(path_for("_training" + suffix),
+                 plot_spec(d.method + ": error vs steps", "steps", "RMS error against the reference", true, true),
+                 series, &written);
   return st.ok() || st.code() == Code::kInvalidArgument ? Status::Ok() : st;
 }
 
@@ -306,8 +389,10 @@ Status write_report(const Report& r, const std::string& title, const PathFor& pa
   }
   for (size_t k = 0; k < r.diagnostics.size(); ++k) {
     const auto& d = *r.diagnostics[k];
-    if (d.grid.size() < 2 || d.interval_cost.empty()) continue;
-    Status st = write_diagnostic_plots(d, r.diagnostics.size() > 1 ? "_" + std::to_string(k) : "", path_for, written);
+    const std::string suffix = r.diagnostics.size() > 1 ? "_" + std::to_string(k) : "";
+    Status st = d.training_error.empty() ? Status::Ok() : write_training_plot(r, d, suffix, path_for, written);
+    if (st.ok() && d.grid.size() >= 2 && !d.interval_cost.empty())
+      st = write_diagnostic_plots(d, suffix, path_for, written);
     if (!st.ok()) return st;
   }
   if (files) {

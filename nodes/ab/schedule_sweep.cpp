@@ -53,8 +53,7 @@ SweepPlan plan_sweep(Context& ctx, const Inputs& in) {
   for (const auto& s : p.schedules)
     if (std::find(known.begin(), known.end(), s) == known.end())
       throw InputError("schedulers", s, "unknown scheduler '" + s + "' (registered: " + join(known) + ")");
-  SamplerSettings settings;
-  settings.lower_order_final = LowerOrderFinal::kAuto;
+  SamplerSettings settings;  // k-diffusion's defaults, as KSamplerSelect
   for (const auto& s : p.samplers) {
     auto obj = ctx.make_sampler(s, settings);
     if (!obj.ok()) throw InputError("samplers", s, obj.status().message());

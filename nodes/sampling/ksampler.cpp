@@ -18,8 +18,7 @@ NodeDef ksampler_node() {
       {{"LATENT", "LATENT"}});
   return make_node(c, [](Context& ctx, const Inputs& in) {
     auto model = in.get<Model>("model");
-    SamplerSettings settings;
-    settings.lower_order_final = LowerOrderFinal::kAuto;
+    SamplerSettings settings;  // k-diffusion's defaults, as ComfyUI's KSampler
     auto sampler = registry_sampler(ctx, in.get_string("sampler_name"), settings, "sampler_name");
     const std::string& sched = in.get_string("scheduler");
     ScheduleHints hints;

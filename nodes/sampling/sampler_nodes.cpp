@@ -22,12 +22,8 @@ LowerOrderFinal parse_lower_order_final(const std::string& v) {
   return v == "auto" ? LowerOrderFinal::kAuto : v == "on" ? LowerOrderFinal::kOn : LowerOrderFinal::kOff;
 }
 
-// k-diffusion's defaults as KSamplerSelect gives them.
-SamplerSettings default_settings() {
-  SamplerSettings s;
-  s.lower_order_final = LowerOrderFinal::kAuto;
-  return s;
-}
+// k-diffusion's defaults as KSamplerSelect gives them (lower_order_final off, as k-diffusion).
+SamplerSettings default_settings() { return SamplerSettings{}; }
 
 NodeDef stochastic_options_node() {
   auto c = sampler_contract(
@@ -65,10 +61,11 @@ NodeDef edm_churn_node() {
 NodeDef multistep_options_node() {
   auto c = sampler_contract(
       "SamplerMultistepOptions",
-      "Multistep samplers with lower_order_final (diffusers' convention: the last step into a positive sigma at first "
-      "order, the one before at most second order; auto = on below 15 steps) and max_order.",
+      "Multistep samplers with max_order and an opt-in lower_order_final (diffusers' convention: the last step into a "
+      "positive sigma at first order, the one before at most second order; auto = on below 15 steps). The default, "
+      "off, is what k-diffusion and ComfyUI always do.",
       {RegistryCombo("sampler_name", "samplers:multistep", {}, "lms"),
-       Combo("lower_order_final", {"auto", "on", "off"}), Int("max_order", 4, 1, 4)});
+       Combo("lower_order_final", {"off", "auto", "on"}), Int("max_order", 4, 1, 4)});
   return make_node(c, [](Context& ctx, const Inputs& in) {
     SamplerSettings s = default_settings();
     s.lower_order_final = parse_lower_order_final(in.get_string("lower_order_final"));
@@ -114,8 +111,8 @@ NodeDef lms_node() {
 
 NodeDef ksampler_select_node() {
   auto c = sampler_contract("KSamplerSelect",
-                            "A sampler by name with k-diffusion's default options (eta = 1, s_noise = 1, no churn; "
-                            "lower_order_final on below 15 steps for multistep samplers).",
+                            "A sampler by name with k-diffusion's default options (eta = 1, s_noise = 1, no churn, "
+                            "no lower_order_final), as ComfyUI's KSamplerSelect.",
                             {RegistryCombo("sampler_name", "samplers", {}, "euler")});
   return make_node(c, [](Context& ctx, const Inputs& in) {
     return sampler_output(ctx, in.get_string("sampler_name"), default_settings());

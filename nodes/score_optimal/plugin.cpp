@@ -1,12 +1,19 @@
-// The "score_optimal" plugin: the ScoreOptimalScheduler node and its named schedules.
+// The "score_optimal" plugin: the ScoreOptimalScheduler and OptimalStepsScheduler nodes and their
+// named schedules.
 #include <sigmaflow/plugin.h>
 
 namespace sf::so {
 NodeDef score_optimal_scheduler_node();
 std::vector<ScheduleDef> score_optimal_schedules();
 }  // namespace sf::so
+namespace sf::oss {
+NodeDef optimal_steps_scheduler_node();
+std::vector<ScheduleDef> optimal_steps_schedules();
+}  // namespace sf::oss
 
 SIGMAFLOW_PLUGIN("score_optimal", "0.2.0") {
   registrar.add_node(sf::so::score_optimal_scheduler_node());
   for (auto& s : sf::so::score_optimal_schedules()) registrar.add_schedule(std::move(s));
+  registrar.add_node(sf::oss::optimal_steps_scheduler_node());
+  for (auto& s : sf::oss::optimal_steps_schedules()) registrar.add_schedule(std::move(s));
 }

@@ -23,19 +23,6 @@ void push_history(std::vector<at::Tensor>& buf, const at::Tensor& d, int capacit
   }
 }
 
-std::vector<double> ipndm_v_coefficients(const std::vector<double>& s, int64_t i, int order) {
-  const double hn = at_(s, i + 1) - at_(s, i), hn1 = at_(s, i) - at_(s, i - 1);
-  if (order == 2) return {(2 + hn / hn1) / 2, -(hn / hn1) / 2};
-  const double hn2 = at_(s, i - 1) - at_(s, i - 2);
-  const double temp1 = (1 - hn / (3 * (hn + hn1)) * (hn * (hn + hn1)) / (hn1 * (hn1 + hn2))) / 2;
-  if (order == 3) return {(2 + hn / hn1) / 2 + temp1, -(hn / hn1) / 2 - (1 + hn1 / hn2) * temp1, temp1 * hn1 / hn2};
-  const double hn3 = at_(s, i - 2) - at_(s, i - 3);
-  const double temp2 = ((1 - hn / (3 * (hn + hn1))) / 2 + (1 - hn / (2 * (hn + hn1))) * hn / (6 * (hn + hn1 + hn2))) *
-                       (hn * (hn + hn1) * (hn + hn1 + hn2)) / (hn1 * (hn1 + hn2) * (hn1 + hn2 + hn3));
-  const double q = hn1 * (hn1 + hn2) / (hn2 * (hn2 + hn3));
-  return {(2 + hn / hn1) / 2 + temp1 + temp2, -(hn / hn1) / 2 - (1 + hn1 / hn2) * temp1 - (1 + hn1 / hn2 + q) * temp2,
-          temp1 * hn1 / hn2 + (hn1 / hn2 + q * (1 + hn2 / hn3)) * temp2, -temp2 * q * hn1 / hn2};
-}
 }  // namespace
 
 double linear_multistep_coeff(int order, const std::vector<double>& t, int i, int j) {
@@ -56,6 +43,20 @@ double linear_multistep_coeff(int order, const std::vector<double>& t, int i, in
   double half = (b - a) / 2, mid = (a + b) / 2, sum = 0;
   for (int q = 0; q < 4; ++q) sum += ws[q] * basis(mid + half * xs[q]);
   return sum * half;
+}
+
+std::vector<double> ipndm_v_coefficients(const std::vector<double>& s, int64_t i, int order) {
+  const double hn = at_(s, i + 1) - at_(s, i), hn1 = at_(s, i) - at_(s, i - 1);
+  if (order == 2) return {(2 + hn / hn1) / 2, -(hn / hn1) / 2};
+  const double hn2 = at_(s, i - 1) - at_(s, i - 2);
+  const double temp1 = (1 - hn / (3 * (hn + hn1)) * (hn * (hn + hn1)) / (hn1 * (hn1 + hn2))) / 2;
+  if (order == 3) return {(2 + hn / hn1) / 2 + temp1, -(hn / hn1) / 2 - (1 + hn1 / hn2) * temp1, temp1 * hn1 / hn2};
+  const double hn3 = at_(s, i - 2) - at_(s, i - 3);
+  const double temp2 = ((1 - hn / (3 * (hn + hn1))) / 2 + (1 - hn / (2 * (hn + hn1))) * hn / (6 * (hn + hn1 + hn2))) *
+                       (hn * (hn + hn1) * (hn + hn1 + hn2)) / (hn1 * (hn1 + hn2) * (hn1 + hn2 + hn3));
+  const double q = hn1 * (hn1 + hn2) / (hn2 * (hn2 + hn3));
+  return {(2 + hn / hn1) / 2 + temp1 + temp2, -(hn / hn1) / 2 - (1 + hn1 / hn2) * temp1 - (1 + hn1 / hn2 + q) * temp2,
+          temp1 * hn1 / hn2 + (hn1 / hn2 + q * (1 + hn2 / hn3)) * temp2, -temp2 * q * hn1 / hn2};
 }
 
 // k-diffusion sample_lms: linear multistep on the derivative, order up to settings.max_order.

@@ -25,6 +25,10 @@ class SF_SHARED ScheduleDiagnostics : public Object {
   double seconds = 0.0;
   bool from_cache = false;
   int64_t folded_samples = 0;  // predictor cost: samples whose step map folded (det J <= 0)
+  // Sampler-aware optimisers (optimal_steps): RMS error of the N-step output against the
+  // converged reference on the training noises, index N - 1 (NaN where no schedule exists).
+  std::vector<double> training_error;
+  std::string sampler;  // the sampler a sampler-aware schedule was optimised for (else empty)
 };
 
 }  // namespace sf

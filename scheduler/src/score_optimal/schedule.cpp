@@ -22,8 +22,10 @@ std::string data_fingerprint(const at::Tensor& data) {
   return "data-" + diffusion::hex64(diffusion::fnv1a(c.data_ptr(), c.nbytes()));
 }
 
-// The corrector-cost estimate: from the cache when a valid entry exists, else fresh (and stored).
-CostEstimate cached_estimate(const Model& model, const ScoreOptimalRequest& rq, const Denoiser& denoise, bool& fresh) {
+}  // namespace
+
+CostEstimate cached_corrector_estimate(const Model& model, const ScoreOptimalRequest& rq, bool& fresh) {
+  Denoiser denoise = [&model](const at::Tensor& x, const NoiseLevels& s) { return model.denoise(x, s); };
   const double smin = model.sigma_min(), smax = model.sigma_max();
   std::string key = cache_key(model.fingerprint(), "corrector", smin, smax, rq.estimate, data_fingerprint(rq.data),
                               c10::toString(model.dtype()));
@@ -50,12 +52,14 @@ CostEstimate cached_estimate(const Model& model, const ScoreOptimalRequest& rq, 
   return e;
 }
 
+namespace {
+
 // N steps in ComfyUI's convention: N values from sigma_max to sigma_min, then the final step into
 // 0; the N - 1 steps between sigma_max and sigma_min carry equal cost.
-std::vector<double> corrector_schedule(const Model& model, const ScoreOptimalRequest& rq, const Denoiser& denoise,
-                                       int64_t total, ScheduleDiagnostics& diag) {
+std::vector<double> corrector_schedule(const Model& model, const ScoreOptimalRequest& rq, int64_t total,
+                                       ScheduleDiagnostics& diag) {
   bool fresh = false;
-  CostEstimate est = cached_estimate(model, rq, denoise, fresh);
+  CostEstimate est = cached_corrector_estimate(model, rq, fresh);
   FitOptions fit;
   fit.floor = rq.floor;
   std::vector<double> schedule;
@@ -128,7 +132,7 @@ ScoreOptimalResult score_optimal_schedule(const Model& model, const ScoreOptimal
   check_request(model, rq, total);
   Denoiser denoise = [&model](const at::Tensor& x, const NoiseLevels& s) { return model.denoise(x, s); };
   auto diag = std::make_shared<ScheduleDiagnostics>();
-  std::vector<double> schedule = rq.cost == "corrector" ? corrector_schedule(model, rq, denoise, total, *diag)
+  std::vector<double> schedule = rq.cost == "corrector" ? corrector_schedule(model, rq, total, *diag)
                                                         : predictor_schedule(model, rq, denoise, total, *diag);
   char method[128];
   std::snprintf(method, sizeof method, "score_optimal %s floor=%g", rq.cost.c_str(), rq.floor);

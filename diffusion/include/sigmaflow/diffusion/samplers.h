@@ -64,6 +64,9 @@ at::Tensor lcm(SamplerRun&, at::Tensor, const std::vector<double>&, const Sample
 // Coefficients of k-diffusion's linear multistep method: integral over [t[i], t[i+1]] of the
 // Lagrange basis polynomial j built on t[i], t[i-1], ..., t[i-order+1]. Exact (Gauss-Legendre).
 double linear_multistep_coeff(int order, const std::vector<double>& t, int i, int j);
+// ComfyUI's ipndm_v weights for step i of the schedule s at `order` (2-4): the multipliers of the
+// current derivative and of the order - 1 previous ones, most recent first.
+std::vector<double> ipndm_v_coefficients(const std::vector<double>& s, int64_t i, int order);
 }  // namespace samplers
 
 }  // namespace sf::diffusion

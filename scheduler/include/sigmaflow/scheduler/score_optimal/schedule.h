@@ -39,6 +39,11 @@ struct ScoreOptimalResult {
 // std::runtime_error when the model's outputs are unusable (NaN, an all-zero cost).
 ScoreOptimalResult score_optimal_schedule(const Model& model, const ScoreOptimalRequest& request);
 
+// The corrector-cost estimate for the request's model, estimate options and data: from the cache
+// (rq.cache_dir) when a valid entry exists, else fresh and stored; `fresh` says which. Throws
+// std::runtime_error when the estimate is unusable.
+CostEstimate cached_corrector_estimate(const Model& model, const ScoreOptimalRequest& rq, bool& fresh);
+
 // The fine-grid size used when a caller does not choose one (named schedules, KSampler): 256, or
 // the next power of two of at least 4 x steps, so any step count gets a grid finer than itself.
 int64_t grid_size_for(int64_t steps);

@@ -1,0 +1,122 @@
+// The OptimalStepsScheduler node and the named schedule `optimal_steps`: the sampler-aware
+// schedule from scheduler/optimal_steps (docs/optimal-steps.md).
+#include <ATen/ATen.h>
+
+#include "sigmaflow/diffusion/sigmas.h"
+#include "sigmaflow/files.h"
+#include "sigmaflow/node.h"
+#include "sigmaflow/scheduler/optimal_steps/optimal_steps.h"
+#include "sigmaflow/scheduler/optimal_steps/step_rules.h"
+
+namespace sf::oss {
+
+namespace {
+
+OptimalStepsRequest request_from_inputs(Context& ctx, const Inputs& in) {
+  OptimalStepsRequest rq;
+  auto [name, settings] = sampler_identity(*in.get<Sampler>("sampler"));
+  try {
+    step_rule(name, settings);  // a setting the optimiser cannot reproduce is a problem of this input
+  } catch (const InputError& e) {
+    throw InputError("sampler", e.input() == "sampler" ? name : name + " (" + e.input() + " " + e.value() + ")",
+                     e.what());
+  }
+  rq.sampler = name;
+  rq.settings = settings;
+  rq.steps = in.get_int("steps");
+  rq.denoise = in.get_float("denoise");
+  rq.max_steps = in.get_int("max_steps");
+  rq.grid_size = in.get_int("grid_size");
+  rq.grid = in.get_string("grid");
+  rq.training_noises = in.get_int("training_noises");
+  rq.ratio_bound = in.get_float("ratio_bound");
+  rq.exact_candidates = in.get_int("exact_candidates");
+  rq.objective = in.get_string("objective");
+  rq.substeps = in.get_int("substeps");
+  rq.seed = in.get_uint("seed");
+  if (in.get_bool("use_cache")) rq.cache_dir = ctx.cache_dir().empty() ? user_cache_dir() : ctx.cache_dir();
+  rq.interrupt = ctx.interrupt_flag();
+  rq.progress = [&ctx](int64_t done, int64_t total) { ctx.progress(done, total); };
+  rq.info = [&ctx](const std::string& m) { ctx.info(m); };
+  rq.warn = [&ctx](const std::string& m) { ctx.warn(m); };
+  return rq;
+}
+
+// A model whose outputs are unusable (NaN) is a problem with the MODEL input.
+template <class Fn>
+auto model_errors_named(const Model& model, Fn&& fn) {
+  try {
+    return fn();
+  } catch (const InputError&) {
+    throw;
+  } catch (const Interrupted&) {
+    throw;
+  } catch (const std::runtime_error& e) {
+    throw InputError("model", model.describe(), e.what());
+  }
+}
+
+}  // namespace
+
+NodeDef optimal_steps_scheduler_node() {
+  NodeContract c;
+  c.class_type = "OptimalStepsScheduler";
+  c.display_name = "Optimal Steps Scheduler";
+  c.category = "sampling/custom_sampling/schedulers";
+  c.description =
+      "The schedule optimised for the sampler it runs with, from the model's own score: training noises are integrated "
+      "to a converged reference on a grid of candidate sigmas, and a dynamic programme over (steps, grid point) keeps "
+      "the sampler's own state along each path and picks the steps with the smallest error against the reference "
+      "(OSS-style). One run serves every step count up to max_steps; results are cached per model fingerprint, "
+      "sampler options and settings. Supports the deterministic samplers euler, heun, dpm_2, lms, dpmpp_2m, ipndm, "
+      "ipndm_v (lower_order_final off). Denoise follows BasicScheduler.";
+  c.inputs = {Port("model", "MODEL"),
+              Tooltip(Port("sampler", "SAMPLER"), "the exact sampler and options the schedule is optimised for"),
+              Int("steps", 20, 1, 4096),
+              Float("denoise", 1.0, 0.0, 1.0),
+              Tooltip(Int("max_steps", 0, 0, 4097), "largest step count one run serves; 0 = max(40, steps)"),
+              Tooltip(Int("grid_size", 128, 1, 4096), "intervals of the candidate grid (log-uniform or cost-placed)"),
+              Tooltip(Combo("grid", {"log", "cost"}), "cost: half the points at equal corrector-cost length"),
+              Tooltip(Int("training_noises", 512, 1, 1 << 20),
+                      "particles the DP is trained on (heun, dpm_2: 256 keeps them within 30x the score-optimal cost)"),
+              Tooltip(Float("ratio_bound", 2.0, 0.0, 1000.0, 0.1),
+                      "multistep samplers: a step is at most this many times the previous one in log sigma (0 = any)"),
+              Tooltip(Int("exact_candidates", 4, 0, 4096),
+                      "heun, dpm_2: predecessors per state evaluated exactly after proxy ranking (0 = all)"),
+              Tooltip(Combo("objective", {"mean_square", "trimmed"}),
+                      "how particles' errors are combined: the mean, or the mean without the worst 1 %"),
+              Tooltip(Int("substeps", 4, 1, 64), "Heun sub-steps per grid interval of the reference ODE"),
+              Seed("seed"),
+              Bool("use_cache", true)};
+  c.outputs = {OutputSpec("SIGMAS", "SIGMAS", {}, "the schedule: steps + 1 values ending in 0"),
+               OutputSpec("SCHEDULE_DIAGNOSTICS", "diagnostics", {}, "training error per N, grid, NFE, seconds")};
+  return make_node(c, [](Context& ctx, const Inputs& in) {
+    auto model = in.get<Model>("model");
+    OptimalStepsRequest rq = request_from_inputs(ctx, in);
+    OptimalStepsResult r = model_errors_named(*model, [&] { return optimal_steps_schedule(*model, rq); });
+    if (!r.diagnostics) r.diagnostics = std::make_shared<ScheduleDiagnostics>();
+    return Outputs{diffusion::Sigmas(r.sigmas).to_value(), Value(std::shared_ptr<const Object>(r.diagnostics))};
+  });
+}
+
+std::vector<ScheduleDef> optimal_steps_schedules() {
+  ScheduleDef def = make_schedule(
+      "optimal_steps",
+      "optimised for the sampler it runs with (OptimalStepsScheduler's defaults; 256 training noises for heun and "
+      "dpm_2); euler where the caller does not say (BasicScheduler)",
+      [](const Model& m, int64_t steps, const ScheduleHints& hints) {
+        OptimalStepsRequest rq;
+        if (hints.sampler) std::tie(rq.sampler, rq.settings) = sampler_identity(*hints.sampler);
+        // Two-evaluation samplers train on fewer noises, which keeps them within 30x the cost of
+        // the score-optimal estimate (docs/optimal-steps.md).
+        if (step_rule(rq.sampler, rq.settings).two_evaluations()) rq.training_noises = 256;
+        rq.steps = steps;
+        rq.cache_dir = user_cache_dir();
+        rq.progress = hints.progress;
+        return model_errors_named(m, [&] { return optimal_steps_schedule(m, rq).sigmas; });
+      });
+  def.sampler_aware = true;
+  return {def};
+}
+
+}  // namespace sf::oss

@@ -1,0 +1,68 @@
+// Glue between a MODEL, a sampler and the optimal-steps DP: training noises, grid, reference,
+// DP, cache and diagnostics. Used by the OptimalStepsScheduler node and the named schedule
+// `optimal_steps` (docs/optimal-steps.md).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sigmaflow/diagnostics.h"
+#include "sigmaflow/model.h"
+#include "sigmaflow/sampler.h"
+
+namespace sf::oss {
+
+// Defaults chosen by measurement (docs/optimal-steps.md).
+struct OptimalStepsRequest {
+  int64_t steps = 20;
+  double denoise = 1.0;
+  std::string sampler = "euler";
+  SamplerSettings settings;
+  int64_t max_steps = 0;                  // N_max; 0: max(40, the total step count)
+  int64_t grid_size = 128;                // K intervals of candidate sigmas
+  std::string grid = "log";               // "log" (log-uniform) or "cost" (equal corrector length + log share)
+  double log_share = 0.5;                 // grid "cost": the log-uniform share of the points
+  int64_t training_noises = 512;          // M
+  int64_t substeps = 4;                   // Heun sub-steps per grid interval of the reference
+  double ratio_bound = 2.0;               // multistep samplers (0: none)
+  int64_t exact_candidates = 4;           // two-evaluation samplers (0: all)
+  int64_t rank_particles = 8;             // two-evaluation samplers: particles that rank every step
+  std::string objective = "mean_square";  // or "trimmed"
+  double trim_fraction = 0.01;
+  uint64_t seed = 0;
+  std::string cache_dir;  // empty: no cache
+  const std::atomic<bool>* interrupt = nullptr;
+  std::function<void(int64_t, int64_t)> progress;
+  std::function<void(const std::string&)> info, warn;
+};
+
+// Everything one DP run yields: the schedule for every N <= max_steps.
+struct OptimalStepsPlan {
+  std::vector<double> grid;
+  std::vector<std::vector<double>> schedules;  // [N - 1]: N + 1 values ending in 0 (empty: none)
+  std::vector<double> training_error;          // [N - 1]
+  int64_t nfe = 0;
+  double seconds = 0.0;
+  bool from_cache = false;
+};
+
+// The plan for the request (cached by model fingerprint, sampler and options, N_max and every
+// setting). Throws sf::InputError naming the field at fault (sampler, lower_order_final,
+// s_churn, max_steps, grid_size, training_noises, ...), std::runtime_error naming the sigma when
+// the model's output is not finite, sf::Interrupted on request.
+OptimalStepsPlan optimal_steps_plan(const Model& model, const OptimalStepsRequest& request);
+
+struct OptimalStepsResult {
+  std::vector<double> sigmas;  // steps + 1 values ending in 0 (denoise rule applied; empty for denoise 0)
+  std::shared_ptr<ScheduleDiagnostics> diagnostics;
+};
+OptimalStepsResult optimal_steps_schedule(const Model& model, const OptimalStepsRequest& request);
+
+// The settings of a SAMPLER value the optimiser can reproduce: its table name and options.
+// Throws sf::InputError ("sampler") for samplers outside the stock table.
+std::pair<std::string, SamplerSettings> sampler_identity(const Sampler& sampler);
+
+}  // namespace sf::oss

@@ -1,0 +1,264 @@
+#include "sigmaflow/scheduler/optimal_steps/optimal_steps.h"
+
+#include <ATen/ATen.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+
+#include "sigmaflow/diffusion/fingerprint.h"
+#include "sigmaflow/diffusion/memory.h"
+#include "sigmaflow/diffusion/noise.h"
+#include "sigmaflow/diffusion/samplers.h"
+#include "sigmaflow/diffusion/sigmas.h"
+#include "sigmaflow/files.h"
+#include "sigmaflow/scheduler/optimal_steps/dp.h"
+#include "sigmaflow/scheduler/score_optimal/schedule.h"
+#include "sigmaflow/status.h"
+
+namespace sf::oss {
+
+namespace {
+
+std::string num(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.17g", v);
+  return b;
+}
+
+int64_t sample_dim(const Model& model) {
+  int64_t d = 1;
+  for (int64_t s : model.sample_shape()) d *= s;
+  return d;
+}
+
+// Every setting that changes the plan is in the key.
+std::string plan_key(const Model& model, const OptimalStepsRequest& rq, int64_t n_max) {
+  std::string k = "oss-v1|model=" + model.fingerprint() + "|smin=" + num(model.sigma_min()) +
+                  "|smax=" + num(model.sigma_max()) + "|dtype=" + c10::toString(model.dtype()) +
+                  "|sampler=" + rq.sampler + "|max_order=" + std::to_string(rq.settings.max_order) +
+                  "|N=" + std::to_string(n_max) + "|K=" + std::to_string(rq.grid_size) + "|grid=" + rq.grid;
+  if (rq.grid == "cost") k += "|log_share=" + num(rq.log_share) + "|estimate=default";
+  k += "|M=" + std::to_string(rq.training_noises) + "|substeps=" + std::to_string(rq.substeps) +
+       "|ratio=" + num(rq.ratio_bound) + "|exact=" + std::to_string(rq.exact_candidates) +
+       "|rank=" + std::to_string(rq.rank_particles) + "|objective=" + rq.objective + "|trim=" + num(rq.trim_fraction) +
+       "|seed=" + std::to_string(rq.seed);
+  return k;
+}
+
+std::string plan_file(const std::string& dir, const std::string& key) {
+  return dir + "/optimal_steps/" + diffusion::hex64(diffusion::fnv1a(key)) + ".json";
+}
+
+// A plan read back must look like one the DP writes: N_max schedules, each empty or N + 1
+// strictly descending values ending in 0, finite training errors where a schedule exists.
+Status check_plan(const OptimalStepsPlan& p, int64_t n_max, int64_t K) {
+  if (static_cast<int64_t>(p.schedules.size()) != n_max || p.training_error.size() != p.schedules.size() ||
+      static_cast<int64_t>(p.grid.size()) != K + 1)
+    return InvalidArgument("sizes do not match");
+  for (size_t n = 0; n < p.schedules.size(); ++n) {
+    const auto& s = p.schedules[n];
+    if (s.empty()) continue;
+    Status st = diffusion::Sigmas(s).check_full_schedule(static_cast<int64_t>(n) + 1);
+    if (!st.ok()) return st;
+    if (!std::isfinite(p.training_error[n]) || p.training_error[n] < 0) return InvalidArgument("bad training error");
+  }
+  return Status::Ok();
+}
+
+std::optional<OptimalStepsPlan> load_plan(const std::string& file, const std::string& key, int64_t n_max, int64_t K,
+                                          std::string& why) {
+  auto text = read_file_bounded(file, kMaxTextFileBytes);
+  if (!text.ok()) {
+    why = text.status().code() == Code::kNotFound ? "missing" : text.status().message();
+    return std::nullopt;
+  }
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  try {
+    if (j.is_discarded() || !j.is_object()) throw std::runtime_error("not JSON");
+    if (j.value("key", std::string()) != key) throw std::runtime_error("stale: the key differs");
+    OptimalStepsPlan p;
+    p.grid = j.at("grid").get<std::vector<double>>();
+    p.schedules = j.at("schedules").get<std::vector<std::vector<double>>>();
+    for (const auto& e : j.at("training_error")) p.training_error.push_back(e.is_null() ? NAN : e.get<double>());
+    p.nfe = j.at("nfe").get<int64_t>();
+    p.seconds = j.at("seconds").get<double>();
+    Status st = check_plan(p, n_max, K);
+    if (!st.ok()) throw std::runtime_error(st.message());
+    p.from_cache = true;
+    return p;
+  } catch (const std::exception& e) {
+    why = std::string("corrupted: ") + e.what();
+    return std::nullopt;
+  }
+}
+
+Status store_plan(const std::string& file, const std::string& key, const OptimalStepsPlan& p) {
+  nlohmann::json j;
+  j["key"] = key;
+  j["grid"] = p.grid;
+  j["schedules"] = p.schedules;
+  nlohmann::json errs = nlohmann::json::array();
+  for (double e : p.training_error) errs.push_back(std::isfinite(e) ? nlohmann::json(e) : nlohmann::json());
+  j["training_error"] = errs;
+  j["nfe"] = p.nfe;
+  j["seconds"] = p.seconds;
+  return write_file_atomic(file, j.dump());
+}
+
+void check_request(const Model& model, const OptimalStepsRequest& rq, int64_t n_max, int64_t total) {
+  const double smin = model.sigma_min(), smax = model.sigma_max();
+  if (!(smin > 0) || !(smin < smax))
+    throw InputError("model", model.describe(), "the model's sigma_min must be > 0 and < sigma_max");
+  if (rq.training_noises < 1)
+    throw InputError("training_noises", std::to_string(rq.training_noises), "training_noises must be >= 1");
+  if (rq.grid_size < 1 || rq.grid_size + 1 < total)
+    throw InputError("grid_size", std::to_string(rq.grid_size),
+                     "grid_size (" + std::to_string(rq.grid_size) + ") must be at least steps - 1 (" +
+                         std::to_string(total - 1) + "): an N-step schedule takes N - 1 grid points after sigma_max");
+  if (n_max < total)
+    throw InputError(
+        "max_steps", std::to_string(n_max),
+        "max_steps (" + std::to_string(n_max) + ") must be at least the step count (" + std::to_string(total) + ")");
+  if (rq.substeps < 1) throw InputError("substeps", std::to_string(rq.substeps), "substeps must be >= 1");
+  if (rq.ratio_bound != 0 && !(rq.ratio_bound >= 1))
+    throw InputError("ratio_bound", num(rq.ratio_bound), "ratio_bound must be 0 (none) or >= 1");
+  if (rq.exact_candidates < 0)
+    throw InputError("exact_candidates", std::to_string(rq.exact_candidates), "exact_candidates must be >= 0");
+  if (rq.objective != "mean_square" && rq.objective != "trimmed")
+    throw InputError("objective", rq.objective, "objective must be mean_square or trimmed");
+  if (!(rq.trim_fraction >= 0 && rq.trim_fraction < 0.5))
+    throw InputError("trim_fraction", num(rq.trim_fraction), "trim_fraction must be in [0, 0.5)");
+  if (rq.grid != "log" && rq.grid != "cost") throw InputError("grid", rq.grid, "grid must be log or cost");
+  if (!(rq.log_share >= 0 && rq.log_share <= 1))
+    throw InputError("log_share", num(rq.log_share), "log_share must be in [0, 1]");
+  if (rq.rank_particles < 1)
+    throw InputError("rank_particles", std::to_string(rq.rank_particles), "rank_particles must be >= 1");
+  // The reference and two layers of DP states, all float64.
+  uint64_t bytes = 0;
+  std::vector<int64_t> shape{rq.grid_size + 1, rq.training_noises, sample_dim(model)};
+  if (!diffusion::checked_bytes(shape, 8, bytes))
+    throw InputError("training_noises", std::to_string(rq.training_noises), "the DP's arrays do not fit in memory");
+  Status st = diffusion::check_allocation(bytes, "the optimal-steps DP (grid_size + 1 x training_noises x dims)", 8.0);
+  if (!st.ok()) throw InputError("training_noises", std::to_string(rq.training_noises), st.message(), st.code());
+}
+
+std::vector<double> plan_grid(const Model& model, const OptimalStepsRequest& rq, int64_t& nfe) {
+  if (rq.grid == "log") return log_uniform_grid(model.sigma_min(), model.sigma_max(), rq.grid_size);
+  so::ScoreOptimalRequest so;
+  so.cache_dir = rq.cache_dir;
+  so.info = rq.info;
+  so.warn = rq.warn;
+  bool fresh = false;
+  so::CostEstimate est = so::cached_corrector_estimate(model, so, fresh);
+  if (fresh) nfe += est.nfe;
+  return cost_grid(est.curve, rq.grid_size, rq.log_share);
+}
+
+OptimalStepsPlan compute_plan(const Model& model, const OptimalStepsRequest& rq, int64_t n_max) {
+  const auto t0 = std::chrono::steady_clock::now();
+  StepRule rule = step_rule(rq.sampler, rq.settings);
+  OptimalStepsPlan plan;
+  plan.grid = plan_grid(model, rq, plan.nfe);
+  at::Tensor noise = diffusion::seeded_normal(rq.seed, diffusion::batch_shape(rq.training_noises, model.sample_shape()),
+                                              model.device(), at::kDouble);
+  Denoiser denoise = [&model](const at::Tensor& x, const NoiseLevels& s) {
+    return model.denoise(x.to(model.dtype()), s).to(at::kDouble);
+  };
+  const int64_t total = rq.grid_size + n_max;
+  auto ref_progress = [&](int64_t d, int64_t) {
+    if (rq.progress) rq.progress(d, total);
+  };
+  Reference ref = integrate_reference(denoise, plan.grid, noise, rq.substeps, rq.interrupt, ref_progress);
+  DpOptions opt;
+  opt.max_steps = n_max;
+  opt.ratio_bound = rq.ratio_bound;
+  opt.exact_candidates = rq.exact_candidates;
+  opt.rank_particles = rq.rank_particles;
+  opt.objective = rq.objective == "trimmed" ? Objective::kTrimmed : Objective::kMeanSquare;
+  opt.trim_fraction = rq.trim_fraction;
+  auto dp_progress = [&](int64_t d, int64_t) {
+    if (rq.progress) rq.progress(rq.grid_size + d, total);
+  };
+  DpResult dp = optimise_steps(denoise, rule, ref, opt, rq.interrupt, dp_progress);
+  plan.schedules = std::move(dp.schedules);
+  plan.training_error = std::move(dp.training_error);
+  plan.nfe += ref.nfe + dp.nfe;
+  plan.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return plan;
+}
+
+}  // namespace
+
+OptimalStepsPlan optimal_steps_plan(const Model& model, const OptimalStepsRequest& rq) {
+  const int64_t total = std::max<int64_t>(1, rq.steps);
+  const int64_t n_max = rq.max_steps > 0 ? rq.max_steps : std::max<int64_t>(40, total);
+  step_rule(rq.sampler, rq.settings);  // refuse unsupported samplers before any other check
+  check_request(model, rq, n_max, total);
+  const std::string key = plan_key(model, rq, n_max);
+  std::string file = rq.cache_dir.empty() ? std::string() : plan_file(rq.cache_dir, key);
+  if (!file.empty()) {
+    std::string why;
+    if (auto p = load_plan(file, key, n_max, rq.grid_size, why)) {
+      if (rq.info) rq.info("optimal-steps plan loaded from the cache (" + file + "): no model evaluations");
+      return *p;
+    }
+    if (why != "missing" && rq.warn) rq.warn("ignoring cache entry " + file + " (" + why + "); recomputing");
+  }
+  OptimalStepsPlan plan = compute_plan(model, rq, n_max);
+  if (!file.empty()) {
+    Status st = store_plan(file, key, plan);
+    if (!st.ok() && rq.warn) rq.warn("cannot write the optimal-steps cache (" + st.message() + "); continuing");
+  }
+  return plan;
+}
+
+OptimalStepsResult optimal_steps_schedule(const Model& model, const OptimalStepsRequest& rq) {
+  OptimalStepsResult result;
+  const int64_t total = diffusion::Sigmas::total_steps_for_denoise(rq.steps, rq.denoise);
+  if (total == 0) return result;
+  OptimalStepsRequest full = rq;
+  full.steps = total;
+  OptimalStepsPlan plan = optimal_steps_plan(model, full);
+  std::vector<double> schedule = plan.schedules[static_cast<size_t>(total - 1)];
+  if (schedule.empty())
+    throw InputError("ratio_bound", num(rq.ratio_bound),
+                     "no " + std::to_string(total) + "-step schedule on this grid satisfies ratio_bound " +
+                         num(rq.ratio_bound) + "; raise it or use a log grid");
+  // The denoise rule: keep the last steps + 1 values of the total-step SIGMAS.
+  if (static_cast<int64_t>(schedule.size()) > rq.steps + 1)
+    schedule.erase(schedule.begin(), schedule.end() - (rq.steps + 1));
+  auto diag = std::make_shared<ScheduleDiagnostics>();
+  diag->method = "optimal_steps " + rq.sampler + " grid=" + rq.grid + " K=" + std::to_string(rq.grid_size) +
+                 " M=" + std::to_string(rq.training_noises);
+  diag->grid = plan.grid;
+  diag->schedule.assign(schedule.begin(), schedule.end() - 1);
+  diag->training_error = plan.training_error;
+  diag->sampler = rq.sampler;
+  diag->nfe = plan.from_cache ? 0 : plan.nfe;
+  diag->seconds = plan.from_cache ? 0.0 : plan.seconds;
+  diag->from_cache = plan.from_cache;
+  result.sigmas = std::move(schedule);
+  result.diagnostics = diag;
+  return result;
+}
+
+std::pair<std::string, SamplerSettings> sampler_identity(const Sampler& sampler) {
+  const auto* table = dynamic_cast<const diffusion::TableSampler*>(&sampler);
+  if (!table) {
+    std::string list;
+    for (const auto& n : supported_samplers()) list += (list.empty() ? "" : ", ") + n;
+    throw InputError("sampler", sampler.name(),
+                     "optimal_steps can only optimise the stock deterministic samplers (" + list + "); '" +
+                         sampler.name() + "'" +
+                         (sampler.provider().empty() ? std::string() : " from plugin " + sampler.provider()) +
+                         " is not one of them");
+  }
+  return {sampler.name(), table->settings()};
+}
+
+}  // namespace sf::oss

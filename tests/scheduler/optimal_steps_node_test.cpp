@@ -1,0 +1,164 @@
+// The OptimalStepsScheduler node and the named schedule optimal_steps: SIGMAS convention,
+// diagnostics, denoise, the cache, use through BasicScheduler / KSampler / ScheduleSweep, bad
+// inputs.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "sigmaflow/diagnostics.h"
+#include "sigmaflow/testing/node_runner.h"
+
+namespace sf {
+namespace {
+
+namespace fs = std::filesystem;
+
+testing::NodeRunner& runner() {
+  static std::string cache = [] {
+    std::string c = (fs::temp_directory_path() / "sigmaflow-oss-node-cache").string();
+    fs::remove_all(c);
+    setenv("SIGMAFLOW_CACHE_DIR", c.c_str(), 1);
+    return c;
+  }();
+  static testing::NodeRunner r({SF_PLUGIN_DIR});
+  return r;
+}
+
+Value model() {
+  auto m = runner().run("GaussianMixtureModel", R"({"preset": "ring8", "dtype": "float64"})");
+  EXPECT_TRUE(m.ok) << m.error;
+  return m.outputs.at(0);
+}
+
+Value sampler(const std::string& name) {
+  auto s = runner().run("KSamplerSelect", R"({"sampler_name": ")" + name + "\"}");
+  EXPECT_TRUE(s.ok) << s.error;
+  return s.outputs.at(0);
+}
+
+std::vector<double> vec(const Value& v) {
+  at::Tensor t = v.tensor().to(at::kDouble);
+  return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+}
+
+std::string small(int steps, const std::string& extra = "") {
+  return R"({"steps": )" + std::to_string(steps) +
+         R"(, "max_steps": 12, "grid_size": 32, "training_noises": 64, "use_cache": false)" + extra + "}";
+}
+
+TEST(OptimalStepsNode, SigmasAndDiagnostics) {
+  auto r = runner().run("OptimalStepsScheduler", small(8), {{"model", model()}, {"sampler", sampler("dpmpp_2m")}});
+  ASSERT_TRUE(r.ok) << r.error;
+  auto s = vec(r.outputs[0]);
+  ASSERT_EQ(s.size(), 9u);
+  EXPECT_FLOAT_EQ(s[0], 80.0f);
+  EXPECT_FLOAT_EQ(s[7], 0.002f);
+  EXPECT_EQ(s[8], 0.0);
+  for (size_t i = 1; i < s.size(); ++i) EXPECT_LT(s[i], s[i - 1]);
+  auto d = std::dynamic_pointer_cast<const ScheduleDiagnostics>(r.outputs[1].object());
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->grid.size(), 33u);
+  EXPECT_EQ(d->schedule.size(), 8u);
+  ASSERT_EQ(d->training_error.size(), 12u);
+  // More steps never hurt much on the training noises; 12 steps beat 2 by far.
+  EXPECT_LT(d->training_error[11], d->training_error[1] / 4);
+  EXPECT_GT(d->nfe, 64 * 32 * 4 * 2);
+  EXPECT_NE(d->method.find("optimal_steps dpmpp_2m"), std::string::npos);
+}
+
+TEST(OptimalStepsNode, DenoiseKeepsTheTailAndTheCacheServesEveryN) {
+  const std::string cached = R"(, "use_cache": true, "seed": 3)";
+  auto full = runner().run("OptimalStepsScheduler",
+                           R"({"steps": 10, "max_steps": 12, "grid_size": 32, "training_noises": 64)" + cached + "}",
+                           {{"model", model()}, {"sampler", sampler("euler")}});
+  ASSERT_TRUE(full.ok) << full.error;
+  EXPECT_FALSE(std::dynamic_pointer_cast<const ScheduleDiagnostics>(full.outputs[1].object())->from_cache);
+  auto half = runner().run(
+      "OptimalStepsScheduler",
+      R"({"steps": 5, "denoise": 0.5, "max_steps": 12, "grid_size": 32, "training_noises": 64)" + cached + "}",
+      {{"model", model()}, {"sampler", sampler("euler")}});
+  ASSERT_TRUE(half.ok) << half.error;
+  auto f = vec(full.outputs[0]), h = vec(half.outputs[0]);
+  ASSERT_EQ(h.size(), 6u);
+  EXPECT_EQ(h, std::vector<double>(f.end() - 6, f.end()));
+  auto d = std::dynamic_pointer_cast<const ScheduleDiagnostics>(half.outputs[1].object());
+  EXPECT_TRUE(d->from_cache);
+  EXPECT_EQ(d->nfe, 0);
+}
+
+TEST(OptimalStepsNode, NamedScheduleUsesTheSamplerItRunsWith) {
+  auto names = runner().schedule_names();
+  EXPECT_NE(std::find(names.begin(), names.end(), "optimal_steps"), names.end());
+  auto b = runner().run("BasicScheduler", R"({"scheduler": "optimal_steps", "steps": 6})", {{"model", model()}});
+  ASSERT_TRUE(b.ok) << b.error;
+  EXPECT_EQ(vec(b.outputs[0]).size(), 7u);
+  auto latent = runner().run("EmptyLatent", R"({"batch_size": 16})", {{"model", model()}});
+  ASSERT_TRUE(latent.ok) << latent.error;
+  auto k =
+      runner().run("KSampler", R"({"seed": 1, "steps": 6, "sampler_name": "dpmpp_2m", "scheduler": "optimal_steps"})",
+                   {{"model", model()}, {"latent_image", latent.outputs[0]}});
+  ASSERT_TRUE(k.ok) << k.error;
+  auto latent_out = std::dynamic_pointer_cast<const Latent>(k.outputs[0].object());
+  ASSERT_TRUE(latent_out);
+  // dpmpp_2m's schedule differs from euler's (the DP carries each sampler's own state).
+  EXPECT_NE(latent_out->sigmas, vec(b.outputs[0]));
+  EXPECT_EQ(latent_out->sigmas.size(), 7u);
+}
+
+TEST(OptimalStepsNode, BadInputsAreClearErrors) {
+  auto stochastic =
+      runner().run("OptimalStepsScheduler", small(5), {{"model", model()}, {"sampler", sampler("euler_ancestral")}});
+  ASSERT_FALSE(stochastic.ok);
+  EXPECT_EQ(stochastic.error_input, "sampler");
+  EXPECT_NE(stochastic.error.find("stochastic"), std::string::npos) << stochastic.error;
+  EXPECT_NE(stochastic.error.find("euler, heun, dpm_2, lms, dpmpp_2m, ipndm, ipndm_v"), std::string::npos);
+  auto lof = runner().run("SamplerMultistepOptions", R"({"sampler_name": "dpmpp_2m", "lower_order_final": "auto"})");
+  ASSERT_TRUE(lof.ok) << lof.error;
+  auto with_lof = runner().run("OptimalStepsScheduler", small(5), {{"model", model()}, {"sampler", lof.outputs[0]}});
+  ASSERT_FALSE(with_lof.ok);
+  EXPECT_EQ(with_lof.error_input, "sampler");
+  EXPECT_NE(with_lof.error.find("lower_order_final"), std::string::npos) << with_lof.error;
+  auto grid = runner().run("OptimalStepsScheduler", R"({"steps": 20, "grid_size": 8, "use_cache": false})",
+                           {{"model", model()}, {"sampler", sampler("euler")}});
+  ASSERT_FALSE(grid.ok);
+  EXPECT_EQ(grid.error_input, "grid_size");
+  auto nmax = runner().run("OptimalStepsScheduler", R"({"steps": 20, "max_steps": 10, "use_cache": false})",
+                           {{"model", model()}, {"sampler", sampler("euler")}});
+  ASSERT_FALSE(nmax.ok);
+  EXPECT_EQ(nmax.error_input, "max_steps");
+  auto m0 = runner().run("OptimalStepsScheduler", small(5, R"(, "training_noises": 0)"),
+                         {{"model", model()}, {"sampler", sampler("euler")}});
+  ASSERT_FALSE(m0.ok);
+  EXPECT_EQ(m0.error_input, "training_noises");
+  // A model whose denoiser returns NaN below sigma 0.1: the error names the sigma and the model.
+  class NanModel : public Model {
+   public:
+    NanModel() : Model(info()) {}
+
+   protected:
+    at::Tensor denoise_batch(const at::Tensor& x, const NoiseLevels& s, const Conditioning&) const override {
+      return at::where((s.to_tensor(x.size(0), x.options()) < 0.1).view({-1, 1}), at::full_like(x, NAN), x * 0.5);
+    }
+
+   private:
+    static ModelInfo info() {
+      ModelInfo i;
+      i.sigma_min = 0.01;
+      i.sigma_max = 10;
+      i.sample_shape = {2};
+      i.dtype = at::kDouble;
+      i.fingerprint = "nan-model";
+      return i;
+    }
+  };
+  auto nan = runner().run(
+      "OptimalStepsScheduler", small(5),
+      {{"model", Value(std::shared_ptr<const Object>(std::make_shared<NanModel>()))}, {"sampler", sampler("euler")}});
+  ASSERT_FALSE(nan.ok);
+  EXPECT_EQ(nan.error_input, "model");
+  EXPECT_NE(nan.error.find("NaN or Inf at sigma = 0.0"), std::string::npos) << nan.error;
+}
+
+}  // namespace
+}  // namespace sf
