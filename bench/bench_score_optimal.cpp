@@ -2,7 +2,8 @@
 //   bench_score_optimal cost      NFE and wall time of the default estimate per preset, vs 1000
 //                                 samples with 20-step heun
 //   bench_score_optimal quality   trajectory error and sliced Wasserstein, every cell, for the
-//                                 stock schedules and floor 0 / 0.01 / 0.1 / 1 and the predictor cost
+//                                 stock schedules (karras, exponential, AYS-like, uniform) and
+//                                 floor 0 / 0.01 / 0.1 / 1 and the predictor cost
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
@@ -95,7 +96,7 @@ static int quality_bench(testing::NodeRunner& runner, bool with_predictor) {
   const std::vector<std::string> presets = {"clusters2d", "ring8", "powerlaw64"};
   const std::vector<std::string> samplers = {"euler", "heun", "dpmpp_2m"};
   const std::vector<int64_t> steps = {5, 10, 20, 40};
-  const std::vector<std::string> stock = {"karras", "exponential", "uniform"};
+  const std::vector<std::string> stock = {"karras", "exponential", "ays_like", "uniform"};
   std::vector<std::pair<std::string, double>> variants = {
       {"so_floor0", 0.0}, {"so_floor0.01", 0.01}, {"so_floor0.1", 0.1}, {"so_floor1", 1.0}};
   std::map<std::string, std::vector<double>> ratios_te, ratios_sw;  // best stock / variant, per cell
@@ -130,6 +131,7 @@ static int quality_bench(testing::NodeRunner& runner, bool with_predictor) {
         for (const auto& s : stock) {
           if (s == "karras") sigs[s] = schedules::karras(n, m->sigma_min(), m->sigma_max());
           if (s == "exponential") sigs[s] = schedules::exponential(n, m->sigma_min(), m->sigma_max());
+          if (s == "ays_like") sigs[s] = schedules::ays_like(n, m->sigma_min(), m->sigma_max());
           if (s == "uniform") {
             sigs[s] = schedules::linspace(m->sigma_max(), m->sigma_min(), n);
             sigs[s].push_back(0);
@@ -148,9 +150,7 @@ static int quality_bench(testing::NodeRunner& runner, bool with_predictor) {
         }
         std::map<std::string, std::pair<double, double>> res;
         for (const auto& c : cols) {
-          SamplerSettings so;
-          so.lower_order_final = LowerOrderFinal::kAuto;
-          diffusion::TableSampler smp(*diffusion::find_sampler(sname), so);
+          diffusion::TableSampler smp(*diffusion::find_sampler(sname), SamplerSettings{});  // KSamplerSelect's
           SampleContext ctx;
           at::Tensor out = smp.sample(*m, noise * sigs[c][0], sigs[c], ctx);
           res[c] = {diffusion::rms_distance(out, ref), diffusion::sliced_wasserstein(out, data, 64, 5)};

@@ -123,6 +123,41 @@ double reference_multiplier(const std::string& name, double c, const std::vector
         m = m + dt * (55 * d - 59 * hist[k - 1] + 37 * hist[k - 2] - 9 * hist[k - 3]) / 24;
       hist.push_back(d);
       if (hist.size() > 3) hist.erase(hist.begin());
+    } else if (name == "ipndm_v") {
+      // ComfyUI sample_ipndm_v, its variable-step coefficients written out as there (h_n = t_next - t_cur).
+      int order = std::min({4, i + 1, cap(i)});
+      size_t k = hist.size();
+      double hn = b - a, c1 = 1, c2 = 0, c3 = 0, c4 = 0;
+      if (order >= 2) {
+        double hn1 = a - s[static_cast<size_t>(i - 1)];
+        c1 = (2 + hn / hn1) / 2;
+        c2 = -(hn / hn1) / 2;
+        if (order >= 3) {
+          double hn2 = s[static_cast<size_t>(i - 1)] - s[static_cast<size_t>(i - 2)];
+          double t1 = (1 - hn / (3 * (hn + hn1)) * (hn * (hn + hn1)) / (hn1 * (hn1 + hn2))) / 2;
+          if (order == 3) {
+            c1 += t1;
+            c2 -= (1 + hn1 / hn2) * t1;
+            c3 = t1 * hn1 / hn2;
+          } else {
+            double hn3 = s[static_cast<size_t>(i - 2)] - s[static_cast<size_t>(i - 3)];
+            double t2 = ((1 - hn / (3 * (hn + hn1))) / 2 + (1 - hn / (2 * (hn + hn1))) * hn / (6 * (hn + hn1 + hn2))) *
+                        (hn * (hn + hn1) * (hn + hn1 + hn2)) / (hn1 * (hn1 + hn2) * (hn1 + hn2 + hn3));
+            double q = hn1 * (hn1 + hn2) / (hn2 * (hn2 + hn3));
+            c1 += t1 + t2;
+            c2 += -(1 + hn1 / hn2) * t1 - (1 + hn1 / hn2 + q) * t2;
+            c3 = t1 * hn1 / hn2 + (hn1 / hn2 + q * (1 + hn2 / hn3)) * t2;
+            c4 = -t2 * q * hn1 / hn2;
+          }
+        }
+      }
+      double sum = c1 * d;
+      if (order >= 2) sum += c2 * hist[k - 1];
+      if (order >= 3) sum += c3 * hist[k - 2];
+      if (order >= 4) sum += c4 * hist[k - 3];
+      m = m + hn * sum;
+      hist.push_back(d);
+      if (hist.size() > 3) hist.erase(hist.begin());
     } else {
       throw std::invalid_argument("no reference for " + name);
     }

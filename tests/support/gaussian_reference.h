@@ -26,9 +26,10 @@ class GaussianModel : public Model {
 };
 
 // The multiplier m with sampler(x) = m x on N(0, c^2), for the deterministic samplers (and the
-// SDE ones with eta = 0). `lower_order_final`: -1 auto (on below 15 steps), 0 off, 1 on.
+// SDE ones with eta = 0). `lower_order_final`: -1 auto (on below 15 steps), 0 off (k-diffusion's
+// and ComfyUI's behaviour, the default), 1 on.
 double reference_multiplier(const std::string& sampler, double c, const std::vector<double>& sigmas,
-                            int lower_order_final = -1);
+                            int lower_order_final = 0);
 // Exact probability-flow ODE solution from sigmas.front() to s (s > 0), and to 0.
 double exact_multiplier(double c, double from, double to);
 

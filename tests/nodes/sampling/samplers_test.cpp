@@ -39,11 +39,13 @@ double max_rel_err(const at::Tensor& got, const at::Tensor& want) {
   return ((got - want).abs().max() / want.abs().max()).item<double>();
 }
 
+// KSamplerSelect's samplers (k-diffusion's defaults: lower_order_final off) against the scalar
+// float64 recursions, at ComfyUI's usual step counts and the edge cases 1 and 2.
 TEST(Samplers, DeterministicSamplersMatchTheScalarReference) {
   const double c = 0.7;
   test::GaussianModel model(c, 3);
-  for (const char* name : {"euler", "heun", "dpm_2", "lms", "dpmpp_2m", "ipndm"}) {
-    for (int n : {1, 2, 5, 10, 18}) {
+  for (const char* name : {"euler", "heun", "dpm_2", "lms", "dpmpp_2m", "ipndm", "ipndm_v"}) {
+    for (int n : {1, 2, 3, 5, 10, 18, 25}) {
       for (bool trailing_zero : {true, false}) {
         auto sig = schedules::karras(n, 0.002, 80, 7);
         if (!trailing_zero) sig.pop_back();
@@ -120,10 +122,18 @@ TEST(Samplers, LowerOrderFinalTakesTheLastPositiveStepAtFirstOrder) {
       at::Tensor out = s->sample(model, x0, sig, ctx);
       EXPECT_LT(max_rel_err(out, x0 * test::reference_multiplier(name, 0.3, sig, lof)), 1e-9) << name << lof;
     }
-    // auto: on below 15 steps
+    // auto: on below 15 steps, off from 15
+    auto automatic = with_options("SamplerMultistepOptions",
+                                  std::string(R"({"sampler_name": ")") + name + R"(", "lower_order_final": "auto"})");
     SampleContext ctx;
-    at::Tensor out = sampler(name)->sample(model, x0, sig, ctx);
+    at::Tensor out = automatic->sample(model, x0, sig, ctx);
     EXPECT_LT(max_rel_err(out, x0 * test::reference_multiplier(name, 0.3, sig, 1)), 1e-9) << name;
+    auto long_sig = schedules::karras(16, 0.002, 80, 7);
+    out = automatic->sample(model, x0, long_sig, ctx);
+    EXPECT_LT(max_rel_err(out, x0 * test::reference_multiplier(name, 0.3, long_sig, 0)), 1e-9) << name;
+    // KSamplerSelect: never (k-diffusion and ComfyUI)
+    out = sampler(name)->sample(model, x0, sig, ctx);
+    EXPECT_LT(max_rel_err(out, x0 * test::reference_multiplier(name, 0.3, sig, 0)), 1e-9) << name;
   }
 }
 
