@@ -19,7 +19,7 @@ SamplerRun::SamplerRun(const Model& model, SampleContext& ctx, const std::vector
       steps_(sigmas.size() < 2 ? 0 : static_cast<int64_t>(sigmas.size()) - 1) {}
 
 at::Tensor SamplerRun::denoise(const at::Tensor& x, double sigma) {
-  ++ctx_.nfe;
+  ctx_.nfe += model_.evaluations_per_call();
   at::Tensor d = model_.denoise(x, sigma);
   if (locate_ && !at::isfinite(d).all().item<bool>()) {
     char buf[160];

@@ -115,8 +115,9 @@ std::unique_ptr<torch::jit::Module> load_module(const TorchScriptSettings& s) {
   auto method = module->find_method("forward");
   if (!method) throw std::invalid_argument("'" + s.path + "' has no forward method");
   size_t args = method->function().getSchema().arguments().size();
-  if (args != 3)
-    throw std::invalid_argument("'" + s.path + "': forward must take (x, t) (2 arguments), it takes " +
+  if (args != 3 && args != 4)
+    throw std::invalid_argument("'" + s.path +
+                                "': forward must take (x, t) or (x, t, conditioning) (2 or 3 arguments), it takes " +
                                 std::to_string(args - 1));
   return module;
 }
@@ -129,7 +130,12 @@ std::shared_ptr<TorchScriptModel> TorchScriptModel::load(TorchScriptSettings s) 
   if (!bytes.ok()) throw std::invalid_argument(bytes.status().message());
   ModelInfo info = torchscript_info(s, *bytes);
   auto module = load_module(s);
+  // A third forward argument is the conditioning embedding (any shape; checked by the network).
+  info.takes_embedding = module->get_method("forward").function().getSchema().arguments().size() == 4;
   std::shared_ptr<TorchScriptModel> model(new TorchScriptModel(std::move(s), std::move(info), std::move(module)));
+  // A conditional network cannot be probed without knowing its conditioning's shape: its output
+  // shape is checked on every call instead.
+  if (model->info().takes_embedding) return model;
   // Probe once so a wrong output shape is reported at load, not in the middle of sampling.
   at::Tensor x = at::zeros(batch_shape(1, model->sample_shape()),
                            at::TensorOptions().dtype(model->dtype()).device(model->device()));
@@ -169,8 +175,16 @@ std::vector<double> TorchScriptModel::sigma_table() const {
 
 at::Tensor TorchScriptModel::denoise_batch(const at::Tensor& x, const NoiseLevels& sigma,
                                            const Conditioning& cond) const {
-  if (!cond.empty()) throw InputError("conditioning", "given", "'" + s_.path + "' takes no conditioning argument");
   const int64_t B = x.size(0);
+  if (!info().takes_embedding && !cond.empty())
+    throw InputError("conditioning", "given",
+                     "'" + s_.path + "' takes no conditioning: its forward has 2 arguments (x, t), not 3");
+  if (info().takes_embedding && !cond.embedding.defined())
+    throw InputError("conditioning", cond.labels.defined() ? "class labels" : "none",
+                     "'" + s_.path + "' takes a conditioning embedding as forward's third argument" +
+                         (cond.labels.defined() ? std::string(", not class labels")
+                                                : std::string("; give it one (ConditioningZeroOut of the positive "
+                                                              "for the unconditional branch)")));
   // Scalings and times are computed on the host from the host-side sigmas, per row.
   std::vector<double> c_skip(B), c_out(B), c_in(B), times(B);
   for (int64_t b = 0; b < B; ++b) {
@@ -190,6 +204,16 @@ at::Tensor TorchScriptModel::denoise_batch(const at::Tensor& x, const NoiseLevel
   at::Tensor t = at::empty({B}, at::kDouble);
   std::copy(times.begin(), times.end(), t.data_ptr<double>());
   std::vector<torch::jit::IValue> args{x * column(c_in), t.to(x.options())};
+  if (info().takes_embedding) {
+    at::Tensor e = cond.embedding.to(x.device(), x.scalar_type());
+    if (e.size(0) != B && e.size(0) != 1)
+      throw InputError(
+          "conditioning", c10::str(e.sizes()),
+          "the conditioning embedding's batch (" + std::to_string(e.size(0)) + ") must be 1 or " + std::to_string(B));
+    std::vector<int64_t> full = e.sizes().vec();
+    full[0] = B;
+    args.emplace_back(e.expand(full).contiguous());
+  }
   at::Tensor out = module_->forward(args).toTensor();
   if (out.sizes() != x.sizes())
     throw std::runtime_error("'" + s_.path + "': forward returned shape " + c10::str(out.sizes()) + " for input " +

@@ -135,6 +135,8 @@ int cmd_run(const CliOptions& o) {
   opts.device = device;
   opts.versions = versions_line();
   opts.overwrite = o.overwrite;
+  opts.graph_dir = std::filesystem::path(o.graph_path).parent_path().string();
+  if (opts.graph_dir.empty()) opts.graph_dir = ".";
   std::FILE* progress_out = o.as_json ? stderr : stdout;
   ConsoleProgress progress(progress_out, isatty(fileno(progress_out)) != 0, o.as_json);
   InterruptExit on_interrupt;

@@ -52,6 +52,7 @@ struct RunOptions {
   std::string cache_dir;
   c10::Device device = c10::Device(c10::kCPU);
   std::string versions;                          // one line, embedded in reports
+  std::string graph_dir;                         // the graph file's folder (relative input paths); "" if none
   bool overwrite = false;                        // output files keep fixed names instead of prefix_NNNNN_ counters
   const std::atomic<bool>* interrupt = nullptr;  // set: stop at the next node boundary or sampler step
 };

@@ -72,6 +72,27 @@ Result<std::vector<double>> HostContext::compute_schedule(const std::string& nam
   return r;
 }
 
+Result<std::string> resolve_input_path(const std::string& path, const std::string& graph_dir) {
+  namespace fs = std::filesystem;
+  if (path.empty()) return InvalidArgument("the path is empty");
+  std::error_code ec;
+  if (fs::path(path).is_absolute() || fs::exists(path, ec)) return path;
+  std::string cwd = fs::current_path(ec).string();
+  if (!graph_dir.empty()) {
+    fs::path beside = fs::path(graph_dir) / path;
+    if (fs::exists(beside, ec)) return beside.string();
+    return NotFound("'" + path + "' does not exist: looked in " + cwd + " (the working directory) and in " +
+                    fs::absolute(graph_dir, ec).string() + " (the graph file's folder)");
+  }
+  return NotFound("'" + path + "' does not exist: looked in " + cwd + " (the working directory)");
+}
+
+Result<std::string> HostContext::resolve_path(const std::string& path, const std::string& input) const {
+  auto r = resolve_input_path(path, options_.graph_dir);
+  if (!r.ok()) return Status(r.status().code(), r.status().message()).about(input, "\"" + path + "\"");
+  return r;
+}
+
 bool HostContext::schedule_uses_sampler(const std::string& name) const {
   const RegistryName* n = source_.catalogue().find_schedule(name);
   return n && n->sampler_aware;

@@ -33,6 +33,7 @@ class HostContext : public Context {
   Result<std::string> output_path(const std::string& prefix, const std::string& suffix,
                                   const std::string& input) override;
   void record_output(const std::string& path) override { files_.push_back(path); }
+  Result<std::string> resolve_path(const std::string& path, const std::string& input) const override;
   c10::Device default_device() const override { return options_.device; }
   std::string graph_json() const override { return graph_.text; }
   std::string versions() const override { return options_.versions; }
@@ -56,6 +57,9 @@ class HostContext : public Context {
   std::vector<std::string>& files_;
   std::map<std::string, int> counters_;  // prefix -> the counter this execution uses
 };
+
+// resolve_path's rule, given the graph file's folder ("" when none).
+Result<std::string> resolve_input_path(const std::string& path, const std::string& graph_dir);
 
 // Checks a user's filename prefix (empty, absolute, '..', NUL, control characters, a trailing '/'
 // or '.'); the message says what is wrong.

@@ -173,8 +173,12 @@ NodeRun NodeRunner::run(const std::string& class_type, const std::string& litera
   return impl_->execute(overlay, graph.dump(), "1", nullptr);
 }
 
-NodeRun NodeRunner::run_graph(const std::string& graph_json, std::map<std::string, Outputs>* node_outputs) {
-  return impl_->execute(impl_->host, graph_json, "", node_outputs);
+NodeRun NodeRunner::run_graph(const std::string& graph_json, std::map<std::string, Outputs>* node_outputs,
+                              const std::string& graph_dir) {
+  impl_->options.graph_dir = graph_dir;
+  NodeRun r = impl_->execute(impl_->host, graph_json, "", node_outputs);
+  impl_->options.graph_dir.clear();
+  return r;
 }
 
 }  // namespace sf::testing

@@ -142,6 +142,14 @@ std::string Catalogue::object_info_json(int indent) const {
   return all.dump(indent, ' ', false, json::error_handler_t::replace);
 }
 
+std::string Catalogue::input_config_json(const std::string& class_type, const std::string& input) const {
+  const CatalogueEntry* e = find(class_type);
+  if (!e) return {};
+  for (const auto& in : e->contract.inputs)
+    if (in.name == input) return input_json(in).dump(-1, ' ', false, json::error_handler_t::replace);
+  return {};
+}
+
 std::string Catalogue::object_info_json(const std::string& class_type, int indent) const {
   const CatalogueEntry* e = find(class_type);
   if (!e) return {};

@@ -54,6 +54,9 @@ class Catalogue {
   std::string object_info_json(int indent = 2) const;
   // One class's object_info entry (empty when unknown).
   std::string object_info_json(const std::string& class_type, int indent) const;
+  // One input's object_info description, [type or choices, {default, min, ...}] as JSON text
+  // (ComfyUI's input_config; empty when the class or input is unknown).
+  std::string input_config_json(const std::string& class_type, const std::string& input) const;
 
  private:
   std::map<std::string, CatalogueEntry> entries_;

@@ -17,7 +17,7 @@ using Issues = std::vector<ValidationIssue>;
 void add(Issues& issues, const std::string& node_id, const std::string& class_type, std::string type,
          std::string message, std::string details, std::string input = {}, std::string value = {}) {
   issues.push_back({std::move(type), std::move(message), std::move(details), node_id, class_type, std::move(input),
-                    shorten_json(value)});
+                    shorten_json(value), ""});
 }
 
 std::vector<std::string> class_types_of(const Catalogue& catalogue) {
@@ -314,6 +314,9 @@ Validated validate_graph(const Graph& graph, const Catalogue& catalogue) {
   }
   std::vector<std::string> order = topological_order(graph, needed, issues);
   if (!issues.empty()) {
+    for (auto& i : issues)
+      if (!i.input_name.empty() && !i.class_type.empty())
+        i.input_config = catalogue.input_config_json(i.class_type, i.input_name);
     result.report.dependent_outputs = dependent_outputs(graph, outputs, issues);
     return result;
   }
@@ -325,7 +328,7 @@ Validated validate_graph(const Graph& graph, const Catalogue& catalogue) {
 
 ValidationReport report_for_unreadable_graph(const std::string& message) {
   ValidationReport r;
-  r.issues.push_back({"invalid_prompt", "Invalid prompt", message, "", "", "", ""});
+  r.issues.push_back({"invalid_prompt", "Invalid prompt", message, "", "", "", "", ""});
   return r;
 }
 
@@ -351,8 +354,12 @@ std::string ValidationReport::to_json(int indent) const {
   for (const auto& i : issues) {
     json e = {{"type", i.type}, {"message", i.message}, {"details", i.details}, {"extra_info", json::object()}};
     if (!i.input_name.empty()) {
+      // ComfyUI's extra_info: the input, its declared config and the value received.
       e["extra_info"]["input_name"] = i.input_name;
-      e["extra_info"]["input_value"] = i.value;
+      auto config = json::parse(i.input_config, nullptr, false);
+      if (!config.is_discarded()) e["extra_info"]["input_config"] = config;
+      auto received = json::parse(i.value, nullptr, false);
+      e["extra_info"]["received_value"] = received.is_discarded() ? json(i.value) : received;
     }
     if (i.node_id.empty()) {
       if (top.is_null()) top = e;

@@ -20,7 +20,8 @@ struct ValidationIssue {
   std::string node_id;  // empty for problems of the whole graph
   std::string class_type;
   std::string input_name;
-  std::string value;  // the offending value as JSON text
+  std::string value;         // the offending value as JSON text
+  std::string input_config;  // the input's object_info entry as JSON text (ComfyUI's input_config)
 };
 
 struct ValidationReport {

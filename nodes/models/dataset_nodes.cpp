@@ -20,8 +20,8 @@ NodeDef load_dataset_node() {
       {String("path", "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"), Int("offset", 0, 0, 1e12),
        Tooltip(Int("limit", 0, 0, 1e12), "number of samples (0 = all)"), String("image_shape", "")},
       {{"LATENT", "samples"}});
-  return make_node(c, [](Context&, const Inputs& in) {
-    const std::string& path = in.get_string("path");
+  return make_node(c, [](Context& ctx, const Inputs& in) {
+    const std::string path = input_path(ctx, in, "path");
     auto r = diffusion::load_dataset(path, in.get_int("offset"), in.get_int("limit"));
     if (!r.ok()) throw InputError("path", "\"" + path + "\"", r.status().message(), r.status().code());
     at::Tensor t = r.value();

@@ -33,7 +33,7 @@ std::shared_ptr<DiscreteTable> discrete_table(const Inputs& in) {
 
 TorchScriptSettings settings_from_inputs(Context& ctx, const Inputs& in) {
   TorchScriptSettings s;
-  s.path = in.get_string("path");
+  s.path = input_path(ctx, in, "path");
   parse_parametrization(in.get_string("parametrization"), s.parametrization);
   parse_time_input(in.get_string("time_input"), s.time_input);
   s.nearest_timestep = in.get_string("timestep_rounding") == "nearest";

@@ -1,6 +1,7 @@
 // KSampler: schedule + noise + sampler in one node.
 #include <ATen/ATen.h>
 
+#include "guidance.h"
 #include "nodes.h"
 #include "noise.h"
 #include "sampling_run.h"
@@ -10,10 +11,13 @@ namespace sf::nodes {
 NodeDef ksampler_node() {
   NodeContract c = Node(
       "KSampler", "sampling",
-      "One-node sampling: the named schedule (BasicScheduler's denoise rule), seeded CPU noise, and the "
-      "named sampler with default options. No conditioning/CFG: models here are unconditional.",
-      {Port("model", "MODEL"), Seed("seed"), Int("steps", 20, 1, 10000),
+      "One-node sampling with ComfyUI's inputs: the named schedule (BasicScheduler's denoise rule, computed on the "
+      "unguided model), seeded CPU noise, the named sampler with default options, and classifier-free guidance "
+      "when positive conditioning is connected (cfg; the negative, or the unconditional model without one). "
+      "Without positive conditioning the model runs unconditionally and cfg is unused.",
+      {Port("model", "MODEL"), Seed("seed"), Int("steps", 20, 1, 10000), Float("cfg", 8.0, 0.0, 100.0, 0.1),
        RegistryCombo("sampler_name", "samplers", {}, "euler"), RegistryCombo("scheduler", "schedulers", {}, "karras"),
+       Optional(Port("positive", "CONDITIONING")), Optional(Port("negative", "CONDITIONING")),
        Port("latent_image", "LATENT"), Float("denoise", 1.0, 0.0, 1.0)},
       {{"LATENT", "LATENT"}});
   return make_node(c, [](Context& ctx, const Inputs& in) {
@@ -32,7 +36,8 @@ NodeDef ksampler_node() {
     RandomNoiseObject noise(seed);
     SamplingInputs names;
     names.sigmas = "scheduler";
-    auto r = sample_latent(ctx, *model, &noise, seed, *sampler, sigmas.rounded_to_float32(),
+    auto guided = guided_model(in, model);
+    auto r = sample_latent(ctx, *guided, &noise, seed, *sampler, sigmas.rounded_to_float32(),
                            *in.get<Latent>("latent_image"), false, names);
     return Outputs{Value(r.output)};
   });

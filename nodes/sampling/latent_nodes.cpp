@@ -25,6 +25,23 @@ NodeDef empty_latent_node() {
   });
 }
 
+NodeDef empty_latent_image_node() {
+  NodeContract c =
+      Node("EmptyLatentImage", kLatentCategory,
+           "ComfyUI's EmptyLatentImage: zeros [batch_size, 4, height / 8, width / 8] (an SD-style "
+           "latent), float32 on the CPU; the sampler moves it to the model's device and dtype.",
+           {Int("width", 512, 16, 16384, 8), Int("height", 512, 16, 16384, 8), Int("batch_size", 1, 1, 4096)},
+           {{"LATENT", "LATENT"}});
+  return make_node(c, [](Context&, const Inputs& in) {
+    std::vector<int64_t> shape{in.get_int("batch_size"), 4, in.get_int("height") / 8, in.get_int("width") / 8};
+    uint64_t bytes = 0;
+    diffusion::checked_bytes(shape, 4, bytes);  // bounded by the input ranges: cannot overflow
+    Status mem = diffusion::check_allocation(bytes, "a latent batch of " + c10::str(at::IntArrayRef(shape)));
+    if (!mem.ok()) throw InputError("batch_size", std::to_string(shape[0]), mem.message(), Code::kResourceExhausted);
+    return Outputs{Value(std::make_shared<Latent>(at::zeros(shape, at::kFloat)))};
+  });
+}
+
 NodeDef save_latent_node() {
   NodeContract c =
       OutputNode("SaveLatent", kLatentCategory,
@@ -49,8 +66,8 @@ NodeDef load_latent_node() {
            "Reads a NumPy .npy file (float32/float64, C or Fortran order) as a LATENT batch on the CPU; the "
            "sampler moves it to the model's device.",
            {String("path", "samples.npy")}, {{"LATENT", "LATENT"}});
-  return make_node(c, [](Context&, const Inputs& in) {
-    const std::string& path = in.get_string("path");
+  return make_node(c, [](Context& ctx, const Inputs& in) {
+    const std::string path = input_path(ctx, in, "path");
     auto r = diffusion::load_npy(path);
     if (!r.ok()) throw InputError("path", "\"" + path + "\"", r.status().message(), r.status().code());
     at::Tensor t = r.value();

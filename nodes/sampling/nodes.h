@@ -22,6 +22,12 @@ NodeDef load_latent_node();
 NodeDef sampler_custom_node();
 NodeDef sampler_custom_advanced_node();
 NodeDef ksampler_node();
+NodeDef empty_latent_image_node();
+NodeDef basic_guider_node();
+NodeDef cfg_guider_node();
+NodeDef class_conditioning_node();
+NodeDef load_conditioning_node();
+NodeDef conditioning_zero_out_node();
 // The stock samplers of the diffusion table, for the registry.
 std::vector<SamplerDef> stock_samplers();
 

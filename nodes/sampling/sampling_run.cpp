@@ -9,7 +9,7 @@ namespace sf::nodes {
 
 namespace {
 
-void check_latent_shape(const Model& model, const at::Tensor& lat, const std::string& input) {
+void check_latent_shape(const Model& model, const at::Tensor& lat, const std::string& input, const std::string& owner) {
   const auto& shape = model.sample_shape();
   bool ok = lat.dim() == static_cast<int64_t>(shape.size()) + 1 && lat.size(0) >= 1;
   for (size_t i = 0; ok && i < shape.size(); ++i) ok = lat.size(static_cast<int64_t>(i + 1)) == shape[i];
@@ -17,7 +17,10 @@ void check_latent_shape(const Model& model, const at::Tensor& lat, const std::st
   std::string want = "[B";
   for (auto d : shape) want += ", " + std::to_string(d);
   throw InputError(input, c10::str(lat.sizes()),
-                   "latent shape " + c10::str(lat.sizes()) + " does not match the model's sample shape " + want + "]");
+                   "latent shape " + c10::str(lat.sizes()) + " does not match " +
+                       (owner == "model" ? std::string("the model's sample shape ")
+                                         : "the sample shape of the " + owner + "'s model ") +
+                       want + "]");
 }
 
 at::Tensor start_state(const Model& model, const Noise* noise, const diffusion::Sigmas& sigmas, const at::Tensor& lat,
@@ -37,7 +40,7 @@ SamplingResult sample_latent(Context& ctx, const Model& model, const Noise* nois
                              const Sampler& sampler, const diffusion::Sigmas& sigmas, const Latent& latent,
                              bool comfy_scaling, const SamplingInputs& names) {
   sigmas.check_sampling(names.sigmas);
-  check_latent_shape(model, latent.samples(), names.latent);
+  check_latent_shape(model, latent.samples(), names.latent, names.model);
   at::Tensor lat = latent.samples().to(model.device(), model.dtype());
   auto t0 = std::chrono::steady_clock::now();
   at::Tensor x = start_state(model, noise, sigmas, lat, comfy_scaling);

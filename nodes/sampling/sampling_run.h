@@ -18,6 +18,7 @@ struct SamplingResult {
 struct SamplingInputs {
   std::string sigmas = "sigmas";
   std::string latent = "latent_image";
+  std::string model = "model";  // or "guider": the input whose model the latent must match
 };
 
 // Starts from latent + sigmas[0] * noise (or sqrt(1 + sigmas[0]^2) * noise when comfy_scaling and

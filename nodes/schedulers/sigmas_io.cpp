@@ -84,8 +84,8 @@ NodeDef load_sigmas_node() {
            "Reads a schedule written by SaveSigmas: .json ({\"sigmas\": [...]} or a plain array) or .csv. It "
            "must hold at least 2 values (one step).",
            {String("path", "sigmas.json")}, {{"SIGMAS", "SIGMAS"}});
-  return make_node(c, [](Context&, const Inputs& in) {
-    const std::string& path = in.get_string("path");
+  return make_node(c, [](Context& ctx, const Inputs& in) {
+    const std::string path = input_path(ctx, in, "path");
     auto text = read_file_bounded(path, kMaxTextFileBytes);
     if (!text.ok()) throw InputError("path", "\"" + path + "\"", text.status().message(), text.status().code());
     std::vector<double> s = std::filesystem::path(path).extension() == ".json" ? parse_json_sigmas(*text, path)

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "sigmaflow/diagnostics.h"
+#include "sigmaflow/guider.h"
 #include "sigmaflow/node.h"
 #include "sigmaflow/report.h"
 
@@ -305,6 +306,59 @@ std::shared_ptr<const Object> Inputs::get_object(const std::string& name) const 
   if (!v.is_object() || !v.object())
     throw InputError(name, v.type(), "input '" + name + "' expects an object, got " + kind_of(v));
   return v.object();
+}
+
+}  // namespace sf
+
+namespace sf {
+
+ConditioningValue::~ConditioningValue() = default;
+Guider::~Guider() = default;
+
+std::string ConditioningValue::describe() const {
+  const Conditioning& c = conditioning_;
+  std::string what;
+  if (c.empty()) {
+    what = "unconditional";
+  } else if (c.labels.defined()) {
+    at::Tensor l = c.labels.to(at::kCPU, at::kLong).reshape({-1});
+    what = l.numel() == 1 ? "class " + std::to_string(l.item<int64_t>()) : std::to_string(l.numel()) + " class labels";
+  } else {
+    what = "embedding " + c10::str(c.embedding.sizes());
+  }
+  return "CONDITIONING (" + what + (source_.empty() ? "" : ", " + source_) + ")";
+}
+
+Status check_conditioning(const Model& model, const Conditioning& cond, int64_t batch) {
+  const ModelInfo& info = model.info();
+  auto batch_ok = [&](const at::Tensor& t) { return t.size(0) == 1 || batch < 0 || t.size(0) == batch; };
+  if (cond.labels.defined()) {
+    if (info.num_classes <= 0)
+      return InvalidArgument("the model (" + model.describe() + ") is not class-conditional: it takes no class label");
+    at::Tensor l = cond.labels.to(at::kCPU, at::kLong).reshape({-1});
+    if (l.numel() == 0 || !batch_ok(l))
+      return InvalidArgument("class labels must be one label or one per sample (" + std::to_string(batch) + "), got " +
+                             std::to_string(l.numel()));
+    int64_t lo = l.min().item<int64_t>(), hi = l.max().item<int64_t>();
+    if (lo < 0 || hi >= info.num_classes)
+      return InvalidArgument("class label " + std::to_string(lo < 0 ? lo : hi) + " is outside the model's classes 0.." +
+                             std::to_string(info.num_classes - 1));
+  }
+  if (cond.embedding.defined()) {
+    if (!info.takes_embedding)
+      return InvalidArgument("the model (" + model.describe() + ") takes no conditioning embedding");
+    const at::Tensor& e = cond.embedding;
+    if (e.dim() < 1 || !batch_ok(e))
+      return InvalidArgument("a conditioning embedding needs a batch dimension of 1 or " + std::to_string(batch) +
+                             ", got shape " + c10::str(e.sizes()));
+    if (!info.embedding_shape.empty()) {
+      std::vector<int64_t> per(e.sizes().begin() + 1, e.sizes().end());
+      if (per != info.embedding_shape)
+        return InvalidArgument("the conditioning embedding has per-sample shape " + c10::str(per) +
+                               ", the model takes " + c10::str(info.embedding_shape));
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace sf

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "exec/host_context.h"
 #include "sigmaflow/testing/node_runner.h"
 
 namespace sf {
@@ -133,6 +134,41 @@ TEST(NodeRunnerHarness, RunsOneNodeWithLiteralsDefaultsAndValues) {
   ASSERT_FALSE(bad.ok);
   EXPECT_EQ(bad.error_type, "value_bigger_than_max");
   EXPECT_EQ(runner.run("NoSuchNode").error_type, "invalid_prompt");
+}
+
+// Relative input paths: the working directory first, then the graph file's folder; when neither
+// holds the file, the error names both places.
+TEST(ResolvePath, WorkingDirectoryThenGraphFolderThenBothNamed) {
+  fs::path dir = fs::temp_directory_path() / "sigmaflow-resolve";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "assets");
+  std::ofstream(dir / "assets" / "s.json") << "[1, 0]";
+  auto beside = host::resolve_input_path("assets/s.json", dir.string());
+  ASSERT_TRUE(beside.ok()) << beside.status().message();
+  EXPECT_EQ(fs::path(*beside), dir / "assets" / "s.json");
+  auto absolute = host::resolve_input_path((dir / "assets" / "s.json").string(), "");
+  ASSERT_TRUE(absolute.ok());
+  auto missing = host::resolve_input_path("assets/none.json", dir.string());
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), Code::kNotFound);
+  EXPECT_NE(missing.status().message().find("(the working directory)"), std::string::npos);
+  EXPECT_NE(missing.status().message().find(dir.string() + " (the graph file's folder)"), std::string::npos)
+      << missing.status().message();
+  // Through a node: the error names the input and both folders.
+  testing::NodeRunner runner({SF_PLUGIN_DIR});
+  auto r = runner.run_graph(
+      R"({"1": {"class_type": "LoadSigmas", "inputs": {"path": "assets/none.json"}},
+          "2": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["1", 0], "filename_prefix": "s"}}})",
+      nullptr, dir.string());
+  ASSERT_FALSE(r.ok);
+  EXPECT_EQ(r.error_input, "path");
+  EXPECT_NE(r.error.find("the graph file's folder"), std::string::npos) << r.error;
+  auto ok = runner.run_graph(
+      R"({"1": {"class_type": "LoadSigmas", "inputs": {"path": "assets/s.json"}},
+          "2": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["1", 0], "filename_prefix": "s"}}})",
+      nullptr, dir.string());
+  EXPECT_TRUE(ok.ok) << ok.error;
+  fs::remove_all(dir);
 }
 
 }  // namespace

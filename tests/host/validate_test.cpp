@@ -224,7 +224,12 @@ TEST(Validate, NodeErrorsJsonHasComfyShape) {
   ASSERT_EQ(n["errors"].size(), 1u);
   EXPECT_EQ(n["errors"][0]["type"], "value_smaller_than_min");
   EXPECT_EQ(n["errors"][0]["extra_info"]["input_name"], "steps");
-  EXPECT_EQ(n["errors"][0]["extra_info"]["input_value"], "0");
+  EXPECT_EQ(n["errors"][0]["extra_info"]["received_value"], 0);
+  // ComfyUI's input_config: the input's object_info entry, [type, {options}].
+  const auto& config = n["errors"][0]["extra_info"]["input_config"];
+  ASSERT_TRUE(config.is_array()) << config.dump();
+  EXPECT_EQ(config[0], "INT");
+  EXPECT_EQ(config[1]["min"], 1);
   auto unreadable = nlohmann::json::parse(report_for_unreadable_graph("malformed JSON at line 1, column 2").to_json());
   EXPECT_EQ(unreadable["error"]["type"], "invalid_prompt");
   EXPECT_TRUE(unreadable["node_errors"].empty());

@@ -123,12 +123,12 @@ inline InputSpec Port(std::string name, std::string type) {
 inline InputSpec List(std::string name) { return Port(std::move(name), "LIST"); }
 
 inline InputSpec Int(std::string name, int64_t def, std::optional<double> min = std::nullopt,
-                     std::optional<double> max = std::nullopt) {
+                     std::optional<double> max = std::nullopt, double step = 1) {
   InputSpec s = Port(std::move(name), "INT");
   s.default_value = Literal(def);
   s.min = min;
   s.max = max;
-  s.step = 1;
+  s.step = step;
   return s;
 }
 // A seed: any unsigned 64-bit value (ComfyUI's 0 .. 0xffffffffffffffff), randomizable by frontends.

@@ -95,9 +95,11 @@ struct ModelInfo {
   // Same model and settings give the same fingerprint in every run; caches are keyed by it.
   std::string fingerprint;
   std::string description;  // one line for logs and reports
-  // Conditioning the model accepts: class labels 0 .. num_classes - 1, and/or an embedding of
-  // this per-sample shape. Both empty: unconditional only.
+  // Conditioning the model accepts: class labels 0 .. num_classes - 1, and/or an embedding
+  // (takes_embedding) of the per-sample shape embedding_shape (empty: any shape). Neither:
+  // unconditional only.
   int64_t num_classes = 0;
+  bool takes_embedding = false;
   std::vector<int64_t> embedding_shape;
 };
 
@@ -137,6 +139,9 @@ class SF_SHARED Model : public Object {
   at::Tensor denoise(const at::Tensor& x, const NoiseLevels& sigma, const Conditioning& cond = {}) const {
     return denoise_batch(x, sigma, cond);
   }
+  // Evaluations of the underlying network one denoise() call costs (2 for classifier-free
+  // guidance with cfg != 1); samplers count NFE with it.
+  virtual int evaluations_per_call() const { return 1; }
   // Score of the noised marginal, (D(x, sigma) - x) / sigma^2.
   at::Tensor score(const at::Tensor& x, const NoiseLevels& sigma, const Conditioning& cond = {}) const;
 

@@ -102,6 +102,10 @@ class SF_SHARED Context {
                                           const std::string& input) = 0;
   // Tell the host about a file this node wrote (listed at the end of the run).
   virtual void record_output(const std::string& path) = 0;
+  // A user's input path made usable: absolute paths as given; a relative path against the
+  // working directory, else against the graph file's folder. When neither exists the error
+  // (about `input`) names both places it looked.
+  virtual Result<std::string> resolve_path(const std::string& path, const std::string& input) const = 0;
   // The device models go to when a node's own `device` input says "default"/"auto".
   virtual c10::Device default_device() const = 0;
   // The whole graph as JSON text (reports embed it), and a versions line.
@@ -123,6 +127,15 @@ class SF_SHARED Context {
   // Set when the run is being interrupted; long loops pass it to samplers (SampleContext).
   virtual const std::atomic<bool>* interrupt_flag() const = 0;
 };
+
+// The path given in string input `input`, resolved by ctx.resolve_path; throws an InputError
+// naming the input (and the places looked in) when it does not exist.
+inline std::string input_path(Context& ctx, const Inputs& in, const std::string& input) {
+  const std::string& given = in.get_string(input);
+  auto r = ctx.resolve_path(given, input);
+  if (!r.ok()) throw InputError(input, "\"" + given + "\"", r.status().message(), r.status().code());
+  return *r;
+}
 
 using ExecuteFn = std::function<Outputs(Context&, const Inputs&)>;
 // The host-side callable of a node. Never throws (make_node guarantees it).

@@ -23,7 +23,7 @@ TEST(Samples, EveryGraphValidatesAndRuns) {
     std::ifstream in(f);
     std::stringstream ss;
     ss << in.rdbuf();
-    auto r = runner.run_graph(ss.str());
+    auto r = runner.run_graph(ss.str(), nullptr, f.parent_path().string());
     EXPECT_TRUE(r.ok) << f << ": " << r.error;
     EXPECT_FALSE(r.files.empty()) << f;
     ++graphs;

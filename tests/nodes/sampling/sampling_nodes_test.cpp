@@ -198,10 +198,12 @@ TEST(LatentToNoise, ExplicitNoiseMustMatchTheLatentShape) {
   auto noise = runner().run("LatentToNoise", "{}", {{"latent", latent_value(n)}});
   ASSERT_TRUE(noise.ok);
   auto sampler = runner().run("KSamplerSelect", R"({"sampler_name": "euler"})");
+  auto guider = runner().run("BasicGuider", "{}", {{"model", model_value()}});
+  ASSERT_TRUE(guider.ok) << guider.error;
   std::vector<double> sig = {2, 0};
   auto ok = runner().run("SamplerCustomAdvanced", "{}",
                          {{"noise", noise.outputs[0]},
-                          {"model", model_value()},
+                          {"guider", guider.outputs[0]},
                           {"sampler", sampler.outputs[0]},
                           {"sigmas", diffusion::Sigmas(sig).to_value()},
                           {"latent_image", latent_value(at::zeros({2, 3}, at::kDouble))}});
@@ -209,7 +211,7 @@ TEST(LatentToNoise, ExplicitNoiseMustMatchTheLatentShape) {
   EXPECT_NEAR(samples(ok.outputs[0])[1][2].item<double>(), 2 * kC * kC / (kC * kC + 4), 1e-12);
   auto bad = runner().run("SamplerCustomAdvanced", "{}",
                           {{"noise", noise.outputs[0]},
-                           {"model", model_value()},
+                           {"guider", guider.outputs[0]},
                            {"sampler", sampler.outputs[0]},
                            {"sigmas", diffusion::Sigmas(sig).to_value()},
                            {"latent_image", latent_value(at::zeros({4, 3}, at::kDouble))}});

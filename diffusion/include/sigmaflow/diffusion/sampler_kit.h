@@ -34,7 +34,8 @@ class SamplerRun {
   // `locate_non_finite`: check every model output and throw naming the sigma of the first NaN or
   // Inf (used to replay a failed run; off by default, as it costs a device sync per call).
   SamplerRun(const Model& model, SampleContext& ctx, const std::vector<double>& sigmas, bool locate_non_finite = false);
-  // D(x, sigma): counts one model evaluation and keeps the result as the last denoised estimate.
+  // D(x, sigma): counts the model's evaluations_per_call() (2 under CFG) and keeps the result as
+  // the last denoised estimate.
   at::Tensor denoise(const at::Tensor& x, double sigma);
   // Per-step noise shaped like `like` (CPU float32 from seed + 1, moved to like's device/dtype).
   at::Tensor noise(const at::Tensor& like);

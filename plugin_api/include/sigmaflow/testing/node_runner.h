@@ -58,7 +58,9 @@ class NodeRunner {
   NodeRun run(const std::string& class_type, const std::string& literals_json = "{}",
               const std::map<std::string, Value>& values = {});
   // Runs a whole graph (graph-file JSON); `node_outputs` receives every node's outputs.
-  NodeRun run_graph(const std::string& graph_json, std::map<std::string, Outputs>* node_outputs = nullptr);
+  // `graph_dir` plays the graph file's folder (relative input paths resolve against it too).
+  NodeRun run_graph(const std::string& graph_json, std::map<std::string, Outputs>* node_outputs = nullptr,
+                    const std::string& graph_dir = "");
 
   const std::string& output_dir() const;
   void set_default_device(c10::Device device);
