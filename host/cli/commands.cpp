@@ -69,6 +69,9 @@ int parse_and_validate(const PluginHost& host, const CliOptions& o, Graph& graph
     auto v = validate_graph(graph, host.catalogue());
     report = std::move(v.report);
     plan = std::move(v.plan);
+    // Rules only a node's own code can check (its check_inputs hook), on literals.
+    if (report.ok()) report.issues = check_literal_inputs(host, plan);
+    if (!report.ok()) report.dependent_outputs = dependent_outputs(graph, plan.outputs, report.issues);
   }
   if (report.ok()) return kExitOk;
   if (o.as_json)

@@ -166,7 +166,7 @@ int cmd_plugin_check(const CliOptions& o) {
   bool handshake = ::read(fds[0], buf, sizeof buf) == 4;
   ::close(fds[0]);
   if (!handshake) {
-    fmt::print(stderr, "{}: the plugin ended the checker while loading (exit status {}); it is refused\n",
+    fmt::print(stderr, "{}: exited with status {} while loading (before completing the load); it is refused\n",
                o.plugin_file, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     return kExitFailure;
   }

@@ -140,6 +140,31 @@ Status run_node(const NodeSource& source, const Graph& graph, const PlannedNode&
 
 }  // namespace
 
+std::vector<ValidationIssue> check_literal_inputs(const NodeSource& source, const Plan& plan) {
+  std::vector<ValidationIssue> issues;
+  for (const auto& node : plan.order) {
+    const NodeContract& c = node.entry->contract;
+    if (!c.checks_inputs) continue;
+    const NodeDef* def = source.node(c.class_type);
+    if (!def || !def->check_inputs) continue;  // an unloadable plugin fails when the node runs
+    Inputs inputs;
+    for (const auto& [name, lit] : node.literals) {
+      const InputSpec* spec = c.find_input(name);
+      inputs.set(name, Value(spec ? spec->type : "*", lit));
+    }
+    Status st = def->check_inputs(inputs);
+    if (st.ok()) continue;
+    auto lit = node.literals.find(st.input());
+    std::string value = lit != node.literals.end() ? lit->second.to_json() : st.value();
+    issues.push_back(
+        {"custom_validation_failed", "Custom validation failed for node",
+         (st.input().empty() ? std::string() : "input '" + st.input() + "' = " + shorten_json(value) + ": ") +
+             st.message(),
+         node.id, c.class_type, st.input(), value, ""});
+  }
+  return issues;
+}
+
 RunResult execute_plan(const NodeSource& source, const Graph& graph, const Plan& plan, const RunOptions& options,
                        RunObserver* observer, OutputCache* cache) {
   RunResult result;

@@ -79,6 +79,11 @@ struct RunResult {
 };
 
 // `cache`: results of earlier runs to reuse (and to extend); null for a run of its own.
+// Runs the check_inputs hook of every planned node that declares one (contract.checks_inputs) on
+// its literal inputs, loading those nodes' plugins; problems come back as validation issues of
+// type "custom_validation_failed" (ComfyUI's name), each naming node, input and value.
+std::vector<ValidationIssue> check_literal_inputs(const NodeSource& source, const Plan& plan);
+
 RunResult execute_plan(const NodeSource& source, const Graph& graph, const Plan& plan, const RunOptions& options,
                        RunObserver* observer = nullptr, OutputCache* cache = nullptr);
 

@@ -75,6 +75,7 @@ struct NodeRunner::Impl {
     auto parsed = parse_graph(graph_json);
     if (!parsed.ok()) return validation_error("invalid_prompt", parsed.status().message());
     auto v = validate_graph(*parsed, source.catalogue());
+    if (v.report.ok()) v.report.issues = check_literal_inputs(source, v.plan);
     if (!v.report.ok())
       return validation_error(v.report.issues.front().type, v.report.to_text(), v.report.issues.front().input_name);
     NodeRun r;

@@ -96,70 +96,82 @@ GraphInput read_input(const std::string& name, const json& v) {
 
 }  // namespace
 
-struct TooDeep {};
-
-// Tracks keys per object while parsing: duplicate node ids and duplicate keys inside a node are
-// problems (nlohmann would silently keep the last), and nesting is bounded.
-class KeyTracker {
+// A first, linear SAX pass over the text: it bounds the nesting and finds duplicate node ids and
+// duplicate keys inside a node (nlohmann's DOM parser would silently keep the last one, and its
+// callback variant rescans the parent object at every object end: quadratic in the node count).
+class KeyTracker : public nlohmann::json_sax<json> {
  public:
-  bool operator()(int depth, json::parse_event_t event, json& parsed) {
-    switch (event) {
-      case json::parse_event_t::object_start:
-      case json::parse_event_t::array_start:
-        if (depth >= kMaxJsonDepth) throw TooDeep{};
-        if (event == json::parse_event_t::object_start)
-          keys_.emplace_back();
-        else
-          keys_.emplace_back();  // arrays hold no keys; keep the stack aligned with depth
-        break;
-      case json::parse_event_t::object_end:
-      case json::parse_event_t::array_end:
-        if (!keys_.empty()) keys_.pop_back();
-        break;
-      case json::parse_event_t::key: {
-        const std::string& k = parsed.get_ref<const std::string&>();
-        if (depth == 1) node_ = k;
-        if (!keys_.empty() && !keys_.back().insert(k).second) {
-          if (depth == 1)
-            problems.push_back({k, "duplicate node id '" + cut(k) + "' (each id may appear once)", ""});
-          else
-            problems.push_back(
-                {node_, "duplicate key '" + cut(k) + "' in node " + cut(node_) + " (each key may appear once)", ""});
-        }
-        break;
-      }
-      default:
-        break;
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override { return open(); }
+  bool start_array(std::size_t) override { return open(); }
+  bool end_object() override { return close(); }
+  bool end_array() override { return close(); }
+  bool key(string_t& k) override {
+    const size_t depth = keys_.size();  // 1: node ids; 2: a node's fields; 3: its inputs
+    if (depth == 1) node_ = k;
+    if (!keys_.back().insert(k).second) {
+      if (depth == 1)
+        problems.push_back({k, "duplicate node id '" + cut(k) + "' (each id may appear once)", ""});
+      else
+        problems.push_back(
+            {node_, "duplicate key '" + cut(k) + "' in node " + cut(node_) + " (each key may appear once)", ""});
     }
     return true;
   }
+  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& e) override {
+    error_byte = position;
+    error = e.what();
+    return false;
+  }
+
   std::vector<ParseProblem> problems;
+  bool too_deep = false;
+  size_t error_byte = 0;
+  std::string error;
 
  private:
+  bool open() {
+    if (keys_.size() + 1 >= static_cast<size_t>(kMaxJsonDepth)) {
+      too_deep = true;
+      return false;
+    }
+    keys_.emplace_back();  // arrays hold no keys; the stack stays aligned with depth
+    return true;
+  }
+  bool close() {
+    if (!keys_.empty()) keys_.pop_back();
+    return true;
+  }
   std::vector<std::unordered_set<std::string>> keys_;
   std::string node_;
 };
 
 Result<Graph> parse_graph(const std::string& text) {
-  json doc;
   KeyTracker tracker;
-  try {
-    doc = json::parse(
-        text, [&tracker](int depth, json::parse_event_t event, json& parsed) { return tracker(depth, event, parsed); });
-  } catch (const TooDeep&) {
+  const bool scanned = json::sax_parse(text, &tracker);
+  if (tracker.too_deep)
     return InvalidArgument("the JSON nests deeper than " + std::to_string(kMaxJsonDepth) +
                            " levels (the limit for graph files; docs/limits.md)");
-  } catch (const json::out_of_range& e) {
-    return InvalidArgument(std::string("malformed JSON: ") + e.what());
-  } catch (const json::parse_error& e) {
+  if (!scanned) {
     size_t line = 0, column = 0;
-    size_t byte = e.byte > 0 ? e.byte - 1 : 0;
-    line_column(text, byte, line, column);
-    std::string what = e.what();
+    line_column(text, tracker.error_byte > 0 ? tracker.error_byte - 1 : 0, line, column);
+    std::string what = tracker.error;
     auto pos = what.find("syntax error");
     if (pos != std::string::npos) what = what.substr(pos);
     return InvalidArgument("malformed JSON at line " + std::to_string(line) + ", column " + std::to_string(column) +
                            ": " + what);
+  }
+  json doc;
+  try {
+    doc = json::parse(text);
+  } catch (const json::exception& e) {
+    return InvalidArgument(std::string("malformed JSON: ") + e.what());
   }
   Graph g;
   g.text = text;

@@ -89,7 +89,7 @@ json contract_to_json(const NodeContract& c) {
   return {{"class_type", c.class_type}, {"display_name", c.display_name},
           {"category", c.category},     {"description", c.description},
           {"inputs", inputs},           {"outputs", outputs},
-          {"constraints", constraints}, {"output_node", c.output_node},
+          {"constraints", constraints}, {"output_node", c.output_node}, {"checks_inputs", c.checks_inputs},
           {"idempotent", c.idempotent}, {"overrides", c.overrides}};
 }
 
@@ -108,6 +108,7 @@ NodeContract contract_from_json(const json& j) {
                              k.value("b", std::string()), k.value("value", std::string()),
                              k.value("message", std::string())});
   c.output_node = j.value("output_node", false);
+  c.checks_inputs = j.value("checks_inputs", false);
   c.idempotent = j.value("idempotent", true);
   c.overrides = j.value("overrides", std::string());
   return c;

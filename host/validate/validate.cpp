@@ -201,8 +201,10 @@ PlannedNode check_node(const Graph& graph, const Catalogue& catalogue, const Gra
   return pn;
 }
 
-// Each node on the cycle from `start` to the top of the DFS stack gets an issue; the cycle's text
-// is bounded (a 20,000-node cycle must not produce 20,000 copies of a 20,000-id text).
+// The nodes on the cycle from `start` to the top of the DFS stack get an issue each, up to
+// kMaxCycleIssues of them; the cycle's text is bounded too (a 20,000-node cycle must not produce
+// 20,000 copies of a 20,000-id text).
+constexpr size_t kMaxCycleIssues = 20;
 template <class Frames>
 void report_cycle(const Graph& graph, const Frames& stack, const std::string& start,
                   std::set<std::set<std::string>>& reported, Issues& issues) {
@@ -215,15 +217,17 @@ void report_cycle(const Graph& graph, const Frames& stack, const std::string& st
   std::string text;
   for (size_t i = 0; i < cyc.size() && i < 12; ++i) text += cyc[i] + " -> ";
   text += cyc.size() > 12 ? "... (" + std::to_string(cyc.size()) + " nodes) -> " + start : start;
-  for (const auto& n : cyc)
-    add(issues, n, graph.nodes.at(n).class_type, "dependency_cycle", "Dependency cycle detected",
+  if (cyc.size() > kMaxCycleIssues)
+    text += " (problems listed for the first " + std::to_string(kMaxCycleIssues) + " of them)";
+  for (size_t i = 0; i < cyc.size() && i < kMaxCycleIssues; ++i)
+    add(issues, cyc[i], graph.nodes.at(cyc[i]).class_type, "dependency_cycle", "Dependency cycle detected",
         "nodes on the cycle: " + text);
 }
 
 // For the nodes with issues: the output nodes that depend on them (ComfyUI's dependent_outputs).
-std::map<std::string, std::vector<std::string>> dependent_outputs(const Graph& graph,
-                                                                  const std::vector<std::string>& outputs,
-                                                                  const Issues& issues) {
+std::map<std::string, std::vector<std::string>> dependent_outputs_impl(const Graph& graph,
+                                                                       const std::vector<std::string>& outputs,
+                                                                       const Issues& issues) {
   std::set<std::string> flagged;
   for (const auto& i : issues)
     if (!i.node_id.empty()) flagged.insert(i.node_id);
@@ -290,6 +294,12 @@ std::vector<std::string> topological_order(const Graph& graph, const std::vector
 
 }  // namespace
 
+std::map<std::string, std::vector<std::string>> dependent_outputs(const Graph& graph,
+                                                                  const std::vector<std::string>& outputs,
+                                                                  const std::vector<ValidationIssue>& issues) {
+  return dependent_outputs_impl(graph, outputs, issues);
+}
+
 Validated validate_graph(const Graph& graph, const Catalogue& catalogue) {
   Validated result;
   auto& issues = result.report.issues;
@@ -317,7 +327,7 @@ Validated validate_graph(const Graph& graph, const Catalogue& catalogue) {
     for (auto& i : issues)
       if (!i.input_name.empty() && !i.class_type.empty())
         i.input_config = catalogue.input_config_json(i.class_type, i.input_name);
-    result.report.dependent_outputs = dependent_outputs(graph, outputs, issues);
+    result.report.dependent_outputs = dependent_outputs_impl(graph, outputs, issues);
     return result;
   }
   result.plan.order.reserve(order.size());
@@ -334,7 +344,13 @@ ValidationReport report_for_unreadable_graph(const std::string& message) {
 
 std::string ValidationReport::to_text() const {
   std::string out;
+  constexpr size_t kMaxLines = 200;  // a report stays readable; --json carries every problem
+  size_t shown = 0;
   for (const auto& i : issues) {
+    if (++shown > kMaxLines) {
+      out += "... and " + std::to_string(issues.size() - kMaxLines) + " more problem(s) (--json lists all)\n";
+      break;
+    }
     if (i.node_id.empty()) {
       out += "graph: " + i.type + ": " + i.message + (i.details.empty() ? "" : " (" + i.details + ")") + "\n";
     } else {

@@ -56,6 +56,11 @@ struct Validated {
 Validated validate_graph(const Graph& graph, const Catalogue& catalogue);
 
 // A report holding one graph-level problem (malformed JSON, unreadable file).
+// For nodes with issues: the output nodes that depend on them (ComfyUI's dependent_outputs).
+std::map<std::string, std::vector<std::string>> dependent_outputs(const Graph& graph,
+                                                                  const std::vector<std::string>& outputs,
+                                                                  const std::vector<ValidationIssue>& issues);
+
 ValidationReport report_for_unreadable_graph(const std::string& message);
 
 // Checks one literal against its input spec: coercion to the declared type, min/max, COMBO

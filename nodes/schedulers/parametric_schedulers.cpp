@@ -15,6 +15,7 @@ NodeDef karras_scheduler_node() {
            {Int("steps", 20, 1, 10000), Float("sigma_max", 14.614642, 0.0, 5000.0),
             Float("sigma_min", 0.0291675, 0.0, 5000.0), Float("rho", 7.0, 0.0, 100.0)},
            {{"SIGMAS", "SIGMAS"}});
+  c.constraints = {Less("sigma_min", "sigma_max")};
   return make_node(c, [](Context&, const Inputs& in) {
     return Outputs{sigmas_value(schedules::karras(in.get_int("steps"), in.get_float("sigma_min"),
                                                   in.get_float("sigma_max"), in.get_float("rho")))};
@@ -27,6 +28,7 @@ NodeDef exponential_scheduler_node() {
            {Int("steps", 20, 1, 10000), Float("sigma_max", 14.614642, 0.0, 5000.0),
             Float("sigma_min", 0.0291675, 0.0, 5000.0)},
            {{"SIGMAS", "SIGMAS"}});
+  c.constraints = {Less("sigma_min", "sigma_max")};
   return make_node(c, [](Context&, const Inputs& in) {
     return Outputs{sigmas_value(
         schedules::exponential(in.get_int("steps"), in.get_float("sigma_min"), in.get_float("sigma_max")))};
@@ -40,6 +42,7 @@ NodeDef polyexponential_scheduler_node() {
            {Int("steps", 20, 1, 10000), Float("sigma_max", 14.614642, 0.0, 5000.0),
             Float("sigma_min", 0.0291675, 0.0, 5000.0), Float("rho", 1.0, 0.0, 100.0)},
            {{"SIGMAS", "SIGMAS"}});
+  c.constraints = {Less("sigma_min", "sigma_max")};
   return make_node(c, [](Context&, const Inputs& in) {
     return Outputs{sigmas_value(schedules::polyexponential(in.get_int("steps"), in.get_float("sigma_min"),
                                                            in.get_float("sigma_max"), in.get_float("rho")))};
@@ -67,6 +70,7 @@ NodeDef laplace_scheduler_node() {
        Float("sigma_min", 0.0291675, 0.0, 5000.0), Float("mu", 0.0, -10.0, 10.0, 0.1),
        Float("beta", 0.5, 0.0, 10.0, 0.1)},
       {{"SIGMAS", "SIGMAS"}});
+  c.constraints = {Less("sigma_min", "sigma_max")};
   return make_node(c, [](Context&, const Inputs& in) {
     return Outputs{
         sigmas_value(schedules::laplace(in.get_int("steps"), in.get_float("sigma_min"), in.get_float("sigma_max"),

@@ -78,24 +78,34 @@ NodeDef set_first_sigma_node() {
   });
 }
 
+namespace {
+// ManualSigmas's text: numbers (strict decimals) separated by commas or spaces, at least 2.
+std::vector<double> parse_manual_sigmas(const std::string& text) {
+  std::vector<double> s;
+  for (const auto& token : split_list(text)) {
+    double v = 0;
+    if (!parse_number(token, v)) throw InputError("sigmas", "\"" + text + "\"", "'" + token + "' is not a number");
+    s.push_back(v);
+  }
+  if (s.size() < 2)
+    throw InputError("sigmas", "\"" + text + "\"",
+                     s.empty() ? "no numbers found" : "a schedule needs at least 2 values (one step), got 1");
+  diffusion::Sigmas(s).check_sampling("sigmas");
+  return s;
+}
+}  // namespace
+
 NodeDef manual_sigmas_node() {
   NodeContract c =
       Node("ManualSigmas", kSigmasCategory,
-           "A schedule typed by hand: numbers separated by commas or spaces, e.g. \"14.6, 7, 3.5, 1, 0.3, 0\".",
+           "A schedule typed by hand: numbers separated by commas or spaces, e.g. \"14.6, 7, 3.5, 1, 0.3, 0\". "
+           "Checked at validation.",
            {String("sigmas", "1, 0.5", true)}, {{"SIGMAS", "SIGMAS"}});
-  return make_node(c, [](Context&, const Inputs& in) {
-    const std::string& text = in.get_string("sigmas");
-    std::vector<double> s;
-    for (const auto& token : split_list(text)) {
-      double v = 0;
-      if (!parse_number(token, v)) throw InputError("sigmas", "\"" + text + "\"", "'" + token + "' is not a number");
-      s.push_back(v);
-    }
-    if (s.size() < 2)
-      throw InputError("sigmas", "\"" + text + "\"",
-                       s.empty() ? "no numbers found" : "a schedule needs at least 2 values (one step), got 1");
-    diffusion::Sigmas(s).check_sampling("sigmas");
-    return Outputs{sigmas_value(s)};
+  NodeDef def = make_node(c, [](Context&, const Inputs& in) {
+    return Outputs{sigmas_value(parse_manual_sigmas(in.get_string("sigmas")))};
+  });
+  return with_input_check(std::move(def), [](const Inputs& in) {
+    if (in.has("sigmas")) parse_manual_sigmas(in.get_string("sigmas"));
   });
 }
 

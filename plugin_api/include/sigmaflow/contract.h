@@ -82,6 +82,9 @@ struct NodeContract {
   std::vector<Constraint> constraints;
   bool output_node = false;  // writes files / reports; graphs run what output nodes need
   bool idempotent = true;    // same inputs, same outputs: results may be cached
+  // The node's NodeDef::check_inputs runs at validation on its literal inputs (ComfyUI's
+  // VALIDATE_INPUTS): `validate` loads the node's plugin for it.
+  bool checks_inputs = false;
   // Set to the class_type this node deliberately replaces (a stock or earlier plugin's node).
   // Without it a clashing class_type is refused.
   std::string overrides;

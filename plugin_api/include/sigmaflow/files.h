@@ -19,7 +19,7 @@ Status write_file_atomic(const std::string& path, const std::string& bytes);
 void remove_inflight_temp_files() noexcept;
 
 // Size limits for reads of user-named files (docs/limits.md gives the reasons).
-inline constexpr uint64_t kMaxGraphFileBytes = uint64_t{64} << 20;  // graph JSON
+inline constexpr uint64_t kMaxGraphFileBytes = uint64_t{256} << 20;  // graph JSON (a 10^6-node chain is ~70 MB)
 inline constexpr uint64_t kMaxDataFileBytes = uint64_t{8} << 30;    // .npy, IDX, TorchScript
 inline constexpr uint64_t kMaxTextFileBytes = uint64_t{16} << 20;   // sigma lists
 

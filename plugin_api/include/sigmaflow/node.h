@@ -147,6 +147,11 @@ struct NodeDef {
   // Optional self-test, run by `sigmaflow plugin check`: checks the node against a known answer
   // without any host (e.g. a schedule against hand-computed values). Ok on success.
   std::function<Status()> self_test;
+  // Optional check of the node's literal inputs at validation (ComfyUI's VALIDATE_INPUTS), for
+  // rules a contract cannot state (a number list in a string, ...). Receives only the inputs
+  // given as literals (defaults included); a non-ok Status names the input. Never throws. Set it
+  // with with_input_check(), which also sets contract.checks_inputs.
+  std::function<Status(const Inputs&)> check_inputs;
 };
 
 // A named schedule computed from a model: steps + 1 float64 values, descending, ending in 0.
@@ -211,6 +216,20 @@ inline NodeDef make_node(NodeContract contract, ExecuteFn fn, std::function<Stat
     return capture<Outputs>([&] { return fn(ctx, in); });
   };
   def.self_test = std::move(self_test);
+  return def;
+}
+
+// Adds a validation-time check of literal inputs: `check` throws sf::InputError (naming the input)
+// for a value the node would refuse when run.
+inline NodeDef with_input_check(NodeDef def, std::function<void(const Inputs&)> check) {
+  def.contract.checks_inputs = true;
+  def.check_inputs = [check = std::move(check)](const Inputs& in) noexcept {
+    return capture<int>([&] {
+             check(in);
+             return 0;
+           })
+        .status();
+  };
   return def;
 }
 

@@ -1,0 +1,447 @@
+// Hostile and careless input against the sigmaflow executable (issue "Robustness"): every case
+// ends in a clear error (exit 1-4, never a signal), within a time limit and a memory bound, and
+// the message names node, input and value without echoing unbounded input. Each test is one case
+// of the issue's list, numbered as there; the generators of the issue are written here in C++.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Proc {
+  int rc = -1;     // exit status, or -1 when killed by a signal
+  int signal = 0;  // the signal that ended it, if any
+  bool timed_out = false;
+  long max_rss_mb = 0;
+  double seconds = 0;
+  std::string out;  // stdout and stderr
+};
+
+fs::path scratch() {
+  static fs::path dir = [] {
+    fs::path d = fs::temp_directory_path() / "sigmaflow-robustness";
+    fs::remove_all(d);
+    fs::create_directories(d);
+    return d;
+  }();
+  return dir;
+}
+
+// Runs `args` (after the executable) with `env` added, stdout+stderr captured, killed after
+// `timeout_s`. `on_output(text so far, pid)` may act on the running process (e.g. interrupt it).
+Proc run(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {}, int timeout_s = 120,
+         const std::function<void(const std::string&, pid_t)>& on_output = {}) {
+  int fds[2];
+  if (pipe(fds) != 0) return {};
+  auto t0 = std::chrono::steady_clock::now();
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    dup2(fds[1], 2);
+    close(fds[0]);
+    close(fds[1]);
+    setenv("SIGMAFLOW_CACHE_DIR", (scratch() / "cache").c_str(), 1);
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> argv{const_cast<char*>(SF_SIGMAFLOW_EXE)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(SF_SIGMAFLOW_EXE, argv.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  Proc p;
+  char buf[65536];
+  for (;;) {
+    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (elapsed > timeout_s) {
+      p.timed_out = true;
+      kill(pid, SIGKILL);
+      break;
+    }
+    pollfd pfd{fds[0], POLLIN, 0};
+    if (poll(&pfd, 1, 5) > 0) {
+      ssize_t n = read(fds[0], buf, sizeof buf);
+      if (n <= 0) break;
+      if (p.out.size() < (8u << 20)) p.out.append(buf, static_cast<size_t>(n));
+      if (on_output) on_output(p.out, pid);
+    } else if (on_output) {
+      on_output(p.out, pid);
+    }
+  }
+  close(fds[0]);
+  int status = 0;
+  rusage ru{};
+  wait4(pid, &status, 0, &ru);
+  p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  p.max_rss_mb = ru.ru_maxrss / 1024;
+  if (WIFEXITED(status)) p.rc = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) p.signal = WTERMSIG(status);
+  return p;
+}
+
+std::string write(const std::string& name, const std::string& text) {
+  fs::path path = scratch() / name;
+  fs::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+  return path.string();
+}
+
+// Memory bounds hold for the plain build; AddressSanitizer's shadow memory and quarantine
+// multiply resident memory, so the sanitizer build scales them.
+#ifdef SF_SANITIZE
+constexpr long kRssScale = 4;
+#else
+constexpr long kRssScale = 1;
+#endif
+
+// A clear failure: the expected exit code, no signal, no timeout, bounded output.
+void expect_clear_error(const Proc& p, int rc, const std::vector<std::string>& must_contain, long max_rss_mb = 1500,
+                        size_t max_output = 20000) {
+  EXPECT_FALSE(p.timed_out) << p.out.substr(0, 2000);
+  EXPECT_EQ(p.signal, 0) << p.out.substr(0, 2000);
+  EXPECT_EQ(p.rc, rc) << p.out.substr(0, 2000);
+  for (const auto& s : must_contain) EXPECT_NE(p.out.find(s), std::string::npos) << s << "\n" << p.out.substr(0, 3000);
+  EXPECT_LE(p.out.size(), max_output) << "unbounded echo of the input";
+  EXPECT_LE(p.max_rss_mb, max_rss_mb * kRssScale);
+  EXPECT_EQ(p.out.find("terminate called"), std::string::npos);
+  EXPECT_EQ(p.out.find("Exception raised from"), std::string::npos) << "a C++ backtrace in a user-facing message";
+}
+
+std::string repeat(const std::string& s, size_t n) {
+  std::string out;
+  out.reserve(s.size() * n);
+  for (size_t i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+std::string chain(size_t n, bool cycle) {
+  std::ostringstream g;
+  g << "{";
+  for (size_t i = 0; i < n; ++i) {
+    std::string src = i + 1 < n || cycle ? std::to_string((i + 1) % n) : "src";
+    g << "\"" << i << "\": {\"class_type\": \"FlipSigmas\", \"inputs\": {\"sigmas\": [\"" << src << "\", 0]}},";
+  }
+  if (!cycle)
+    g << "\"src\": {\"class_type\": \"KarrasScheduler\", \"inputs\": {\"steps\": 3, \"sigma_min\": 0.002, "
+         "\"sigma_max\": 80}},";
+  g << "\"o\": {\"class_type\": \"SaveSigmas\", \"inputs\": {\"sigmas\": [\"0\", 0], \"filename_prefix\": \"s\"}}}";
+  return g.str();
+}
+
+// 1. Deep nesting: refused at parse time with the limit named, nothing echoed back.
+TEST(Robustness, Case01DeepNestingIsRefusedAtParseTime) {
+  const size_t n = 100000;
+  auto a = run({"validate", write("deep.json", "{\"1\":{\"class_type\":\"KarrasScheduler\",\"inputs\":{\"steps\":" +
+                                                   repeat("[", n) + repeat("]", n) + "}}}")});
+  expect_clear_error(a, 3, {"512"});
+  auto b = run({"validate", write("deep_value.json",
+                                  "{\"1\":{\"class_type\":\"ManualSigmas\",\"inputs\":{\"sigmas\":"
+                                  "{\"__value__\":" +
+                                      repeat("[", n) + repeat("]", n) + "}}}}")});
+  expect_clear_error(b, 3, {"512"});
+}
+
+// 2. Long chains and cycles: iterative algorithms, a bounded cycle description.
+TEST(Robustness, Case02LongCyclesAndChainsValidate) {
+  auto cycle = run({"validate", write("cycle.json", chain(20000, true))});
+  expect_clear_error(cycle, 3, {"cycle"});
+  auto long_chain = run({"validate", write("chain.json", chain(100000, false))});
+  EXPECT_EQ(long_chain.rc, 0) << long_chain.out.substr(0, 2000);
+  EXPECT_EQ(long_chain.signal, 0);
+  EXPECT_LT(long_chain.max_rss_mb, 1500 * kRssScale);
+}
+
+std::string npy_with_dims(size_t dims) {
+  std::string h = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + repeat("1, ", dims) + "), }";
+  h += std::string((64 - (11 + h.size()) % 64) % 64, ' ') + "\n";
+  std::string out = std::string("\x93NUMPY\x01\x00", 8);
+  out += static_cast<char>(h.size() & 0xff);
+  out += static_cast<char>((h.size() >> 8) & 0xff);
+  return out + h + std::string(4, '\0');
+}
+
+std::string load_latent_graph(const std::string& path) {
+  return R"({"1": {"class_type": "LoadLatent", "inputs": {"path": ")" + path +
+         R"("}}, "2": {"class_type": "SaveLatent", "inputs": {"samples": ["1", 0], "filename_prefix": "x"}}})";
+}
+
+// 3. A .npy header listing 20,000 dimensions: refused by the bounded header parser.
+TEST(Robustness, Case03HugeNpyHeaderIsAClearError) {
+  std::string npy = write("deep_shape.npy", npy_with_dims(20000));
+  auto p = run({"run", write("deep_shape.json", load_latent_graph(npy)), "--out", (scratch() / "o3").string()});
+  expect_clear_error(p, 4, {"LoadLatent", "'path'"});
+}
+
+// 5. Signatures stay small on long chains and on the 20-layer diamond of shared latents.
+TEST(Robustness, Case05ChainAndDiamondRunInBoundedMemory) {
+  auto c = run({"run", write("chain10k.json", chain(10000, false)), "--out", (scratch() / "o5").string()});
+  EXPECT_EQ(c.rc, 0) << c.out.substr(0, 2000);
+  EXPECT_LT(c.max_rss_mb, 1000 * kRssScale);
+  std::ostringstream g;
+  g << R"({"m": {"class_type": "GaussianMixtureModel", "inputs": {"preset": "ring8"}},
+           "s": {"class_type": "KSamplerSelect", "inputs": {}},
+           "g": {"class_type": "BasicGuider", "inputs": {"model": ["m", 0]}},
+           "q": {"class_type": "KarrasScheduler", "inputs": {"steps": 1}},
+           "l0": {"class_type": "EmptyLatent", "inputs": {"model": ["m", 0]}},)";
+  for (int k = 1; k <= 20; ++k)
+    g << "\"n" << k << "\": {\"class_type\": \"LatentToNoise\", \"inputs\": {\"latent\": [\"l" << k - 1
+      << "\", 0]}}, \"l" << k << "\": {\"class_type\": \"SamplerCustomAdvanced\", \"inputs\": {\"noise\": [\"n" << k
+      << "\", 0], \"guider\": [\"g\", 0], \"sampler\": [\"s\", 0], \"sigmas\": [\"q\", 0], \"latent_image\": [\"l"
+      << k - 1 << "\", 0]}},";
+  g << R"("o": {"class_type": "SaveLatent", "inputs": {"samples": ["l20", 0], "filename_prefix": "d"}}})";
+  auto d = run({"run", write("diamond.json", g.str()), "--out", (scratch() / "o5d").string()}, {}, 120);
+  EXPECT_EQ(d.rc, 0) << d.out.substr(0, 2000);
+  EXPECT_LT(d.seconds, 60);
+  EXPECT_LT(d.max_rss_mb, 1000 * kRssScale);
+}
+
+// 6. Allocations sized by input are checked first: the error names node, input and bytes.
+TEST(Robustness, Case06OversizedAllocationsAreRefusedWithTheBytesNeeded) {
+  std::map<std::string, std::string> small{{"SIGMAFLOW_MEMORY_LIMIT", "50000000"}};  // 50 MB
+  auto latent = run({"run", write("big_latent.json", R"({"m": {"class_type": "GaussianMixtureModel",
+      "inputs": {"preset": "powerlaw64"}}, "l": {"class_type": "EmptyLatent", "inputs": {"model": ["m", 0],
+      "batch_size": 1000000}}, "o": {"class_type": "SaveLatent", "inputs": {"samples": ["l", 0],
+      "filename_prefix": "x"}}})"),
+                     "--out", (scratch() / "o6").string()},
+                    small);
+  expect_clear_error(latent, 4, {"EmptyLatent", "'batch_size'", "bytes"});
+  auto data = run({"run", write("big_data.json", R"({"m": {"class_type": "GaussianMixtureModel",
+      "inputs": {"preset": "powerlaw64"}}, "d": {"class_type": "SampleData", "inputs": {"model": ["m", 0],
+      "n": 1000000}}, "o": {"class_type": "SaveLatent", "inputs": {"samples": ["d", 0], "filename_prefix": "x"}}})"),
+                   "--out", (scratch() / "o6").string()},
+                  small);
+  expect_clear_error(data, 4, {"SampleData", "'n'"});
+}
+
+// 7. Unbounded reads: non-regular files and files over the limit are refused without reading.
+TEST(Robustness, Case07DevZeroAndOversizedFilesAreRefused) {
+  auto latent = run(
+      {"run", write("zero_latent.json", load_latent_graph("/dev/zero")), "--out", (scratch() / "o7").string()}, {}, 30);
+  expect_clear_error(latent, 4, {"LoadLatent", "not a regular file"}, 600);
+  auto graph = run({"validate", "/dev/zero"}, {}, 30);
+  EXPECT_FALSE(graph.timed_out);
+  EXPECT_NE(graph.rc, 0);
+  EXPECT_NE(graph.out.find("not a regular file"), std::string::npos) << graph.out;
+  // A sparse 9 GB file: over the 8 GiB data limit, refused by its size alone.
+  std::string big = (scratch() / "big.npy").string();
+  { std::ofstream(big) << "x"; }
+  fs::resize_file(big, uint64_t{9} << 30);
+  auto sized =
+      run({"run", write("big_npy.json", load_latent_graph(big)), "--out", (scratch() / "o7").string()}, {}, 30);
+  expect_clear_error(sized, 4, {"LoadLatent", "limit"}, 600);
+  fs::remove(big);
+  for (const char* node : {"LoadSigmas", "LoadDataset"}) {
+    auto p = run({"run",
+                  write(std::string(node) + "_zero.json", R"({"1": {"class_type": ")" + std::string(node) +
+                                                              R"(", "inputs": {"path": "/dev/zero"}},
+                        "2": {"class_type": "SaveLatent", "inputs": {"samples": ["1", 0], "filename_prefix": "x"}}})"),
+                  "--out", (scratch() / "o7").string()},
+                 {}, 30);
+    EXPECT_FALSE(p.timed_out) << node;
+    EXPECT_EQ(p.signal, 0) << node;
+    EXPECT_NE(p.rc, 0) << node;
+  }
+}
+
+// 8. Hangs: plugin check gives up on a looping constructor; SIGMAFLOW_THREADS is validated;
+// a missing --plugins folder is reported.
+TEST(Robustness, Case08NoHangs) {
+  auto check = run({"plugin", "check", std::string(SF_FIXTURE_DIR) + "/hanging/fixture_hanging.so"},
+                   {{"SIGMAFLOW_PLUGIN_TIMEOUT", "2"}}, 60);
+  EXPECT_FALSE(check.timed_out);
+  EXPECT_EQ(check.rc, 1) << check.out;
+  EXPECT_LT(check.seconds, 30);
+  for (const char* threads : {"2000", "abc", "-1"}) {
+    auto v = run({"--version"}, {{"SIGMAFLOW_THREADS", threads}}, 30);
+    EXPECT_EQ(v.rc, 2) << threads << ": " << v.out;
+    EXPECT_NE(v.out.find("SIGMAFLOW_THREADS"), std::string::npos) << v.out;
+  }
+  auto missing = run({"nodes", "--plugins", "/nonexistent-sigmaflow-plugins"}, {}, 60);
+  EXPECT_NE(missing.out.find("/nonexistent-sigmaflow-plugins"), std::string::npos) << missing.out.substr(0, 500);
+}
+
+// 9. A plugin whose constructor calls exit(0) is a refused plugin, not a silent success.
+TEST(Robustness, Case09ExitInAConstructorIsRefused) {
+  auto p = run({"plugin", "check", std::string(SF_FIXTURE_DIR) + "/exiting/fixture_exiting.so"}, {}, 60);
+  EXPECT_EQ(p.rc, 1) << p.out;
+  EXPECT_NE(p.out.find("exited with status 0 while loading"), std::string::npos) << p.out;
+}
+
+// 10. Empty SIGMAS never reach a sampler: directories, empty files, "0x10", a single value.
+TEST(Robustness, Case10EmptyOrMalformedSigmasAreErrors) {
+  fs::create_directories(scratch() / "a_dir");
+  write("empty.json", "");
+  auto save = [](const std::string& node_json) {
+    return R"({"1": )" + node_json +
+           R"(, "2": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["1", 0], "filename_prefix": "s"}}})";
+  };
+  for (const auto& path : {(scratch() / "a_dir").string(), (scratch() / "empty.json").string()}) {
+    auto p = run(
+        {"run", write("load_sigmas.json", save(R"({"class_type": "LoadSigmas", "inputs": {"path": ")" + path + "\"}}")),
+         "--out", (scratch() / "o10").string()});
+    expect_clear_error(p, 4, {"LoadSigmas", "'path'"});
+  }
+  for (const char* text : {"0x10, 0", "14.6"}) {
+    auto p = run({"validate", write("manual.json", save(R"({"class_type": "ManualSigmas", "inputs": {"sigmas": ")" +
+                                                        std::string(text) + "\"}}"))});
+    EXPECT_NE(p.rc, 0) << text;
+    EXPECT_NE(p.out.find("ManualSigmas"), std::string::npos) << p.out;
+  }
+}
+
+// 11. Duplicate node ids and duplicate input keys are refused, not "last one wins".
+TEST(Robustness, Case11DuplicateIdsAndKeysAreRefused) {
+  auto ids = run({"validate", write("dup_ids.json", R"({"1": {"class_type": "KarrasScheduler", "inputs": {}},
+      "1": {"class_type": "ExponentialScheduler", "inputs": {}}})")});
+  expect_clear_error(ids, 3, {"duplicate node id '1'"});
+  auto keys = run({"validate", write("dup_keys.json", R"({"1": {"class_type": "KarrasScheduler",
+      "inputs": {"steps": 3, "steps": 5}}})")});
+  expect_clear_error(keys, 3, {"duplicate key 'steps'"});
+}
+
+// 12. Ctrl-C while a node runs: the node is named, temporary files are removed, exit 130.
+TEST(Robustness, Case12InterruptRemovesTemporaryFilesAndExits130) {
+  fs::path out = scratch() / "o12";
+  fs::remove_all(out);
+  std::string g = write("long.json", R"({"m": {"class_type": "GaussianMixtureModel", "inputs": {"preset": "ring8"}},
+      "l": {"class_type": "EmptyLatent", "inputs": {"model": ["m", 0], "batch_size": 50000}},
+      "k": {"class_type": "KSampler", "inputs": {"model": ["m", 0], "latent_image": ["l", 0], "steps": 10000,
+            "sampler_name": "heun", "scheduler": "karras"}},
+      "o": {"class_type": "SaveLatent", "inputs": {"samples": ["k", 0], "filename_prefix": "x"}}})");
+  bool sent = false;
+  auto p = run({"run", g, "--out", out.string()}, {}, 120, [&](const std::string& text, pid_t pid) {
+    if (!sent && text.find("EmptyLatent done") != std::string::npos) {  // the KSampler is running
+      usleep(300000);
+      kill(pid, SIGINT);
+      sent = true;
+    }
+  });
+  EXPECT_TRUE(sent);
+  EXPECT_EQ(p.rc, 130) << p.out.substr(0, 2000);
+  EXPECT_NE(p.out.find("interrupted"), std::string::npos) << p.out.substr(0, 2000);
+  EXPECT_NE(p.out.find("KSampler"), std::string::npos);
+  if (fs::exists(out)) {
+    for (auto& f : fs::recursive_directory_iterator(out))
+      EXPECT_EQ(f.path().filename().string().find(".tmp"), std::string::npos) << f.path();
+  }
+}
+
+// 12 (files). Ctrl-C while SaveLatent writes: the temporary file disappears, nothing half-written
+// stays, exit 130.
+TEST(Robustness, Case12InterruptDuringAWriteLeavesNoTemporaryFile) {
+  fs::path out = scratch() / "o12w";
+  fs::remove_all(out);
+  // 2^20 samples of 64 float32: a 256 MB file.
+  std::string g = write("big_save.json", R"({"m": {"class_type": "GaussianMixtureModel",
+      "inputs": {"preset": "powerlaw64"}},
+      "l": {"class_type": "EmptyLatent", "inputs": {"model": ["m", 0], "batch_size": 1048576}},
+      "o": {"class_type": "SaveLatent", "inputs": {"samples": ["l", 0], "filename_prefix": "big/x"}}})");
+  bool sent = false;
+  auto p = run({"run", g, "--out", out.string()}, {}, 120, [&](const std::string&, pid_t pid) {
+    if (sent || !fs::exists(out / "big")) return;
+    for (auto& f : fs::directory_iterator(out / "big"))
+      if (f.path().filename().string().find(".tmp") != std::string::npos) {
+        kill(pid, SIGINT);
+        sent = true;
+      }
+  });
+  ASSERT_TRUE(sent) << "the write finished before it could be interrupted:\n" << p.out.substr(0, 2000);
+  EXPECT_EQ(p.rc, 130) << p.out.substr(0, 2000);
+  EXPECT_NE(p.out.find("SaveLatent"), std::string::npos) << p.out.substr(0, 2000);
+  for (auto& f : fs::recursive_directory_iterator(out)) EXPECT_TRUE(f.is_directory()) << f.path();
+}
+
+// 13. Re-running into the same --out adds ComfyUI counters; --overwrite keeps fixed names; a
+// failed run creates no folder.
+TEST(Robustness, Case13OutputsAreNeverSilentlyOverwritten) {
+  fs::path out = scratch() / "o13";
+  fs::remove_all(out);
+  std::string g = write("save.json", R"({"1": {"class_type": "KarrasScheduler", "inputs": {"steps": 3}},
+      "2": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["1", 0], "filename_prefix": "s/run"}}})");
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(run({"run", g, "--out", out.string()}).rc, 0);
+  EXPECT_TRUE(fs::exists(out / "s" / "run_00001_.json"));
+  EXPECT_TRUE(fs::exists(out / "s" / "run_00002_.json"));
+  EXPECT_EQ(run({"run", g, "--out", out.string(), "--overwrite"}).rc, 0);
+  EXPECT_TRUE(fs::exists(out / "s" / "run.json"));
+  fs::path never = scratch() / "o13-never";
+  auto bad = run({"run", write("bad13.json", R"({"1": {"class_type": "LoadSigmas", "inputs": {"path": "/none"}},
+      "2": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["1", 0], "filename_prefix": "x"}}})"),
+                  "--out", never.string()});
+  EXPECT_EQ(bad.rc, 4);
+  EXPECT_FALSE(fs::exists(never));
+}
+
+// 15. Literals run would reject fail validate; the full unsigned seed range is accepted.
+TEST(Robustness, Case15LiteralChecksAtValidationAndFullSeedRange) {
+  auto weights = run({"validate", write("weights.json", R"({"1": {"class_type": "GaussianMixtureModel",
+      "inputs": {"preset": "clusters2d", "weights": {"__value__": [1.0]}}},
+      "2": {"class_type": "SampleData", "inputs": {"model": ["1", 0]}},
+      "3": {"class_type": "SaveLatent", "inputs": {"samples": ["2", 0], "filename_prefix": "x"}}})")});
+  expect_clear_error(weights, 3, {"weights"});
+  auto range = run({"validate", write("range.json", R"({"1": {"class_type": "KarrasScheduler",
+      "inputs": {"steps": 3, "sigma_min": 5.0, "sigma_max": 1.0}},
+      "2": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["1", 0], "filename_prefix": "x"}}})")});
+  expect_clear_error(range, 3, {"sigma_min"});
+  for (const char* seed : {"18446744073709551615", "9223372036854775808"}) {
+    auto p = run({"validate", write("seed.json", R"({"1": {"class_type": "RandomNoise", "inputs": {"noise_seed": )" +
+                                                     std::string(seed) + R"(}},
+        "m": {"class_type": "GaussianMixtureModel", "inputs": {"preset": "ring8"}},
+        "l": {"class_type": "EmptyLatent", "inputs": {"model": ["m", 0]}},
+        "g": {"class_type": "BasicGuider", "inputs": {"model": ["m", 0]}},
+        "s": {"class_type": "KSamplerSelect", "inputs": {}},
+        "q": {"class_type": "KarrasScheduler", "inputs": {"steps": 2}},
+        "x": {"class_type": "SamplerCustomAdvanced", "inputs": {"noise": ["1", 0], "guider": ["g", 0],
+              "sampler": ["s", 0], "sigmas": ["q", 0], "latent_image": ["l", 0]}},
+        "o": {"class_type": "SaveLatent", "inputs": {"samples": ["x", 0], "filename_prefix": "x"}}})")});
+    EXPECT_EQ(p.rc, 0) << seed << ": " << p.out;
+  }
+}
+
+// 16. Output prefixes with a trailing '/', '.', a newline or '..' are errors, not hidden files.
+TEST(Robustness, Case16BadOutputPrefixesAreErrors) {
+  for (const char* prefix : {"dir/", "name.", "a\\nb", "../up", ""}) {
+    auto p = run({"run",
+                  write("prefix.json", R"({"1": {"class_type": "KarrasScheduler", "inputs": {"steps": 3}},
+        "2": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["1", 0], "filename_prefix": ")" +
+                                           std::string(prefix) + "\"}}}"),
+                  "--out", (scratch() / "o16").string()});
+    EXPECT_NE(p.rc, 0) << prefix;
+    EXPECT_EQ(p.signal, 0);
+    EXPECT_NE(p.out.find("filename_prefix"), std::string::npos) << prefix << ": " << p.out;
+  }
+}
+
+// 17. A float32 mixture cannot hold a mean of 1e300 or a std of 1e-300: refused, named.
+TEST(Robustness, Case17UnrepresentableMixtureValuesAreRefused) {
+  for (const char* field : {R"("means": {"__value__": [[1e300, 0.0]]}, "stds": {"__value__": [0.1]})",
+                            R"("means": {"__value__": [[0.0, 0.0]]}, "stds": {"__value__": [1e-300]})"}) {
+    auto p = run({"run",
+                  write("repr.json", R"({"1": {"class_type": "GaussianMixtureModel", "inputs": {"preset": "custom",
+        "dtype": "float32", )" + std::string(field) +
+                                         R"(}},
+        "2": {"class_type": "SampleData", "inputs": {"model": ["1", 0]}},
+        "3": {"class_type": "SaveLatent", "inputs": {"samples": ["2", 0], "filename_prefix": "x"}}})"),
+                  "--out", (scratch() / "o17").string()});
+    EXPECT_NE(p.rc, 0);
+    EXPECT_EQ(p.signal, 0);
+    EXPECT_TRUE(p.out.find("'means'") != std::string::npos || p.out.find("'stds'") != std::string::npos) << p.out;
+  }
+}
+
+}  // namespace
