@@ -7,6 +7,14 @@
 #include "validate/validate.h"
 
 namespace {
+sf::host::CatalogueEntry entry(const sf::NodeContract& c) {
+  sf::host::CatalogueEntry e;
+  e.contract = c;
+  e.plugin = "fuzz";
+  e.plugin_path = "fuzz";
+  return e;
+}
+
 // A small catalogue with every kind of input the validator handles.
 const sf::host::Catalogue& catalogue() {
   static sf::host::Catalogue cat = [] {
@@ -14,7 +22,7 @@ const sf::host::Catalogue& catalogue() {
     sf::NodeContract m;
     m.class_type = "ModelNode";
     m.outputs = {{"MODEL", "MODEL"}};
-    c.add(m, "fuzz", "fuzz");
+    c.put(entry(m));
     sf::NodeContract s;
     s.class_type = "Sched";
     s.inputs = {sf::Port("model", "MODEL"),
@@ -27,12 +35,12 @@ const sf::host::Catalogue& catalogue() {
                 sf::Optional(sf::Port("any", "*")),
                 sf::Optional(sf::Port("u", "FLOAT,INT"))};
     s.outputs = {{"SIGMAS", "SIGMAS"}, {"FLOAT", "f"}};
-    c.add(s, "fuzz", "fuzz");
+    c.put(entry(s));
     sf::NodeContract o;
     o.class_type = "Sink";
     o.inputs = {sf::Port("sigmas", "SIGMAS"), sf::Optional(sf::Port("x", "*"))};
     o.output_node = true;
-    c.add(o, "fuzz", "fuzz");
+    c.put(entry(o));
     return c;
   }();
   return cat;

@@ -49,7 +49,10 @@ uint32_t be32(const unsigned char* p) {
 Result<at::Tensor> load_idx(const std::string& path) {
   auto bytes = read_maybe_gzip(path);
   if (!bytes.ok()) return bytes.status();
-  const std::string& b = bytes.value();
+  return parse_idx(bytes.value(), path);
+}
+
+Result<at::Tensor> parse_idx(const std::string& b, const std::string& path) {
   auto bad = [&](const std::string& m) { return InvalidArgument("'" + path + "' is not a valid IDX file: " + m); };
   if (b.size() < 4) return bad("shorter than its 4-byte magic");
   auto* p = reinterpret_cast<const unsigned char*>(b.data());
@@ -100,6 +103,7 @@ Result<at::Tensor> load_idx(const std::string& path) {
   if (!mem.ok()) return mem;
   at::Tensor t = at::empty(shape, at::TensorOptions().dtype(type));
   const unsigned char* src = p + 4 + 4 * ndim;
+  if (need == 0) return t;  // a zero-sized dimension: nothing to copy (and no data pointer)
   if (elem == 1) {
     std::memcpy(t.data_ptr(), src, need);
   } else {

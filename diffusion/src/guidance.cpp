@@ -6,16 +6,13 @@
 #include <stdexcept>
 
 #include "sigmaflow/diffusion/fingerprint.h"
+#include "sigmaflow/status.h"
 
 namespace sf::diffusion {
 
 namespace {
 
-std::string fmt_cfg(double cfg) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.17g", cfg);
-  return b;
-}
+std::string fmt_cfg(double cfg) { return number_text(cfg, 17); }
 
 ModelInfo guided_info(const Model& base, const Conditioning& pos, const std::optional<Conditioning>& neg, double cfg) {
   ModelInfo info = base.info();

@@ -23,11 +23,14 @@ uint64_t available_memory_bytes() {
 }
 
 bool checked_bytes(const std::vector<int64_t>& shape, uint64_t element_size, uint64_t& bytes) {
-  unsigned __int128 total = element_size;
+  // LibTorch computes strides and sizes in int64 even for an empty tensor, so the product of
+  // the non-zero dimensions must fit too (a [0, 2^40, 2^40] shape holds nothing but is invalid).
+  unsigned __int128 total = element_size, nonzero = element_size;
   for (int64_t d : shape) {
     if (d < 0) return false;
     total *= static_cast<uint64_t>(d);
-    if (total > UINT64_MAX) return false;
+    if (d > 0) nonzero *= static_cast<uint64_t>(d);
+    if (nonzero > static_cast<unsigned __int128>(INT64_MAX)) return false;
   }
   bytes = static_cast<uint64_t>(total);
   return true;

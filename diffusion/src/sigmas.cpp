@@ -10,11 +10,7 @@
 namespace sf::diffusion {
 
 namespace {
-std::string num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
-}
+std::string num(double v) { return number_text(v); }
 }  // namespace
 
 Sigmas Sigmas::from_tensor(const at::Tensor& sigmas) {

@@ -2,6 +2,7 @@
 // schedule from scheduler/optimal_steps (docs/optimal-steps.md).
 #include <ATen/ATen.h>
 
+#include "model_errors.h"
 #include "sigmaflow/diffusion/sigmas.h"
 #include "sigmaflow/files.h"
 #include "sigmaflow/node.h"
@@ -42,20 +43,6 @@ OptimalStepsRequest request_from_inputs(Context& ctx, const Inputs& in) {
   return rq;
 }
 
-// A model whose outputs are unusable (NaN) is a problem with the MODEL input.
-template <class Fn>
-auto model_errors_named(const Model& model, Fn&& fn) {
-  try {
-    return fn();
-  } catch (const InputError&) {
-    throw;
-  } catch (const Interrupted&) {
-    throw;
-  } catch (const std::runtime_error& e) {
-    throw InputError("model", model.describe(), e.what());
-  }
-}
-
 }  // namespace
 
 NodeDef optimal_steps_scheduler_node() {
@@ -93,7 +80,7 @@ NodeDef optimal_steps_scheduler_node() {
   return make_node(c, [](Context& ctx, const Inputs& in) {
     auto model = in.get<Model>("model");
     OptimalStepsRequest rq = request_from_inputs(ctx, in);
-    OptimalStepsResult r = model_errors_named(*model, [&] { return optimal_steps_schedule(*model, rq); });
+    OptimalStepsResult r = nodes::model_errors_named(*model, [&] { return optimal_steps_schedule(*model, rq); });
     if (!r.diagnostics) r.diagnostics = std::make_shared<ScheduleDiagnostics>();
     return Outputs{diffusion::Sigmas(r.sigmas).to_value(), Value(std::shared_ptr<const Object>(r.diagnostics))};
   });
@@ -113,7 +100,7 @@ std::vector<ScheduleDef> optimal_steps_schedules() {
         rq.steps = steps;
         rq.cache_dir = user_cache_dir();
         rq.progress = hints.progress;
-        return model_errors_named(m, [&] { return optimal_steps_schedule(m, rq).sigmas; });
+        return nodes::model_errors_named(m, [&] { return optimal_steps_schedule(m, rq).sigmas; });
       });
   def.sampler_aware = true;
   return {def};

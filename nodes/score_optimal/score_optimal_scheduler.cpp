@@ -1,6 +1,7 @@
 // The ScoreOptimalScheduler node and the named schedules it registers.
 #include <ATen/ATen.h>
 
+#include "model_errors.h"
 #include "sigmaflow/diffusion/sigmas.h"
 #include "sigmaflow/files.h"
 #include "sigmaflow/node.h"
@@ -67,14 +68,8 @@ NodeDef score_optimal_scheduler_node() {
   c.constraints = {LessEqual("steps", "grid_size", "the fine grid must have at least as many intervals as steps")};
   return make_node(c, [](Context& ctx, const Inputs& in) {
     auto model = in.get<Model>("model");
-    ScoreOptimalResult r;
-    try {
-      r = score_optimal_schedule(*model, request_from_inputs(ctx, in, *model));
-    } catch (const InputError&) {
-      throw;
-    } catch (const std::runtime_error& e) {  // the model's outputs are unusable
-      throw InputError("model", model->describe(), e.what());
-    }
+    ScoreOptimalResult r = nodes::model_errors_named(
+        *model, [&] { return score_optimal_schedule(*model, request_from_inputs(ctx, in, *model)); });
     if (!r.diagnostics) r.diagnostics = std::make_shared<ScheduleDiagnostics>();
     return Outputs{diffusion::Sigmas(r.sigmas).to_value(), Value(std::shared_ptr<const Object>(r.diagnostics))};
   });

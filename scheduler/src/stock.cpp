@@ -10,11 +10,7 @@
 namespace sf::schedules {
 
 namespace {
-std::string num(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
-}
+std::string num(double v) { return number_text(v); }
 }  // namespace
 
 void check_range(int64_t n, double sigma_min, double sigma_max) {

@@ -10,6 +10,7 @@
 // before anything crosses into the host.
 #pragma once
 
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -60,6 +61,13 @@ class [[nodiscard]] Status {
   std::string input_;
   std::string value_;
 };
+
+// A number for messages and cache keys: printf's %.<digits>g (17 digits round-trip a double).
+inline std::string number_text(double v, int digits = 9) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+  return buf;
+}
 
 inline Status InvalidArgument(std::string m) { return {Code::kInvalidArgument, std::move(m)}; }
 inline Status NotFound(std::string m) { return {Code::kNotFound, std::move(m)}; }

@@ -24,11 +24,7 @@ namespace sf::oss {
 
 namespace {
 
-std::string num(double v) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.17g", v);
-  return b;
-}
+std::string num(double v) { return number_text(v, 17); }
 
 int64_t sample_dim(const Model& model) {
   int64_t d = 1;

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "sigmaflow/diffusion/dataset.h"
+#include "sigmaflow/diffusion/npy.h"
 #include "sigmaflow/testing/node_runner.h"
 
 namespace sf {
@@ -83,6 +85,29 @@ TEST(LoadDataset, BadFilesAreClearErrors) {
                             R"({"path": ")" + write_file("sf-ok.idx", full, false) + R"(", "image_shape": "3, 3"})");
   ASSERT_FALSE(shape.ok);
   EXPECT_EQ(shape.error_input, "image_shape");
+}
+
+// Found by fuzz_data: a zero-sized dimension next to huge ones holds no data, but its sizes and
+// strides overflow LibTorch's int64 (the tensor crashed the first operation on it).
+TEST(LoadDataset, EmptyShapesWhoseStridesOverflowAreRefused) {
+  std::string idx("\x00\x00\x08\x04", 4);
+  for (uint32_t d : {0u, 0x80000000u, 0x80000000u, 0x80000000u})
+    for (int k = 3; k >= 0; --k) idx += static_cast<char>((d >> (8 * k)) & 0xff);
+  auto r = diffusion::parse_idx(idx, "t.idx");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("overflows"), std::string::npos) << r.status().message();
+  std::string h = "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4294967296, 4294967296), }";
+  h += std::string((64 - (11 + h.size()) % 64) % 64, ' ') + "\n";
+  std::string npy =
+      std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(h.size() & 0xff) + static_cast<char>(h.size() >> 8) + h;
+  auto n = diffusion::parse_npy(npy, "t.npy");
+  ASSERT_FALSE(n.ok());
+  // A plain empty array is fine.
+  std::string h0 = "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3), }";
+  h0 += std::string((64 - (11 + h0.size()) % 64) % 64, ' ') + "\n";
+  auto e = diffusion::parse_npy(std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(h0.size()) + '\0' + h0, "e");
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  EXPECT_EQ(e.value().numel(), 0);
 }
 
 TEST(FitGaussianMixture, RecoversAKnownMixture) {

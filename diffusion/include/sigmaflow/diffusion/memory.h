@@ -14,8 +14,9 @@ namespace sf::diffusion {
 // SIGMAFLOW_MEMORY_LIMIT override, in bytes, which tests use); 0 when unknown.
 uint64_t available_memory_bytes();
 
-// elements x bytes per element, or nullopt-like failure on overflow: returns false when the
-// product does not fit in 64 bits.
+// elements x bytes per element; false when the product overflows, or when the product of the
+// non-zero dimensions does not fit in int64 (LibTorch's sizes and strides; an empty tensor of such
+// a shape is invalid too). Negative dimensions are false.
 bool checked_bytes(const std::vector<int64_t>& shape, uint64_t element_size, uint64_t& bytes);
 
 // Ok when `bytes` fits in the available memory (with `copies` extra copies the computation will
