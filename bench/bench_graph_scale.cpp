@@ -25,6 +25,7 @@ struct Measure {
 };
 
 Measure validate(const std::string& graph) {
+  std::fflush(stdout);  // the child must not inherit (and print) buffered rows
   auto t0 = std::chrono::steady_clock::now();
   pid_t pid = fork();
   if (pid == 0) {

@@ -1,6 +1,8 @@
 // Graph validation: every problem at once, in ComfyUI's vocabulary.
 #include "validate/validate.h"
 
+#include <map>
+
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -26,16 +28,33 @@ std::vector<std::string> class_types_of(const Catalogue& catalogue) {
   return out;
 }
 
+// ComfyUI nodes for checkpoints, text encoders and VAEs have no counterpart here (no weights are
+// downloaded); the hint names what plays their part.
+std::string comfy_counterpart(const std::string& class_type) {
+  static const std::map<std::string, std::string> hints = {
+      {"CheckpointLoaderSimple", "a MODEL node: TorchScriptModel (your exported network) or GaussianMixtureModel"},
+      {"UNETLoader", "TorchScriptModel"},
+      {"CLIPTextEncode", "a CONDITIONING source: LoadConditioning (an embedding .npy) or ClassConditioning"},
+      {"VAEDecode", "LatentToImage (models here work on their own sample space)"},
+      {"VAEEncode", "LoadLatent"},
+  };
+  auto it = hints.find(class_type);
+  return it == hints.end() ? std::string() : it->second;
+}
+
 void check_unknown_types(const Graph& graph, const Catalogue& catalogue, Issues& issues) {
   std::vector<std::string> known;
   for (const auto& [id, node] : graph.nodes) {
     if (catalogue.find(node.class_type)) continue;
     if (known.empty()) known = class_types_of(catalogue);
-    std::string near = nearest(node.class_type, known, std::max<size_t>(3, node.class_type.size() / 3));
+    std::string near = comfy_counterpart(node.class_type);
+    if (near.empty()) near = nearest(node.class_type, known, std::max<size_t>(3, node.class_type.size() / 3));
     add(issues, id, node.class_type, "invalid_prompt",
         "Cannot execute because node type '" + shorten_json(node.class_type, 100) + "' does not exist",
         "unknown class_type '" + shorten_json(node.class_type, 100) + "'; no loaded plugin provides it" +
-            (near.empty() ? std::string() : " (did you mean " + near + "?)"),
+            (near.empty()                                 ? std::string()
+             : comfy_counterpart(node.class_type).empty() ? " (did you mean " + near + "?)"
+                                                          : " (here: " + near + ")"),
         "class_type", "\"" + node.class_type + "\"");
   }
 }

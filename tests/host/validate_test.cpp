@@ -106,6 +106,18 @@ TEST(Validate, UnknownClassTypeNamesTheMissingType) {
   EXPECT_NE(v.report.issues[0].message.find("'Nope'"), std::string::npos);
 }
 
+// ComfyUI's checkpoint, text-encoder and VAE nodes get the node that plays their part here.
+TEST(Validate, ComfyUiLoaderNodesNameTheirCounterpart) {
+  auto v = check(R"({"4": {"class_type": "CheckpointLoaderSimple", "inputs": {}},
+                     "6": {"class_type": "CLIPTextEncode", "inputs": {}},
+                     "2": {"class_type": "Sink", "inputs": {"sigmas": ["4", 0]}}})");
+  ASSERT_GE(v.report.issues.size(), 2u);
+  std::string all;
+  for (const auto& i : v.report.issues) all += i.details + "\n";
+  EXPECT_NE(all.find("(here: a MODEL node: TorchScriptModel"), std::string::npos) << all;
+  EXPECT_NE(all.find("(here: a CONDITIONING source: LoadConditioning"), std::string::npos) << all;
+}
+
 TEST(Validate, MissingRequiredLinkInput) {
   auto v = check(R"({"1": {"class_type": "Sink", "inputs": {}}})");
   expect_issues(v, {{"1", "required_input_missing", "sigmas"}});

@@ -367,6 +367,29 @@ TEST(Robustness, Case12InterruptDuringAWriteLeavesNoTemporaryFile) {
   for (auto& f : fs::recursive_directory_iterator(out)) EXPECT_TRUE(f.is_directory()) << f.path();
 }
 
+// 7 (TorchScript). Files found by fuzz_torchscript: one makes LibTorch's deserializer ask for
+// 16 GB (before the address-space cap it ran 49 s and reached 16.5 GB resident), one crashes its
+// type parser under AddressSanitizer. Both must be a clear error about the node's path.
+TEST(Robustness, Case07MalformedTorchScriptFilesAreClearErrors) {
+#ifdef SF_SANITIZE
+  GTEST_SKIP() << "the address-space cap that bounds LibTorch's loader is off under AddressSanitizer";
+#else
+  for (const char* file : {"bad_alloc_module.pt", "libtorch_parser_crash.pt"}) {
+    std::string path = std::string(SF_ROBUSTNESS_DATA) + "/" + file;
+    auto p = run({"run",
+                  write("ts_bad.json", R"({"1": {"class_type": "TorchScriptModel", "inputs": {"path": ")" + path +
+                                           R"(", "parametrization": "edm", "time_input": "log_sigma_quarter",
+                  "sample_shape": "2"}},
+        "2": {"class_type": "EmptyLatent", "inputs": {"model": ["1", 0]}},
+        "3": {"class_type": "SaveLatent", "inputs": {"samples": ["2", 0], "filename_prefix": "x"}}})"),
+                  "--out", (scratch() / "o7ts").string()},
+                 {}, 60);
+    expect_clear_error(p, 4, {"TorchScriptModel", "'path'", "not a loadable TorchScript file"}, 1000);
+    EXPECT_LT(p.seconds, 20) << file;
+  }
+#endif
+}
+
 // 13. Re-running into the same --out adds ComfyUI counters; --overwrite keeps fixed names; a
 // failed run creates no folder.
 TEST(Robustness, Case13OutputsAreNeverSilentlyOverwritten) {
