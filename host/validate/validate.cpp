@@ -209,7 +209,11 @@ PlannedNode check_node(const Graph& graph, const Catalogue& catalogue, const Gra
     if (in->malformed_link)
       add(issues, node.id, c.class_type, "bad_linked_input",
           "Bad linked input, must be a length-2 list of [string, int]",
-          "input '" + spec.name + "' = " + shorten_json(in->raw_json), spec.name, in->raw_json);
+          "input '" + spec.name + "' = " + shorten_json(in->raw_json) +
+              (is_literal_type(spec.type) && !in->raw_json.empty() && in->raw_json.front() == '['
+                   ? " (a JSON array in inputs is a link; write a literal list as {\"__value__\": [...]})"
+                   : ""),
+          spec.name, in->raw_json);
     else if (in->link)
       check_link(graph, catalogue, node, c, spec, *in, pn, issues);
     else

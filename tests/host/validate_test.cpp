@@ -118,6 +118,19 @@ TEST(Validate, ComfyUiLoaderNodesNameTheirCounterpart) {
   EXPECT_NE(all.find("(here: a CONDITIONING source: LoadConditioning"), std::string::npos) << all;
 }
 
+// A plain JSON array where a literal list belongs reads as a link: the message says how to write it.
+TEST(Validate, PlainArrayForALiteralListGetsTheValueHint) {
+  auto v = check(R"({"1": {"class_type": "Lists", "inputs": {"values": [1, 2, 3]}},
+                     "2": {"class_type": "AnySink", "inputs": {"value": 1, "extra": ["1", 0]}}})");
+  bool found = false;
+  for (const auto& i : v.report.issues)
+    if (i.node_id == "1" && i.type == "bad_linked_input") {
+      found = true;
+      EXPECT_NE(i.details.find("{\"__value__\": [...]}"), std::string::npos) << i.details;
+    }
+  EXPECT_TRUE(found);
+}
+
 TEST(Validate, MissingRequiredLinkInput) {
   auto v = check(R"({"1": {"class_type": "Sink", "inputs": {}}})");
   expect_issues(v, {{"1", "required_input_missing", "sigmas"}});
