@@ -62,6 +62,16 @@ int run_cli(int argc, char** argv) {
                                        "clashes with the stock catalogue, port types, self-tests");
   check->add_option("file", o.plugin_file, "Plugin shared library (.so)")->required()->check(CLI::ExistingFile);
   check->add_option("--plugins", o.plugin_dirs, "Other plugin folders to compare against (besides the stock one)");
+  auto* serve = app.add_subcommand("serve", "Serve ComfyUI's HTTP and websocket API (docs/server.md)");
+  serve->add_option("--listen", o.listen, "Address to bind (127.0.0.1: this machine only)")->capture_default_str();
+  serve->add_option("--port", o.port, "TCP port (0: any free one)")->capture_default_str()->check(CLI::Range(0, 65535));
+  serve->add_option("--out", o.out_dir, "Folder for output files")->capture_default_str();
+  serve->add_option("--max-queue", o.max_queue, "Pending prompts accepted before 503")->capture_default_str()->check(
+      CLI::Range(1, 1000000));
+  serve->add_option("--max-body-mb", o.max_body_mb, "Largest request body, MB")->capture_default_str()->check(
+      CLI::Range(1, 1024));
+  serve->add_option("--enable-cors-header", o.cors_origin, "Send Access-Control-Allow-Origin: ORIGIN (off by default)");
+  serve->add_option("--plugins", o.plugin_dirs, "Extra plugin folder (repeatable), searched first");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -79,6 +89,7 @@ int run_cli(int argc, char** argv) {
     if (*val) return cmd_validate(o);
     if (*nodes) return cmd_nodes(o);
     if (*check) return cmd_plugin_check(o);
+    if (*serve) return cmd_serve(o);
   } catch (const std::exception& e) {
     fmt::print(stderr, "error: {}\n", e.what());
     return kExitRuntime;

@@ -9,6 +9,7 @@
 
 #include "cli/app.h"
 #include "cli/commands.h"
+#include "server/net.h"
 #include "cli/progress.h"
 #include "exec/crash_guard.h"
 #include "exec/executor.h"
@@ -219,6 +220,21 @@ int cmd_version(const CliOptions& o) {
     fmt::print("  {}{}\n", d, std::filesystem::is_directory(d) ? "" : " (missing)");
   fmt::print("cache folder: {}\n", default_cache_dir());
   return kExitOk;
+}
+
+int cmd_serve(const CliOptions& o) {
+  PluginHost host;
+  scan_plugins(host, o, false);
+  ServeOptions so;
+  so.listen = o.listen;
+  so.port = o.port;
+  so.out_dir = o.out_dir;
+  so.cache_dir = default_cache_dir();
+  so.versions = versions_line();
+  so.max_queue = o.max_queue;
+  so.cors_origin = o.cors_origin;
+  so.max_body_bytes = o.max_body_mb << 20;
+  return run_server(host, so);
 }
 
 }  // namespace sf::host

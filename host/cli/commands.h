@@ -17,6 +17,12 @@ struct CliOptions {
   bool as_json = false;
   bool overwrite = false;
   bool verbose = false;
+  // serve
+  std::string listen = "127.0.0.1";
+  int port = 8188;
+  size_t max_queue = 1000;
+  std::string cors_origin;
+  uint64_t max_body_mb = 64;
 };
 
 // Scans the plugin folders (no plugin is loaded into this process) and reports problems, missing
@@ -28,6 +34,7 @@ int cmd_validate(const CliOptions& o);
 int cmd_nodes(const CliOptions& o);
 int cmd_plugin_check(const CliOptions& o);
 int cmd_version(const CliOptions& o);
+int cmd_serve(const CliOptions& o);
 
 std::string versions_line();
 

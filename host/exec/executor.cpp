@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <chrono>
+#include <set>
 #include <cstdio>
 
 #include "exec/crash_guard.h"
@@ -165,6 +166,26 @@ std::vector<ValidationIssue> check_literal_inputs(const NodeSource& source, cons
   return issues;
 }
 
+std::vector<std::string> cached_nodes(const Plan& plan, const OutputCache& cache) {
+  std::vector<std::string> out;
+  std::map<std::string, std::string> signatures;
+  for (const auto& node : plan.order) {
+    signatures[node.id] = signature_of(node, signatures);
+    if (cache.by_signature.count(signatures[node.id])) out.push_back(node.id);
+  }
+  return out;
+}
+
+void keep_only(OutputCache& cache, const Plan& plan) {
+  std::map<std::string, std::string> signatures;
+  std::set<std::string> used;
+  for (const auto& node : plan.order) used.insert(signatures[node.id] = signature_of(node, signatures));
+  for (auto it = cache.by_signature.begin(); it != cache.by_signature.end();)
+    it = used.count(it->first) ? std::next(it) : cache.by_signature.erase(it);
+  for (auto it = cache.files_by_signature.begin(); it != cache.files_by_signature.end();)
+    it = used.count(it->first) ? std::next(it) : cache.files_by_signature.erase(it);
+}
+
 RunResult execute_plan(const NodeSource& source, const Graph& graph, const Plan& plan, const RunOptions& options,
                        RunObserver* observer, OutputCache* cache) {
   RunResult result;
@@ -186,13 +207,24 @@ RunResult execute_plan(const NodeSource& source, const Graph& graph, const Plan&
     auto cached = by_sig.by_signature.find(sig);
     if (cached != by_sig.by_signature.end()) {
       result.outputs[node.id] = cached->second;
+      if (auto f = by_sig.files_by_signature.find(sig); f != by_sig.files_by_signature.end()) {
+        result.files_by_node[node.id] = f->second;
+        if (observer) observer->node_files(node, f->second);
+      }
       result.nodes.push_back({node.id, node.entry->contract.class_type, 0.0, true});
       if (observer) observer->node_finished(node, 0.0, true);
       continue;
     }
     Outputs outs;
     auto t0 = std::chrono::steady_clock::now();
+    const size_t files_before = result.files.size();
     Status st = run_node(source, graph, node, options, observer, result, outs);
+    if (result.files.size() > files_before) {
+      std::vector<std::string> mine(result.files.begin() + static_cast<std::ptrdiff_t>(files_before), result.files.end());
+      result.files_by_node[node.id] = mine;
+      if (observer && st.ok()) observer->node_files(node, mine);
+      if (st.ok()) by_sig.files_by_signature[sig] = std::move(mine);
+    }
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!st.ok()) {
       result.status = st;

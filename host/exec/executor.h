@@ -40,6 +40,11 @@ class RunObserver {
     (void)seconds;
     (void)cached;
   }
+  // The files a node wrote (or, served from the cache, wrote in an earlier run).
+  virtual void node_files(const PlannedNode& node, const std::vector<std::string>& files) {
+    (void)node;
+    (void)files;
+  }
   virtual void message(const PlannedNode& node, bool warning, const std::string& text) {
     (void)node;
     (void)warning;
@@ -64,9 +69,11 @@ struct NodeRun {
   bool cached = false;
 };
 
-// Node outputs kept between runs (the server's cache), keyed by input signature.
+// Node outputs kept between runs (the server's cache), keyed by input signature, with the files
+// output nodes wrote (a cached output node reports them again instead of writing them again).
 struct OutputCache {
   std::map<std::string, std::vector<Value>> by_signature;
+  std::map<std::string, std::vector<std::string>> files_by_signature;
 };
 
 struct RunResult {
@@ -75,16 +82,23 @@ struct RunResult {
   std::string failed_input;
   std::vector<NodeRun> nodes;
   std::vector<std::string> files;                     // files output nodes reported writing
+  std::map<std::string, std::vector<std::string>> files_by_node;  // node id -> its files (cached ones too)
   std::map<std::string, std::vector<Value>> outputs;  // node id -> its outputs
 };
 
-// `cache`: results of earlier runs to reuse (and to extend); null for a run of its own.
 // Runs the check_inputs hook of every planned node that declares one (contract.checks_inputs) on
 // its literal inputs, loading those nodes' plugins; problems come back as validation issues of
 // type "custom_validation_failed" (ComfyUI's name), each naming node, input and value.
 std::vector<ValidationIssue> check_literal_inputs(const NodeSource& source, const Plan& plan);
 
+// `cache`: results of earlier runs to reuse (and to extend); null for a run of its own.
 RunResult execute_plan(const NodeSource& source, const Graph& graph, const Plan& plan, const RunOptions& options,
                        RunObserver* observer = nullptr, OutputCache* cache = nullptr);
+
+// The planned nodes `cache` would serve without running them (ComfyUI's execution_cached).
+std::vector<std::string> cached_nodes(const Plan& plan, const OutputCache& cache);
+// Drops every cache entry the plan does not use (the server keeps the last prompt's outputs,
+// as ComfyUI does, so memory does not grow with the number of prompts).
+void keep_only(OutputCache& cache, const Plan& plan);
 
 }  // namespace sf::host

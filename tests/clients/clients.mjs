@@ -1,0 +1,106 @@
+// Two ComfyUI clients from the npm registry, written by other people, driven against
+// `sigmaflow serve`: each submits the default demo graph, follows its progress over the
+// websocket, waits for the result and downloads the report's PNG through /view.
+//   node clients.mjs SIGMAFLOW_EXECUTABLE GRAPH.json
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import WebSocket from "ws";
+import { Client } from "@stable-canvas/comfyui-client";
+import { ComfyApi, CallWrapper, PromptBuilder } from "@saintno/comfyui-sdk";
+
+const [exe, graphPath] = process.argv.slice(2);
+const graph = JSON.parse(readFileSync(graphPath, "utf8"));
+const reportNode = Object.keys(graph).find((id) => graph[id].class_type === "CompareReport");
+const sweepNode = Object.keys(graph).find((id) => graph[id].class_type === "ScheduleSweep");
+const work = mkdtempSync(join(tmpdir(), "sigmaflow-clients-"));
+
+function fail(message) {
+  console.error("FAIL: " + message);
+  process.exitCode = 1;
+}
+
+// Starts the server on a free loopback port; resolves with {server, base}.
+function startServer() {
+  return new Promise((resolve, reject) => {
+    const server = spawn(exe, ["serve", "--port", "0", "--out", join(work, "out")], {
+      env: { ...process.env, SIGMAFLOW_CACHE_DIR: join(work, "cache") },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let text = "";
+    server.stdout.on("data", (d) => {
+      text += d.toString();
+      const m = text.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+      if (m) resolve({ server, base: `127.0.0.1:${m[1]}` });
+    });
+    server.on("exit", (code) => reject(new Error(`server exited (${code}) before listening: ${text}`)));
+    setTimeout(() => reject(new Error("server did not start within 60 s")), 60000);
+  });
+}
+
+async function expectPng(url, who) {
+  const res = await fetch(url);
+  const buf = Buffer.from(await res.arrayBuffer());
+  if (res.status !== 200) return fail(`${who}: GET ${url} -> ${res.status}`);
+  if (buf.subarray(0, 8).toString("hex") !== "89504e470d0a1a0a") return fail(`${who}: ${url} is not a PNG`);
+  console.log(`${who}: downloaded ${buf.length} bytes of PNG through /view`);
+}
+
+// @stable-canvas/comfyui-client: Client.enqueue follows the prompt over the websocket.
+async function stableCanvas(base) {
+  const client = new Client({ api_host: base, WebSocket, fetch, clientId: "stable-canvas-client" });
+  const stats = await client.getSystemStats();
+  if (!stats.system) fail("stable-canvas: /system_stats has no system field");
+  await client.connect();
+  let progress = 0;
+  const out = await client.enqueue(graph, { disable_random_seed: true, progress: () => progress++ });
+  console.log(`stable-canvas: prompt ${out.prompt_id} done, ${out.images.length} image(s), ${progress} progress events`);
+  if (progress === 0) fail("stable-canvas: no progress event");
+  const png = out.images.find((i) => i.type === "url" && i.data.includes("error_vs_nfe"));
+  if (!png) fail("stable-canvas: no error_vs_nfe image in the outputs");
+  else await expectPng(png.data, "stable-canvas");
+  client.close();
+}
+
+// @saintno/comfyui-sdk: CallWrapper runs a PromptBuilder workflow and reports progress.
+async function saintno(base) {
+  const api = new ComfyApi(`http://${base}`, "saintno-client").init();
+  await api.waitForReady();
+  // Another sweep seed than the first client's, so the prompt runs instead of being served from
+  // the cache (a re-queued identical prompt reports every node as cached, as ComfyUI does).
+  const workflow = new PromptBuilder(graph, ["seed"], ["report"])
+    .setInputNode("seed", `${sweepNode}.inputs.seed`)
+    .setOutputNode("report", reportNode)
+    .input("seed", 1);
+  let progress = 0;
+  const result = await new Promise((resolve, reject) => {
+    new CallWrapper(api, workflow)
+      .onProgress(() => progress++)
+      .onFinished((data) => resolve(data))
+      .onFailed((err) => reject(err))
+      .run();
+  });
+  const images = result.report?.images ?? [];
+  console.log(`saintno: prompt done, ${images.length} image(s), ${progress} progress events`);
+  if (progress === 0) fail("saintno: no progress event");
+  const png = images.find((i) => i.filename.includes("error_vs_nfe"));
+  if (!png) fail("saintno: no error_vs_nfe image in the outputs");
+  else await expectPng(api.getPathImage(png), "saintno");
+  api.destroy();
+}
+
+const { server, base } = await startServer();
+console.log(`server at ${base}`);
+try {
+  await stableCanvas(base);
+  await saintno(base);
+} catch (e) {
+  fail(e.stack || String(e));
+} finally {
+  server.kill("SIGTERM");
+}
+const code = await new Promise((r) => server.on("exit", (c) => r(c)));
+if (code !== 0) fail(`the server exited with ${code} on SIGTERM`);
+console.log(process.exitCode ? "clients: FAILED" : "clients: ok");
