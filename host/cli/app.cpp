@@ -66,10 +66,18 @@ int run_cli(int argc, char** argv) {
   serve->add_option("--listen", o.listen, "Address to bind (127.0.0.1: this machine only)")->capture_default_str();
   serve->add_option("--port", o.port, "TCP port (0: any free one)")->capture_default_str()->check(CLI::Range(0, 65535));
   serve->add_option("--out", o.out_dir, "Folder for output files")->capture_default_str();
-  serve->add_option("--max-queue", o.max_queue, "Pending prompts accepted before 503")->capture_default_str()->check(
-      CLI::Range(1, 1000000));
-  serve->add_option("--max-body-mb", o.max_body_mb, "Largest request body, MB")->capture_default_str()->check(
-      CLI::Range(1, 1024));
+  serve->add_option("--max-queue", o.max_queue, "Pending prompts accepted before 503")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  serve->add_option("--max-body-mb", o.max_body_mb, "Largest request body, MB")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  serve->add_option("--idle-timeout", o.idle_timeout_s, "Seconds an HTTP connection may stay idle or send its headers")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  serve->add_option("--max-connections", o.max_connections, "Open connections (HTTP and websocket) accepted")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   serve->add_option("--enable-cors-header", o.cors_origin, "Send Access-Control-Allow-Origin: ORIGIN (off by default)");
   serve->add_option("--plugins", o.plugin_dirs, "Extra plugin folder (repeatable), searched first");
   try {

@@ -9,12 +9,12 @@
 
 #include "cli/app.h"
 #include "cli/commands.h"
-#include "server/net.h"
 #include "cli/progress.h"
 #include "exec/crash_guard.h"
 #include "exec/executor.h"
 #include "graph/graph.h"
 #include "plugins/build_gate.h"
+#include "server/net.h"
 #include "validate/validate.h"
 
 #ifndef SIGMAFLOW_VERSION
@@ -234,6 +234,8 @@ int cmd_serve(const CliOptions& o) {
   so.max_queue = o.max_queue;
   so.cors_origin = o.cors_origin;
   so.max_body_bytes = o.max_body_mb << 20;
+  so.idle_timeout_s = o.idle_timeout_s;
+  so.max_connections = o.max_connections;
   return run_server(host, so);
 }
 

@@ -23,6 +23,8 @@ struct CliOptions {
   size_t max_queue = 1000;
   std::string cors_origin;
   uint64_t max_body_mb = 64;
+  int idle_timeout_s = 60;
+  size_t max_connections = 256;
 };
 
 // Scans the plugin folders (no plugin is loaded into this process) and reports problems, missing

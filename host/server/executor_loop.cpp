@@ -129,7 +129,6 @@ void ServerCore::run_executor() {
       obs.send("execution_success", {{"prompt_id", p->id}, {"timestamp", now_ms()}});
     else
       report_failure(obs, *p, r);
-    state_->send(p->client_id, event("executing", {{"node", nullptr}, {"display_node", nullptr}, {"prompt_id", p->id}}));
     json meta = json::object();
     for (const auto& [id, _] : obs.outputs.items())
       meta[id] = {{"node_id", id}, {"display_node", id}, {"parent_node", nullptr}, {"real_node_id", id}};
@@ -150,6 +149,10 @@ void ServerCore::run_executor() {
         state_->history_order.erase(state_->history_order.begin());
       }
     }
+    // As ComfyUI's prompt_worker: the history entry exists before `executing {node: null}`, which
+    // clients take as "done, fetch /history now".
+    state_->send(p->client_id,
+                 event("executing", {{"node", nullptr}, {"display_node", nullptr}, {"prompt_id", p->id}}));
     state_->broadcast_status();
   }
 }

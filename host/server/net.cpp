@@ -151,7 +151,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     ++open_;
   }
   ~HttpSession() { --open_; }
-  void run() { net::dispatch(stream_.get_executor(), beast::bind_front_handler(&HttpSession::read, shared_from_this())); }
+  void run() {
+    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&HttpSession::read, shared_from_this()));
+  }
 
  private:
   void read() {
@@ -224,8 +226,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     http::file_body::value_type body;
     body.open(res.file.c_str(), beast::file_mode::scan, ec);
     if (ec) return reply(text(404, "no such file"), keep_alive_);
-    auto sp = std::make_shared<http::response<http::file_body>>(std::piecewise_construct, std::make_tuple(std::move(body)),
-                                                                 std::make_tuple(http::status::ok, 11));
+    auto sp = std::make_shared<http::response<http::file_body>>(
+        std::piecewise_construct, std::make_tuple(std::move(body)), std::make_tuple(http::status::ok, 11));
     sp->set(http::field::content_type, res.content_type);
     finish(*sp, keep_alive_);
     bool keep = keep_alive_;
@@ -300,7 +302,8 @@ int run_server(const NodeSource& source, const ServeOptions& options) {
   }
   std::shared_ptr<Listener> listener;
   try {
-    listener = std::make_shared<Listener>(ioc, tcp::endpoint{address, static_cast<unsigned short>(options.port)}, hub, core);
+    listener =
+        std::make_shared<Listener>(ioc, tcp::endpoint{address, static_cast<unsigned short>(options.port)}, hub, core);
   } catch (const std::exception& e) {
     fmt::print(stderr, "error: cannot listen on {}:{}: {}\n", options.listen, options.port, e.what());
     return 1;

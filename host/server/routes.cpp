@@ -62,8 +62,9 @@ HttpResponse json_response(int status, const json& body) {
 }
 
 HttpResponse error_response(int status, const std::string& type, const std::string& message) {
-  return json_response(status, {{"error", {{"type", type}, {"message", message}, {"details", ""}, {"extra_info", json::object()}}},
-                                {"node_errors", json::object()}});
+  return json_response(
+      status, {{"error", {{"type", type}, {"message", message}, {"details", ""}, {"extra_info", json::object()}}},
+               {"node_errors", json::object()}});
 }
 
 // Bodies are bounded by the network layer; nesting is bounded here, before a document is built
@@ -103,10 +104,15 @@ std::optional<json> parse_body(const std::string& body, std::string& why) {
 }
 
 std::string content_type_of(const fs::path& p) {
-  static const std::map<std::string, std::string> types = {
-      {".png", "image/png"},   {".svg", "image/svg+xml"},  {".jpg", "image/jpeg"},   {".jpeg", "image/jpeg"},
-      {".json", "application/json"}, {".md", "text/markdown; charset=utf-8"}, {".csv", "text/csv"},
-      {".txt", "text/plain; charset=utf-8"}, {".npy", "application/octet-stream"}};
+  static const std::map<std::string, std::string> types = {{".png", "image/png"},
+                                                           {".svg", "image/svg+xml"},
+                                                           {".jpg", "image/jpeg"},
+                                                           {".jpeg", "image/jpeg"},
+                                                           {".json", "application/json"},
+                                                           {".md", "text/markdown; charset=utf-8"},
+                                                           {".csv", "text/csv"},
+                                                           {".txt", "text/plain; charset=utf-8"},
+                                                           {".npy", "application/octet-stream"}};
   auto it = types.find(p.extension().string());
   return it == types.end() ? "application/octet-stream" : it->second;
 }
@@ -130,7 +136,9 @@ HttpResponse ServerCore::handle(const HttpRequest& req) {
   Target t = split_target(req.target);
   std::string path = t.path.rfind("/api/", 0) == 0 ? t.path.substr(4) : t.path;
   const bool get = req.method == "GET", post = req.method == "POST";
-  auto only = [&](bool ok, auto&& fn) { return ok ? fn() : error_response(405, "method_not_allowed", "method not allowed"); };
+  auto only = [&](bool ok, auto&& fn) {
+    return ok ? fn() : error_response(405, "method_not_allowed", "method not allowed");
+  };
   if (path == "/") {
     return only(get, [] {
       HttpResponse r;
@@ -173,7 +181,8 @@ HttpResponse ServerCore::handle(const HttpRequest& req) {
     });
   if (path == "/view") return only(get, [&] { return view(req.target); });
   if (path == "/system_stats") return only(get, [&] { return system_stats(); });
-  if (path == "/embeddings" || path == "/extensions") return only(get, [] { return json_response(200, json::array()); });
+  if (path == "/embeddings" || path == "/extensions")
+    return only(get, [] { return json_response(200, json::array()); });
   if (path == "/features") return only(get, [] { return json_response(200, {{"supports_preview_metadata", false}}); });
   if (path == "/free") return only(post, [] { return json_response(200, json::object()); });
   return error_response(404, "not_found", "no route " + t.path.substr(0, 200));
@@ -187,7 +196,9 @@ HttpResponse ServerCore::submit(const std::string& body) {
   if (!doc->contains("prompt") || !(*doc)["prompt"].is_object())
     return error_response(400, "no_prompt", "No prompt provided");
   auto graph = parse_graph((*doc)["prompt"].dump(-1, ' ', false, json::error_handler_t::replace));
-  if (!graph.ok()) return json_response(400, nlohmann::ordered_json::parse(report_for_unreadable_graph(graph.status().message()).to_json()));
+  if (!graph.ok())
+    return json_response(
+        400, nlohmann::ordered_json::parse(report_for_unreadable_graph(graph.status().message()).to_json()));
   auto item = std::make_shared<QueuedPrompt>();
   item->graph = std::move(graph.value());
   auto v = validate_graph(item->graph, state_->source.catalogue());
@@ -199,15 +210,18 @@ HttpResponse ServerCore::submit(const std::string& body) {
   item->plan = std::move(v.plan);
   item->prompt = (*doc)["prompt"];
   item->client_id = doc->value("client_id", std::string());
-  item->extra_data = doc->contains("extra_data") && (*doc)["extra_data"].is_object() ? (*doc)["extra_data"] : json::object();
+  item->extra_data =
+      doc->contains("extra_data") && (*doc)["extra_data"].is_object() ? (*doc)["extra_data"] : json::object();
   if (!item->client_id.empty()) item->extra_data["client_id"] = item->client_id;
-  std::string wanted = doc->contains("prompt_id") && (*doc)["prompt_id"].is_string() ? (*doc)["prompt_id"].get<std::string>() : "";
+  std::string wanted =
+      doc->contains("prompt_id") && (*doc)["prompt_id"].is_string() ? (*doc)["prompt_id"].get<std::string>() : "";
   item->id = !wanted.empty() && wanted.size() <= 128 ? wanted : uuid4();
   {
     std::lock_guard<std::mutex> lock(state_->m);
     if (state_->stopping) return error_response(503, "shutting_down", "the server is shutting down");
     if (state_->pending.size() >= options_.max_queue)
-      return error_response(503, "queue_full", "the queue holds " + std::to_string(options_.max_queue) + " prompts (--max-queue)");
+      return error_response(503, "queue_full",
+                            "the queue holds " + std::to_string(options_.max_queue) + " prompts (--max-queue)");
     item->number = state_->counter++;
     if (doc->value("front", false))
       state_->pending.push_front(item);
@@ -229,7 +243,8 @@ HttpResponse ServerCore::queue_request(const std::string& method, const std::str
   }
   std::string why;
   auto doc = parse_body(body, why);
-  if (!doc || doc->is_discarded() || !doc->is_object()) return error_response(400, "invalid_request", why.empty() ? "the body must be a JSON object" : why);
+  if (!doc || doc->is_discarded() || !doc->is_object())
+    return error_response(400, "invalid_request", why.empty() ? "the body must be a JSON object" : why);
   {
     std::lock_guard<std::mutex> lock(state_->m);
     if (doc->value("clear", false)) state_->pending.clear();
@@ -244,13 +259,14 @@ HttpResponse ServerCore::queue_request(const std::string& method, const std::str
   return json_response(200, json::object());
 }
 
-HttpResponse ServerCore::history_request(const std::string& method, const std::string& rest, const std::string& max_items,
-                                         const std::string& body) {
+HttpResponse ServerCore::history_request(const std::string& method, const std::string& rest,
+                                         const std::string& max_items, const std::string& body) {
   std::lock_guard<std::mutex> lock(state_->m);
   if (method == "POST") {
     std::string why;
     auto doc = parse_body(body, why);
-    if (!doc || doc->is_discarded() || !doc->is_object()) return error_response(400, "invalid_request", why.empty() ? "the body must be a JSON object" : why);
+    if (!doc || doc->is_discarded() || !doc->is_object())
+      return error_response(400, "invalid_request", why.empty() ? "the body must be a JSON object" : why);
     if (doc->value("clear", false)) {
       state_->history.clear();
       state_->history_order.clear();
@@ -281,7 +297,8 @@ HttpResponse ServerCore::view(const std::string& target) const {
   const std::string filename = t.query.count("filename") ? t.query.at("filename") : "";
   const std::string subfolder = t.query.count("subfolder") ? t.query.at("subfolder") : "";
   const std::string type = t.query.count("type") ? t.query.at("type") : "output";
-  if (type != "output") return error_response(400, "bad_request", "type must be output (no input or temp folders here)");
+  if (type != "output")
+    return error_response(400, "bad_request", "type must be output (no input or temp folders here)");
   if (!plain_file_name(filename) || !relative_folder(subfolder))
     return error_response(403, "forbidden", "filename and subfolder must name a file inside the output folder");
   std::error_code ec;
@@ -312,8 +329,8 @@ HttpResponse ServerCore::system_stats() const {
                  {"pytorch_version", options_.versions},
                  {"embedded_python", false},
                  {"argv", json::array({"sigmaflow", "serve"})}};
-  json cpu = {{"name", "cpu"}, {"type", "cpu"}, {"index", nullptr}, {"vram_total", 0},
-              {"vram_free", 0},  {"torch_vram_total", 0}, {"torch_vram_free", 0}};
+  json cpu = {{"name", "cpu"},  {"type", "cpu"},         {"index", nullptr},    {"vram_total", 0},
+              {"vram_free", 0}, {"torch_vram_total", 0}, {"torch_vram_free", 0}};
   return json_response(200, {{"system", system}, {"devices", json::array({cpu})}});
 }
 

@@ -29,12 +29,12 @@ struct ServeOptions {
   std::string out_dir = "output";
   std::string cache_dir;
   std::string versions;
-  size_t max_queue = 1000;                     // pending prompts; more are refused with 503
-  size_t max_history = 10000;                  // finished prompts kept; the oldest are dropped
-  std::string cors_origin;                     // empty: no CORS headers (as ComfyUI)
+  size_t max_queue = 1000;     // pending prompts; more are refused with 503
+  size_t max_history = 10000;  // finished prompts kept; the oldest are dropped
+  std::string cors_origin;     // empty: no CORS headers (as ComfyUI)
   uint64_t max_body_bytes = uint64_t{64} << 20;
-  int idle_timeout_s = 60;                     // HTTP keep-alive and header reads (slowloris)
-  size_t max_ws_message_bytes = 1 << 16;       // incoming websocket messages
+  int idle_timeout_s = 60;                // HTTP keep-alive and header reads (slowloris)
+  size_t max_ws_message_bytes = 1 << 16;  // incoming websocket messages
   size_t max_connections = 256;
 };
 
