@@ -89,9 +89,19 @@ bool is_stock_schedule(const std::string& name) {
 
 std::string markdown_table(const Report& r, const std::string& m) {
   Grid g = index(r);
+  // Only the columns and rows that hold this metric: a report mixing a sweep with standalone
+  // metrics (steps 0: "value") shows each in its own table.
+  auto holds = [&](const std::string* s, const std::string* sampler, const int64_t* n) {
+    for (const auto& c : r.cells)
+      if ((!s || c.schedule == *s) && (!sampler || c.sampler == *sampler) && (!n || c.steps == *n) && has(&c, m))
+        return true;
+    return false;
+  };
+  g.steps.erase(std::remove_if(g.steps.begin(), g.steps.end(), [&](int64_t n) { return !holds(nullptr, nullptr, &n); }),
+                g.steps.end());
   bool lower = lower_is_better(r, m);
   std::string out = "| schedule | sampler |";
-  for (auto n : g.steps) out += " " + std::to_string(n) + " steps |";
+  for (auto n : g.steps) out += n == 0 ? std::string(" value |") : " " + std::to_string(n) + " steps |";
   out += "\n|---|---|";
   for (size_t i = 0; i < g.steps.size(); ++i) out += "---|";
   out += "\n";
@@ -106,6 +116,7 @@ std::string markdown_table(const Report& r, const std::string& m) {
         if (!best.count(n) || (lower ? v < best[n] : v > best[n])) best[n] = v;
       }
     for (const auto& s : g.schedules) {
+      if (!holds(&s, &sampler, nullptr)) continue;
       out += "| " + s + " | " + sampler + " |";
       for (auto n : g.steps) {
         auto it = g.at.find({s, sampler, n});
@@ -115,12 +126,15 @@ std::string markdown_table(const Report& r, const std::string& m) {
         }
         const ReportCell& c = *it->second;
         double v = c.metrics.at(m);
-        std::string cell = fmt(v) + " (" + std::to_string(c.nfe) + " NFE";
-        if (!is_stock_schedule(s)) {
-          std::string vs = versus_best_stock(r, g, c, m);
-          if (!vs.empty()) cell += ", " + vs;
+        std::string cell = fmt(v);
+        if (c.nfe > 0 || c.steps > 0) {
+          cell += " (" + std::to_string(c.nfe) + " NFE";
+          if (!is_stock_schedule(s)) {
+            std::string vs = versus_best_stock(r, g, c, m);
+            if (!vs.empty()) cell += ", " + vs;
+          }
+          cell += ")";
         }
-        cell += ")";
         if (best.count(n) && v == best[n]) cell = "**" + cell + "**";
         out += " " + cell + " |";
       }
