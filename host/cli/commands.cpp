@@ -143,7 +143,9 @@ int cmd_run(const CliOptions& o) {
   if (opts.graph_dir.empty()) opts.graph_dir = ".";
   std::FILE* progress_out = o.as_json ? stderr : stdout;
   ConsoleProgress progress(progress_out, isatty(fileno(progress_out)) != 0, o.as_json);
-  InterruptExit on_interrupt;
+  std::atomic<bool> interrupted{false};
+  opts.interrupt = &interrupted;
+  InterruptExit on_interrupt(&interrupted);
   auto t0 = std::chrono::steady_clock::now();
   RunResult result = execute_plan(host, graph, plan, opts, &progress);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -51,8 +51,22 @@ void on_fatal(int sig) {
 }
 
 struct sigaction g_prev_int, g_prev_term;
+std::atomic<std::atomic<bool>*> g_graceful{nullptr};
 
 void on_interrupt(int sig) {
+  std::atomic<bool>* graceful = g_graceful.load();
+  if (sig == SIGINT && graceful && !graceful->exchange(true) && !temp_files_in_flight()) {
+    const char* head = "\ninterrupted (SIGINT)";
+    write_all(head, std::strlen(head));
+    if (g_have_running.load()) {
+      const char* mid = " while running ";
+      write_all(mid, std::strlen(mid));
+      write_all(g_running, strnlen(g_running, kMessageMax));
+    }
+    const char* tail = ": stopping at its next step (Ctrl-C again to quit at once)\n";
+    write_all(tail, std::strlen(tail));
+    return;
+  }
   const char* head = sig == SIGINT ? "\ninterrupted (SIGINT)" : "\nterminated (SIGTERM)";
   write_all(head, std::strlen(head));
   if (g_have_running.load()) {
@@ -68,7 +82,8 @@ void on_interrupt(int sig) {
 
 }  // namespace
 
-InterruptExit::InterruptExit() {
+InterruptExit::InterruptExit(std::atomic<bool>* graceful) {
+  g_graceful.store(graceful);
   struct sigaction sa {};
   sa.sa_handler = on_interrupt;
   sigemptyset(&sa.sa_mask);
@@ -77,6 +92,7 @@ InterruptExit::InterruptExit() {
 }
 
 InterruptExit::~InterruptExit() {
+  g_graceful.store(nullptr);
   sigaction(SIGINT, &g_prev_int, nullptr);
   sigaction(SIGTERM, &g_prev_term, nullptr);
 }

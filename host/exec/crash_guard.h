@@ -3,6 +3,8 @@
 // removing in-flight temporary files. Installed for the duration of a run.
 #pragma once
 
+#include <atomic>
+
 #include <string>
 
 namespace sf::host {
@@ -22,9 +24,12 @@ class CrashGuard {
 
 // SIGINT / SIGTERM for the command line: print which node was interrupted, remove in-flight
 // temporary files, exit with 130. Installed for the life of the object.
+// With `graceful` set, the first SIGINT only sets it (the running node stops at its next step:
+// samplers, estimators, TrainDenoiser, which writes a checkpoint) unless a file write is in
+// flight; a second SIGINT, or SIGTERM, exits at once as above.
 class InterruptExit {
  public:
-  InterruptExit();
+  explicit InterruptExit(std::atomic<bool>* graceful = nullptr);
   ~InterruptExit();
   InterruptExit(const InterruptExit&) = delete;
   InterruptExit& operator=(const InterruptExit&) = delete;

@@ -53,6 +53,12 @@ void remove_inflight_temp_files() noexcept {
     if (s.state.load() == 2) ::unlink(s.path);
 }
 
+bool temp_files_in_flight() noexcept {
+  for (auto& s : g_slots)
+    if (s.state.load() != 0) return true;
+  return false;
+}
+
 Status write_file_atomic(const std::string& path, const std::string& bytes) {
   namespace fs = std::filesystem;
   std::error_code ec;

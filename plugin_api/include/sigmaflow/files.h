@@ -17,6 +17,8 @@ Status write_file_atomic(const std::string& path, const std::string& bytes);
 // Deletes the temporary files of writes still in flight. Async-signal-safe: the host's SIGINT /
 // SIGTERM handler calls it before exiting.
 void remove_inflight_temp_files() noexcept;
+// True while some write_file_atomic is in flight. Async-signal-safe.
+bool temp_files_in_flight() noexcept;
 
 // Size limits for reads of user-named files (docs/limits.md gives the reasons).
 inline constexpr uint64_t kMaxGraphFileBytes = uint64_t{256} << 20;  // graph JSON (a 10^6-node chain is ~70 MB)
