@@ -198,6 +198,17 @@ std::shared_ptr<TorchScriptModel> TorchScriptModel::load(TorchScriptSettings s) 
   return model;
 }
 
+std::shared_ptr<TorchScriptModel> TorchScriptModel::from_module(TorchScriptSettings s, torch::jit::Module module,
+                                                                const std::string& saved_bytes) {
+  check_settings(s);
+  ModelInfo info = torchscript_info(s, saved_bytes);
+  auto m = std::make_unique<torch::jit::Module>(std::move(module));
+  m->eval();
+  m->to(s.device, s.dtype);
+  for (auto p : m->parameters()) p.set_requires_grad(false);
+  return std::shared_ptr<TorchScriptModel>(new TorchScriptModel(std::move(s), std::move(info), std::move(m)));
+}
+
 TorchScriptModel::TorchScriptModel(TorchScriptSettings settings, ModelInfo info,
                                    std::unique_ptr<torch::jit::Module> module)
     : Model(std::move(info)), s_(std::move(settings)), module_(std::move(module)) {}

@@ -17,6 +17,8 @@ NodeDef sliced_wasserstein_node();
 NodeDef mode_coverage_node();
 NodeDef mean_log_density_node();
 NodeDef frechet_distance_node();
+NodeDef score_error_node();
+NodeDef log_likelihood_node();
 NodeDef schedule_sweep_node();
 NodeDef compare_report_node();
 

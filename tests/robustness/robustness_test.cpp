@@ -367,6 +367,48 @@ TEST(Robustness, Case12InterruptDuringAWriteLeavesNoTemporaryFile) {
   for (auto& f : fs::recursive_directory_iterator(out)) EXPECT_TRUE(f.is_directory()) << f.path();
 }
 
+// Ctrl-C during TrainDenoiser: the first SIGINT stops training at its next step and writes a
+// checkpoint (exit 130); resume_from continues from it to the end.
+TEST(Robustness, TrainingInterruptedByCtrlCWritesACheckpointThatResumes) {
+  fs::path out = scratch() / "o_train";
+  fs::remove_all(out);
+  const std::string graph = R"({"m": {"class_type": "GaussianMixtureModel", "inputs": {"preset": "ring8"}},
+      "d": {"class_type": "SampleData", "inputs": {"model": ["m", 0], "n": 500, "seed": 1}},
+      "t": {"class_type": "TrainDenoiser", "inputs": {"data": ["d", 0], "steps": STEPS, "width": 16, "depth": 1,
+            "batch": 32, "noise_levels": "adaptive", "burn_in": 10, "filename_prefix": "net"RESUME}},
+      "s": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["t", 1], "filename_prefix": "learned"}}})";
+  auto make = [&](const std::string& steps, const std::string& resume) {
+    std::string g = graph;
+    g.replace(g.find("STEPS"), 5, steps);
+    g.replace(g.find("RESUME"), 6, resume);
+    return g;
+  };
+  std::string g = write("train_long.json", make("100000000", ""));
+  bool sent = false;
+  auto p = run({"run", g, "--out", out.string()}, {}, 120, [&](const std::string& text, pid_t pid) {
+    if (!sent && text.find("training mlp") != std::string::npos) {
+      usleep(500000);
+      kill(pid, SIGINT);
+      sent = true;
+    }
+  });
+  ASSERT_TRUE(sent) << p.out.substr(0, 2000);
+  EXPECT_EQ(p.rc, 130) << p.out.substr(0, 2000);
+  EXPECT_NE(p.out.find("checkpoint written"), std::string::npos) << p.out.substr(0, 2000);
+  fs::path ckpt = out / "net_00001_checkpoint.pt";
+  ASSERT_TRUE(fs::exists(ckpt)) << p.out.substr(0, 2000);
+  size_t at = p.out.find("interrupted at step ");
+  ASSERT_NE(at, std::string::npos);
+  const long stopped = std::stol(p.out.substr(at + 20));
+  EXPECT_GT(stopped, 0);
+  std::string g2 =
+      write("train_resume.json", make(std::to_string(stopped + 50), ", \"resume_from\": \"" + ckpt.string() + "\""));
+  auto q = run({"run", g2, "--out", out.string()});
+  EXPECT_EQ(q.rc, 0) << q.out.substr(0, 2000);
+  EXPECT_NE(q.out.find("resumed from step " + std::to_string(stopped)), std::string::npos) << q.out.substr(0, 2000);
+  EXPECT_TRUE(fs::exists(out / "net_00002_.pt"));
+}
+
 // 7 (TorchScript). Files found by fuzz_torchscript: one makes LibTorch's deserializer ask for
 // 16 GB (before the address-space cap it ran 49 s and reached 16.5 GB resident), one crashes its
 // type parser under AddressSanitizer. Both must be a clear error about the node's path.

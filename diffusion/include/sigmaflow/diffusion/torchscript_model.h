@@ -55,6 +55,10 @@ class TorchScriptModel : public Model {
   // a missing, oversized or non-TorchScript file, a forward of the wrong arity, or an output of
   // the wrong shape.
   static std::shared_ptr<TorchScriptModel> load(TorchScriptSettings settings);
+  // A module already in memory (e.g. just trained) whose saved bytes are `saved_bytes` (they fix
+  // the fingerprint: the same as load() of those bytes gives). Takes the module over.
+  static std::shared_ptr<TorchScriptModel> from_module(TorchScriptSettings settings, torch::jit::Module module,
+                                                       const std::string& saved_bytes);
   ~TorchScriptModel() override;
 
   double timestep(double sigma) const override;
