@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build ccache pkg-config
-  libtorch-dev libopenblas0-pthread
+  libtorch-dev libopenblas0-pthread libgloo-dev
   libboost-dev nlohmann-json3-dev libfmt-dev libcli11-dev
   libgtest-dev googletest
   libpng-dev libplplot-dev plplot-driver-cairo fonts-dejavu-core

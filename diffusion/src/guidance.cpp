@@ -52,6 +52,23 @@ GuidedModel::GuidedModel(std::shared_ptr<const Model> base, Conditioning positiv
 
 int GuidedModel::evaluations_per_call() const { return (cfg_ == 1.0 ? 1 : 2) * base_->evaluations_per_call(); }
 
+namespace {
+Conditioning slice_rows(const Conditioning& c, int64_t begin, int64_t end) {
+  Conditioning out = c;
+  if (out.labels.defined() && out.labels.dim() > 0 && out.labels.size(0) > 1)
+    out.labels = out.labels.narrow(0, begin, end - begin);
+  if (out.embedding.defined() && out.embedding.dim() > 0 && out.embedding.size(0) > 1)
+    out.embedding = out.embedding.narrow(0, begin, end - begin);
+  return out;
+}
+}  // namespace
+
+std::shared_ptr<const Model> GuidedModel::rows(int64_t begin, int64_t end) const {
+  std::optional<Conditioning> negative;
+  if (negative_) negative = slice_rows(*negative_, begin, end);
+  return std::make_shared<GuidedModel>(base_, slice_rows(positive_, begin, end), negative, cfg_);
+}
+
 at::Tensor GuidedModel::denoise_batch(const at::Tensor& x, const NoiseLevels& sigma, const Conditioning& cond) const {
   if (!cond.empty()) throw std::invalid_argument("a guided model takes no further conditioning");
   at::Tensor positive = base_->denoise(x, sigma, positive_);

@@ -32,6 +32,12 @@ at::Tensor SamplerRun::denoise(const at::Tensor& x, double sigma) {
 }
 
 at::Tensor SamplerRun::noise(const at::Tensor& like) {
+  if (ctx_.global_rows > like.size(0)) {
+    // A shard of a bigger batch: the whole batch's noise, this shard's rows.
+    std::vector<int64_t> shape = like.sizes().vec();
+    shape[0] = ctx_.global_rows;
+    return normal_like(gen_, shape, like.device(), like.scalar_type()).narrow(0, ctx_.row_offset, like.size(0));
+  }
   return normal_like(gen_, like.sizes(), like.device(), like.scalar_type());
 }
 

@@ -10,6 +10,7 @@
 #include "cli/app.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
+#include "distributed/process_group.h"
 #include "exec/crash_guard.h"
 #include "exec/executor.h"
 #include "graph/graph.h"
@@ -141,19 +142,53 @@ int cmd_run(const CliOptions& o) {
   opts.overwrite = o.overwrite;
   opts.graph_dir = std::filesystem::path(o.graph_path).parent_path().string();
   if (opts.graph_dir.empty()) opts.graph_dir = ".";
-  std::FILE* progress_out = o.as_json ? stderr : stdout;
-  ConsoleProgress progress(progress_out, isatty(fileno(progress_out)) != 0, o.as_json);
+  // Under torchrun: join the process group after validation (a bad graph fails on every rank
+  // the same way, before any collective). Ranks other than 0 write into a scratch folder that
+  // is removed, and print nothing unless SIGMAFLOW_LOG_RANKS=1 (then with a rank prefix).
+  std::unique_ptr<ProcessGroup> group;
+  std::string scratch;
+  auto launch = launch_from_environment();
+  if (!launch.ok()) {
+    fmt::print(stderr, "error: {}\n", launch.status().message());
+    return kExitUsage;
+  }
+  if (launch->has_value() && (*launch)->world_size > 1) {
+    auto joined = ProcessGroup::join(**launch);
+    if (!joined.ok()) {
+      fmt::print(stderr, "error: {}\n", joined.status().message());
+      return kExitRuntime;
+    }
+    group = std::move(*joined);
+    opts.collectives = group.get();
+    if (group->rank() != 0) {
+      scratch = (std::filesystem::temp_directory_path() /
+                 ("sigmaflow-rank" + std::to_string(group->rank()) + "-" + std::to_string(getpid())))
+                    .string();
+      opts.output_dir = scratch;
+    }
+  }
+  const bool quiet_rank = group && group->rank() != 0 && !std::getenv("SIGMAFLOW_LOG_RANKS");
+  std::FILE* progress_out = quiet_rank ? std::fopen("/dev/null", "w") : o.as_json ? stderr : stdout;
+  ConsoleProgress progress(progress_out, !group && isatty(fileno(progress_out)) != 0, o.as_json);
+  if (group && group->rank() != 0) progress.line_prefix = "[rank " + std::to_string(group->rank()) + "] ";
   std::atomic<bool> interrupted{false};
   opts.interrupt = &interrupted;
   InterruptExit on_interrupt(&interrupted);
   auto t0 = std::chrono::steady_clock::now();
   RunResult result = execute_plan(host, graph, plan, opts, &progress);
+  if (group && result.status.ok()) result.status = group->finish();
+  if (group && !result.status.ok()) group->record_failure(result.status.message());
+  if (quiet_rank) std::fclose(progress_out);
+  if (!scratch.empty()) std::filesystem::remove_all(scratch);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (o.as_json) print_result_json(result, o, seconds);
+  if (o.as_json && !quiet_rank) print_result_json(result, o, seconds);
   if (!result.status.ok()) {
-    if (!o.as_json) fmt::print(stderr, "error: {}\n", result.status.message());
+    if (!o.as_json)
+      fmt::print(stderr, "{}error: {}\n", group ? "[rank " + std::to_string(group->rank()) + "] " : "",
+                 result.status.message());
     return result.status.code() == Code::kCancelled ? kExitInterrupted : kExitRuntime;
   }
+  if (group && group->rank() != 0) return kExitOk;
   if (!o.as_json) {
     fmt::print("done in {:.2f} s; outputs in {}\n", seconds, std::filesystem::absolute(o.out_dir).string());
     for (const auto& f : result.files) fmt::print("  {}\n", f);

@@ -57,8 +57,8 @@ void ConsoleProgress::node_finished(const PlannedNode& node, double seconds, boo
   if (tty_) {
     fmt::print(out_, "\r\033[K{} {}\n", prefix(node), cached ? "cached" : fmt::format("{:.3f} s", seconds));
   } else {
-    fmt::print(out_, "node {} {} {} {:.3f}s\n", node.id, node.entry->contract.class_type, cached ? "cached" : "done",
-               seconds);
+    fmt::print(out_, "{}node {} {} {} {:.3f}s\n", line_prefix, node.id, node.entry->contract.class_type,
+               cached ? "cached" : "done", seconds);
   }
   std::fflush(out_);
 }
@@ -70,7 +70,8 @@ void ConsoleProgress::message(const PlannedNode& node, bool warning, const std::
     return;
   }
   if (tty_) fmt::print(out_, "\r\033[K");
-  fmt::print(out_, "{}node {} ({}): {}\n", warning ? "warning: " : "", node.id, node.entry->contract.class_type, text);
+  fmt::print(out_, "{}{}node {} ({}): {}\n", line_prefix, warning ? "warning: " : "", node.id,
+             node.entry->contract.class_type, text);
   if (tty_) fmt::print(out_, "{}", prefix(node));
   std::fflush(out_);
 }

@@ -20,6 +20,8 @@ class ConsoleProgress : public RunObserver {
   void node_progress(const PlannedNode& node, int64_t done, int64_t total) override;
   void node_finished(const PlannedNode& node, double seconds, bool cached) override;
   void message(const PlannedNode& node, bool warning, const std::string& text) override;
+  // Put before every line (e.g. "[rank 1] " for the other ranks of a torchrun launch).
+  std::string line_prefix;
 
  private:
   std::string prefix(const PlannedNode& node) const;

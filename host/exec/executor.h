@@ -60,6 +60,7 @@ struct RunOptions {
   std::string graph_dir;                         // the graph file's folder (relative input paths); "" if none
   bool overwrite = false;                        // output files keep fixed names instead of prefix_NNNNN_ counters
   const std::atomic<bool>* interrupt = nullptr;  // set: stop at the next node boundary or sampler step
+  const Collectives* collectives = nullptr;      // the torchrun process group, or null (one process)
 };
 
 struct NodeRun {

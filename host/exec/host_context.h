@@ -47,6 +47,7 @@ class HostContext : public Context {
   Result<std::shared_ptr<const Sampler>> make_sampler(const std::string& name,
                                                       const SamplerSettings& settings) const override;
   const std::atomic<bool>* interrupt_flag() const override { return options_.interrupt; }
+  const Collectives* collectives() const override { return options_.collectives; }
 
  private:
   const NodeSource& source_;

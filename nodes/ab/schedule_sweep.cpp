@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cmath>
 
+#include <nlohmann/json.hpp>
+
 #include "../common/text.h"
 #include "nodes.h"
 #include "sigmaflow/diffusion/memory.h"
@@ -87,13 +89,24 @@ void check_batch_memory(const Model& model, int64_t batch) {
 }
 
 // A converged probability-flow ODE solve from the same noise: heun on a fine karras schedule.
-at::Tensor reference_solve(const Model& model, const at::Tensor& noise, int64_t steps, uint64_t seed, Report& report) {
+// Under torchrun each rank solves its rows of the batch and the rows are gathered.
+at::Tensor reference_solve(const Model& model, const at::Tensor& noise, int64_t steps, uint64_t seed, Report& report,
+                           const Collectives* group) {
   auto t0 = Clock::now();
   auto sig = diffusion::Sigmas(schedules::karras(steps, model.sigma_min(), model.sigma_max())).rounded_to_float32();
   SampleContext rctx;
   rctx.seed = seed;
   diffusion::TableSampler heun(*diffusion::find_sampler("heun"), SamplerSettings{});
-  at::Tensor reference = heun.sample(model, noise * sig[0], sig.values(), rctx);
+  at::Tensor reference;
+  if (group && group->world_size() > 1 && noise.size(0) >= group->world_size()) {
+    auto [begin, end] = group->shard(noise.size(0));
+    rctx.row_offset = begin;
+    rctx.global_rows = noise.size(0);
+    at::Tensor local = heun.sample(model, noise.narrow(0, begin, end - begin) * sig[0], sig.values(), rctx);
+    reference = group->all_gather_rows(local.to(at::kCPU)).to(noise.device());
+  } else {
+    reference = heun.sample(model, noise * sig[0], sig.values(), rctx);
+  }
   report.timings["reference_seconds"] = seconds_since(t0);
   report.reference =
       "heun, " + std::to_string(steps) + " karras steps, same noise (" + std::to_string(rctx.nfe) + " NFE)";
@@ -148,6 +161,48 @@ struct CellRunner {
   }
 };
 
+// Every rank's cells in the single-process order (rank r ran cells r, r + W, r + 2W, ...).
+std::vector<ReportCell> gather_cells(const Collectives& group, const std::vector<ReportCell>& mine) {
+  // Numbers travel as %.17g text: exact, and NaN / inf survive (JSON numbers would not).
+  auto text = [](double v) {
+    char b[40];
+    std::snprintf(b, sizeof b, "%.17g", v);
+    return std::string(b);
+  };
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& c : mine) {
+    std::map<std::string, std::string> metrics;
+    for (const auto& [k, v] : c.metrics) metrics[k] = text(v);
+    std::vector<std::string> sigmas;
+    for (double v : c.sigmas) sigmas.push_back(text(v));
+    j.push_back({{"schedule", c.schedule},
+                 {"sampler", c.sampler},
+                 {"steps", c.steps},
+                 {"nfe", c.nfe},
+                 {"wall_seconds", c.wall_seconds},
+                 {"metrics", metrics},
+                 {"sigmas", sigmas}});
+  }
+  std::vector<std::vector<ReportCell>> per_rank;
+  for (const auto& rank_text :
+       group.all_gather_strings(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))) {
+    per_rank.emplace_back();
+    for (const auto& e : nlohmann::json::parse(rank_text)) {
+      ReportCell c{e["schedule"], e["sampler"], e["steps"], e["nfe"], e["wall_seconds"], {}, {}};
+      for (const auto& [k, v] : e["metrics"].items()) c.metrics[k] = std::stod(v.get<std::string>());
+      for (const auto& v : e["sigmas"]) c.sigmas.push_back(std::stod(v.get<std::string>()));
+      per_rank.back().push_back(std::move(c));
+    }
+  }
+  std::vector<ReportCell> all;
+  for (size_t k = 0;; ++k) {
+    const size_t r = k % per_rank.size(), i = k / per_rank.size();
+    if (i >= per_rank[r].size()) break;
+    all.push_back(per_rank[r][i]);
+  }
+  return all;
+}
+
 std::shared_ptr<Report> run_sweep(Context& ctx, const Inputs& in) {
   auto t_total = Clock::now();
   auto inner = in.get<Model>("model");
@@ -165,7 +220,8 @@ std::shared_ptr<Report> run_sweep(Context& ctx, const Inputs& in) {
                                               model->device(), model->dtype());
   auto report = std::make_shared<Report>();
   report->model = inner->describe();
-  at::Tensor reference = reference_solve(*model, noise, ref_steps, seed, *report);
+  const Collectives* group = ctx.collectives();
+  at::Tensor reference = reference_solve(*model, noise, ref_steps, seed, *report, group);
   std::string target_desc;
   at::Tensor target = distance_target(in, *inner, noise, reference, batch, seed, target_desc);
   report->metric_names = {"trajectory_error", "sliced_wasserstein"};
@@ -174,22 +230,26 @@ std::shared_ptr<Report> run_sweep(Context& ctx, const Inputs& in) {
   const diffusion::SlicedWassersteinReference sw(target, in.get_int("projections"), seed + 7);
   CellRunner cells{*model, noise, reference, sw, seed};
   const auto total = static_cast<int64_t>(plan.schedules.size() * plan.samplers.size() * plan.steps.size());
-  int64_t done = 0;
+  int64_t done = 0, index = 0;
   double sched_seconds = 0, model_before = model->seconds();
+  // Under torchrun, cell k runs on rank k mod world_size; the cells are gathered afterwards.
+  const int rank = group ? group->rank() : 0, world = group ? group->world_size() : 1;
   for (const auto& sched : plan.schedules) {
     const bool per_sampler = ctx.schedule_uses_sampler(sched);
     for (int64_t n : plan.steps) {
       diffusion::Sigmas shared;
       for (const auto& sname : plan.samplers) {
+        if (index++ % world != rank) continue;
         const Sampler& sampler = *plan.sampler_objects[sname];
         auto t_s = Clock::now();
         if (per_sampler || shared.empty()) shared = sweep_schedule(ctx, *model, sched, n, sampler);
         sched_seconds += seconds_since(t_s);
         report->cells.push_back(cells.run(sched, sname, sampler, shared, n));
-        ctx.progress(++done, total);
+        ctx.progress(std::min(done += world, total), total);
       }
     }
   }
+  if (world > 1) report->cells = gather_cells(*group, report->cells);
   report->timings["schedule_seconds"] = sched_seconds;
   report->timings["sampling_seconds"] = cells.sampling_seconds;
   report->timings["metric_seconds"] = cells.metric_seconds;

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cmath>
 
+#include "sigmaflow/diffusion/guidance.h"
+
 namespace sf::nodes {
 
 namespace {
@@ -48,7 +50,23 @@ SamplingResult sample_latent(Context& ctx, const Model& model, const Noise* nois
   sc.seed = seed;
   sc.progress = [&ctx](int64_t done, int64_t total) { ctx.progress(done, total); };
   sc.interrupt = ctx.interrupt_flag();
-  at::Tensor out = sigmas.size() <= 1 ? x : sampler.sample(model, x, sigmas.values(), sc);
+  at::Tensor out;
+  const Collectives* group = ctx.collectives();
+  if (group && group->world_size() > 1 && sigmas.size() > 1 && x.size(0) >= group->world_size()) {
+    // Under torchrun: each rank samples its rows of the batch (noise drawn for the whole batch,
+    // so every row gets what a single process gives it), then the rows are gathered.
+    auto [begin, end] = group->shard(x.size(0));
+    std::shared_ptr<const Model> guided_rows;
+    if (auto g = dynamic_cast<const diffusion::GuidedModel*>(&model)) guided_rows = g->rows(begin, end);
+    const Model& part = guided_rows ? *guided_rows : model;
+    sc.row_offset = begin;
+    sc.global_rows = x.size(0);
+    at::Tensor local = sampler.sample(part, x.narrow(0, begin, end - begin), sigmas.values(), sc);
+    out = group->all_gather_rows(local.to(at::kCPU)).to(x.device());
+    if (sc.denoised.defined()) sc.denoised = group->all_gather_rows(sc.denoised.to(at::kCPU)).to(x.device());
+  } else {
+    out = sigmas.size() <= 1 ? x : sampler.sample(model, x, sigmas.values(), sc);
+  }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   SamplingResult r;

@@ -22,6 +22,9 @@ ScoreOptimalRequest request_from_inputs(Context& ctx, const Inputs& in, const Mo
   rq.estimate.particles = in.get_int("particles");
   rq.estimate.seed = in.get_uint("seed");
   rq.estimate.common_random_numbers = in.get_bool("common_random_numbers");
+  // Under torchrun the corrector estimate is shared out across the ranks (every rank runs this
+  // node); the predictor cost is not sharded.
+  if (rq.cost == "corrector") rq.estimate.group = ctx.collectives();
   if (in.get_bool("use_cache")) rq.cache_dir = ctx.cache_dir().empty() ? user_cache_dir() : ctx.cache_dir();
   if (in.has("data")) {
     at::Tensor data = in.get<Latent>("data")->samples();

@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <cstring>
 #include <sstream>
 
 #include "sigmaflow/diagnostics.h"
@@ -359,6 +360,37 @@ Status check_conditioning(const Model& model, const Conditioning& cond, int64_t 
     }
   }
   return Status::Ok();
+}
+
+}  // namespace sf
+
+#include "sigmaflow/collectives.h"
+
+namespace sf {
+
+Collectives::~Collectives() = default;
+
+std::pair<int64_t, int64_t> Collectives::shard(int64_t total) const {
+  const int64_t w = world_size(), r = rank();
+  const int64_t base = total / w, extra = total % w;
+  const int64_t begin = r * base + std::min<int64_t>(r, extra);
+  return {begin, begin + base + (r < extra ? 1 : 0)};
+}
+
+std::vector<std::string> Collectives::all_gather_strings(const std::string& local) const {
+  at::Tensor bytes = at::empty({static_cast<int64_t>(local.size())}, at::TensorOptions().dtype(at::kByte));
+  if (!local.empty()) std::memcpy(bytes.data_ptr(), local.data(), local.size());
+  at::Tensor sizes = all_gather_rows(at::full({1}, static_cast<int64_t>(local.size()), at::kLong));
+  at::Tensor all = all_gather_rows(bytes).contiguous();
+  std::vector<std::string> out;
+  int64_t at_byte = 0;
+  const char* p = static_cast<const char*>(all.data_ptr());
+  for (int64_t i = 0; i < sizes.size(0); ++i) {
+    const int64_t n = sizes[i].item<int64_t>();
+    out.emplace_back(p + at_byte, p + at_byte + n);
+    at_byte += n;
+  }
+  return out;
 }
 
 }  // namespace sf

@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "sigmaflow/collectives.h"
 #include "sigmaflow/contract.h"
 #include "sigmaflow/model.h"
 #include "sigmaflow/sampler.h"
@@ -126,6 +127,9 @@ class SF_SHARED Context {
                                                               const SamplerSettings& settings) const = 0;
   // Set when the run is being interrupted; long loops pass it to samplers (SampleContext).
   virtual const std::atomic<bool>* interrupt_flag() const = 0;
+  // (2.1) The processes of a torchrun launch, or null in a single process. Nodes that shard their
+  // work use it; files are written by rank 0 only (the host gives other ranks a scratch folder).
+  virtual const Collectives* collectives() const { return nullptr; }
 };
 
 // The path given in string input `input`, resolved by ctx.resolve_path; throws an InputError

@@ -42,6 +42,11 @@ struct SampleContext {
   // Filled by the sampler: model evaluations spent and the last denoised estimate.
   int64_t nfe = 0;
   at::Tensor denoised;
+  // (2.1) x holds rows [row_offset, row_offset + B) of a batch of global_rows (sharded sampling):
+  // per-step noise is drawn for the whole batch and sliced, so the rows get the numbers a single
+  // process would give them. 0: x is the whole batch.
+  int64_t row_offset = 0;
+  int64_t global_rows = 0;
 };
 
 class SF_SHARED Sampler : public Object {

@@ -57,11 +57,11 @@ std::vector<double> log_grid(double sigma_min, double sigma_max, int64_t interva
   return g;
 }
 
-at::Tensor reverse_process_samples(const Denoiser& denoise, const std::vector<int64_t>& sample_shape, int64_t n,
-                                   double sigma_min, double sigma_max, int64_t steps, uint64_t seed, c10::Device device,
-                                   c10::ScalarType dtype, int64_t* nfe) {
-  at::Generator gen = cpu_generator(seed);
-  at::Tensor x = normal_like(gen, batch_shape(n, sample_shape), device, dtype) * sigma_max;
+namespace {
+
+// Heun on a log-uniform grid from sigma_max, then the final denoise; x starts at sigma_max.
+at::Tensor heun_reverse(const Denoiser& denoise, at::Tensor x, double sigma_min, double sigma_max, int64_t steps,
+                        int64_t* nfe) {
   auto grid = log_grid(sigma_min, sigma_max, steps);
   auto call = [&](const at::Tensor& xs, double s) {
     if (nfe) *nfe += xs.size(0);
@@ -78,6 +78,62 @@ at::Tensor reverse_process_samples(const Denoiser& denoise, const std::vector<in
   }
   return call(x, grid.back());
 }
+
+}  // namespace
+
+at::Tensor reverse_process_samples(const Denoiser& denoise, const std::vector<int64_t>& sample_shape, int64_t n,
+                                   double sigma_min, double sigma_max, int64_t steps, uint64_t seed, c10::Device device,
+                                   c10::ScalarType dtype, int64_t* nfe, const Collectives* group) {
+  at::Generator gen = cpu_generator(seed);
+  at::Tensor x = normal_like(gen, batch_shape(n, sample_shape), device, dtype) * sigma_max;
+  if (group && group->world_size() > 1 && n >= group->world_size()) {
+    // This rank's rows; the particles are independent, so the gathered rows are the whole's.
+    auto [begin, end] = group->shard(n);
+    int64_t local_nfe = 0;
+    at::Tensor mine = heun_reverse(denoise, x.narrow(0, begin, end - begin), sigma_min, sigma_max, steps, &local_nfe);
+    if (nfe) *nfe += group->all_reduce_sum(at::full({1}, local_nfe, at::kLong)).item<int64_t>();
+    return group->all_gather_rows(mine.to(at::kCPU)).to(device);
+  }
+  return heun_reverse(denoise, x, sigma_min, sigma_max, steps, nfe);
+}
+
+namespace {
+
+// The corrector cost of levels l0 .. l0 + L - 1 (L = s_left's size) from K rows each: x0 rows
+// and noise [L*K, d]; fills est.curve.cost and est.stderr_ there. Returns the evaluations spent.
+int64_t measure_chunk(const Denoiser& denoise, const at::Tensor& x0_rows, const at::Tensor& noise,
+                      const at::Tensor& s_left, const at::Tensor& s_next, CostEstimate& est, int64_t l0, int64_t K,
+                      const std::vector<int64_t>& sample_shape) {
+  const int64_t L = s_left.size(0), d = est.curve.dim;
+  const c10::Device device = x0_rows.device();
+  const c10::ScalarType dtype = x0_rows.scalar_type();
+  at::Tensor rows_s = s_left.repeat_interleave(K), rows_sn = s_next.repeat_interleave(K);  // [L*K] CPU f64
+  at::Tensor x = x0_rows + noise * rows_s.to(device, dtype).unsqueeze(1);
+  // One batched call for both levels.
+  at::Tensor xx = at::cat({x, x}, 0);
+  std::vector<double> levels = repeat_levels(est.curve.grid, l0, L, K);
+  std::vector<double> next = repeat_levels(est.curve.grid, l0 + 1, L, K);
+  levels.insert(levels.end(), next.begin(), next.end());
+  NoiseLevels sig(std::move(levels));
+  at::Tensor dd = denoise(xx.reshape(batch_shape(2 * L * K, sample_shape)), sig);
+  dd = dd.reshape({2 * L * K, d});
+  check_finite(dd, sig);
+  // Score difference in float64: s' - s = (D' - D)/s'^2 + (D - x)(1/s'^2 - 1/s^2).
+  at::Tensor x64 = x.to(at::kDouble), D = dd.slice(0, 0, L * K).to(at::kDouble),
+             Dn = dd.slice(0, L * K).to(at::kDouble);
+  at::Tensor s2 = rows_s.to(device).pow(2).unsqueeze(1), sn2 = rows_sn.to(device).pow(2).unsqueeze(1);
+  at::Tensor diff = (Dn - D) / sn2 + (D - x64) * (1.0 / sn2 - 1.0 / s2);
+  at::Tensor per = diff.pow(2).sum(1) * sn2.squeeze(1);  // [L*K]
+  at::Tensor per_level = per.reshape({L, K});
+  at::Tensor mean = per_level.mean(1).cpu(), sem = (per_level.std(1) / std::sqrt(static_cast<double>(K))).cpu();
+  for (int64_t l = 0; l < L; ++l) {
+    est.curve.cost[static_cast<size_t>(l0 + l)] = mean[l].item<double>();
+    est.stderr_[static_cast<size_t>(l0 + l)] = sem[l].item<double>();
+  }
+  return 2 * L * K;
+}
+
+}  // namespace
 
 CostEstimate estimate_corrector_cost(const Denoiser& denoise, const std::vector<int64_t>& sample_shape,
                                      double sigma_min, double sigma_max, c10::Device device, c10::ScalarType dtype,
@@ -100,7 +156,7 @@ CostEstimate estimate_corrector_cost(const Denoiser& denoise, const std::vector<
     est.from_data = true;
   } else {
     x0 = reverse_process_samples(denoise, sample_shape, K, sigma_min, sigma_max, o.reverse_steps,
-                                 o.seed ^ 0x5eed5eedULL, device, dtype, &est.nfe)
+                                 o.seed ^ 0x5eed5eedULL, device, dtype, &est.nfe, o.group)
              .reshape({K, d});
   }
   const int64_t M = x0.size(0);
@@ -116,8 +172,11 @@ CostEstimate estimate_corrector_cost(const Denoiser& denoise, const std::vector<
   est.curve.cost.assign(static_cast<size_t>(T), 0.0);
   est.stderr_.assign(static_cast<size_t>(T), 0.0);
   const int64_t levels_per_chunk = std::max<int64_t>(1, o.memory_budget / std::max<int64_t>(1, 2 * K * d));
+  const int world = o.group ? o.group->world_size() : 1, rank = o.group ? o.group->rank() : 0;
+  int64_t chunk = 0, level_nfe = 0;
   for (int64_t l0 = 0; l0 < T; l0 += levels_per_chunk) {
     const int64_t l1 = std::min(T, l0 + levels_per_chunk), L = l1 - l0;
+    const bool mine = chunk++ % world == rank;
     // Per-row sigma (level left) and sigma' (level entered), float64 on the host first.
     at::Tensor s_left = at::empty({L}, at::kDouble), s_next = at::empty({L}, at::kDouble);
     for (int64_t l = 0; l < L; ++l) {
@@ -132,32 +191,21 @@ CostEstimate estimate_corrector_cost(const Denoiser& denoise, const std::vector<
       idx = at::randint(M, {L * K}, gen, at::TensorOptions().dtype(at::kLong)).to(device);
       noise = normal_like(gen, {L * K, d}, device, dtype);
     }
-    at::Tensor rows_s = s_left.repeat_interleave(K), rows_sn = s_next.repeat_interleave(K);  // [L*K] CPU f64
-    at::Tensor x = x0.index_select(0, idx) + noise * rows_s.to(device, dtype).unsqueeze(1);
-    // One batched call for both levels.
-    at::Tensor xx = at::cat({x, x}, 0);
-    std::vector<double> levels = repeat_levels(est.curve.grid, l0, L, K);
-    std::vector<double> next = repeat_levels(est.curve.grid, l0 + 1, L, K);
-    levels.insert(levels.end(), next.begin(), next.end());
-    NoiseLevels sig(std::move(levels));
-    at::Tensor dd = denoise(xx.reshape(batch_shape(2 * L * K, sample_shape)), sig);
-    est.nfe += 2 * L * K;
-    dd = dd.reshape({2 * L * K, d});
-    check_finite(dd, sig);
-    // Score difference in float64: s' - s = (D' - D)/s'^2 + (D - x)(1/s'^2 - 1/s^2).
-    at::Tensor x64 = x.to(at::kDouble), D = dd.slice(0, 0, L * K).to(at::kDouble),
-               Dn = dd.slice(0, L * K).to(at::kDouble);
-    at::Tensor s2 = rows_s.to(device).pow(2).unsqueeze(1), sn2 = rows_sn.to(device).pow(2).unsqueeze(1);
-    at::Tensor diff = (Dn - D) / sn2 + (D - x64) * (1.0 / sn2 - 1.0 / s2);
-    at::Tensor per = diff.pow(2).sum(1) * sn2.squeeze(1);  // [L*K]
-    at::Tensor per_level = per.reshape({L, K});
-    at::Tensor mean = per_level.mean(1).cpu(), sem = (per_level.std(1) / std::sqrt(static_cast<double>(K))).cpu();
-    for (int64_t l = 0; l < L; ++l) {
-      est.curve.cost[static_cast<size_t>(l0 + l)] = mean[l].item<double>();
-      est.stderr_[static_cast<size_t>(l0 + l)] = sem[l].item<double>();
-    }
+    if (!mine) continue;  // another rank's chunk: its random numbers are drawn above all the same
+    level_nfe += measure_chunk(denoise, x0.index_select(0, idx), noise, s_left, s_next, est, l0, K, sample_shape);
     if (progress) progress(l1, T);
   }
+  if (world > 1) {
+    // Each level was filled by one rank, zeros elsewhere: the sums are the values.
+    at::Tensor cost = o.group->all_reduce_sum(at::tensor(est.curve.cost, at::kDouble));
+    at::Tensor sem = o.group->all_reduce_sum(at::tensor(est.stderr_, at::kDouble));
+    for (int64_t l = 0; l < T; ++l) {
+      est.curve.cost[static_cast<size_t>(l)] = cost[l].item<double>();
+      est.stderr_[static_cast<size_t>(l)] = sem[l].item<double>();
+    }
+    level_nfe = o.group->all_reduce_sum(at::full({1}, level_nfe, at::kLong)).item<int64_t>();
+  }
+  est.nfe += level_nfe;
   est.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return est;
 }

@@ -38,6 +38,11 @@ CostEstimate cached_corrector_estimate(const Model& model, const ScoreOptimalReq
     if (!est && why != "missing" && rq.warn)
       rq.warn("ignoring cache entry " + cache_file(rq.cache_dir, key) + " (" + why + "); re-estimating");
   }
+  if (const Collectives* g = rq.estimate.group; g && g->world_size() > 1) {
+    // The ranks estimate together only if none has the entry (the others then skip it too).
+    const int64_t hits = g->all_reduce_sum(at::full({1}, int64_t{est ? 1 : 0}, at::kLong)).item<int64_t>();
+    if (hits < g->world_size()) est.reset();
+  }
   fresh = !est;
   if (!fresh) return *est;
   CostEstimate e = estimate_corrector_cost(denoise, model.sample_shape(), smin, smax, model.device(), model.dtype(),

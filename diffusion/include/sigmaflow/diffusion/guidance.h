@@ -22,6 +22,9 @@ class GuidedModel : public Model {
   double sigma_at(double t) const override { return base_->sigma_at(t); }
   std::vector<double> sigma_table() const override { return base_->sigma_table(); }
   double cfg() const { return cfg_; }
+  // The same guidance for rows [begin, end) of the batch: per-row conditioning (labels or
+  // embeddings with more than one row) is sliced; shared conditioning stays.
+  std::shared_ptr<const Model> rows(int64_t begin, int64_t end) const;
 
  protected:
   // `cond` must be empty: the guider's conditioning is fixed at construction.

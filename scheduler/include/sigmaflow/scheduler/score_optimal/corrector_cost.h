@@ -5,6 +5,8 @@
 // accumulated in float64.
 #pragma once
 
+#include "sigmaflow/collectives.h"
+
 #include <ATen/core/Tensor.h>
 
 #include <functional>
@@ -33,6 +35,10 @@ struct EstimateOptions {
   int64_t reverse_steps = 128;
   // Upper bound on tensor elements per batched call (levels x particles x dim).
   int64_t memory_budget = int64_t{1} << 22;
+  // Under torchrun: the reverse-process particles are split by rows and the level chunks by
+  // chunk index (chunk c on rank c mod world size); every rank still draws every random number,
+  // so the estimate is the single process's. Every rank must call with the same options.
+  const Collectives* group = nullptr;
 };
 
 struct CostEstimate {
@@ -50,7 +56,7 @@ std::vector<double> log_grid(double sigma_min, double sigma_max, int64_t interva
 // sigma_max to sigma_min, then the final denoise). Noise is generated on the CPU from `seed`.
 at::Tensor reverse_process_samples(const Denoiser& denoise, const std::vector<int64_t>& sample_shape, int64_t n,
                                    double sigma_min, double sigma_max, int64_t steps, uint64_t seed, c10::Device device,
-                                   c10::ScalarType dtype, int64_t* nfe);
+                                   c10::ScalarType dtype, int64_t* nfe, const Collectives* group = nullptr);
 
 // Estimates L_c on the fine grid. `data` ([M, ...sample_shape]) gives x0 by forward noising; when
 // undefined, x0 comes from reverse_process_samples. `progress(done, total)` reports levels.

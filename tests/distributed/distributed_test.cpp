@@ -1,0 +1,197 @@
+// `sigmaflow run` under torchrun's environment: two processes on loopback (the test sets RANK,
+// WORLD_SIZE, MASTER_ADDR, MASTER_PORT itself) against one process. Sharded sampling and sweeps
+// give bit-identical float64 results; only rank 0 writes files; a bad graph fails on every rank;
+// a rank that dies makes the other exit with an error naming it; a bad environment is a usage
+// error naming the variable.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path scratch() {
+  static fs::path dir = [] {
+    fs::path d = fs::temp_directory_path() / ("sigmaflow-dist-" + std::to_string(getpid()));
+    fs::remove_all(d);
+    fs::create_directories(d);
+    return d;
+  }();
+  return dir;
+}
+
+int free_port() {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t n = sizeof a;
+  getsockname(s, reinterpret_cast<sockaddr*>(&a), &n);
+  close(s);
+  return ntohs(a.sin_port);
+}
+
+// Starts `sigmaflow run graph --out out --overwrite` with `env`; output to `log`.
+pid_t start(const std::string& graph, const fs::path& out, const std::map<std::string, std::string>& env,
+            const fs::path& log) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    FILE* f = std::fopen(log.c_str(), "w");
+    dup2(fileno(f), 1);
+    dup2(fileno(f), 2);
+    setenv("SIGMAFLOW_CACHE_DIR", (scratch() / "cache").c_str(), 1);
+    setenv("SIGMAFLOW_DIST_TIMEOUT", "30", 1);
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    execl(SF_SIGMAFLOW_EXE, SF_SIGMAFLOW_EXE, "run", graph.c_str(), "--out", out.c_str(), "--overwrite", nullptr);
+    _exit(127);
+  }
+  return pid;
+}
+
+// Exit code, or -1 (killed after `timeout_s`).
+int finish(pid_t pid, double timeout_s = 120) {
+  auto t0 = std::chrono::steady_clock::now();
+  for (;;) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > timeout_s) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+std::string write_graph(const std::string& name, const std::string& text) {
+  fs::path p = scratch() / name;
+  std::ofstream(p) << text;
+  return p.string();
+}
+
+std::map<std::string, std::string> rank_env(int rank, int world, int port) {
+  return {{"RANK", std::to_string(rank)},
+          {"WORLD_SIZE", std::to_string(world)},
+          {"LOCAL_RANK", std::to_string(rank)},
+          {"MASTER_ADDR", "127.0.0.1"},
+          {"MASTER_PORT", std::to_string(port)}};
+}
+
+const char* kGraph = R"({
+  "1": {"class_type": "GaussianMixtureModel", "inputs": {"preset": "ring8", "dtype": "float64"}},
+  "3": {"class_type": "ScheduleSweep", "inputs": {"model": ["1", 0], "schedulers": "karras, exponential",
+        "samplers": "euler, heun, euler_ancestral", "steps_list": "5, 10", "batch": 999, "seed": 0,
+        "reference_steps": 100}},
+  "4": {"class_type": "CompareReport", "inputs": {"report": ["3", 0], "filename_prefix": "r"}},
+  "5": {"class_type": "EmptyLatent", "inputs": {"model": ["1", 0], "batch_size": 333}},
+  "6": {"class_type": "KSampler", "inputs": {"model": ["1", 0], "latent_image": ["5", 0], "steps": 7,
+        "sampler_name": "euler_ancestral", "scheduler": "karras", "seed": 4}},
+  "7": {"class_type": "SaveLatent", "inputs": {"samples": ["6", 0], "filename_prefix": "lat"}},
+  "8": {"class_type": "ScoreOptimalScheduler", "inputs": {"model": ["1", 0], "steps": 10, "grid_size": 64,
+        "particles": 64, "use_cache": false}},
+  "9": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["8", 0], "filename_prefix": "so"}}})";
+
+TEST(Distributed, TwoRanksGiveTheSingleProcessResultsBitForBit) {
+  std::string g = write_graph("sweep.json", kGraph);
+  fs::path one = scratch() / "one", two = scratch() / "two";
+  ASSERT_EQ(finish(start(g, one, {}, scratch() / "one.log")), 0) << read(scratch() / "one.log");
+  const int port = free_port();
+  pid_t r0 = start(g, two, rank_env(0, 2, port), scratch() / "r0.log");
+  pid_t r1 = start(g, two, rank_env(1, 2, port), scratch() / "r1.log");
+  EXPECT_EQ(finish(r0), 0) << read(scratch() / "r0.log");
+  EXPECT_EQ(finish(r1), 0) << read(scratch() / "r1.log");
+  // The sampler node (euler_ancestral: per-step noise), the score-optimal estimate (levels and
+  // reverse-process particles shared out) and every sweep metric, bit for bit.
+  EXPECT_EQ(read(one / "lat.npy"), read(two / "lat.npy"));
+  EXPECT_EQ(read(one / "so.json"), read(two / "so.json"));
+  EXPECT_NE(read(one / "so.json").find("80"), std::string::npos);
+  auto a = nlohmann::json::parse(read(one / "r.json")), b = nlohmann::json::parse(read(two / "r.json"));
+  ASSERT_EQ(a["cells"].size(), 12u);
+  ASSERT_EQ(a["cells"].size(), b["cells"].size());
+  for (size_t i = 0; i < a["cells"].size(); ++i) {
+    EXPECT_EQ(a["cells"][i]["schedule"], b["cells"][i]["schedule"]);
+    EXPECT_EQ(a["cells"][i]["sampler"], b["cells"][i]["sampler"]);
+    EXPECT_EQ(a["cells"][i]["metrics"], b["cells"][i]["metrics"]) << i;
+    EXPECT_EQ(a["cells"][i]["sigmas"], b["cells"][i]["sigmas"]) << i;
+  }
+  // Only rank 0 wrote files, the same files; rank 1 printed nothing.
+  std::vector<std::string> fa, fb;
+  for (auto& e : fs::directory_iterator(one)) fa.push_back(e.path().filename());
+  for (auto& e : fs::directory_iterator(two)) fb.push_back(e.path().filename());
+  std::sort(fa.begin(), fa.end());
+  std::sort(fb.begin(), fb.end());
+  EXPECT_EQ(fa, fb);
+  EXPECT_EQ(read(scratch() / "r1.log"), "");
+  EXPECT_NE(read(scratch() / "r0.log").find("done in"), std::string::npos);
+}
+
+TEST(Distributed, ABadGraphFailsOnEveryRankBeforeAnyCollective) {
+  std::string g = write_graph("bad.json", R"({"1": {"class_type": "KarrasScheduler", "inputs": {"steps": -3}},
+      "2": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["1", 0]}}})");
+  const int port = free_port();
+  pid_t r0 = start(g, scratch() / "bad", rank_env(0, 2, port), scratch() / "b0.log");
+  pid_t r1 = start(g, scratch() / "bad", rank_env(1, 2, port), scratch() / "b1.log");
+  EXPECT_EQ(finish(r0, 60), 3);
+  EXPECT_EQ(finish(r1, 60), 3);
+  EXPECT_NE(read(scratch() / "b0.log").find("steps"), std::string::npos) << read(scratch() / "b0.log");
+  EXPECT_NE(read(scratch() / "b1.log").find("steps"), std::string::npos) << read(scratch() / "b1.log");
+}
+
+TEST(Distributed, ARankThatDiesMakesTheOthersExitNamingIt) {
+  std::string g = write_graph("long.json", R"({
+    "1": {"class_type": "GaussianMixtureModel", "inputs": {"preset": "ring8"}},
+    "3": {"class_type": "ScheduleSweep", "inputs": {"model": ["1", 0], "schedulers": "karras",
+          "samplers": "heun", "steps_list": "10", "batch": 20000, "seed": 0, "reference_steps": 3000}},
+    "4": {"class_type": "CompareReport", "inputs": {"report": ["3", 0], "filename_prefix": "r"}}})");
+  const int port = free_port();
+  pid_t r0 = start(g, scratch() / "dies", rank_env(0, 2, port), scratch() / "d0.log");
+  pid_t r1 = start(g, scratch() / "dies", rank_env(1, 2, port), scratch() / "d1.log");
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  kill(r1, SIGKILL);
+  waitpid(r1, nullptr, 0);
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(finish(r0, 90), 4) << read(scratch() / "d0.log");
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 60);
+  std::string log = read(scratch() / "d0.log");
+  EXPECT_NE(log.find("rank 1"), std::string::npos) << log;
+  EXPECT_NE(log.find("died"), std::string::npos) << log;
+}
+
+TEST(Distributed, ABadEnvironmentIsAUsageErrorNamingTheVariable) {
+  std::string g = write_graph("ok.json", R"({"1": {"class_type": "KarrasScheduler", "inputs": {"steps": 3}},
+      "2": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["1", 0]}}})");
+  const std::vector<std::pair<std::map<std::string, std::string>, std::string>> cases = {
+      {{{"RANK", "2"}, {"WORLD_SIZE", "2"}}, "RANK"},
+      {{{"RANK", "0"}, {"WORLD_SIZE", "0"}}, "WORLD_SIZE"},
+      {{{"RANK", "x"}, {"WORLD_SIZE", "2"}}, "RANK"},
+      {{{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_PORT", "70000"}}, "MASTER_PORT"}};
+  for (const auto& [env, name] : cases) {
+    fs::path log = scratch() / "env.log";
+    EXPECT_EQ(finish(start(g, scratch() / "env", env, log), 30), 2) << read(log);
+    EXPECT_NE(read(log).find(name), std::string::npos) << read(log);
+  }
+  // WORLD_SIZE=1: a single process, as without the variables.
+  fs::path log = scratch() / "one_rank.log";
+  EXPECT_EQ(finish(start(g, scratch() / "env1", {{"RANK", "0"}, {"WORLD_SIZE", "1"}}, log), 30), 0) << read(log);
+}
+
+}  // namespace
