@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <tuple>
 
 #include "sigmaflow/diffusion/noise.h"
 #include "sigmaflow/diffusion/training.h"
@@ -12,7 +13,7 @@
 namespace sf::diffusion {
 
 ScoreErrorResult score_error(const Model& model, const Model& reference, int64_t n, int64_t bands, double smin,
-                             double smax, uint64_t seed) {
+                             double smax, uint64_t seed, const Collectives* group) {
   const ExactDensity* exact = reference.exact();
   if (!exact) throw std::invalid_argument("the reference model has no exact density");
   if (n < 1 || bands < 1 || !(smin > 0) || !(smin < smax)) throw std::invalid_argument("bad score-error settings");
@@ -33,10 +34,15 @@ ScoreErrorResult score_error(const Model& model, const Model& reference, int64_t
     std::vector<int64_t> view(static_cast<size_t>(x0.dim()), 1);
     view[0] = n;
     at::Tensor x = x0 + noise * at::tensor(sigma, at::kDouble).view(view);
-    NoiseLevels levels(sigma);
-    at::Tensor dm = model.denoise(x.to(model.device(), model.dtype()), levels).to(at::kCPU, at::kDouble);
-    at::Tensor dr = reference.denoise(x.to(reference.device(), reference.dtype()), levels).to(at::kCPU, at::kDouble);
-    at::Tensor err = (dm - dr).square().reshape({n, -1}).sum(1) / static_cast<double>(d);
+    int64_t begin = 0, end = n;
+    const bool shard = group && group->world_size() > 1 && n >= group->world_size();
+    if (shard) std::tie(begin, end) = group->shard(n);
+    NoiseLevels levels(std::vector<double>(sigma.begin() + begin, sigma.begin() + end));
+    at::Tensor xs = x.narrow(0, begin, end - begin);
+    at::Tensor dm = model.denoise(xs.to(model.device(), model.dtype()), levels).to(at::kCPU, at::kDouble);
+    at::Tensor dr = reference.denoise(xs.to(reference.device(), reference.dtype()), levels).to(at::kCPU, at::kDouble);
+    at::Tensor err = (dm - dr).square().reshape({end - begin, -1}).sum(1) / static_cast<double>(d);
+    if (shard) err = group->all_gather_rows(err);
     r.band_lo.push_back(std::exp(lo + width * static_cast<double>(b)));
     r.band_hi.push_back(std::exp(lo + width * static_cast<double>(b + 1)));
     r.band_error.push_back(err.mean().item<double>());

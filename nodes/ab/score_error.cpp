@@ -29,7 +29,7 @@ NodeDef score_error_node() {
                        "has another sample shape than reference_model " + c10::str(ref->sample_shape()));
     diffusion::ScoreErrorResult r =
         diffusion::score_error(*model, *ref, in.get_int("samples"), in.get_int("bands"), in.get_float("sigma_min"),
-                               in.get_float("sigma_max"), in.get_uint("seed"));
+                               in.get_float("sigma_max"), in.get_uint("seed"), ctx.collectives());
     std::ostringstream os;
     os << "score error per band (sigma range: mean ||D - D_true||^2 / d):";
     for (size_t b = 0; b < r.band_error.size(); ++b)
@@ -58,7 +58,7 @@ NodeDef log_likelihood_node() {
        Float("sigma_max", 80.0, 1e-5, 1e5, 0.1), Seed("seed")},
       {{"METRIC", "METRIC"}});
   c.constraints = {Less("sigma_min", "sigma_max")};
-  return make_node(c, [](Context&, const Inputs& in) {
+  return make_node(c, [](Context& ctx, const Inputs& in) {
     auto model = in.get<Model>("model");
     auto ref = in.get<Model>("reference_model");
     if (model->sample_shape() != ref->sample_shape())
@@ -66,12 +66,17 @@ NodeDef log_likelihood_node() {
                        "has another sample shape than reference_model " + c10::str(ref->sample_shape()));
     at::Tensor x = exact_of(*ref, "reference_model").sample_data(in.get_int("samples"), in.get_uint("seed"));
     at::Tensor ll;
+    // Under torchrun each rank integrates its rows; the per-sample values are gathered.
+    const Collectives* group = ctx.collectives();
+    const bool shard = group && group->world_size() > 1 && x.size(0) >= group->world_size();
+    auto [begin, end] = shard ? group->shard(x.size(0)) : std::pair<int64_t, int64_t>{0, x.size(0)};
     try {
-      ll = diffusion::ode_log_likelihood(*model, x, in.get_int("steps"), in.get_float("sigma_min"),
-                                         in.get_float("sigma_max"));
+      ll = diffusion::ode_log_likelihood(*model, x.narrow(0, begin, end - begin), in.get_int("steps"),
+                                         in.get_float("sigma_min"), in.get_float("sigma_max"));
     } catch (const std::invalid_argument& e) {
       throw InputError("model", c10::str(model->sample_shape()), e.what());
     }
+    if (shard) ll = group->all_gather_rows(ll);
     auto m = std::make_shared<Metric>();
     m->name = "log_likelihood";
     m->value = ll.mean().item<double>();

@@ -108,7 +108,14 @@ const char* kGraph = R"({
   "7": {"class_type": "SaveLatent", "inputs": {"samples": ["6", 0], "filename_prefix": "lat"}},
   "8": {"class_type": "ScoreOptimalScheduler", "inputs": {"model": ["1", 0], "steps": 10, "grid_size": 64,
         "particles": 64, "use_cache": false}},
-  "9": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["8", 0], "filename_prefix": "so"}}})";
+  "9": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["8", 0], "filename_prefix": "so"}},
+  "10": {"class_type": "GaussianMixtureModel", "inputs": {"preset": "clusters2d", "dtype": "float64"}},
+  "11": {"class_type": "ScoreError", "inputs": {"model": ["1", 0], "reference_model": ["10", 0], "samples": 301,
+         "bands": 3}},
+  "12": {"class_type": "LogLikelihood", "inputs": {"model": ["1", 0], "reference_model": ["10", 0], "samples": 51,
+         "steps": 8}},
+  "13": {"class_type": "CompareReport", "inputs": {"metric_1": ["11", 0], "metric_2": ["12", 0],
+         "filename_prefix": "m"}}})";
 
 TEST(Distributed, TwoRanksGiveTheSingleProcessResultsBitForBit) {
   std::string g = write_graph("sweep.json", kGraph);
@@ -123,6 +130,10 @@ TEST(Distributed, TwoRanksGiveTheSingleProcessResultsBitForBit) {
   // reverse-process particles shared out) and every sweep metric, bit for bit.
   EXPECT_EQ(read(one / "lat.npy"), read(two / "lat.npy"));
   EXPECT_EQ(read(one / "so.json"), read(two / "so.json"));
+  // ScoreError and LogLikelihood, sharded along their samples.
+  auto ma = nlohmann::json::parse(read(one / "m.json")), mb = nlohmann::json::parse(read(two / "m.json"));
+  ASSERT_EQ(ma["cells"].size(), 2u);
+  for (size_t i = 0; i < 2; ++i) EXPECT_EQ(ma["cells"][i]["metrics"], mb["cells"][i]["metrics"]) << i;
   EXPECT_NE(read(one / "so.json").find("80"), std::string::npos);
   auto a = nlohmann::json::parse(read(one / "r.json")), b = nlohmann::json::parse(read(two / "r.json"));
   ASSERT_EQ(a["cells"].size(), 12u);

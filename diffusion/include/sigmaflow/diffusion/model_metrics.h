@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "sigmaflow/collectives.h"
 #include "sigmaflow/model.h"
 
 namespace sf::diffusion {
@@ -21,8 +22,10 @@ struct ScoreErrorResult {
 // x0 = reference.sample_data(n, seed); each of `bands` log-uniform bands of [sigma_min,
 // sigma_max] gets n rows with sigma log-uniform in the band and x = x0 + sigma n (noise from
 // `seed`). Both models see the same x. lambda is EDM's weight with the data's std.
+// Under torchrun (`group`), each rank evaluates its rows of every band and the per-row errors
+// are gathered, so every rank returns the single process's result.
 ScoreErrorResult score_error(const Model& model, const Model& reference, int64_t n, int64_t bands, double sigma_min,
-                             double sigma_max, uint64_t seed);
+                             double sigma_max, uint64_t seed, const Collectives* group = nullptr);
 
 // log p(x) (nats, [N] float64) of the probability-flow ODE dx/d(ln sigma) = x - D(x, sigma) run
 // from sigma_min to sigma_max by Heun's method in ln sigma with `steps` steps, with the exact
