@@ -171,7 +171,7 @@ TEST(Distributed, ARankThatDiesMakesTheOthersExitNamingIt) {
   std::string g = write_graph("long.json", R"({
     "1": {"class_type": "GaussianMixtureModel", "inputs": {"preset": "ring8"}},
     "3": {"class_type": "ScheduleSweep", "inputs": {"model": ["1", 0], "schedulers": "karras",
-          "samplers": "heun", "steps_list": "10", "batch": 20000, "seed": 0, "reference_steps": 3000}},
+          "samplers": "heun", "steps_list": "10", "batch": 20000, "seed": 0, "reference_steps": 1000}},
     "4": {"class_type": "CompareReport", "inputs": {"report": ["3", 0], "filename_prefix": "r"}}})");
   const int port = free_port();
   pid_t r0 = start(g, scratch() / "dies", rank_env(0, 2, port), scratch() / "d0.log");
@@ -179,9 +179,12 @@ TEST(Distributed, ARankThatDiesMakesTheOthersExitNamingIt) {
   std::this_thread::sleep_for(std::chrono::seconds(2));
   kill(r1, SIGKILL);
   waitpid(r1, nullptr, 0);
+  // Rank 0 notices at its next collective (after its own half of the reference: about 6 s here,
+  // 25 s under the sanitizers) and then at once (the peer's socket is closed), well inside the
+  // 30 s collective timeout: the bound below is its work plus that timeout.
   auto t0 = std::chrono::steady_clock::now();
-  EXPECT_EQ(finish(r0, 90), 4) << read(scratch() / "d0.log");
-  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 60);
+  EXPECT_EQ(finish(r0, 120), 4) << read(scratch() / "d0.log");
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 90);
   std::string log = read(scratch() / "d0.log");
   EXPECT_NE(log.find("rank 1"), std::string::npos) << log;
   EXPECT_NE(log.find("died"), std::string::npos) << log;
