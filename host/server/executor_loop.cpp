@@ -97,6 +97,15 @@ void report_failure(PromptObserver& obs, const QueuedPrompt& p, const RunResult&
 
 }  // namespace
 
+void ServerCore::keepalive() const {
+  bool running;
+  {
+    std::lock_guard<std::mutex> lock(state_->m);
+    running = state_->running != nullptr;
+  }
+  if (running) state_->broadcast_status();
+}
+
 void ServerCore::start() {
   state_->executor = std::thread([this] { run_executor(); });
 }

@@ -310,6 +310,17 @@ int run_server(const NodeSource& source, const ServeOptions& options) {
   }
   listener->accept();
   core.start();
+  // Every 4 s: a status message while a prompt runs (ServerCore::keepalive).
+  net::steady_timer keepalive(ioc);
+  std::function<void()> tick = [&] {
+    keepalive.expires_after(std::chrono::seconds(4));
+    keepalive.async_wait([&](beast::error_code e) {
+      if (e) return;
+      core.keepalive();
+      tick();
+    });
+  };
+  tick();
   // SIGINT / SIGTERM: the running prompt is interrupted at its next step, in-flight temporary
   // files are removed, and the server exits 0.
   net::signal_set signals(ioc, SIGINT, SIGTERM);
@@ -317,6 +328,7 @@ int run_server(const NodeSource& source, const ServeOptions& options) {
     fmt::print("signal {}: stopping (interrupting the running prompt)\n", sig);
     std::fflush(stdout);
     listener->stop();
+    keepalive.cancel();
     core.stop();
     remove_inflight_temp_files();
     ioc.stop();

@@ -69,6 +69,10 @@ class ServerCore {
   // Interrupts the running prompt, drops the pending ones, joins the executor thread.
   void stop();
   const ServeOptions& options() const { return options_; }
+  // While a prompt runs, a "status" message to every client (the net layer calls it every few
+  // seconds): clients with an inactivity timeout (@saintno/comfyui-sdk reconnects after 10 s
+  // without a message) stay connected through long nodes that report no progress.
+  void keepalive() const;
 
  private:
   HttpResponse submit(const std::string& body);
