@@ -26,10 +26,11 @@ ScoreErrorResult score_error(const Model& model, const Model& reference, int64_t
   double weighted_sum = 0.0;
   const int64_t d = x0.numel() / n;
   for (int64_t b = 0; b < bands; ++b) {
-    at::Tensor u = at::rand({n}, gen, at::kDouble);
+    at::Tensor u = at::rand({n}, gen, at::kDouble).contiguous();
+    const double* up = u.data_ptr<double>();
     std::vector<double> sigma(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i)
-      sigma[static_cast<size_t>(i)] = std::exp(lo + width * (static_cast<double>(b) + u[i].item<double>()));
+      sigma[static_cast<size_t>(i)] = std::exp(lo + width * (static_cast<double>(b) + up[i]));
     at::Tensor noise = at::randn(x0.sizes(), gen, at::kDouble);
     std::vector<int64_t> view(static_cast<size_t>(x0.dim()), 1);
     view[0] = n;
@@ -46,8 +47,10 @@ ScoreErrorResult score_error(const Model& model, const Model& reference, int64_t
     r.band_lo.push_back(std::exp(lo + width * static_cast<double>(b)));
     r.band_hi.push_back(std::exp(lo + width * static_cast<double>(b + 1)));
     r.band_error.push_back(err.mean().item<double>());
+    err = err.contiguous();
+    const double* ep = err.data_ptr<double>();
     for (int64_t i = 0; i < n; ++i)
-      weighted_sum += edm_loss_weight(sigma[static_cast<size_t>(i)], r.sigma_data) * err[i].item<double>();
+      weighted_sum += edm_loss_weight(sigma[static_cast<size_t>(i)], r.sigma_data) * ep[i];
   }
   r.weighted = weighted_sum / static_cast<double>(n * bands);
   return r;

@@ -53,29 +53,24 @@ void on_fatal(int sig) {
 struct sigaction g_prev_int, g_prev_term;
 std::atomic<std::atomic<bool>*> g_graceful{nullptr};
 
-void on_interrupt(int sig) {
-  std::atomic<bool>* graceful = g_graceful.load();
-  if (sig == SIGINT && graceful && !graceful->exchange(true) && !temp_files_in_flight()) {
-    const char* head = "\ninterrupted (SIGINT)";
-    write_all(head, std::strlen(head));
-    if (g_have_running.load()) {
-      const char* mid = " while running ";
-      write_all(mid, std::strlen(mid));
-      write_all(g_running, strnlen(g_running, kMessageMax));
-    }
-    const char* tail = ": stopping at its next step (Ctrl-C again to quit at once)\n";
-    write_all(tail, std::strlen(tail));
-    return;
-  }
-  const char* head = sig == SIGINT ? "\ninterrupted (SIGINT)" : "\nterminated (SIGTERM)";
+// Async-signal-safe: "<head> while running <node><tail>".
+void write_interrupted(const char* head, const char* tail) {
   write_all(head, std::strlen(head));
   if (g_have_running.load()) {
     const char* mid = " while running ";
     write_all(mid, std::strlen(mid));
     write_all(g_running, strnlen(g_running, kMessageMax));
   }
-  const char* tail = "; temporary files removed\n";
   write_all(tail, std::strlen(tail));
+}
+
+void on_interrupt(int sig) {
+  std::atomic<bool>* graceful = g_graceful.load();
+  if (sig == SIGINT && graceful && !graceful->exchange(true) && !temp_files_in_flight()) {
+    write_interrupted("\ninterrupted (SIGINT)", ": stopping at its next step (Ctrl-C again to quit at once)\n");
+    return;
+  }
+  write_interrupted(sig == SIGINT ? "\ninterrupted (SIGINT)" : "\nterminated (SIGTERM)", "; temporary files removed\n");
   remove_inflight_temp_files();
   _exit(130);
 }

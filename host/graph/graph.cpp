@@ -152,8 +152,10 @@ class KeyTracker : public nlohmann::json_sax<json> {
   std::string node_;
 };
 
-Result<Graph> parse_graph(const std::string& text) {
-  KeyTracker tracker;
+namespace {
+
+// The tracker's linear pass, then the document.
+Result<json> scan_and_parse(const std::string& text, KeyTracker& tracker) {
   const bool scanned = json::sax_parse(text, &tracker);
   if (tracker.too_deep)
     return InvalidArgument("the JSON nests deeper than " + std::to_string(kMaxJsonDepth) +
@@ -167,12 +169,25 @@ Result<Graph> parse_graph(const std::string& text) {
     return InvalidArgument("malformed JSON at line " + std::to_string(line) + ", column " + std::to_string(column) +
                            ": " + what);
   }
-  json doc;
   try {
-    doc = json::parse(text);
+    return json::parse(text);
   } catch (const json::exception& e) {
     return InvalidArgument(std::string("malformed JSON: ") + e.what());
   }
+}
+
+}  // namespace
+
+Result<json> parse_json_bounded(const std::string& text) {
+  KeyTracker tracker;
+  return scan_and_parse(text, tracker);
+}
+
+Result<Graph> parse_graph(const std::string& text) {
+  KeyTracker tracker;
+  auto parsed = scan_and_parse(text, tracker);
+  if (!parsed.ok()) return parsed.status();
+  json doc = std::move(*parsed);
   Graph g;
   g.text = text;
   g.problems = std::move(tracker.problems);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,6 +60,9 @@ struct Graph {
 // validation can report all of them at once. Reading the file refuses non-regular files and
 // files over kMaxGraphFileBytes.
 Result<Graph> parse_graph(const std::string& text);
+// Any JSON text under the same rules (nesting bounded before a document is built: nlohmann's
+// destructor recurses), e.g. a request body.
+Result<nlohmann::json> parse_json_bounded(const std::string& text);
 Result<Graph> load_graph_file(const std::string& path);
 
 // Numeric-aware ordering of node ids ("2" < "10"), for stable messages and plans.

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "graph/graph.h"
 #include "server/core_state.h"
 
 namespace sf::host {
@@ -67,40 +68,14 @@ HttpResponse error_response(int status, const std::string& type, const std::stri
                {"node_errors", json::object()}});
 }
 
-// Bodies are bounded by the network layer; nesting is bounded here, before a document is built
-// (nlohmann's destructor recurses).
-class DepthCheck : public nlohmann::json_sax<json> {
- public:
-  bool null() override { return true; }
-  bool boolean(bool) override { return true; }
-  bool number_integer(number_integer_t) override { return true; }
-  bool number_unsigned(number_unsigned_t) override { return true; }
-  bool number_float(number_float_t, const string_t&) override { return true; }
-  bool string(string_t&) override { return true; }
-  bool binary(binary_t&) override { return true; }
-  bool start_object(std::size_t) override { return ++depth_ < kMaxJsonDepth; }
-  bool start_array(std::size_t) override { return ++depth_ < kMaxJsonDepth; }
-  bool end_object() override { return --depth_ >= 0; }
-  bool end_array() override { return --depth_ >= 0; }
-  bool key(string_t&) override { return true; }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
-    error = e.what();
-    return false;
-  }
-  std::string error;
-
- private:
-  int depth_ = 0;
-};
-
+// Bodies are bounded by the network layer; nesting by parse_json_bounded.
 std::optional<json> parse_body(const std::string& body, std::string& why) {
-  DepthCheck check;
-  if (!json::sax_parse(body, &check)) {
-    why = check.error.empty() ? "the JSON nests deeper than " + std::to_string(kMaxJsonDepth) + " levels"
-                              : "malformed JSON: " + check.error;
+  auto doc = parse_json_bounded(body);
+  if (!doc.ok()) {
+    why = doc.status().message();
     return std::nullopt;
   }
-  return json::parse(body, nullptr, false);
+  return std::move(*doc);
 }
 
 std::string content_type_of(const fs::path& p) {

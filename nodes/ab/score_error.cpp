@@ -9,6 +9,29 @@
 
 namespace sf::nodes {
 
+namespace {
+
+// Both models of a comparison, with the same sample shape.
+std::pair<std::shared_ptr<const Model>, std::shared_ptr<const Model>> compared_models(const Inputs& in) {
+  auto model = in.get<Model>("model");
+  auto ref = in.get<Model>("reference_model");
+  if (model->sample_shape() != ref->sample_shape())
+    throw InputError("model", c10::str(model->sample_shape()),
+                     "has another sample shape than reference_model " + c10::str(ref->sample_shape()));
+  return {model, ref};
+}
+
+Outputs metric_output(const std::string& name, double value, bool lower_is_better, const std::string& computed_on) {
+  auto m = std::make_shared<Metric>();
+  m->name = name;
+  m->value = value;
+  m->lower_is_better = lower_is_better;
+  m->computed_on = computed_on;
+  return Outputs{Value(std::shared_ptr<const Object>(m))};
+}
+
+}  // namespace
+
 NodeDef score_error_node() {
   NodeContract c = Node(
       "ScoreError", kMetricCategory,
@@ -22,11 +45,7 @@ NodeDef score_error_node() {
       {{"METRIC", "METRIC"}});
   c.constraints = {Less("sigma_min", "sigma_max")};
   return make_node(c, [](Context& ctx, const Inputs& in) {
-    auto model = in.get<Model>("model");
-    auto ref = in.get<Model>("reference_model");
-    if (model->sample_shape() != ref->sample_shape())
-      throw InputError("model", c10::str(model->sample_shape()),
-                       "has another sample shape than reference_model " + c10::str(ref->sample_shape()));
+    auto [model, ref] = compared_models(in);
     diffusion::ScoreErrorResult r =
         diffusion::score_error(*model, *ref, in.get_int("samples"), in.get_int("bands"), in.get_float("sigma_min"),
                                in.get_float("sigma_max"), in.get_uint("seed"), ctx.collectives());
@@ -37,13 +56,9 @@ NodeDef score_error_node() {
          << "]: " << number_text(r.band_error[b]);
     os << "\n  EDM-weighted overall: " << number_text(r.weighted);
     ctx.info(os.str());
-    auto m = std::make_shared<Metric>();
-    m->name = "score_error";
-    m->value = r.weighted;
-    m->lower_is_better = true;
-    m->computed_on = std::to_string(in.get_int("samples")) + " samples x " + std::to_string(in.get_int("bands")) +
-                     " bands vs the exact denoiser of " + ref->describe();
-    return Outputs{Value(std::shared_ptr<const Object>(m))};
+    return metric_output("score_error", r.weighted, true,
+                         std::to_string(in.get_int("samples")) + " samples x " + std::to_string(in.get_int("bands")) +
+                             " bands vs the exact denoiser of " + ref->describe());
   });
 }
 
@@ -59,11 +74,7 @@ NodeDef log_likelihood_node() {
       {{"METRIC", "METRIC"}});
   c.constraints = {Less("sigma_min", "sigma_max")};
   return make_node(c, [](Context& ctx, const Inputs& in) {
-    auto model = in.get<Model>("model");
-    auto ref = in.get<Model>("reference_model");
-    if (model->sample_shape() != ref->sample_shape())
-      throw InputError("model", c10::str(model->sample_shape()),
-                       "has another sample shape than reference_model " + c10::str(ref->sample_shape()));
+    auto [model, ref] = compared_models(in);
     at::Tensor x = exact_of(*ref, "reference_model").sample_data(in.get_int("samples"), in.get_uint("seed"));
     at::Tensor ll;
     // Under torchrun each rank integrates its rows; the per-sample values are gathered.
@@ -77,13 +88,9 @@ NodeDef log_likelihood_node() {
       throw InputError("model", c10::str(model->sample_shape()), e.what());
     }
     if (shard) ll = group->all_gather_rows(ll);
-    auto m = std::make_shared<Metric>();
-    m->name = "log_likelihood";
-    m->value = ll.mean().item<double>();
-    m->lower_is_better = false;
-    m->computed_on = std::to_string(in.get_int("samples")) + " exact samples, probability-flow ODE with " +
-                     std::to_string(in.get_int("steps")) + " Heun steps";
-    return Outputs{Value(std::shared_ptr<const Object>(m))};
+    return metric_output("log_likelihood", ll.mean().item<double>(), false,
+                         std::to_string(in.get_int("samples")) + " exact samples, probability-flow ODE with " +
+                             std::to_string(in.get_int("steps")) + " Heun steps");
   });
 }
 

@@ -277,7 +277,7 @@ NodeDef train_denoiser_node() {
                                settings_json(in, *levels, diffusion::parameter_count(*net))))
       ctx.record_output(f);
     auto diag = std::make_shared<ScheduleDiagnostics>();
-    diag->method = "training levels: " + levels->describe();
+    diag->method = "TrainDenoiser " + ctx.node_id() + " levels";
     diag->grid = final_knots;
     diag->interval_cost = levels->last_costs();
     diag->schedule = final_knots;

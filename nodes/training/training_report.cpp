@@ -27,8 +27,8 @@ std::vector<std::string> write_training_report(const std::string& base, const st
   std::vector<double> steps(log.loss_steps.begin(), log.loss_steps.end());
   if (!steps.empty()) {
     Series loss{"training loss (mean per interval)", steps, log.loss};
-    Status p = write_plot(base + "_loss", plot_spec(title + ": loss", "step", "EDM-weighted loss", false, true), {loss},
-                          &written);
+    Status p = write_plot(base + "_loss", plot_spec(title + ": loss", "step", "EDM-weighted loss", false, false),
+                          {loss}, &written);
     if (!p.ok() && p.code() != Code::kInvalidArgument) throw std::runtime_error(p.message());
   }
   // Schedule snapshots: level index against sigma, a few snapshots plus the final schedule.

@@ -75,10 +75,11 @@ std::string LogNormalLevels::describe() const {
 }
 
 std::vector<double> LogNormalLevels::draw(int64_t batch, at::Generator& gen, std::vector<int64_t>& knots) {
-  at::Tensor z = at::randn({batch}, gen, at::kDouble);
+  at::Tensor z = at::randn({batch}, gen, at::kDouble).contiguous();
+  const double* zp = z.data_ptr<double>();
   std::vector<double> s(static_cast<size_t>(batch));
   for (int64_t b = 0; b < batch; ++b)
-    s[static_cast<size_t>(b)] = std::clamp(std::exp(p_mean_ + p_std_ * z[b].item<double>()), sigma_min_, sigma_max_);
+    s[static_cast<size_t>(b)] = std::clamp(std::exp(p_mean_ + p_std_ * zp[b]), sigma_min_, sigma_max_);
   knots.assign(static_cast<size_t>(batch), -1);
   return s;
 }

@@ -1,5 +1,7 @@
 #include "sigmaflow/scheduler/score_optimal/adaptive_levels.h"
 
+#include <c10/util/StringUtil.h>
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -20,7 +22,7 @@ AdaptiveLevels::AdaptiveLevels(std::vector<double> initial, AdaptiveOptions o)
 }
 
 std::string AdaptiveLevels::describe() const {
-  return "adaptive (Algorithm 2, " + std::to_string(knots_.size()) + " levels, gamma " + std::to_string(o_.gamma) +
+  return "adaptive (Algorithm 2, " + std::to_string(knots_.size()) + " levels, gamma " + c10::str(o_.gamma) +
          ", n_min " + std::to_string(o_.n_min) + ", burn-in " + std::to_string(o_.burn_in) + ")";
 }
 
