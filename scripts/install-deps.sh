@@ -10,11 +10,13 @@ PKGS=(
   libpng-dev libplplot-dev plplot-driver-cairo fonts-dejavu-core
   zlib1g-dev
   dataset-fashion-mnist
+  python3-torch
 )
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# python3-torch provides torchrun, which tests/distributed launches sigmaflow with.
 # Node.js and npm run the ComfyUI clients of the server tests (tests/clients); any node/npm on the
 # PATH will do, else Debian's.
 command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)

@@ -1,10 +1,13 @@
 #include "distributed/process_group.h"
 
 #include <ATen/ATen.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <netdb.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
+#include <thread>
 
 namespace sf::host {
 
@@ -31,6 +35,28 @@ bool parse_int(const char* text, long lo, long hi, long& out) {
   if (errno != 0 || *end != '\0' || v < lo || v > hi) return false;
   out = v;
   return true;
+}
+
+// Waits until something listens at addr:port, polling every 10 ms. c10d's TCPStore client retries
+// a refused connection only once a second, which made every launch where a client starts before
+// rank 0's server a second slower.
+void wait_for_listener(const std::string& addr, int port, double timeout_s) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(addr.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  bool up = false;
+  while (!up && std::chrono::steady_clock::now() < deadline) {
+    for (addrinfo* a = found; a && !up; a = a->ai_next) {
+      int s = ::socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+      if (s < 0) continue;
+      up = ::connect(s, a->ai_addr, a->ai_addrlen) == 0;
+      ::close(s);
+    }
+    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::freeaddrinfo(found);
 }
 
 }  // namespace
@@ -63,12 +89,18 @@ Result<std::optional<LaunchEnv>> launch_from_environment() {
     if (!parse_int(t, 1, 86400, v)) return bad("SIGMAFLOW_DIST_TIMEOUT", t, "is not a number of seconds in 1..86400");
     e.timeout_s = static_cast<double>(v);
   }
+  if (const char* agent = std::getenv("TORCHELASTIC_USE_AGENT_STORE")) e.agent_store = std::string(agent) == "True";
+  if (const char* restarts = std::getenv("TORCHELASTIC_RESTART_COUNT")) {
+    if (!parse_int(restarts, 0, 1 << 20, v))
+      return bad("TORCHELASTIC_RESTART_COUNT", restarts, "is not a restart count >= 0");
+    e.restart_count = static_cast<int>(v);
+  }
   return std::optional<LaunchEnv>(e);
 }
 
 struct ProcessGroup::Impl {
   LaunchEnv env;
-  c10::intrusive_ptr<c10d::TCPStore> store;
+  c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
 
   // The message of a failed collective: the ranks that recorded a failure, else the timeout.
@@ -142,11 +174,15 @@ Result<std::unique_ptr<ProcessGroup>> ProcessGroup::join(const LaunchEnv& env) {
   try {
     c10d::TCPStoreOptions o;
     o.port = static_cast<std::uint16_t>(env.master_port);
-    o.isServer = env.rank == 0;
+    o.isServer = env.rank == 0 && !env.agent_store;
     o.numWorkers = static_cast<std::size_t>(env.world_size);
     o.waitWorkers = true;
     o.timeout = timeout;
+    if (!o.isServer) wait_for_listener(env.master_addr, env.master_port, env.timeout_s);
     impl->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, o);
+    if (env.agent_store)
+      impl->store =
+          c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(env.restart_count), impl->store);
     auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
     opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     impl->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(impl->store, env.rank, env.world_size, opts);

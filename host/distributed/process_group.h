@@ -1,6 +1,9 @@
 // Joining a torchrun launch: the environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,
-// MASTER_PORT), a c10d TCPStore (rank 0 hosts it) and a ProcessGroupGloo (CPU tensors; this
-// LibTorch has no NCCL), behind the plugin API's Collectives.
+// MASTER_PORT), a c10d TCPStore and a ProcessGroupGloo (CPU tensors; this LibTorch has no NCCL),
+// behind the plugin API's Collectives. Under torchrun's elastic agent
+// (TORCHELASTIC_USE_AGENT_STORE=True) the agent already hosts the store at MASTER_ADDR:MASTER_PORT,
+// so every rank joins it as a client under "/worker/attempt_<TORCHELASTIC_RESTART_COUNT>", as
+// PyTorch's own env:// rendezvous does; otherwise rank 0 hosts it.
 //
 // Failures: a rank that fails records "rank N: <message>" in the store before it exits; a rank
 // whose collective fails (a peer's socket closed, or no answer within the timeout) reports the
@@ -23,6 +26,8 @@ struct LaunchEnv {
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
   double timeout_s = 120;
+  bool agent_store = false;  // torchrun's agent hosts the store
+  int restart_count = 0;     // torchrun's TORCHELASTIC_RESTART_COUNT
 };
 
 // The launch described by the environment; nullopt when RANK and WORLD_SIZE are both unset (a

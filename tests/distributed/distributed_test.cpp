@@ -10,7 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -153,6 +155,61 @@ TEST(Distributed, TwoRanksGiveTheSingleProcessResultsBitForBit) {
   EXPECT_EQ(fa, fb);
   EXPECT_EQ(read(scratch() / "r1.log"), "");
   EXPECT_NE(read(scratch() / "r0.log").find("done in"), std::string::npos);
+}
+
+// Runs `argv` (a launcher command line) with output to `log`.
+pid_t start_command(const std::vector<std::string>& argv, const fs::path& log) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    FILE* f = std::fopen(log.c_str(), "w");
+    dup2(fileno(f), 1);
+    dup2(fileno(f), 2);
+    setenv("SIGMAFLOW_CACHE_DIR", (scratch() / "cache").c_str(), 1);
+    setenv("SIGMAFLOW_DIST_TIMEOUT", "30", 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// torchrun itself (Debian's python3-torch, installed by scripts/install-deps.sh), in its two
+// launch modes: the static rendezvous, where torchrun's agent hosts the store and every rank joins
+// it as a client (TORCHELASTIC_USE_AGENT_STORE), and --standalone (c10d rendezvous; rank 0 hosts
+// the store). `--redirects 2 --tee 2`: Debian's torchrun 1.13 under Python 3.11 fails to parse its
+// own default "0" for these flags (IntFlag iteration no longer yields NONE); any other value works.
+TEST(Distributed, TorchrunLaunchesGiveTheSingleProcessResults) {
+  ASSERT_EQ(std::system("command -v torchrun >/dev/null"), 0)
+      << "torchrun is not on PATH: scripts/install-deps.sh installs Debian's python3-torch, which provides it";
+  std::string g = write_graph("small.json", R"({
+    "1": {"class_type": "GaussianMixtureModel", "inputs": {"preset": "ring8", "dtype": "float64"}},
+    "3": {"class_type": "ScheduleSweep", "inputs": {"model": ["1", 0], "schedulers": "karras",
+          "samplers": "euler, euler_ancestral", "steps_list": "6", "batch": 201, "seed": 3, "reference_steps": 50}},
+    "4": {"class_type": "CompareReport", "inputs": {"report": ["3", 0], "filename_prefix": "r"}},
+    "5": {"class_type": "EmptyLatent", "inputs": {"model": ["1", 0], "batch_size": 101}},
+    "6": {"class_type": "KSampler", "inputs": {"model": ["1", 0], "latent_image": ["5", 0], "steps": 5,
+          "sampler_name": "euler_ancestral", "scheduler": "karras", "seed": 9}},
+    "7": {"class_type": "SaveLatent", "inputs": {"samples": ["6", 0], "filename_prefix": "lat"}}})");
+  fs::path one = scratch() / "small_one";
+  ASSERT_EQ(finish(start(g, one, {}, scratch() / "small_one.log")), 0) << read(scratch() / "small_one.log");
+  const std::vector<std::vector<std::string>> modes = {
+      {"--master_addr", "127.0.0.1", "--master_port", std::to_string(free_port())}, {"--standalone"}};
+  for (size_t k = 0; k < modes.size(); ++k) {
+    fs::path out = scratch() / ("torchrun" + std::to_string(k)),
+             log = scratch() / ("torchrun" + std::to_string(k) + ".log");
+    std::vector<std::string> argv = {"torchrun", "--redirects",      "2", "--tee", "2", "--monitor_interval",
+                                     "0.2",      "--nproc_per_node", "2"};
+    argv.insert(argv.end(), modes[k].begin(), modes[k].end());
+    for (const char* a : {"--no_python", SF_SIGMAFLOW_EXE, "run"}) argv.push_back(a);
+    for (const std::string& a : {g, std::string("--out"), out.string(), std::string("--overwrite")}) argv.push_back(a);
+    ASSERT_EQ(finish(start_command(argv, log)), 0) << modes[k][0] << "\n" << read(log);
+    EXPECT_EQ(read(one / "lat.npy"), read(out / "lat.npy")) << modes[k][0];
+    auto a = nlohmann::json::parse(read(one / "r.json")), b = nlohmann::json::parse(read(out / "r.json"));
+    ASSERT_EQ(a["cells"].size(), 2u);
+    for (size_t i = 0; i < 2; ++i) EXPECT_EQ(a["cells"][i]["metrics"], b["cells"][i]["metrics"]) << modes[k][0];
+  }
 }
 
 TEST(Distributed, ABadGraphFailsOnEveryRankBeforeAnyCollective) {
