@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "exec/allocator.h"
 #include "exec/threads.h"
 
 namespace sf::host {
@@ -86,6 +87,7 @@ int run_cli(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitUsage;
   }
+  keep_freed_memory_for_reuse();
   std::string thread_error;
   if (!set_threads(thread_error)) {
     fmt::print(stderr, "error: {}\n", thread_error);

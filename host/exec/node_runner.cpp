@@ -6,6 +6,7 @@
 #include <random>
 #include <thread>
 
+#include "exec/allocator.h"
 #include "exec/executor.h"
 #include "exec/threads.h"
 #include "graph/graph.h"
@@ -97,6 +98,7 @@ struct NodeRunner::Impl {
 
 NodeRunner::NodeRunner(const std::vector<std::string>& plugin_paths, std::string output_dir)
     : impl_(std::make_unique<Impl>()) {
+  keep_freed_memory_for_reuse();
   configure_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
   ScanOptions o;
   o.isolate = false;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "exec/allocator.h"
 #include "server/core_state.h"
 #include "sigmaflow/files.h"
 
@@ -163,6 +164,7 @@ void ServerCore::run_executor() {
     state_->send(p->client_id,
                  event("executing", {{"node", nullptr}, {"display_node", nullptr}, {"prompt_id", p->id}}));
     state_->broadcast_status();
+    release_freed_memory();  // an idle server holds only what its cache keeps
   }
 }
 
