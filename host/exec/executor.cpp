@@ -3,8 +3,8 @@
 #include <ATen/ATen.h>
 
 #include <chrono>
-#include <set>
 #include <cstdio>
+#include <set>
 
 #include "exec/crash_guard.h"
 #include "exec/host_context.h"
@@ -220,7 +220,8 @@ RunResult execute_plan(const NodeSource& source, const Graph& graph, const Plan&
     const size_t files_before = result.files.size();
     Status st = run_node(source, graph, node, options, observer, result, outs);
     if (result.files.size() > files_before) {
-      std::vector<std::string> mine(result.files.begin() + static_cast<std::ptrdiff_t>(files_before), result.files.end());
+      std::vector<std::string> mine(result.files.begin() + static_cast<std::ptrdiff_t>(files_before),
+                                    result.files.end());
       result.files_by_node[node.id] = mine;
       if (observer && st.ok()) observer->node_files(node, mine);
       if (st.ok()) by_sig.files_by_signature[sig] = std::move(mine);

@@ -82,9 +82,9 @@ struct RunResult {
   std::string failed_node;
   std::string failed_input;
   std::vector<NodeRun> nodes;
-  std::vector<std::string> files;                     // files output nodes reported writing
+  std::vector<std::string> files;                                 // files output nodes reported writing
   std::map<std::string, std::vector<std::string>> files_by_node;  // node id -> its files (cached ones too)
-  std::map<std::string, std::vector<Value>> outputs;  // node id -> its outputs
+  std::map<std::string, std::vector<Value>> outputs;              // node id -> its outputs
 };
 
 // Runs the check_inputs hook of every planned node that declares one (contract.checks_inputs) on

@@ -30,14 +30,6 @@ at::Tensor column(const std::vector<double>& v, const at::Tensor& x) {
   return t.to(x.options()).view(view);
 }
 
-// splitmix64: decorrelates the per-step seeds.
-uint64_t mix(uint64_t z) {
-  z += 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 }  // namespace
 
 at::Tensor edm_denoise(torch::jit::Module& net, const at::Tensor& x, const std::vector<double>& sigma,
@@ -164,7 +156,7 @@ DenoiserTrainer::DenoiserTrainer(std::shared_ptr<torch::jit::Module> net, at::Te
 DenoiserTrainer::~DenoiserTrainer() = default;
 
 double DenoiserTrainer::train_step() {
-  at::Generator gen = cpu_generator(mix(o_.seed ^ mix(static_cast<uint64_t>(step_))));
+  at::Generator gen = cpu_generator(stream_seed(o_.seed, static_cast<uint64_t>(step_)));
   const int64_t B = o_.batch;
   at::Tensor idx = at::randint(data_.size(0), {B}, gen, at::kLong);
   at::Tensor x0 = data_.index_select(0, idx);

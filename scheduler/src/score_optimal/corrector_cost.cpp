@@ -15,6 +15,7 @@ namespace {
 using diffusion::batch_shape;
 using diffusion::cpu_generator;
 using diffusion::normal_like;
+using diffusion::stream_seed;
 
 int64_t numel_of(const std::vector<int64_t>& shape) {
   int64_t n = 1;
@@ -155,16 +156,18 @@ CostEstimate estimate_corrector_cost(const Denoiser& denoise, const std::vector<
     x0 = data.reshape({data.size(0), d}).to(device, dtype);
     est.from_data = true;
   } else {
-    x0 = reverse_process_samples(denoise, sample_shape, K, sigma_min, sigma_max, o.reverse_steps,
-                                 o.seed ^ 0x5eed5eedULL, device, dtype, &est.nfe, o.group)
-             .reshape({K, d});
+    est.samples = reverse_process_samples(denoise, sample_shape, K, sigma_min, sigma_max, o.reverse_steps,
+                                          o.seed ^ 0x5eed5eedULL, device, dtype, &est.nfe, o.group);
+    x0 = est.samples.reshape({K, d});
   }
   const int64_t M = x0.size(0);
 
-  at::Generator gen = cpu_generator(o.seed);
-  // Common random numbers: one set of indices and noise for every level.
+  // Common random numbers: one set of indices and noise for every level. Otherwise level l draws
+  // from its own stream (stream_seed(seed, l)), so a rank draws only its own levels' numbers and
+  // the estimate does not depend on the chunking or the number of ranks.
   at::Tensor crn_idx, crn_noise;
   if (o.common_random_numbers) {
+    at::Generator gen = cpu_generator(o.seed);
     crn_idx = at::randint(M, {K}, gen, at::TensorOptions().dtype(at::kLong)).to(device);
     crn_noise = normal_like(gen, {K, d}, device, dtype);
   }
@@ -176,7 +179,7 @@ CostEstimate estimate_corrector_cost(const Denoiser& denoise, const std::vector<
   int64_t chunk = 0, level_nfe = 0;
   for (int64_t l0 = 0; l0 < T; l0 += levels_per_chunk) {
     const int64_t l1 = std::min(T, l0 + levels_per_chunk), L = l1 - l0;
-    const bool mine = chunk++ % world == rank;
+    if (chunk++ % world != rank) continue;  // another rank's levels
     // Per-row sigma (level left) and sigma' (level entered), float64 on the host first.
     at::Tensor s_left = at::empty({L}, at::kDouble), s_next = at::empty({L}, at::kDouble);
     for (int64_t l = 0; l < L; ++l) {
@@ -188,10 +191,15 @@ CostEstimate estimate_corrector_cost(const Denoiser& denoise, const std::vector<
       idx = crn_idx.repeat({L});
       noise = crn_noise.repeat({L, 1});
     } else {
-      idx = at::randint(M, {L * K}, gen, at::TensorOptions().dtype(at::kLong)).to(device);
-      noise = normal_like(gen, {L * K, d}, device, dtype);
+      std::vector<at::Tensor> idxs, noises;
+      for (int64_t l = l0; l < l1; ++l) {
+        at::Generator gen = cpu_generator(stream_seed(o.seed, static_cast<uint64_t>(l)));
+        idxs.push_back(at::randint(M, {K}, gen, at::TensorOptions().dtype(at::kLong)));
+        noises.push_back(normal_like(gen, {K, d}, device, dtype));
+      }
+      idx = at::cat(idxs, 0).to(device);
+      noise = at::cat(noises, 0);
     }
-    if (!mine) continue;  // another rank's chunk: its random numbers are drawn above all the same
     level_nfe += measure_chunk(denoise, x0.index_select(0, idx), noise, s_left, s_next, est, l0, K, sample_shape);
     if (progress) progress(l1, T);
   }
@@ -211,24 +219,34 @@ CostEstimate estimate_corrector_cost(const Denoiser& denoise, const std::vector<
 }
 
 std::vector<double> step_costs(const Denoiser& denoise, const std::vector<double>& schedule, const at::Tensor& x0,
-                               int64_t particles, uint64_t seed, int64_t* nfe) {
+                               int64_t particles, uint64_t seed, int64_t* nfe, const Collectives* group) {
   std::vector<double> out;
-  at::Generator gen = cpu_generator(seed);
   const int64_t M = x0.size(0), d = x0.numel() / std::max<int64_t>(1, M);
+  const int world = group ? group->world_size() : 1, rank = group ? group->rank() : 0;
   at::Tensor flat = x0.reshape({M, d});
   std::vector<int64_t> shape(x0.sizes().begin() + 1, x0.sizes().end());
+  int64_t local_nfe = 0;
   for (size_t k = 0; k + 1 < schedule.size(); ++k) {
     double s = schedule[k], sn = schedule[k + 1];
     if (!(sn > 0)) break;
+    out.push_back(0.0);
+    if (static_cast<int>(k % static_cast<size_t>(world)) != rank) continue;  // another rank's step
+    at::Generator gen = cpu_generator(stream_seed(seed, k));
     at::Tensor idx = at::randint(M, {particles}, gen, at::TensorOptions().dtype(at::kLong)).to(x0.device());
     at::Tensor x = flat.index_select(0, idx) + normal_like(gen, {particles, d}, x0.device(), x0.scalar_type()) * s;
     at::Tensor xs = x.reshape(batch_shape(particles, shape));
     at::Tensor D = denoise(xs, s).reshape({particles, d}).to(at::kDouble);
     at::Tensor Dn = denoise(xs, sn).reshape({particles, d}).to(at::kDouble);
-    if (nfe) *nfe += 2 * particles;
+    local_nfe += 2 * particles;
     at::Tensor diff = (Dn - D) / (sn * sn) + (D - x.to(at::kDouble)) * (1.0 / (sn * sn) - 1.0 / (s * s));
-    out.push_back(diff.pow(2).sum(1).mean().item<double>() * sn * sn);
+    out.back() = diff.pow(2).sum(1).mean().item<double>() * sn * sn;
   }
+  if (world > 1 && !out.empty()) {
+    at::Tensor sum = group->all_reduce_sum(at::tensor(out, at::kDouble));
+    for (size_t k = 0; k < out.size(); ++k) out[k] = sum[static_cast<int64_t>(k)].item<double>();
+    local_nfe = group->all_reduce_sum(at::full({1}, local_nfe, at::kLong)).item<int64_t>();
+  }
+  if (nfe) *nfe += local_nfe;
   return out;
 }
 

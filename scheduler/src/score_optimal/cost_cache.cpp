@@ -15,7 +15,7 @@ std::string cache_key(const std::string& fp, const std::string& kind, double smi
                       const EstimateOptions& o, const std::string& data_fp, const std::string& dtype) {
   char buf[512];
   std::snprintf(buf, sizeof buf,
-                "so-v1|%s|model=%s|smin=%.17g|smax=%.17g|grid=%lld|particles=%lld|seed=%llu|crn=%d|rev=%lld|data=%s|%s",
+                "so-v2|%s|model=%s|smin=%.17g|smax=%.17g|grid=%lld|particles=%lld|seed=%llu|crn=%d|rev=%lld|data=%s|%s",
                 kind.c_str(), fp.c_str(), smin, smax, static_cast<long long>(o.grid_size),
                 static_cast<long long>(o.particles), static_cast<unsigned long long>(o.seed),
                 o.common_random_numbers ? 1 : 0, static_cast<long long>(o.reverse_steps), data_fp.c_str(),

@@ -62,9 +62,10 @@ namespace {
 // N steps in ComfyUI's convention: N values from sigma_max to sigma_min, then the final step into
 // 0; the N - 1 steps between sigma_max and sigma_min carry equal cost.
 std::vector<double> corrector_schedule(const Model& model, const ScoreOptimalRequest& rq, int64_t total,
-                                       ScheduleDiagnostics& diag) {
+                                       ScheduleDiagnostics& diag, at::Tensor& samples) {
   bool fresh = false;
   CostEstimate est = cached_corrector_estimate(model, rq, fresh);
+  samples = est.samples;
   FitOptions fit;
   fit.floor = rq.floor;
   std::vector<double> schedule;
@@ -137,7 +138,8 @@ ScoreOptimalResult score_optimal_schedule(const Model& model, const ScoreOptimal
   check_request(model, rq, total);
   Denoiser denoise = [&model](const at::Tensor& x, const NoiseLevels& s) { return model.denoise(x, s); };
   auto diag = std::make_shared<ScheduleDiagnostics>();
-  std::vector<double> schedule = rq.cost == "corrector" ? corrector_schedule(model, rq, total, *diag)
+  at::Tensor samples;  // a fresh corrector estimate's reverse-process x0, reused for the step costs
+  std::vector<double> schedule = rq.cost == "corrector" ? corrector_schedule(model, rq, total, *diag, samples)
                                                         : predictor_schedule(model, rq, denoise, total, *diag);
   char method[128];
   std::snprintf(method, sizeof method, "score_optimal %s floor=%g", rq.cost.c_str(), rq.floor);
@@ -146,13 +148,16 @@ ScoreOptimalResult score_optimal_schedule(const Model& model, const ScoreOptimal
   if (static_cast<int64_t>(schedule.size()) > rq.steps) schedule.erase(schedule.begin(), schedule.end() - rq.steps);
   diag->schedule = schedule;
   if (rq.measure_steps) {
-    at::Tensor x0 =
-        rq.data.defined()
-            ? rq.data.to(model.device(), model.dtype())
-            : reverse_process_samples(denoise, model.sample_shape(), rq.estimate.particles, model.sigma_min(),
-                                      model.sigma_max(), rq.estimate.reverse_steps, rq.estimate.seed ^ 0x5eed5eedULL,
-                                      model.device(), model.dtype(), &diag->nfe);
-    diag->step_cost = step_costs(denoise, schedule, x0, rq.estimate.particles, rq.estimate.seed + 17, &diag->nfe);
+    at::Tensor x0 = samples;
+    if (rq.data.defined()) {
+      x0 = rq.data.to(model.device(), model.dtype());
+    } else if (!x0.defined()) {
+      x0 = reverse_process_samples(denoise, model.sample_shape(), rq.estimate.particles, model.sigma_min(),
+                                   model.sigma_max(), rq.estimate.reverse_steps, rq.estimate.seed ^ 0x5eed5eedULL,
+                                   model.device(), model.dtype(), &diag->nfe, rq.estimate.group);
+    }
+    diag->step_cost =
+        step_costs(denoise, schedule, x0, rq.estimate.particles, rq.estimate.seed + 17, &diag->nfe, rq.estimate.group);
   }
   result.sigmas = schedule;
   result.sigmas.push_back(0.0);

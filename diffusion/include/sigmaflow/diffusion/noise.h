@@ -18,6 +18,11 @@ at::Tensor normal_like(at::Generator& gen, at::IntArrayRef shape, c10::Device de
 // randn(shape) from a fresh generator seeded with `seed`.
 at::Tensor seeded_normal(uint64_t seed, at::IntArrayRef shape, c10::Device device, c10::ScalarType dtype);
 
+// The seed of stream `index` of `seed` (splitmix64 of both): independent streams for pieces of
+// work (levels, chunks of samples, training steps) that must not depend on which process or in
+// which order they are drawn.
+uint64_t stream_seed(uint64_t seed, uint64_t index);
+
 // {batch, ...sample_shape}.
 std::vector<int64_t> batch_shape(int64_t batch, const std::vector<int64_t>& sample_shape);
 

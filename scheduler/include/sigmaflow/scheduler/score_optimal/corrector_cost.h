@@ -47,6 +47,7 @@ struct CostEstimate {
   int64_t nfe = 0;              // model evaluations spent
   double seconds = 0.0;
   bool from_data = false;  // x0 came from data samples rather than the model's reverse process
+  at::Tensor samples;      // the reverse-process x0 of a fresh estimate (not cached; undefined otherwise)
 };
 
 // The log-uniform grid of grid_size intervals from sigma_max down to sigma_min.
@@ -67,8 +68,10 @@ CostEstimate estimate_corrector_cost(const Denoiser& denoise, const std::vector<
                                      const std::function<void(int64_t, int64_t)>& progress = {});
 
 // L_c measured directly on the steps of a given schedule (descending, positive values), with
-// x0 samples `x0` ([M, ...]); used to check the equal-cost property and for online updates.
+// x0 samples `x0` ([M, ...]); used to check the equal-cost property and for online updates. Step k
+// draws from its own stream (stream_seed(seed, k)); with `group`, step k runs on rank k mod world
+// size and the costs are summed across ranks (each step's value comes from one rank).
 std::vector<double> step_costs(const Denoiser& denoise, const std::vector<double>& schedule, const at::Tensor& x0,
-                               int64_t particles, uint64_t seed, int64_t* nfe);
+                               int64_t particles, uint64_t seed, int64_t* nfe, const Collectives* group = nullptr);
 
 }  // namespace sf::so
