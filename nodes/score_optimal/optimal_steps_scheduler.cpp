@@ -37,6 +37,7 @@ OptimalStepsRequest request_from_inputs(Context& ctx, const Inputs& in) {
   rq.seed = in.get_uint("seed");
   if (in.get_bool("use_cache")) rq.cache_dir = ctx.cache_dir().empty() ? user_cache_dir() : ctx.cache_dir();
   rq.interrupt = ctx.interrupt_flag();
+  rq.group = ctx.collectives();  // under torchrun every rank runs this node: the noises are shared out
   rq.progress = [&ctx](int64_t done, int64_t total) { ctx.progress(done, total); };
   rq.info = [&ctx](const std::string& m) { ctx.info(m); };
   rq.warn = [&ctx](const std::string& m) { ctx.warn(m); };

@@ -157,6 +157,73 @@ TEST(Distributed, TwoRanksGiveTheSingleProcessResultsBitForBit) {
   EXPECT_NE(read(scratch() / "r0.log").find("done in"), std::string::npos);
 }
 
+// Runs `graph` on `world` ranks (free loopback port); every rank's exit code must be 0.
+void run_ranks(const std::string& graph, const fs::path& out, int world, const std::string& log_prefix) {
+  const int port = free_port();
+  std::vector<pid_t> pids;
+  for (int r = 0; r < world; ++r)
+    pids.push_back(start(graph, out, rank_env(r, world, port), scratch() / (log_prefix + std::to_string(r) + ".log")));
+  for (int r = 0; r < world; ++r) {
+    fs::path log = scratch() / (log_prefix + std::to_string(r) + ".log");
+    EXPECT_EQ(finish(pids[static_cast<size_t>(r)]), 0) << read(log);
+  }
+}
+
+// The report JSON without its timing fields (they differ between runs).
+nlohmann::json untimed(const nlohmann::json& j) {
+  if (j.is_object()) {
+    nlohmann::json o = nlohmann::json::object();
+    for (const auto& [k, v] : j.items())
+      if (k.find("seconds") == std::string::npos) o[k] = untimed(v);
+    return o;
+  }
+  if (j.is_array()) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const auto& v : j) a.push_back(untimed(v));
+    return a;
+  }
+  return j;
+}
+
+// The sampler-aware optimiser shares its training noises out in blocks of 64 and sums over them by
+// one fixed tree, so 2 and 3 ranks (300 noises = 5 blocks: 3 + 2, and 1 + 2 + 2) give the single
+// process's plan bit for bit: every sampler kind (euler: Gram products; heun: two evaluations, the
+// ranking particles copied to every rank; dpmpp_2m with the trimmed objective: history and a
+// gather of every particle), the schedules, the training error of every N and the NFE.
+TEST(Distributed, TheOptimiserGivesTheSingleProcessPlanOnTwoAndThreeRanks) {
+  std::string g = write_graph("oss.json", R"({
+    "1": {"class_type": "GaussianMixtureModel", "inputs": {"preset": "ring8", "dtype": "float64"}},
+    "2": {"class_type": "KSamplerSelect", "inputs": {"sampler_name": "euler"}},
+    "3": {"class_type": "KSamplerSelect", "inputs": {"sampler_name": "heun"}},
+    "4": {"class_type": "KSamplerSelect", "inputs": {"sampler_name": "dpmpp_2m"}},
+    "5": {"class_type": "OptimalStepsScheduler", "inputs": {"model": ["1", 0], "sampler": ["2", 0], "steps": 6,
+          "max_steps": 8, "grid_size": 32, "training_noises": 300, "use_cache": false}},
+    "6": {"class_type": "OptimalStepsScheduler", "inputs": {"model": ["1", 0], "sampler": ["3", 0], "steps": 6,
+          "max_steps": 8, "grid_size": 32, "training_noises": 300, "use_cache": false}},
+    "7": {"class_type": "OptimalStepsScheduler", "inputs": {"model": ["1", 0], "sampler": ["4", 0], "steps": 6,
+          "max_steps": 8, "grid_size": 32, "training_noises": 300, "use_cache": false, "objective": "trimmed"}},
+    "8": {"class_type": "ScoreError", "inputs": {"model": ["1", 0], "reference_model": ["1", 0], "samples": 16,
+          "bands": 1}},
+    "9": {"class_type": "CompareReport", "inputs": {"metric_1": ["8", 0], "diagnostics": ["5", 1],
+          "diagnostics_2": ["6", 1], "filename_prefix": "a"}},
+    "10": {"class_type": "CompareReport", "inputs": {"metric_1": ["8", 0], "diagnostics": ["7", 1],
+           "filename_prefix": "b"}}})");
+  fs::path one = scratch() / "oss_one";
+  ASSERT_EQ(finish(start(g, one, {}, scratch() / "oss_one.log")), 0) << read(scratch() / "oss_one.log");
+  for (int world : {2, 3}) {
+    fs::path out = scratch() / ("oss_" + std::to_string(world));
+    run_ranks(g, out, world, "oss_" + std::to_string(world) + "_r");
+    for (const char* f : {"a.json", "b.json"}) {
+      auto a = nlohmann::json::parse(read(one / f)), b = nlohmann::json::parse(read(out / f));
+      ASSERT_EQ(a["diagnostics"].size(), std::string(f) == "a.json" ? 2u : 1u);
+      for (size_t k = 0; k < a["diagnostics"].size(); ++k) {
+        ASSERT_FALSE(a["diagnostics"][k]["training_error"].empty());
+        EXPECT_EQ(untimed(a["diagnostics"][k]), untimed(b["diagnostics"][k])) << f << " " << k << " world " << world;
+      }
+    }
+  }
+}
+
 // Runs `argv` (a launcher command line) with output to `log`.
 pid_t start_command(const std::vector<std::string>& argv, const fs::path& log) {
   pid_t pid = fork();

@@ -38,6 +38,13 @@ struct Ranked {
   std::vector<std::pair<double, int64_t>> by_proxy;
 };
 
+ParticleShare resolve(const ParticleShare& given, int64_t local_rows) {
+  if (given.total > 0) return given;
+  ParticleShare one;
+  one.total = one.owned = local_rows;
+  return one;
+}
+
 class Programme {
  public:
   Programme(const Denoiser& denoise, const StepRule& rule, const Reference& ref, const DpOptions& opt)
@@ -45,9 +52,11 @@ class Programme {
         rule_(rule),
         ref_(ref),
         opt_(opt),
+        share_(resolve(opt.share, ref.x.size(1))),
         K_(static_cast<int64_t>(ref.grid.size()) - 1),
         M_(ref.x.size(1)),
-        D_(ref.x[0].numel() / ref.x.size(1)) {}
+        Mg_(share_.total),
+        D_(ref.x[0].numel() / std::max<int64_t>(1, ref.x.size(1))) {}
 
   DpResult run(const std::atomic<bool>* interrupt, const std::function<void(int64_t, int64_t)>& progress);
 
@@ -64,14 +73,26 @@ class Programme {
   void relax_two_eval(const Layer& layer, const std::vector<at::Tensor>& den, std::vector<Ranked>& ranked, Best& best);
   Layer advance(const Layer& layer, const std::vector<at::Tensor>& den, int64_t n);
   double final_error(const at::Tensor& den) const {
-    return (den - ref_.final).reshape({M_, -1}).pow(2).sum(1).mean().sqrt().item<double>();
+    at::Tensor e2 = owned(den - ref_.final).reshape({share_.owned, -1}).pow(2).sum(1);
+    at::Tensor sum = sum_over_blocks(share_, 1, [&](int64_t r0, int64_t rows) { return e2.narrow(0, r0, rows).sum(); });
+    return std::sqrt(sum.item<double>() / static_cast<double>(Mg_));
   }
+
+  bool sharded() const { return share_.sharded(); }
+  // The rows of this process's own particles along `dim` (shadow rows left out).
+  at::Tensor owned(const at::Tensor& t, int64_t dim = 0) const { return t.narrow(dim, share_.shadow, share_.owned); }
+  at::Tensor objective(const at::Tensor& e2) const;
+  at::Tensor basis_rows(const State& s, const at::Tensor& den, int64_t row0, int64_t rows) const;
 
   const Denoiser& denoise_;
   const StepRule& rule_;
   const Reference& ref_;
   const DpOptions& opt_;
-  const int64_t K_, M_, D_;
+  const ParticleShare share_;
+  const int64_t K_;
+  const int64_t M_;   // particles held here (shadow + owned)
+  const int64_t Mg_;  // particles over all ranks
+  const int64_t D_;
   int64_t nfe_ = 0;
   std::vector<std::vector<int64_t>> from_;  // from_[n][j]: the predecessor of (n, j) in layer n - 1
 };
@@ -82,7 +103,7 @@ std::vector<at::Tensor> Programme::evaluate(const Layer& layer, int64_t n) {
   std::vector<int64_t> live;
   for (int64_t j = 0; j <= K_; ++j)
     if (layer[static_cast<size_t>(j)]) live.push_back(j);
-  const int64_t per_chunk = std::max<int64_t>(1, opt_.chunk_elements / std::max<int64_t>(1, M_ * D_));
+  const int64_t per_chunk = std::max<int64_t>(1, opt_.chunk_elements / std::max<int64_t>(1, Mg_ * D_));
   for (size_t a = 0; a < live.size(); a += static_cast<size_t>(per_chunk)) {
     const size_t b = std::min(live.size(), a + static_cast<size_t>(per_chunk));
     std::vector<at::Tensor> xs;
@@ -92,7 +113,7 @@ std::vector<at::Tensor> Programme::evaluate(const Layer& layer, int64_t n) {
       rows.insert(rows.end(), static_cast<size_t>(M_), sigma(live[q]));
     }
     at::Tensor out = denoise_(at::cat(xs, 0), NoiseLevels(std::move(rows)));
-    nfe_ += static_cast<int64_t>(b - a) * M_;
+    nfe_ += static_cast<int64_t>(b - a) * share_.owned;
     for (size_t q = a; q < b; ++q) {
       at::Tensor d = out.narrow(0, static_cast<int64_t>(q - a) * M_, M_);
       if (!d.isfinite().all().item<bool>())
@@ -104,10 +125,18 @@ std::vector<at::Tensor> Programme::evaluate(const Layer& layer, int64_t n) {
   return den;
 }
 
+// [J, owned] per-particle squared errors -> [J] values compared between predecessors (CPU):
+// the mean over all particles as a tree sum over blocks, or the trimmed mean of them all.
+at::Tensor Programme::objective(const at::Tensor& e2) const {
+  if (opt_.objective == Objective::kTrimmed) return summarise(all_particles(share_, e2)).cpu().contiguous();
+  return sum_over_blocks(share_, e2.size(0), [&](int64_t r0, int64_t rows) { return e2.narrow(1, r0, rows).sum(1); }) /
+         static_cast<double>(Mg_);
+}
+
 // [J, M] per-particle squared errors -> [J] values compared between predecessors.
 at::Tensor Programme::summarise(const at::Tensor& e2) const {
   if (opt_.objective == Objective::kMeanSquare) return e2.mean(1);
-  const int64_t keep = std::max<int64_t>(1, M_ - static_cast<int64_t>(std::floor(opt_.trim_fraction * M_)));
+  const int64_t keep = std::max<int64_t>(1, Mg_ - static_cast<int64_t>(std::floor(opt_.trim_fraction * Mg_)));
   return std::get<0>(e2.topk(keep, 1, /*largest=*/false, /*sorted=*/false)).mean(1);
 }
 
@@ -129,11 +158,19 @@ at::Tensor Programme::basis(const State& s, const at::Tensor& den) const {
   return at::cat(v, 0);
 }
 
+// basis() over owned rows [row0, row0 + rows) only.
+at::Tensor Programme::basis_rows(const State& s, const at::Tensor& den, int64_t row0, int64_t rows) const {
+  auto part = [&](const at::Tensor& t) { return t.narrow(0, share_.shadow + row0, rows).reshape({1, -1}); };
+  std::vector<at::Tensor> v = {part(s.x), part(den)};
+  for (const auto& h : s.history) v.push_back(part(h));
+  return at::cat(v, 0);
+}
+
 void Programme::relax_linear(const State& s, const at::Tensor& den, int64_t i, int64_t n, Best& best) const {
   const int64_t hi = last_target(s, i, n), lo = n + 2 == opt_.max_steps ? K_ : i + 1;
   if (lo > hi) return;
   at::Tensor v = basis(s, den);
-  const int64_t per_chunk = std::max<int64_t>(1, opt_.chunk_elements / std::max<int64_t>(1, M_ * D_));
+  const int64_t per_chunk = std::max<int64_t>(1, opt_.chunk_elements / std::max<int64_t>(1, Mg_ * D_));
   for (int64_t j0 = lo; j0 <= hi; j0 += per_chunk) {
     const int64_t J = std::min(per_chunk, hi - j0 + 1);
     std::vector<std::vector<double>> rows;
@@ -144,7 +181,8 @@ void Programme::relax_linear(const State& s, const at::Tensor& den, int64_t i, i
     }
     at::Tensor c = at::tensor(flat, at::kDouble).reshape({J, v.size(0)}).to(v.device());
     at::Tensor diff = c.mm(v) - ref_.x.narrow(0, j0, J).reshape({J, -1});
-    at::Tensor val = summarise(diff.reshape({J, M_, -1}).pow(2).sum(2)).cpu().contiguous();
+    at::Tensor e2 = owned(diff.reshape({J, M_, -1}).pow(2).sum(2), 1);  // [J, owned]
+    at::Tensor val = objective(e2).contiguous();
     const double* p = val.data_ptr<double>();
     for (int64_t q = 0; q < J; ++q) consider(best, i, j0 + q, p[q], rows[static_cast<size_t>(q)]);
   }
@@ -165,41 +203,54 @@ void Programme::consider(Best& best, int64_t i, int64_t j, double value, std::ve
 // (O(states x basis x targets x M x dims) in BLAS instead of elementwise passes).
 void Programme::relax_linear_by_products(const Layer& layer, const std::vector<at::Tensor>& den, int64_t n,
                                          Best& best) const {
-  at::Tensor R = ref_.x.reshape({K_ + 1, -1});
-  at::Tensor r_norm = R.pow(2).sum(1).cpu().contiguous();
-  const double* rn = r_norm.data_ptr<double>();
+  const int64_t G = K_ + 1;
+  at::Tensor R = owned(ref_.x, 1);  // [G, owned, ...]
   std::vector<int64_t> live;
   for (int64_t i = 0; i < K_; ++i)
     if (layer[static_cast<size_t>(i)]) live.push_back(i);
   if (live.empty()) return;
   const int64_t B = 2 + static_cast<int64_t>(layer[static_cast<size_t>(live[0])]->history.size());
-  const int64_t per_chunk = std::max<int64_t>(1, opt_.chunk_elements / std::max<int64_t>(1, B * R.size(1)));
+  const int64_t per_chunk = std::max<int64_t>(1, opt_.chunk_elements / std::max<int64_t>(1, B * Mg_ * D_));
+  struct Step {
+    int64_t q, i, j;
+    std::vector<double> c;
+  };
   for (size_t a = 0; a < live.size(); a += static_cast<size_t>(per_chunk)) {
     const size_t b = std::min(live.size(), a + static_cast<size_t>(per_chunk));
-    std::vector<at::Tensor> bases;
-    for (size_t q = a; q < b; ++q)
-      bases.push_back(basis(*layer[static_cast<size_t>(live[q])], den[static_cast<size_t>(live[q])]));
-    at::Tensor V = at::cat(bases, 0);  // [S * B, M * D]
     const int64_t S = static_cast<int64_t>(b - a);
-    at::Tensor vr = V.mm(R.t()).cpu().contiguous();  // [S * B, K + 1]
-    at::Tensor v3 = V.reshape({S, B, -1});
-    at::Tensor vv = at::bmm(v3, v3.transpose(1, 2)).cpu().contiguous();  // [S, B, B]
-    const double *pr = vr.data_ptr<double>(), *pv = vv.data_ptr<double>();
+    std::vector<Step> steps;
     for (int64_t q = 0; q < S; ++q) {
       const int64_t i = live[a + static_cast<size_t>(q)];
       const State& s = *layer[static_cast<size_t>(i)];
       const int64_t hi = last_target(s, i, n), lo = n + 2 == opt_.max_steps ? K_ : i + 1;
-      for (int64_t j = lo; j <= hi; ++j) {
-        std::vector<double> c = rule_.coefficients(sigma(i), sigma(j), s.past);
-        double e = rn[j];
-        for (int64_t u = 0; u < B; ++u) {
-          e -= 2 * c[static_cast<size_t>(u)] * pr[(q * B + u) * (K_ + 1) + j];
-          for (int64_t w = 0; w < B; ++w)
-            e += c[static_cast<size_t>(u)] * c[static_cast<size_t>(w)] * pv[(q * B + u) * B + w];
-        }
-        consider(best, i, j, std::max(e, 0.0) / static_cast<double>(M_), std::move(c));
-      }
+      for (int64_t j = lo; j <= hi; ++j) steps.push_back({q, i, j, rule_.coefficients(sigma(i), sigma(j), s.past)});
     }
+    // Per block of particles: every step's sum of squared errors, from V R' [S * B, G], V V' per
+    // state [S, B, B] and ||R_j||^2 of that block's rows.
+    at::Tensor sums = sum_over_blocks(share_, static_cast<int64_t>(steps.size()), [&](int64_t r0, int64_t rows) {
+      std::vector<at::Tensor> bases;
+      for (size_t q = a; q < b; ++q)
+        bases.push_back(basis_rows(*layer[static_cast<size_t>(live[q])], den[static_cast<size_t>(live[q])], r0, rows));
+      at::Tensor V = at::cat(bases, 0), Rb = R.narrow(1, r0, rows).reshape({G, -1});
+      at::Tensor v3 = V.reshape({S, B, -1});
+      at::Tensor vr = V.mm(Rb.t()).cpu().contiguous(), vv = at::bmm(v3, v3.transpose(1, 2)).cpu().contiguous();
+      at::Tensor rn = Rb.pow(2).sum(1).cpu().contiguous();
+      const double *pr = vr.data_ptr<double>(), *pv = vv.data_ptr<double>(), *pn = rn.data_ptr<double>();
+      at::Tensor out = at::empty({static_cast<int64_t>(steps.size())}, at::kDouble);
+      double* e = out.data_ptr<double>();
+      for (const Step& st : steps) {
+        double v = pn[st.j];
+        for (int64_t u = 0; u < B; ++u) {
+          v -= 2 * st.c[static_cast<size_t>(u)] * pr[(st.q * B + u) * G + st.j];
+          for (int64_t w = 0; w < B; ++w)
+            v += st.c[static_cast<size_t>(u)] * st.c[static_cast<size_t>(w)] * pv[(st.q * B + u) * B + w];
+        }
+        *e++ = v;
+      }
+      return out;
+    });
+    const double* e = sums.data_ptr<double>();
+    for (Step& st : steps) consider(best, st.i, st.j, std::max(*e++, 0.0) / static_cast<double>(Mg_), std::move(st.c));
   }
 }
 
@@ -220,7 +271,19 @@ void Programme::rank_two_eval(const Layer& layer, const std::vector<at::Tensor>&
     at::Tensor x, d, probe, tj, tp;
     std::vector<double> rows;
   };
-  const int64_t m = std::min(opt_.rank_particles, M_);
+  const int64_t m = std::min(opt_.rank_particles, Mg_);  // rows 0 .. m - 1 here: the first m particles
+  if (opt_.exact_candidates <= 0) {                      // every predecessor is evaluated exactly anyway
+    for (int64_t i = 0; i < K_; ++i) {
+      const int64_t lo = n + 2 == opt_.max_steps ? K_ : i + 1;
+      if (layer[static_cast<size_t>(i)] && lo <= K_)
+        for (int64_t j = lo; j <= K_; ++j) ranked[static_cast<size_t>(j)].by_proxy.emplace_back(0.0, i);
+    }
+    return;
+  }
+  // Under torchrun, state i is ranked by rank i mod world size; the (value, i, j) triples are
+  // gathered, and the ranking sorts them, so it does not depend on who computed what.
+  const int world = sharded() ? share_.group->world_size() : 1, me = sharded() ? share_.group->rank() : 0;
+  std::vector<double> triples;
   std::vector<Block> pending;
   int64_t pending_elements = 0;
   auto flush = [&] {
@@ -248,7 +311,8 @@ void Programme::rank_two_eval(const Layer& layer, const std::vector<at::Tensor>&
       at::Tensor e2 = (cand - ref_.x.narrow(0, b.lo, b.J).narrow(1, 0, m)).reshape({b.J, m, -1}).pow(2).sum(2);
       at::Tensor val = e2.mean(1).cpu().contiguous();
       for (int64_t q = 0; q < b.J; ++q)
-        ranked[static_cast<size_t>(b.lo + q)].by_proxy.emplace_back(val.data_ptr<double>()[q], b.i);
+        triples.insert(triples.end(),
+                       {val.data_ptr<double>()[q], static_cast<double>(b.i), static_cast<double>(b.lo + q)});
     }
     pending.clear();
     pending_elements = 0;
@@ -256,11 +320,7 @@ void Programme::rank_two_eval(const Layer& layer, const std::vector<at::Tensor>&
   for (int64_t i = 0; i < K_; ++i) {
     const auto& s = layer[static_cast<size_t>(i)];
     const int64_t lo = n + 2 == opt_.max_steps ? K_ : i + 1;
-    if (!s || lo > K_) continue;
-    if (opt_.exact_candidates <= 0) {  // every predecessor is evaluated exactly anyway
-      for (int64_t j = lo; j <= K_; ++j) ranked[static_cast<size_t>(j)].by_proxy.emplace_back(0.0, i);
-      continue;
-    }
+    if (!s || lo > K_ || i % world != me) continue;
     Block b{i, lo, K_ - lo + 1, s->x.narrow(0, 0, m), den[static_cast<size_t>(i)].narrow(0, 0, m), {}, {}, {}, {}};
     std::vector<double> sj, sp;
     for (int64_t j = lo; j <= K_; ++j) {
@@ -277,6 +337,11 @@ void Programme::rank_two_eval(const Layer& layer, const std::vector<at::Tensor>&
     pending.push_back(std::move(b));
   }
   flush();
+  at::Tensor all = at::tensor(triples, at::kDouble).reshape({-1, 3});
+  if (sharded()) all = share_.group->all_gather_rows(all);
+  const double* t = all.data_ptr<double>();
+  for (int64_t r = 0; r < all.size(0); ++r)
+    ranked[static_cast<size_t>(t[3 * r + 2])].by_proxy.emplace_back(t[3 * r], static_cast<int64_t>(t[3 * r + 1]));
 }
 
 // Two-evaluation samplers, second pass: the best `exact_candidates` predecessors of each target
@@ -291,7 +356,7 @@ void Programme::relax_two_eval(const Layer& layer, const std::vector<at::Tensor>
         opt_.exact_candidates > 0 ? std::min(r.size(), static_cast<size_t>(opt_.exact_candidates)) : r.size();
     for (size_t q = 0; q < take; ++q) pairs.emplace_back(j, r[q].second);
   }
-  const int64_t per_chunk = std::max<int64_t>(1, opt_.chunk_elements / std::max<int64_t>(1, M_ * D_));
+  const int64_t per_chunk = std::max<int64_t>(1, opt_.chunk_elements / std::max<int64_t>(1, Mg_ * D_));
   for (size_t a = 0; a < pairs.size(); a += static_cast<size_t>(per_chunk)) {
     const size_t b = std::min(pairs.size(), a + static_cast<size_t>(per_chunk));
     std::vector<at::Tensor> probes;
@@ -304,7 +369,8 @@ void Programme::relax_two_eval(const Layer& layer, const std::vector<at::Tensor>
       rows.insert(rows.end(), static_cast<size_t>(M_), sp);
     }
     at::Tensor out = denoise_(at::cat(probes, 0), NoiseLevels(rows));
-    nfe_ += static_cast<int64_t>(b - a) * M_;
+    nfe_ += static_cast<int64_t>(b - a) * share_.owned;
+    std::vector<at::Tensor> cands, e2;
     for (size_t q = a; q < b; ++q) {
       const auto [j, i] = pairs[q];
       const State& s = *layer[static_cast<size_t>(i)];
@@ -313,13 +379,18 @@ void Programme::relax_two_eval(const Layer& layer, const std::vector<at::Tensor>
       if (!d2.isfinite().all().item<bool>())
         throw std::runtime_error("the model returned NaN or Inf at sigma = " + std::to_string(sp) +
                                  " (optimal-steps DP, " + rule_.sampler() + " probe)");
-      at::Tensor cand = rule_.finish(s.x, den[static_cast<size_t>(i)], sigma(i), probes[q - a], d2,
-                                     at::scalar_tensor(sigma(j), at::kDouble), at::scalar_tensor(sp, at::kDouble));
-      const double v = summarise((cand - ref_.x[j]).reshape({1, M_, -1}).pow(2).sum(2)).item<double>();
+      cands.push_back(rule_.finish(s.x, den[static_cast<size_t>(i)], sigma(i), probes[q - a], d2,
+                                   at::scalar_tensor(sigma(j), at::kDouble), at::scalar_tensor(sp, at::kDouble)));
+      e2.push_back(owned(cands.back() - ref_.x[j]).reshape({1, share_.owned, -1}).pow(2).sum(2));
+    }
+    at::Tensor values = objective(at::cat(e2, 0)).contiguous();
+    for (size_t q = a; q < b; ++q) {
+      const auto [j, i] = pairs[q];
+      const double v = values.data_ptr<double>()[q - a];
       if (v < best.value[static_cast<size_t>(j)]) {
         best.value[static_cast<size_t>(j)] = v;
         best.from[static_cast<size_t>(j)] = i;
-        best.x[static_cast<size_t>(j)] = cand;
+        best.x[static_cast<size_t>(j)] = cands[q - a];
       }
     }
   }
@@ -390,7 +461,7 @@ DpResult Programme::run(const std::atomic<bool>* interrupt, const std::function<
     layer = advance(layer, den, n);
     if (progress) progress(n + 1, N);
   }
-  r.nfe = nfe_;
+  r.nfe = sharded() ? share_.group->all_reduce_sum(at::full({1}, nfe_, at::kLong)).item<int64_t>() : nfe_;
   return r;
 }
 

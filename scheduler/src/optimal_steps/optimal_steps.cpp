@@ -34,7 +34,7 @@ int64_t sample_dim(const Model& model) {
 
 // Every setting that changes the plan is in the key.
 std::string plan_key(const Model& model, const OptimalStepsRequest& rq, int64_t n_max) {
-  std::string k = "oss-v1|model=" + model.fingerprint() + "|smin=" + num(model.sigma_min()) +
+  std::string k = "oss-v2|model=" + model.fingerprint() + "|smin=" + num(model.sigma_min()) +
                   "|smax=" + num(model.sigma_max()) + "|dtype=" + c10::toString(model.dtype()) +
                   "|sampler=" + rq.sampler + "|max_order=" + std::to_string(rq.settings.max_order) +
                   "|N=" + std::to_string(n_max) + "|K=" + std::to_string(rq.grid_size) + "|grid=" + rq.grid;
@@ -146,6 +146,7 @@ void check_request(const Model& model, const OptimalStepsRequest& rq, int64_t n_
 std::vector<double> plan_grid(const Model& model, const OptimalStepsRequest& rq, int64_t& nfe) {
   if (rq.grid == "log") return log_uniform_grid(model.sigma_min(), model.sigma_max(), rq.grid_size);
   so::ScoreOptimalRequest so;
+  so.estimate.group = rq.group;
   so.cache_dir = rq.cache_dir;
   so.info = rq.info;
   so.warn = rq.warn;
@@ -162,6 +163,11 @@ OptimalStepsPlan compute_plan(const Model& model, const OptimalStepsRequest& rq,
   plan.grid = plan_grid(model, rq, plan.nfe);
   at::Tensor noise = diffusion::seeded_normal(rq.seed, diffusion::batch_shape(rq.training_noises, model.sample_shape()),
                                               model.device(), at::kDouble);
+  const int64_t ranking =
+      rule.two_evaluations() && rq.exact_candidates > 0 ? std::min(rq.rank_particles, rq.training_noises) : 0;
+  const ParticleShare share = share_particles(rq.group, rq.training_noises, ranking);
+  if (share.group)  // this rank's rows: the ranking particles' copies, then its own blocks
+    noise = at::cat({noise.narrow(0, 0, share.shadow), noise.narrow(0, share.first, share.owned)}, 0);
   Denoiser denoise = [&model](const at::Tensor& x, const NoiseLevels& s) {
     return model.denoise(x.to(model.dtype()), s).to(at::kDouble);
   };
@@ -170,6 +176,7 @@ OptimalStepsPlan compute_plan(const Model& model, const OptimalStepsRequest& rq,
     if (rq.progress) rq.progress(d, total);
   };
   Reference ref = integrate_reference(denoise, plan.grid, noise, rq.substeps, rq.interrupt, ref_progress);
+  if (share.group) ref.nfe = ref.nfe / share.local() * share.total;  // counted once per particle, as alone
   DpOptions opt;
   opt.max_steps = n_max;
   opt.ratio_bound = rq.ratio_bound;
@@ -177,6 +184,7 @@ OptimalStepsPlan compute_plan(const Model& model, const OptimalStepsRequest& rq,
   opt.rank_particles = rq.rank_particles;
   opt.objective = rq.objective == "trimmed" ? Objective::kTrimmed : Objective::kMeanSquare;
   opt.trim_fraction = rq.trim_fraction;
+  opt.share = share;
   auto dp_progress = [&](int64_t d, int64_t) {
     if (rq.progress) rq.progress(rq.grid_size + d, total);
   };

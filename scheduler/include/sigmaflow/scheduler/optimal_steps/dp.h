@@ -14,6 +14,7 @@
 #include <functional>
 #include <vector>
 
+#include "sigmaflow/scheduler/optimal_steps/particle_share.h"
 #include "sigmaflow/scheduler/optimal_steps/reference.h"
 #include "sigmaflow/scheduler/optimal_steps/step_rules.h"
 
@@ -37,6 +38,7 @@ struct DpOptions {
   Objective objective = Objective::kMeanSquare;
   double trim_fraction = 0.01;
   int64_t chunk_elements = int64_t{1} << 24;  // bound on float64 elements of one batched tensor
+  ParticleShare share;                        // total = 0: the reference's particles, one process
 };
 
 struct DpResult {

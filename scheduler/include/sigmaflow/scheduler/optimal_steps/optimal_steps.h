@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "sigmaflow/collectives.h"
 #include "sigmaflow/diagnostics.h"
 #include "sigmaflow/model.h"
 #include "sigmaflow/sampler.h"
@@ -37,6 +38,9 @@ struct OptimalStepsRequest {
   const std::atomic<bool>* interrupt = nullptr;
   std::function<void(int64_t, int64_t)> progress;
   std::function<void(const std::string&)> info, warn;
+  // Under torchrun: the training noises are shared out in blocks across the ranks (every rank
+  // must make the same call); the plan is the single process's. Null: one process.
+  const Collectives* group = nullptr;
 };
 
 // Everything one DP run yields: the schedule for every N <= max_steps.

@@ -1,0 +1,50 @@
+// The optimiser's training noises shared out across torchrun ranks, and the sums over them that
+// do not depend on how many ranks there are.
+//
+// Particles go out in whole blocks of kParticleBlock, contiguous, in rank order. A sum over
+// particles is a sum of per-block sums combined by one fixed binary tree over the blocks
+// (node [lo, lo + size) = left half + right half, sizes powers of two, halves past the last block
+// left out): each rank sends the sums of the largest tree nodes inside its own blocks, and every
+// rank finishes the tree from them. The same additions in the same order for any world size, so
+// the plan is bit-for-bit the single process's, while each rank sends O(log blocks) rows.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <functional>
+
+#include "sigmaflow/collectives.h"
+
+namespace sf::oss {
+
+constexpr int64_t kParticleBlock = 64;
+
+// The training noises one process holds. Rows [shadow, shadow + owned) of its tensors are global
+// particles [first, first + owned); the `shadow` rows before them, when present, copy the first
+// `shadow` global particles (two-evaluation samplers rank candidates on those on every rank): they
+// are advanced like the others but never counted in an objective.
+struct ParticleShare {
+  const Collectives* group = nullptr;  // null: this process holds every particle
+  int64_t total = 0;                   // M, over all ranks
+  int64_t first = 0, owned = 0, shadow = 0;
+  int64_t local() const { return shadow + owned; }
+  bool sharded() const { return group != nullptr; }
+};
+
+// This rank's share of `total` particles; `ranking` shadow rows when it does not own the first
+// `ranking` particles itself (0: none needed). With fewer blocks than ranks, or no group, every
+// rank holds everything (group null).
+ParticleShare share_particles(const Collectives* group, int64_t total, int64_t ranking);
+
+// The tree sum over all blocks of `partial(row0, rows)`: a float64 tensor of `width` values over
+// owned rows [row0, row0 + rows) (row0 counted from the first owned row), called once per owned
+// block. Returns a CPU float64 tensor of `width` values; a collective when sharded.
+at::Tensor sum_over_blocks(const ParticleShare& share, int64_t width,
+                           const std::function<at::Tensor(int64_t, int64_t)>& partial);
+
+// [P, owned] per-particle values -> [P, M], every rank's in global particle order (a collective
+// when sharded); for objectives that need every particle (the trimmed mean).
+at::Tensor all_particles(const ParticleShare& share, const at::Tensor& per_particle);
+
+}  // namespace sf::oss
