@@ -1,6 +1,7 @@
 #include <ATen/ATen.h>
 
 #include "nodes.h"
+#include "sigmaflow/diffusion/row_blocks.h"
 
 namespace sf::nodes {
 
@@ -10,11 +11,16 @@ NodeDef mean_log_density_node() {
            "Mean log-density of the samples under an exact model's data distribution (higher is better; "
            "samples between modes score low).",
            {Port("samples", "LATENT"), Requires(Port("model", "MODEL"), kExactDensity)}, {{"METRIC", "METRIC"}});
-  return make_node(c, [](Context&, const Inputs& in) {
+  return make_node(c, [](Context& ctx, const Inputs& in) {
     auto s = in.get<Latent>("samples");
     auto model = in.get<Model>("model");
     if (s->samples().dim() < 1 || s->samples().size(0) == 0) throw InputError("samples", "[]", "the batch is empty");
-    at::Tensor lp = exact_of(*model, "model").log_density(s->samples(), 0.0);
+    const ExactDensity& exact = exact_of(*model, "model");
+    const at::Tensor& x = s->samples();
+    // Per-row log-densities, each rank its share of the rows under torchrun.
+    at::Tensor lp = diffusion::rows_gathered(ctx.collectives(), x.size(0), [&](int64_t begin, int64_t end) {
+      return exact.log_density(x.narrow(0, begin, end - begin), 0.0);
+    });
     auto m = make_metric("mean_log_density", lp.mean().item<double>(),
                          std::to_string(s->samples().size(0)) + " samples under the exact density", *s, false);
     return Outputs{Value(std::shared_ptr<const Object>(m))};

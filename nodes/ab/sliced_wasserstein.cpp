@@ -13,12 +13,12 @@ NodeDef sliced_wasserstein_node() {
            {Port("samples", "LATENT"), Port("reference_samples", "LATENT"), Int("projections", 128, 1, 100000),
             Seed("seed")},
            {{"METRIC", "METRIC"}});
-  return make_node(c, [](Context&, const Inputs& in) {
+  return make_node(c, [](Context& ctx, const Inputs& in) {
     auto s = in.get<Latent>("samples");
     auto r = in.get<Latent>("reference_samples");
     check_same_sample_shape(*s, "samples", *r, "reference_samples");
     int64_t p = in.get_int("projections");
-    double v = diffusion::sliced_wasserstein(s->samples(), r->samples(), p, in.get_uint("seed"));
+    double v = diffusion::sliced_wasserstein(s->samples(), r->samples(), p, in.get_uint("seed"), ctx.collectives());
     auto m = make_metric("sliced_wasserstein", v,
                          std::to_string(s->samples().size(0)) + " samples vs " + std::to_string(r->samples().size(0)) +
                              " reference samples, " + std::to_string(p) + " projections",

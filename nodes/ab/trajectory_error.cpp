@@ -12,7 +12,7 @@ NodeDef trajectory_error_node() {
            "the same sampler with 1000+ steps): the direct measure of discretisation error of deterministic "
            "samplers. The reference must have at least as many steps as the measured run.",
            {Port("samples", "LATENT"), Port("reference", "LATENT")}, {{"METRIC", "METRIC"}});
-  return make_node(c, [](Context&, const Inputs& in) {
+  return make_node(c, [](Context& ctx, const Inputs& in) {
     auto s = in.get<Latent>("samples");
     auto r = in.get<Latent>("reference");
     check_same_sample_shape(*s, "samples", *r, "reference");
@@ -24,7 +24,7 @@ NodeDef trajectory_error_node() {
       throw InputError("reference", std::to_string(r->steps) + " steps",
                        "the reference has fewer steps (" + std::to_string(r->steps) + ") than the compared run (" +
                            std::to_string(s->steps) + ")");
-    double v = diffusion::rms_distance(s->samples(), r->samples());
+    double v = diffusion::rms_distance(s->samples(), r->samples(), ctx.collectives());
     auto m = make_metric("trajectory_error", v,
                          std::to_string(s->samples().size(0)) + " samples vs a " + std::to_string(r->steps) + "-step " +
                              r->sampler + " reference",

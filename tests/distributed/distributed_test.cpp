@@ -79,6 +79,13 @@ int finish(pid_t pid, double timeout_s = 120) {
   }
 }
 
+// Removes the scratch folder after the last test.
+class ScratchCleanup : public ::testing::Environment {
+ public:
+  void TearDown() override { fs::remove_all(scratch()); }
+};
+const auto* const kCleanup = ::testing::AddGlobalTestEnvironment(new ScratchCleanup);
+
 std::string read(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -117,7 +124,26 @@ const char* kGraph = R"({
   "12": {"class_type": "LogLikelihood", "inputs": {"model": ["1", 0], "reference_model": ["10", 0], "samples": 51,
          "steps": 8}},
   "13": {"class_type": "CompareReport", "inputs": {"metric_1": ["11", 0], "metric_2": ["12", 0],
-         "filename_prefix": "m"}}})";
+         "filename_prefix": "m"}},
+  "14": {"class_type": "SampleData", "inputs": {"model": ["1", 0], "n": 70000, "seed": 5}},
+  "15": {"class_type": "SaveLatent", "inputs": {"samples": ["14", 0], "filename_prefix": "data"}},
+  "16": {"class_type": "KSampler", "inputs": {"model": ["1", 0], "latent_image": ["5", 0], "steps": 7,
+         "sampler_name": "euler", "scheduler": "karras", "seed": 4}},
+  "17": {"class_type": "KSampler", "inputs": {"model": ["1", 0], "latent_image": ["5", 0], "steps": 40,
+         "sampler_name": "euler", "scheduler": "karras", "seed": 4}},
+  "18": {"class_type": "TrajectoryError", "inputs": {"samples": ["16", 0], "reference": ["17", 0]}},
+  "19": {"class_type": "SlicedWasserstein", "inputs": {"samples": ["16", 0], "reference_samples": ["14", 0],
+         "projections": 64, "seed": 2}},
+  "20": {"class_type": "ModeCoverage", "inputs": {"samples": ["14", 0], "model": ["1", 0]}},
+  "21": {"class_type": "MeanLogDensity", "inputs": {"samples": ["14", 0], "model": ["1", 0]}},
+  "22": {"class_type": "SampleData", "inputs": {"model": ["1", 0], "n": 3000, "seed": 6}},
+  "23": {"class_type": "FrechetDistance", "inputs": {"samples": ["22", 0], "reference_samples": ["14", 0],
+         "features": "identity", "seed": 0}},
+  "24": {"class_type": "FrechetDistance", "inputs": {"samples": ["22", 0], "reference_samples": ["14", 0],
+         "features": "random_relu", "seed": 1}},
+  "25": {"class_type": "CompareReport", "inputs": {"metric_1": ["18", 0], "metric_2": ["19", 0],
+         "metric_3": ["20", 0], "metric_4": ["21", 0], "metric_5": ["23", 0], "metric_6": ["24", 0],
+         "filename_prefix": "m2"}}})";
 
 TEST(Distributed, TwoRanksGiveTheSingleProcessResultsBitForBit) {
   std::string g = write_graph("sweep.json", kGraph);
@@ -136,6 +162,16 @@ TEST(Distributed, TwoRanksGiveTheSingleProcessResultsBitForBit) {
   auto ma = nlohmann::json::parse(read(one / "m.json")), mb = nlohmann::json::parse(read(two / "m.json"));
   ASSERT_EQ(ma["cells"].size(), 2u);
   for (size_t i = 0; i < 2; ++i) EXPECT_EQ(ma["cells"][i]["metrics"], mb["cells"][i]["metrics"]) << i;
+  // SampleData (70,000 samples: two chunks, one per rank) and the metric nodes: trajectory error,
+  // mode coverage and mean log-density along rows, sliced W2 along its directions, both Frechet
+  // distances along blocks of 1024 rows (3 and 69 blocks).
+  EXPECT_EQ(read(one / "data.npy"), read(two / "data.npy"));
+  auto m2a = nlohmann::json::parse(read(one / "m2.json")), m2b = nlohmann::json::parse(read(two / "m2.json"));
+  ASSERT_EQ(m2a["cells"].size(), 6u);
+  for (size_t i = 0; i < 6; ++i) {
+    EXPECT_TRUE(m2a["cells"][i]["metrics"].is_object() && !m2a["cells"][i]["metrics"].empty()) << i;
+    EXPECT_EQ(m2a["cells"][i]["metrics"], m2b["cells"][i]["metrics"]) << i;
+  }
   EXPECT_NE(read(one / "so.json").find("80"), std::string::npos);
   auto a = nlohmann::json::parse(read(one / "r.json")), b = nlohmann::json::parse(read(two / "r.json"));
   ASSERT_EQ(a["cells"].size(), 12u);

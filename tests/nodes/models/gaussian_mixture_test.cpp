@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "sigmaflow/diffusion/noise.h"
 #include "sigmaflow/testing/node_runner.h"
 
 namespace sf {
@@ -151,6 +152,26 @@ TEST(SampleData, GivesExactReferenceSamples) {
   auto lat = std::dynamic_pointer_cast<const Latent>(r.outputs[0].object());
   at::Tensor radius = lat->samples().pow(2).sum(1).sqrt();
   EXPECT_NEAR(radius.mean().item<double>(), 1.0, 0.01);  // modes on the unit circle, std 0.05
+}
+
+// Chunks of 65536 samples, each from its own stream: up to one chunk the node gives exactly the
+// model's sample_data(n, seed) (what it gave before chunking); past it, chunk 1 is
+// sample_data(rest, stream_seed(seed, 1)). So a rank can draw any chunk alone.
+TEST(SampleData, ComesInChunksWithTheirOwnStreams) {
+  auto m = make(R"({"preset": "ring8", "dtype": "float64"})");
+  auto run = [&](int64_t n) {
+    auto r = runner().run("SampleData", R"({"n": )" + std::to_string(n) + R"(, "seed": 11})",
+                          {{"model", Value(std::shared_ptr<const Object>(m))}});
+    EXPECT_TRUE(r.ok) << r.error;
+    return std::dynamic_pointer_cast<const Latent>(r.outputs[0].object())->samples();
+  };
+  const int64_t chunk = 65536;
+  EXPECT_TRUE(at::equal(run(1000), m->exact()->sample_data(1000, 11)));
+  at::Tensor two = run(chunk + 100);
+  ASSERT_EQ(two.size(0), chunk + 100);
+  EXPECT_TRUE(at::equal(two.narrow(0, 0, chunk), m->exact()->sample_data(chunk, 11)));
+  EXPECT_TRUE(at::equal(two.narrow(0, chunk, 100), m->exact()->sample_data(100, diffusion::stream_seed(11, 1))));
+  EXPECT_FALSE(at::equal(two.narrow(0, chunk, 100), two.narrow(0, 0, 100)));
 }
 
 }  // namespace

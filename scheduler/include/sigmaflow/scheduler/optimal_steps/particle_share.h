@@ -1,12 +1,9 @@
 // The optimiser's training noises shared out across torchrun ranks, and the sums over them that
 // do not depend on how many ranks there are.
 //
-// Particles go out in whole blocks of kParticleBlock, contiguous, in rank order. A sum over
-// particles is a sum of per-block sums combined by one fixed binary tree over the blocks
-// (node [lo, lo + size) = left half + right half, sizes powers of two, halves past the last block
-// left out): each rank sends the sums of the largest tree nodes inside its own blocks, and every
-// rank finishes the tree from them. The same additions in the same order for any world size, so
-// the plan is bit-for-bit the single process's, while each rank sends O(log blocks) rows.
+// Particles go out in whole blocks of kParticleBlock, contiguous, in rank order; a sum over
+// particles is diffusion::block_tree_sum's fixed tree over those blocks, so the plan is bit for
+// bit the single process's for any world size (sigmaflow/diffusion/row_blocks.h).
 #pragma once
 
 #include <ATen/core/Tensor.h>
