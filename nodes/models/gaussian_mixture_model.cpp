@@ -186,18 +186,20 @@ NodeDef gaussian_mixture_model_node() {
 
 namespace {
 
-// Samples come in chunks of kSampleChunk, chunk c from its own stream (c = 0: the seed itself, so
-// up to kSampleChunk samples are what sample_data(n, seed) gives; then stream_seed(seed, c)): the
-// samples do not depend on who draws which chunk. Under torchrun each rank draws a share of the
-// chunks and every rank gets all of them (gathered in order).
-constexpr int64_t kSampleChunk = 1 << 16;
+// Samples come in chunks of about a million values (kChunkValues / d samples), chunk c from its
+// own stream (c = 0: the seed itself, so up to one chunk the node gives sample_data(n, seed);
+// then stream_seed(seed, c)): the samples do not depend on who draws which chunk. Under torchrun
+// each rank draws a share of the chunks and every rank gets all of them, gathered in order.
+constexpr int64_t kChunkValues = int64_t{1} << 20;
 
-at::Tensor sample_in_chunks(const ExactDensity& exact, int64_t n, uint64_t seed, const Collectives* group) {
-  const int64_t chunks = (n + kSampleChunk - 1) / kSampleChunk;
+at::Tensor sample_in_chunks(const ExactDensity& exact, int64_t n, int64_t dim, uint64_t seed,
+                            const Collectives* group) {
+  const int64_t rows = std::max<int64_t>(1, kChunkValues / std::max<int64_t>(1, dim));
+  const int64_t chunks = (n + rows - 1) / rows;
   auto draw = [&](int64_t c0, int64_t c1) {
     std::vector<at::Tensor> parts;
     for (int64_t c = c0; c < c1; ++c)
-      parts.push_back(exact.sample_data(std::min(kSampleChunk, n - c * kSampleChunk),
+      parts.push_back(exact.sample_data(std::min(rows, n - c * rows),
                                         c == 0 ? seed : diffusion::stream_seed(seed, static_cast<uint64_t>(c))));
     return at::cat(parts, 0);
   };
@@ -212,9 +214,9 @@ at::Tensor sample_in_chunks(const ExactDensity& exact, int64_t n, uint64_t seed,
 NodeDef sample_data_node() {
   NodeContract c =
       Node("SampleData", kModelCategory,
-           "n exact samples from the model's data distribution (mixtures), generated on the CPU from the seed (chunks "
-           "of 65536 samples, each from its own stream of the seed) and moved to the model's device: reference "
-           "samples for metrics.",
+           "n exact samples from the model's data distribution (mixtures), generated on the CPU from the seed (in "
+           "chunks of 2^20 / d samples, each from its own stream of the seed) and moved to the model's device: "
+           "reference samples for metrics.",
            {Requires(Port("model", "MODEL"), kExactDensity), Int("n", 1000, 1, 1 << 24), Seed("seed")},
            {{"LATENT", "samples"}});
   return make_node(c, [](Context& ctx, const Inputs& in) {
@@ -227,7 +229,9 @@ NodeDef sample_data_node() {
       throw InputError("n", std::to_string(n), "the sample batch's size overflows");
     Status mem = diffusion::check_allocation(bytes, std::to_string(n) + " exact samples", 2.0);
     if (!mem.ok()) throw InputError("n", std::to_string(n), mem.message(), Code::kResourceExhausted);
-    at::Tensor x = sample_in_chunks(*exact, n, in.get_uint("seed"), ctx.collectives());
+    int64_t dim = 1;
+    for (int64_t v : model->sample_shape()) dim *= v;
+    at::Tensor x = sample_in_chunks(*exact, n, dim, in.get_uint("seed"), ctx.collectives());
     auto latent = std::make_shared<Latent>(x);
     latent->sampler = "exact";
     latent->seed = static_cast<int64_t>(in.get_uint("seed"));

@@ -125,18 +125,19 @@ const char* kGraph = R"({
          "steps": 8}},
   "13": {"class_type": "CompareReport", "inputs": {"metric_1": ["11", 0], "metric_2": ["12", 0],
          "filename_prefix": "m"}},
-  "14": {"class_type": "SampleData", "inputs": {"model": ["1", 0], "n": 70000, "seed": 5}},
+  "14": {"class_type": "SampleData", "inputs": {"model": ["26", 0], "n": 20000, "seed": 5}},
   "15": {"class_type": "SaveLatent", "inputs": {"samples": ["14", 0], "filename_prefix": "data"}},
   "16": {"class_type": "KSampler", "inputs": {"model": ["1", 0], "latent_image": ["5", 0], "steps": 7,
          "sampler_name": "euler", "scheduler": "karras", "seed": 4}},
   "17": {"class_type": "KSampler", "inputs": {"model": ["1", 0], "latent_image": ["5", 0], "steps": 40,
          "sampler_name": "euler", "scheduler": "karras", "seed": 4}},
   "18": {"class_type": "TrajectoryError", "inputs": {"samples": ["16", 0], "reference": ["17", 0]}},
-  "19": {"class_type": "SlicedWasserstein", "inputs": {"samples": ["16", 0], "reference_samples": ["14", 0],
+  "19": {"class_type": "SlicedWasserstein", "inputs": {"samples": ["22", 0], "reference_samples": ["14", 0],
          "projections": 64, "seed": 2}},
-  "20": {"class_type": "ModeCoverage", "inputs": {"samples": ["14", 0], "model": ["1", 0]}},
-  "21": {"class_type": "MeanLogDensity", "inputs": {"samples": ["14", 0], "model": ["1", 0]}},
-  "22": {"class_type": "SampleData", "inputs": {"model": ["1", 0], "n": 3000, "seed": 6}},
+  "20": {"class_type": "ModeCoverage", "inputs": {"samples": ["14", 0], "model": ["26", 0]}},
+  "21": {"class_type": "MeanLogDensity", "inputs": {"samples": ["14", 0], "model": ["26", 0]}},
+  "22": {"class_type": "SampleData", "inputs": {"model": ["26", 0], "n": 3000, "seed": 6}},
+  "26": {"class_type": "GaussianMixtureModel", "inputs": {"preset": "powerlaw64", "dtype": "float64"}},
   "23": {"class_type": "FrechetDistance", "inputs": {"samples": ["22", 0], "reference_samples": ["14", 0],
          "features": "identity", "seed": 0}},
   "24": {"class_type": "FrechetDistance", "inputs": {"samples": ["22", 0], "reference_samples": ["14", 0],
@@ -162,9 +163,9 @@ TEST(Distributed, TwoRanksGiveTheSingleProcessResultsBitForBit) {
   auto ma = nlohmann::json::parse(read(one / "m.json")), mb = nlohmann::json::parse(read(two / "m.json"));
   ASSERT_EQ(ma["cells"].size(), 2u);
   for (size_t i = 0; i < 2; ++i) EXPECT_EQ(ma["cells"][i]["metrics"], mb["cells"][i]["metrics"]) << i;
-  // SampleData (70,000 samples: two chunks, one per rank) and the metric nodes: trajectory error,
-  // mode coverage and mean log-density along rows, sliced W2 along its directions, both Frechet
-  // distances along blocks of 1024 rows (3 and 69 blocks).
+  // SampleData (20,000 64-D samples: two chunks of 16384, one per rank) and the metric nodes:
+  // trajectory error, mode coverage and mean log-density along rows, sliced W2 along its
+  // directions, both Frechet distances along blocks of 1024 rows (3 and 20 blocks).
   EXPECT_EQ(read(one / "data.npy"), read(two / "data.npy"));
   auto m2a = nlohmann::json::parse(read(one / "m2.json")), m2b = nlohmann::json::parse(read(two / "m2.json"));
   ASSERT_EQ(m2a["cells"].size(), 6u);

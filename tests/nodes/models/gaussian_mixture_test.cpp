@@ -154,18 +154,18 @@ TEST(SampleData, GivesExactReferenceSamples) {
   EXPECT_NEAR(radius.mean().item<double>(), 1.0, 0.01);  // modes on the unit circle, std 0.05
 }
 
-// Chunks of 65536 samples, each from its own stream: up to one chunk the node gives exactly the
-// model's sample_data(n, seed) (what it gave before chunking); past it, chunk 1 is
-// sample_data(rest, stream_seed(seed, 1)). So a rank can draw any chunk alone.
+// Chunks of 2^20 / d samples (64-D: 16384), each from its own stream: up to one chunk the node
+// gives exactly the model's sample_data(n, seed) (what it gave before chunking); past it, chunk 1
+// is sample_data(rest, stream_seed(seed, 1)). So a rank can draw any chunk alone.
 TEST(SampleData, ComesInChunksWithTheirOwnStreams) {
-  auto m = make(R"({"preset": "ring8", "dtype": "float64"})");
+  auto m = make(R"({"preset": "powerlaw64", "dtype": "float64"})");
   auto run = [&](int64_t n) {
     auto r = runner().run("SampleData", R"({"n": )" + std::to_string(n) + R"(, "seed": 11})",
                           {{"model", Value(std::shared_ptr<const Object>(m))}});
     EXPECT_TRUE(r.ok) << r.error;
     return std::dynamic_pointer_cast<const Latent>(r.outputs[0].object())->samples();
   };
-  const int64_t chunk = 65536;
+  const int64_t chunk = 16384;
   EXPECT_TRUE(at::equal(run(1000), m->exact()->sample_data(1000, 11)));
   at::Tensor two = run(chunk + 100);
   ASSERT_EQ(two.size(0), chunk + 100);
