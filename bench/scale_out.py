@@ -2,9 +2,9 @@
 """1 process vs 2 processes on the graphs of bench/scale_out/ (torchrun's variables set here, one
 LibTorch thread per process): wall time of the whole run and of the slowest node (medians of
 --repeats), speed-ups, and rank 0's time in collectives (SIGMAFLOW_DIST_STATS). Compares the
-result files of both runs (timing fields aside): "identical", or the largest relative difference
-of any number (float32 models: batch-dependent kernels, docs/scale-out.md). Run from the project
-root on an otherwise idle machine:
+result files of both runs (timing fields and a report's per-process "timings" section aside):
+"identical", or the largest relative difference of any number (float32 models: batch-dependent
+kernels, docs/scale-out.md). Run from the project root on an otherwise idle machine:
     python3 bench/scale_out.py [graph names...] [--repeats 3]
 """
 import argparse, array, ast, json, os, pathlib, random, re, shutil, statistics, subprocess, sys, tempfile, time
@@ -15,7 +15,7 @@ GRAPHS = ["sweep200k", "estimate64", "estimate64_large", "optimiser64_dpmpp_2m",
 
 def strip_timings(v):
     if isinstance(v, dict):
-        return {k: strip_timings(x) for k, x in v.items() if not re.search("seconds|elapsed", k)}
+        return {k: strip_timings(x) for k, x in v.items() if not re.search("seconds|elapsed|timings", k)}
     if isinstance(v, list):
         return [strip_timings(x) for x in v]
     return v

@@ -28,10 +28,16 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-// Parses --device; returns false with a message when it names no usable device.
-bool parse_device(const std::string& text, c10::Device& device, std::string& error) {
+// Parses --device; returns false with a message when it names no usable device. `auto` and
+// `cuda` mean the GPU of this process's local rank (torchrun's LOCAL_RANK, modulo the visible
+// GPUs; 0 alone), as torch.cuda.set_device(local_rank) does; `cuda:N` pins N.
+bool parse_device(const std::string& text, int local_rank, c10::Device& device, std::string& error) {
+  auto rank_gpu = [&] {
+    const int count = std::max(1, static_cast<int>(torch::cuda::device_count()));
+    return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(local_rank % count));
+  };
   if (text == "auto") {
-    device = torch::cuda::is_available() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+    device = torch::cuda::is_available() ? rank_gpu() : c10::Device(c10::kCPU);
     return true;
   }
   if (text == "cpu") {
@@ -39,7 +45,7 @@ bool parse_device(const std::string& text, c10::Device& device, std::string& err
     return true;
   }
   if (text.rfind("cuda", 0) == 0) {
-    int index = 0;
+    int index = -1;
     if (text.size() > 4) {
       if (text[4] != ':' || text.size() == 5 || text.size() > 8 ||
           text.find_first_not_of("0123456789", 5) != std::string::npos) {
@@ -49,6 +55,11 @@ bool parse_device(const std::string& text, c10::Device& device, std::string& err
       index = std::stoi(text.substr(5));
     }
     int count = static_cast<int>(torch::cuda::device_count());
+    if (index < 0 && count > 0) {
+      device = rank_gpu();
+      return true;
+    }
+    if (index < 0) index = 0;
     if (index >= count) {
       error = "--device '" + text + "': no such CUDA device (" + std::to_string(count) + " visible)";
       return false;
@@ -122,9 +133,14 @@ void scan_plugins(PluginHost& host, const CliOptions& o, bool quiet) {
 }
 
 int cmd_run(const CliOptions& o) {
+  auto launch = launch_from_environment();
+  if (!launch.ok()) {
+    fmt::print(stderr, "error: {}\n", launch.status().message());
+    return kExitUsage;
+  }
   c10::Device device(c10::kCPU);
   std::string err;
-  if (!parse_device(o.device, device, err)) {
+  if (!parse_device(o.device, launch->has_value() ? (*launch)->local_rank : 0, device, err)) {
     fmt::print(stderr, "error: {}\n", err);
     return kExitUsage;
   }
@@ -147,11 +163,6 @@ int cmd_run(const CliOptions& o) {
   // is removed, and print nothing unless SIGMAFLOW_LOG_RANKS=1 (then with a rank prefix).
   std::unique_ptr<ProcessGroup> group;
   std::string scratch;
-  auto launch = launch_from_environment();
-  if (!launch.ok()) {
-    fmt::print(stderr, "error: {}\n", launch.status().message());
-    return kExitUsage;
-  }
   if (launch->has_value() && (*launch)->world_size > 1) {
     auto joined = ProcessGroup::join(**launch);
     if (!joined.ok()) {
