@@ -47,9 +47,9 @@ int free_port() {
   return ntohs(a.sin_port);
 }
 
-// Starts `sigmaflow run graph --out out --overwrite` with `env`; output to `log`.
-pid_t start(const std::string& graph, const fs::path& out, const std::map<std::string, std::string>& env,
-            const fs::path& log) {
+// Runs `argv` (execvp: the first item is looked up on PATH) with `env` added, output to `log`.
+pid_t start_command(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                    const fs::path& log) {
   pid_t pid = fork();
   if (pid == 0) {
     FILE* f = std::fopen(log.c_str(), "w");
@@ -58,10 +58,19 @@ pid_t start(const std::string& graph, const fs::path& out, const std::map<std::s
     setenv("SIGMAFLOW_CACHE_DIR", (scratch() / "cache").c_str(), 1);
     setenv("SIGMAFLOW_DIST_TIMEOUT", "30", 1);
     for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-    execl(SF_SIGMAFLOW_EXE, SF_SIGMAFLOW_EXE, "run", graph.c_str(), "--out", out.c_str(), "--overwrite", nullptr);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
     _exit(127);
   }
   return pid;
+}
+
+// Starts `sigmaflow run graph --out out --overwrite` with `env`; output to `log`.
+pid_t start(const std::string& graph, const fs::path& out, const std::map<std::string, std::string>& env,
+            const fs::path& log) {
+  return start_command({SF_SIGMAFLOW_EXE, "run", graph, "--out", out.string(), "--overwrite"}, env, log);
 }
 
 // Exit code, or -1 (killed after `timeout_s`).
@@ -261,24 +270,6 @@ TEST(Distributed, TheOptimiserGivesTheSingleProcessPlanOnTwoAndThreeRanks) {
   }
 }
 
-// Runs `argv` (a launcher command line) with output to `log`.
-pid_t start_command(const std::vector<std::string>& argv, const fs::path& log) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    FILE* f = std::fopen(log.c_str(), "w");
-    dup2(fileno(f), 1);
-    dup2(fileno(f), 2);
-    setenv("SIGMAFLOW_CACHE_DIR", (scratch() / "cache").c_str(), 1);
-    setenv("SIGMAFLOW_DIST_TIMEOUT", "30", 1);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
-  }
-  return pid;
-}
-
 // torchrun itself (Debian's python3-torch, installed by scripts/install-deps.sh), in its two
 // launch modes: the static rendezvous, where torchrun's agent hosts the store and every rank joins
 // it as a client (TORCHELASTIC_USE_AGENT_STORE), and --standalone (c10d rendezvous; rank 0 hosts
@@ -308,7 +299,7 @@ TEST(Distributed, TorchrunLaunchesGiveTheSingleProcessResults) {
     argv.insert(argv.end(), modes[k].begin(), modes[k].end());
     for (const char* a : {"--no_python", SF_SIGMAFLOW_EXE, "run"}) argv.push_back(a);
     for (const std::string& a : {g, std::string("--out"), out.string(), std::string("--overwrite")}) argv.push_back(a);
-    ASSERT_EQ(finish(start_command(argv, log)), 0) << modes[k][0] << "\n" << read(log);
+    ASSERT_EQ(finish(start_command(argv, {}, log)), 0) << modes[k][0] << "\n" << read(log);
     EXPECT_EQ(read(one / "lat.npy"), read(out / "lat.npy")) << modes[k][0];
     auto a = nlohmann::json::parse(read(one / "r.json")), b = nlohmann::json::parse(read(out / "r.json"));
     ASSERT_EQ(a["cells"].size(), 2u);
