@@ -349,7 +349,8 @@ TEST(Distributed, ABadEnvironmentIsAUsageErrorNamingTheVariable) {
       {{{"RANK", "2"}, {"WORLD_SIZE", "2"}}, "RANK"},
       {{{"RANK", "0"}, {"WORLD_SIZE", "0"}}, "WORLD_SIZE"},
       {{{"RANK", "x"}, {"WORLD_SIZE", "2"}}, "RANK"},
-      {{{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_PORT", "70000"}}, "MASTER_PORT"}};
+      {{{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_PORT", "70000"}}, "MASTER_PORT"},
+      {{{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"TORCHELASTIC_RESTART_COUNT", "-1"}}, "TORCHELASTIC_RESTART_COUNT"}};
   for (const auto& [env, name] : cases) {
     fs::path log = scratch() / "env.log";
     EXPECT_EQ(finish(start(g, scratch() / "env", env, log), 30), 2) << read(log);
