@@ -44,12 +44,14 @@ double rms_distance(const at::Tensor& a, const at::Tensor& b, const Collectives*
   return per_row.mean().sqrt().item<double>();
 }
 
-SlicedWassersteinReference::SlicedWassersteinReference(const at::Tensor& reference, int64_t projections,
-                                                       uint64_t seed) {
+SlicedWassersteinReference::SlicedWassersteinReference(const at::Tensor& reference, int64_t projections, uint64_t seed,
+                                                       const Collectives* group) {
   at::Tensor fb = flat64(reference);
   dirs_ = unit_directions(fb.size(1), projections, seed);
   // Projections as rows [P, N], sorted along each row.
-  ref_sorted_ = std::get<0>(at::sort(at::matmul(dirs_.t(), fb.t()).contiguous(), 1));
+  ref_sorted_ = rows_gathered(group, projections, [&](int64_t begin, int64_t end) {
+    return std::get<0>(at::sort(at::matmul(dirs_.narrow(1, begin, end - begin).t(), fb.t()).contiguous(), 1));
+  });
 }
 
 namespace {

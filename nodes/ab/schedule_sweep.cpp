@@ -2,6 +2,7 @@
 // against a converged reference.
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -161,8 +162,32 @@ struct CellRunner {
   }
 };
 
-// Every rank's cells in the single-process order (rank r ran cells r, r + W, r + 2W, ...).
-std::vector<ReportCell> gather_cells(const Collectives& group, const std::vector<ReportCell>& mine) {
+// Which rank runs each cell (in the sweep's order: schedule, steps, sampler), the same on every
+// rank: longest first by estimated cost (steps x model calls per step, plus about two calls' worth
+// for the metrics), each to the least-loaded rank (ties: the lower rank). Round-robin gave one rank
+// every 10-step cell of a 5/10 sweep.
+std::vector<int> assign_cells(const SweepPlan& plan, int world) {
+  std::vector<double> cost;
+  for (size_t a = 0; a < plan.schedules.size(); ++a)
+    for (int64_t n : plan.steps)
+      for (const auto& sname : plan.samplers)
+        cost.push_back(static_cast<double>(n * plan.sampler_objects.at(sname)->traits().evaluations_per_step) + 2);
+  std::vector<size_t> order(cost.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return cost[x] > cost[y]; });
+  std::vector<double> load(static_cast<size_t>(world), 0.0);
+  std::vector<int> owner(cost.size(), 0);
+  for (size_t k : order) {
+    const auto least = std::min_element(load.begin(), load.end()) - load.begin();
+    owner[k] = static_cast<int>(least);
+    load[static_cast<size_t>(least)] += cost[k];
+  }
+  return owner;
+}
+
+// Every rank's cells (`mine[i]` is cell `indices[i]`), in the single-process order.
+std::vector<ReportCell> gather_cells(const Collectives& group, const std::vector<ReportCell>& mine,
+                                     const std::vector<int64_t>& indices, size_t total) {
   // Numbers travel as %.17g text: exact, and NaN / inf survive (JSON numbers would not).
   auto text = [](double v) {
     char b[40];
@@ -170,12 +195,14 @@ std::vector<ReportCell> gather_cells(const Collectives& group, const std::vector
     return std::string(b);
   };
   nlohmann::json j = nlohmann::json::array();
-  for (const auto& c : mine) {
+  for (size_t q = 0; q < mine.size(); ++q) {
+    const ReportCell& c = mine[q];
     std::map<std::string, std::string> metrics;
     for (const auto& [k, v] : c.metrics) metrics[k] = text(v);
     std::vector<std::string> sigmas;
     for (double v : c.sigmas) sigmas.push_back(text(v));
-    j.push_back({{"schedule", c.schedule},
+    j.push_back({{"index", indices[q]},
+                 {"schedule", c.schedule},
                  {"sampler", c.sampler},
                  {"steps", c.steps},
                  {"nfe", c.nfe},
@@ -183,22 +210,15 @@ std::vector<ReportCell> gather_cells(const Collectives& group, const std::vector
                  {"metrics", metrics},
                  {"sigmas", sigmas}});
   }
-  std::vector<std::vector<ReportCell>> per_rank;
+  std::vector<ReportCell> all(total);
   for (const auto& rank_text :
        group.all_gather_strings(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))) {
-    per_rank.emplace_back();
     for (const auto& e : nlohmann::json::parse(rank_text)) {
       ReportCell c{e["schedule"], e["sampler"], e["steps"], e["nfe"], e["wall_seconds"], {}, {}};
       for (const auto& [k, v] : e["metrics"].items()) c.metrics[k] = std::stod(v.get<std::string>());
       for (const auto& v : e["sigmas"]) c.sigmas.push_back(std::stod(v.get<std::string>()));
-      per_rank.back().push_back(std::move(c));
+      all.at(e["index"].get<size_t>()) = std::move(c);
     }
-  }
-  std::vector<ReportCell> all;
-  for (size_t k = 0;; ++k) {
-    const size_t r = k % per_rank.size(), i = k / per_rank.size();
-    if (i >= per_rank[r].size()) break;
-    all.push_back(per_rank[r][i]);
   }
   return all;
 }
@@ -227,19 +247,22 @@ std::shared_ptr<Report> run_sweep(Context& ctx, const Inputs& in) {
   report->metric_names = {"trajectory_error", "sliced_wasserstein"};
   if (inner->exact()) report->metric_names.insert(report->metric_names.end(), {"mode_coverage_tv", "mean_log_density"});
   for (const auto& m : report->metric_names) report->lower_is_better[m] = m != "mean_log_density";
-  const diffusion::SlicedWassersteinReference sw(target, in.get_int("projections"), seed + 7);
+  const diffusion::SlicedWassersteinReference sw(target, in.get_int("projections"), seed + 7, group);
   CellRunner cells{*model, noise, reference, sw, seed};
   const auto total = static_cast<int64_t>(plan.schedules.size() * plan.samplers.size() * plan.steps.size());
   int64_t done = 0, index = 0;
   double sched_seconds = 0, model_before = model->seconds();
-  // Under torchrun, cell k runs on rank k mod world_size; the cells are gathered afterwards.
+  // Under torchrun each rank runs the cells assigned to it; the cells are gathered afterwards.
   const int rank = group ? group->rank() : 0, world = group ? group->world_size() : 1;
+  const std::vector<int> owner = assign_cells(plan, world);
+  std::vector<int64_t> mine;
   for (const auto& sched : plan.schedules) {
     const bool per_sampler = ctx.schedule_uses_sampler(sched);
     for (int64_t n : plan.steps) {
       diffusion::Sigmas shared;
       for (const auto& sname : plan.samplers) {
-        if (index++ % world != rank) continue;
+        if (owner[static_cast<size_t>(index++)] != rank) continue;
+        mine.push_back(index - 1);
         const Sampler& sampler = *plan.sampler_objects[sname];
         auto t_s = Clock::now();
         if (per_sampler || shared.empty()) shared = sweep_schedule(ctx, *model, sched, n, sampler);
@@ -249,7 +272,7 @@ std::shared_ptr<Report> run_sweep(Context& ctx, const Inputs& in) {
       }
     }
   }
-  if (world > 1) report->cells = gather_cells(*group, report->cells);
+  if (world > 1) report->cells = gather_cells(*group, report->cells, mine, static_cast<size_t>(total));
   report->timings["schedule_seconds"] = sched_seconds;
   report->timings["sampling_seconds"] = cells.sampling_seconds;
   report->timings["metric_seconds"] = cells.metric_seconds;

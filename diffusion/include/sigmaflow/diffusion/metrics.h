@@ -25,7 +25,10 @@ double sliced_wasserstein(const at::Tensor& a, const at::Tensor& b, int64_t proj
 // projections are computed once, so many sample sets can be measured against it cheaply.
 class SlicedWassersteinReference {
  public:
-  SlicedWassersteinReference(const at::Tensor& reference, int64_t projections, uint64_t seed);
+  // With `group`, each rank sorts a share of the directions and the sorted projections are
+  // gathered (every rank gets the whole reference).
+  SlicedWassersteinReference(const at::Tensor& reference, int64_t projections, uint64_t seed,
+                             const Collectives* group = nullptr);
   double distance(const at::Tensor& samples) const;
 
  private:
