@@ -2,11 +2,14 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
 
 namespace {
 
@@ -18,8 +21,8 @@ struct Cmd {
 };
 
 // Runs the CLI with the fixture plugins visible; captures stdout (and stderr when asked).
-Cmd sigmaflow(const std::string& args, bool merge_stderr = true) {
-  std::string cmd = std::string("SIGMAFLOW_CACHE_DIR=") + fs::temp_directory_path().string() +
+Cmd sigmaflow(const std::string& args, bool merge_stderr = true, const std::string& env = "") {
+  std::string cmd = env + " SIGMAFLOW_CACHE_DIR=" + fs::temp_directory_path().string() +
                     "/sigmaflow-cli-cache SIGMAFLOW_PLUGIN_PATH=" + SF_FIXTURE_DIR + "/good " + SF_SIGMAFLOW_EXE + " " +
                     args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
   Cmd c{0, ""};
@@ -48,6 +51,25 @@ TEST(Cli, VersionNamesTorchAndPluginFolders) {
   EXPECT_NE(c.out.find("LibTorch"), std::string::npos);
   EXPECT_NE(c.out.find("CUDA available"), std::string::npos);
   EXPECT_NE(c.out.find(std::string(SF_FIXTURE_DIR) + "/good"), std::string::npos) << c.out;
+}
+
+// Under torchrun (LOCAL_WORLD_SIZE processes on this machine) the default thread count is the
+// cores divided among them; SIGMAFLOW_THREADS still decides when set.
+TEST(Cli, ThreadsAreSharedAmongTheLocalRanks) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // `env -u` first: the caller's own settings must not decide the defaults tested here.
+  auto threads = [](const std::string& env) {
+    Cmd c = sigmaflow("--version", true, "env -u SIGMAFLOW_THREADS -u LOCAL_WORLD_SIZE " + env);
+    const auto at = c.out.find("intra-op threads: ");
+    return at == std::string::npos ? -1 : std::stoi(c.out.substr(at + 18));
+  };
+  EXPECT_EQ(threads(""), cores);
+  EXPECT_EQ(threads("LOCAL_WORLD_SIZE=" + std::to_string(cores)), 1);
+  EXPECT_EQ(threads("LOCAL_WORLD_SIZE=" + std::to_string(2 * cores)), 1);
+  EXPECT_EQ(threads("LOCAL_WORLD_SIZE=" + std::to_string(cores) + " SIGMAFLOW_THREADS=" + std::to_string(cores)),
+            cores);
+  EXPECT_EQ(threads("LOCAL_WORLD_SIZE=1"), cores);
+  EXPECT_EQ(threads("LOCAL_WORLD_SIZE=junk"), cores);
 }
 
 TEST(Cli, RunWritesOutputsAndSaysWhere) {
