@@ -63,7 +63,6 @@ class Programme {
  private:
   double sigma(int64_t j) const { return ref_.grid[static_cast<size_t>(j)]; }
   std::vector<at::Tensor> evaluate(const Layer& layer, int64_t n);
-  at::Tensor summarise(const at::Tensor& e2) const;
   int64_t last_target(const State& s, int64_t i, int64_t n) const;
   at::Tensor basis(const State& s, const at::Tensor& den) const;
   void relax_linear(const State& s, const at::Tensor& den, int64_t i, int64_t n, Best& best) const;
@@ -125,19 +124,17 @@ std::vector<at::Tensor> Programme::evaluate(const Layer& layer, int64_t n) {
   return den;
 }
 
-// [J, owned] per-particle squared errors -> [J] values compared between predecessors (CPU):
-// the mean over all particles as a tree sum over blocks, or the trimmed mean of them all.
+// [J, owned] per-particle squared errors -> [J] values compared between predecessors (CPU): the
+// mean over all particles as a tree sum over blocks, or the trimmed mean (all but the largest
+// trim_fraction of them, gathered from every rank).
 at::Tensor Programme::objective(const at::Tensor& e2) const {
-  if (opt_.objective == Objective::kTrimmed) return summarise(all_particles(share_, e2)).cpu().contiguous();
+  if (opt_.objective == Objective::kTrimmed) {
+    const int64_t keep = std::max<int64_t>(1, Mg_ - static_cast<int64_t>(std::floor(opt_.trim_fraction * Mg_)));
+    at::Tensor all = all_particles(share_, e2);
+    return std::get<0>(all.topk(keep, 1, /*largest=*/false, /*sorted=*/false)).mean(1).cpu().contiguous();
+  }
   return sum_over_blocks(share_, e2.size(0), [&](int64_t r0, int64_t rows) { return e2.narrow(1, r0, rows).sum(1); }) /
          static_cast<double>(Mg_);
-}
-
-// [J, M] per-particle squared errors -> [J] values compared between predecessors.
-at::Tensor Programme::summarise(const at::Tensor& e2) const {
-  if (opt_.objective == Objective::kMeanSquare) return e2.mean(1);
-  const int64_t keep = std::max<int64_t>(1, Mg_ - static_cast<int64_t>(std::floor(opt_.trim_fraction * Mg_)));
-  return std::get<0>(e2.topk(keep, 1, /*largest=*/false, /*sorted=*/false)).mean(1);
 }
 
 // The last grid point a step from (n, i) may reach: the end (sigma_min) always; the multistep
