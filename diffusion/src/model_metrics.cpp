@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "sigmaflow/diffusion/noise.h"
+#include "sigmaflow/diffusion/row_blocks.h"
 #include "sigmaflow/diffusion/training.h"
 
 namespace sf::diffusion {
@@ -35,15 +36,13 @@ ScoreErrorResult score_error(const Model& model, const Model& reference, int64_t
     std::vector<int64_t> view(static_cast<size_t>(x0.dim()), 1);
     view[0] = n;
     at::Tensor x = x0 + noise * at::tensor(sigma, at::kDouble).view(view);
-    int64_t begin = 0, end = n;
-    const bool shard = group && group->world_size() > 1 && n >= group->world_size();
-    if (shard) std::tie(begin, end) = group->shard(n);
-    NoiseLevels levels(std::vector<double>(sigma.begin() + begin, sigma.begin() + end));
-    at::Tensor xs = x.narrow(0, begin, end - begin);
-    at::Tensor dm = model.denoise(xs.to(model.device(), model.dtype()), levels).to(at::kCPU, at::kDouble);
-    at::Tensor dr = reference.denoise(xs.to(reference.device(), reference.dtype()), levels).to(at::kCPU, at::kDouble);
-    at::Tensor err = (dm - dr).square().reshape({end - begin, -1}).sum(1) / static_cast<double>(d);
-    if (shard) err = group->all_gather_rows(err);
+    at::Tensor err = rows_gathered(group, n, [&](int64_t begin, int64_t end) {
+      NoiseLevels levels(std::vector<double>(sigma.begin() + begin, sigma.begin() + end));
+      at::Tensor xs = x.narrow(0, begin, end - begin);
+      at::Tensor dm = model.denoise(xs.to(model.device(), model.dtype()), levels).to(at::kCPU, at::kDouble);
+      at::Tensor dr = reference.denoise(xs.to(reference.device(), reference.dtype()), levels).to(at::kCPU, at::kDouble);
+      return (dm - dr).square().reshape({end - begin, -1}).sum(1) / static_cast<double>(d);
+    });
     r.band_lo.push_back(std::exp(lo + width * static_cast<double>(b)));
     r.band_hi.push_back(std::exp(lo + width * static_cast<double>(b + 1)));
     r.band_error.push_back(err.mean().item<double>());

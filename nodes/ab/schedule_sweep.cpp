@@ -13,6 +13,7 @@
 #include "sigmaflow/diffusion/memory.h"
 #include "sigmaflow/diffusion/metrics.h"
 #include "sigmaflow/diffusion/noise.h"
+#include "sigmaflow/diffusion/row_blocks.h"
 #include "sigmaflow/diffusion/samplers.h"
 #include "sigmaflow/diffusion/sigmas.h"
 #include "sigmaflow/scheduler/stock.h"
@@ -98,16 +99,14 @@ at::Tensor reference_solve(const Model& model, const at::Tensor& noise, int64_t 
   SampleContext rctx;
   rctx.seed = seed;
   diffusion::TableSampler heun(*diffusion::find_sampler("heun"), SamplerSettings{});
-  at::Tensor reference;
-  if (group && group->world_size() > 1 && noise.size(0) >= group->world_size()) {
-    auto [begin, end] = group->shard(noise.size(0));
-    rctx.row_offset = begin;
-    rctx.global_rows = noise.size(0);
-    at::Tensor local = heun.sample(model, noise.narrow(0, begin, end - begin) * sig[0], sig.values(), rctx);
-    reference = group->all_gather_rows(local.to(at::kCPU)).to(noise.device());
-  } else {
-    reference = heun.sample(model, noise * sig[0], sig.values(), rctx);
-  }
+  const int64_t n = noise.size(0);
+  at::Tensor reference = diffusion::rows_gathered(group, n, [&](int64_t begin, int64_t end) {
+    if (end - begin < n) {  // this rank's rows of the batch
+      rctx.row_offset = begin;
+      rctx.global_rows = n;
+    }
+    return heun.sample(model, noise.narrow(0, begin, end - begin) * sig[0], sig.values(), rctx);
+  });
   report.timings["reference_seconds"] = seconds_since(t0);
   report.reference =
       "heun, " + std::to_string(steps) + " karras steps, same noise (" + std::to_string(rctx.nfe) + " NFE)";

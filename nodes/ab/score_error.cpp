@@ -6,6 +6,7 @@
 #include "../common/text.h"
 #include "nodes.h"
 #include "sigmaflow/diffusion/model_metrics.h"
+#include "sigmaflow/diffusion/row_blocks.h"
 
 namespace sf::nodes {
 
@@ -78,16 +79,14 @@ NodeDef log_likelihood_node() {
     at::Tensor x = exact_of(*ref, "reference_model").sample_data(in.get_int("samples"), in.get_uint("seed"));
     at::Tensor ll;
     // Under torchrun each rank integrates its rows; the per-sample values are gathered.
-    const Collectives* group = ctx.collectives();
-    const bool shard = group && group->world_size() > 1 && x.size(0) >= group->world_size();
-    auto [begin, end] = shard ? group->shard(x.size(0)) : std::pair<int64_t, int64_t>{0, x.size(0)};
     try {
-      ll = diffusion::ode_log_likelihood(*model, x.narrow(0, begin, end - begin), in.get_int("steps"),
-                                         in.get_float("sigma_min"), in.get_float("sigma_max"));
+      ll = diffusion::rows_gathered(ctx.collectives(), x.size(0), [&](int64_t begin, int64_t end) {
+        return diffusion::ode_log_likelihood(*model, x.narrow(0, begin, end - begin), in.get_int("steps"),
+                                             in.get_float("sigma_min"), in.get_float("sigma_max"));
+      });
     } catch (const std::invalid_argument& e) {
       throw InputError("model", c10::str(model->sample_shape()), e.what());
     }
-    if (shard) ll = group->all_gather_rows(ll);
     return metric_output("log_likelihood", ll.mean().item<double>(), false,
                          std::to_string(in.get_int("samples")) + " exact samples, probability-flow ODE with " +
                              std::to_string(in.get_int("steps")) + " Heun steps");

@@ -5,6 +5,7 @@
 #include "sigmaflow/diffusion/gaussian_mixture.h"
 #include "sigmaflow/diffusion/memory.h"
 #include "sigmaflow/diffusion/noise.h"
+#include "sigmaflow/diffusion/row_blocks.h"
 
 namespace sf::nodes {
 
@@ -203,10 +204,7 @@ at::Tensor sample_in_chunks(const ExactDensity& exact, int64_t n, int64_t dim, u
                                         c == 0 ? seed : diffusion::stream_seed(seed, static_cast<uint64_t>(c))));
     return at::cat(parts, 0);
   };
-  if (!group || group->world_size() <= 1 || chunks < group->world_size()) return draw(0, chunks);
-  auto [c0, c1] = group->shard(chunks);
-  at::Tensor mine = draw(c0, c1);
-  return group->all_gather_rows(mine.to(at::kCPU)).to(mine.device());
+  return diffusion::rows_gathered(group, chunks, draw);
 }
 
 }  // namespace

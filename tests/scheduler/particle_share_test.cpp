@@ -37,10 +37,10 @@ TEST(ParticleShare, RanksOwnWholeContiguousBlocksCoveringEveryParticleOnce) {
         ASSERT_TRUE(p.sharded());
         EXPECT_EQ(p.first, next) << total << " " << world << " " << r;
         EXPECT_EQ(p.first % kParticleBlock, 0);
-        EXPECT_GT(p.owned, 0);
+        EXPECT_GT(p.count, 0);
         // Shadow rows only where the first 8 particles live elsewhere.
         EXPECT_EQ(p.shadow, r == 0 ? 0 : 8);
-        next = p.first + p.owned;
+        next = p.first + p.count;
       }
       EXPECT_EQ(next, total);
     }
@@ -49,7 +49,7 @@ TEST(ParticleShare, RanksOwnWholeContiguousBlocksCoveringEveryParticleOnce) {
   Layout g2(2, 3);
   ParticleShare p = sf::oss::share_particles(&g2, 300, 8);
   EXPECT_EQ(p.first, 192);
-  EXPECT_EQ(p.owned, 108);
+  EXPECT_EQ(p.count, 108);
 }
 
 TEST(ParticleShare, FewerBlocksThanRanksOrNoGroupMeansEveryRankHoldsAll) {
@@ -57,11 +57,11 @@ TEST(ParticleShare, FewerBlocksThanRanksOrNoGroupMeansEveryRankHoldsAll) {
   ParticleShare p = sf::oss::share_particles(&g, 3 * kParticleBlock, 8);  // 3 blocks, 4 ranks
   EXPECT_FALSE(p.sharded());
   EXPECT_EQ(p.first, 0);
-  EXPECT_EQ(p.owned, 3 * kParticleBlock);
+  EXPECT_EQ(p.count, 3 * kParticleBlock);
   EXPECT_EQ(p.shadow, 0);
   ParticleShare alone = sf::oss::share_particles(nullptr, 100, 8);
   EXPECT_FALSE(alone.sharded());
-  EXPECT_EQ(alone.owned, 100);
+  EXPECT_EQ(alone.count, 100);
 }
 
 // Sums over `values` (one per particle) through sum_over_blocks, one process.

@@ -39,10 +39,7 @@ struct Ranked {
 };
 
 ParticleShare resolve(const ParticleShare& given, int64_t local_rows) {
-  if (given.total > 0) return given;
-  ParticleShare one;
-  one.total = one.owned = local_rows;
-  return one;
+  return given.total > 0 ? given : share_particles(nullptr, local_rows, 0);
 }
 
 class Programme {
@@ -72,14 +69,14 @@ class Programme {
   void relax_two_eval(const Layer& layer, const std::vector<at::Tensor>& den, std::vector<Ranked>& ranked, Best& best);
   Layer advance(const Layer& layer, const std::vector<at::Tensor>& den, int64_t n);
   double final_error(const at::Tensor& den) const {
-    at::Tensor e2 = owned(den - ref_.final).reshape({share_.owned, -1}).pow(2).sum(1);
+    at::Tensor e2 = owned(den - ref_.final).reshape({share_.count, -1}).pow(2).sum(1);
     at::Tensor sum = sum_over_blocks(share_, 1, [&](int64_t r0, int64_t rows) { return e2.narrow(0, r0, rows).sum(); });
     return std::sqrt(sum.item<double>() / static_cast<double>(Mg_));
   }
 
   bool sharded() const { return share_.sharded(); }
   // The rows of this process's own particles along `dim` (shadow rows left out).
-  at::Tensor owned(const at::Tensor& t, int64_t dim = 0) const { return t.narrow(dim, share_.shadow, share_.owned); }
+  at::Tensor owned(const at::Tensor& t, int64_t dim = 0) const { return t.narrow(dim, share_.shadow, share_.count); }
   at::Tensor objective(const at::Tensor& e2) const;
   at::Tensor basis_rows(const State& s, const at::Tensor& den, int64_t row0, int64_t rows) const;
 
@@ -112,7 +109,7 @@ std::vector<at::Tensor> Programme::evaluate(const Layer& layer, int64_t n) {
       rows.insert(rows.end(), static_cast<size_t>(M_), sigma(live[q]));
     }
     at::Tensor out = denoise_(at::cat(xs, 0), NoiseLevels(std::move(rows)));
-    nfe_ += static_cast<int64_t>(b - a) * share_.owned;
+    nfe_ += static_cast<int64_t>(b - a) * share_.count;
     for (size_t q = a; q < b; ++q) {
       at::Tensor d = out.narrow(0, static_cast<int64_t>(q - a) * M_, M_);
       if (!d.isfinite().all().item<bool>())
@@ -366,7 +363,7 @@ void Programme::relax_two_eval(const Layer& layer, const std::vector<at::Tensor>
       rows.insert(rows.end(), static_cast<size_t>(M_), sp);
     }
     at::Tensor out = denoise_(at::cat(probes, 0), NoiseLevels(rows));
-    nfe_ += static_cast<int64_t>(b - a) * share_.owned;
+    nfe_ += static_cast<int64_t>(b - a) * share_.count;
     std::vector<at::Tensor> cands, e2;
     for (size_t q = a; q < b; ++q) {
       const auto [j, i] = pairs[q];
@@ -378,7 +375,7 @@ void Programme::relax_two_eval(const Layer& layer, const std::vector<at::Tensor>
                                  " (optimal-steps DP, " + rule_.sampler() + " probe)");
       cands.push_back(rule_.finish(s.x, den[static_cast<size_t>(i)], sigma(i), probes[q - a], d2,
                                    at::scalar_tensor(sigma(j), at::kDouble), at::scalar_tensor(sp, at::kDouble)));
-      e2.push_back(owned(cands.back() - ref_.x[j]).reshape({1, share_.owned, -1}).pow(2).sum(2));
+      e2.push_back(owned(cands.back() - ref_.x[j]).reshape({1, share_.count, -1}).pow(2).sum(2));
     }
     at::Tensor values = objective(at::cat(e2, 0)).contiguous();
     for (size_t q = a; q < b; ++q) {

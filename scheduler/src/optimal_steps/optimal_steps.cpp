@@ -167,7 +167,7 @@ OptimalStepsPlan compute_plan(const Model& model, const OptimalStepsRequest& rq,
       rule.two_evaluations() && rq.exact_candidates > 0 ? std::min(rq.rank_particles, rq.training_noises) : 0;
   const ParticleShare share = share_particles(rq.group, rq.training_noises, ranking);
   if (share.group)  // this rank's rows: the ranking particles' copies, then its own blocks
-    noise = at::cat({noise.narrow(0, 0, share.shadow), noise.narrow(0, share.first, share.owned)}, 0);
+    noise = at::cat({noise.narrow(0, 0, share.shadow), noise.narrow(0, share.first, share.count)}, 0);
   Denoiser denoise = [&model](const at::Tensor& x, const NoiseLevels& s) {
     return model.denoise(x.to(model.dtype()), s).to(at::kDouble);
   };

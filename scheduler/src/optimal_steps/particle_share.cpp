@@ -2,31 +2,19 @@
 
 #include <ATen/ATen.h>
 
-#include "sigmaflow/diffusion/row_blocks.h"
-
 namespace sf::oss {
 
 ParticleShare share_particles(const Collectives* group, int64_t total, int64_t ranking) {
-  diffusion::BlockShare blocks = diffusion::share_blocks(group, total, kParticleBlock);
   ParticleShare p;
-  p.group = blocks.group;
-  p.total = total;
-  p.first = blocks.first;
-  p.owned = blocks.count;
-  p.shadow = p.sharded() && ranking > 0 && !(p.first == 0 && p.owned >= ranking) ? ranking : 0;
+  static_cast<diffusion::BlockShare&>(p) = diffusion::share_blocks(group, total, kParticleBlock);
+  p.shadow = p.sharded() && ranking > 0 && !(p.first == 0 && p.count >= ranking) ? ranking : 0;
   return p;
 }
 
 at::Tensor sum_over_blocks(const ParticleShare& share, int64_t width,
                            const std::function<at::Tensor(int64_t, int64_t)>& partial) {
-  diffusion::BlockShare blocks;
-  blocks.group = share.group;
-  blocks.total = share.total;
-  blocks.block = kParticleBlock;
-  blocks.first = share.first;
-  blocks.count = share.owned;
   return diffusion::block_tree_sum(
-      blocks, width, [&](int64_t begin, int64_t end) { return partial(begin - share.first, end - begin); });
+      share, width, [&](int64_t begin, int64_t end) { return partial(begin - share.first, end - begin); });
 }
 
 at::Tensor all_particles(const ParticleShare& share, const at::Tensor& per_particle) {

@@ -12,21 +12,20 @@
 #include <functional>
 
 #include "sigmaflow/collectives.h"
+#include "sigmaflow/diffusion/row_blocks.h"
 
 namespace sf::oss {
 
 constexpr int64_t kParticleBlock = 64;
 
-// The training noises one process holds. Rows [shadow, shadow + owned) of its tensors are global
-// particles [first, first + owned); the `shadow` rows before them, when present, copy the first
+// The training noises one process holds: its blocks of kParticleBlock (global particles [first,
+// first + count) of `total`; group null: this process holds every particle) are rows [shadow,
+// shadow + count) of its tensors. The `shadow` rows before them, when present, copy the first
 // `shadow` global particles (two-evaluation samplers rank candidates on those on every rank): they
 // are advanced like the others but never counted in an objective.
-struct ParticleShare {
-  const Collectives* group = nullptr;  // null: this process holds every particle
-  int64_t total = 0;                   // M, over all ranks
-  int64_t first = 0, owned = 0, shadow = 0;
-  int64_t local() const { return shadow + owned; }
-  bool sharded() const { return group != nullptr; }
+struct ParticleShare : diffusion::BlockShare {
+  int64_t shadow = 0;
+  int64_t local() const { return shadow + count; }
 };
 
 // This rank's share of `total` particles; `ranking` shadow rows when it does not own the first
@@ -35,12 +34,12 @@ struct ParticleShare {
 ParticleShare share_particles(const Collectives* group, int64_t total, int64_t ranking);
 
 // The tree sum over all blocks of `partial(row0, rows)`: a float64 tensor of `width` values over
-// owned rows [row0, row0 + rows) (row0 counted from the first owned row), called once per owned
-// block. Returns a CPU float64 tensor of `width` values; a collective when sharded.
+// owned rows [row0, row0 + rows) (row0 counted from the first owned row, not the shadow rows),
+// called once per owned block. Returns a CPU float64 tensor of `width` values; a collective when sharded.
 at::Tensor sum_over_blocks(const ParticleShare& share, int64_t width,
                            const std::function<at::Tensor(int64_t, int64_t)>& partial);
 
-// [P, owned] per-particle values -> [P, M], every rank's in global particle order (a collective
+// [P, count] per-particle values -> [P, M], every rank's in global particle order (a collective
 // when sharded); for objectives that need every particle (the trimmed mean).
 at::Tensor all_particles(const ParticleShare& share, const at::Tensor& per_particle);
 
