@@ -36,6 +36,7 @@ FitResult fit_mixture(const at::Tensor& data, const FitOptions& o) {
   std::vector<int64_t> chosen{at::randint(N, {1}, gen, at::TensorOptions().dtype(at::kLong)).item<int64_t>()};
   at::Tensor d2 = (x - x[chosen[0]]).pow(2).sum(1);
   for (int64_t k = 1; k < K; ++k) {
+    throw_if_interrupted();
     at::Tensor p = d2 / d2.sum().clamp_min(1e-300);
     int64_t next = d2.sum().item<double>() > 0
                        ? at::multinomial(p, 1, false, gen).item<int64_t>()
@@ -52,6 +53,7 @@ FitResult fit_mixture(const at::Tensor& data, const FitOptions& o) {
   FitResult r;
   double prev = -1e300;
   for (int64_t it = 0; it < o.iterations; ++it) {
+    throw_if_interrupted();
     at::Tensor lj = log_joint(x, logw, mu, var);
     at::Tensor lse = at::logsumexp(lj, 1, true);
     double ll = lse.mean().item<double>();

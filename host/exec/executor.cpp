@@ -128,7 +128,9 @@ Status run_node(const NodeSource& source, const Graph& graph, const PlannedNode&
   for (const auto& [name, v] : inputs.all()) watch(name, v, watched);
   HostContext ctx(source, options, graph, node, observer, result.files);
   CrashGuard::set_running(describe_node(node));
+  set_thread_interrupt(options.interrupt);
   Result<Outputs> r = def->invoke(ctx, inputs);
+  set_thread_interrupt(nullptr);
   CrashGuard::set_running({});
   for (const auto& w : watched)
     if (w.tensor->_version() != w.version)

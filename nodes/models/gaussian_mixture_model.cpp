@@ -199,9 +199,11 @@ at::Tensor sample_in_chunks(const ExactDensity& exact, int64_t n, int64_t dim, u
   const int64_t chunks = (n + rows - 1) / rows;
   auto draw = [&](int64_t c0, int64_t c1) {
     std::vector<at::Tensor> parts;
-    for (int64_t c = c0; c < c1; ++c)
+    for (int64_t c = c0; c < c1; ++c) {
+      throw_if_interrupted();
       parts.push_back(exact.sample_data(std::min(rows, n - c * rows),
                                         c == 0 ? seed : diffusion::stream_seed(seed, static_cast<uint64_t>(c))));
+    }
     return at::cat(parts, 0);
   };
   return diffusion::rows_gathered(group, chunks, draw);

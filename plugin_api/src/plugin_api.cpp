@@ -14,6 +14,16 @@
 
 namespace sf {
 
+namespace {
+thread_local const std::atomic<bool>* t_interrupt = nullptr;
+}  // namespace
+
+void set_thread_interrupt(const std::atomic<bool>* flag) noexcept { t_interrupt = flag; }
+bool interrupt_requested() noexcept { return t_interrupt && t_interrupt->load(std::memory_order_relaxed); }
+void throw_if_interrupted() {
+  if (interrupt_requested()) throw Interrupted();
+}
+
 at::Tensor NoiseLevels::to_tensor(int64_t batch, const at::TensorOptions& options) const {
   if (uniform()) return at::full({batch}, value_, options);
   at::Tensor t = at::empty({rows()}, at::kDouble);

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "sigmaflow/status.h"
 #include "sigmaflow/value.h"
 
 namespace sf {
@@ -135,8 +136,11 @@ class SF_SHARED Model : public Object {
   const std::string& fingerprint() const { return info_.fingerprint; }
 
   // x: [B, ...sample_shape] on device(), dtype(). Returns the denoised x0 estimate with x's
-  // shape, device and dtype. `cond` must be empty for unconditional models.
+  // shape, device and dtype. `cond` must be empty for unconditional models. Throws
+  // sf::Interrupted before evaluating when the calling node is being interrupted, so every loop
+  // over model calls stops within one call.
   at::Tensor denoise(const at::Tensor& x, const NoiseLevels& sigma, const Conditioning& cond = {}) const {
+    throw_if_interrupted();
     return denoise_batch(x, sigma, cond);
   }
   // Evaluations of the underlying network one denoise() call costs (2 for classifier-free

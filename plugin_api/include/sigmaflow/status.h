@@ -10,6 +10,7 @@
 // before anything crosses into the host.
 #pragma once
 
+#include <atomic>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -121,6 +122,16 @@ class __attribute__((visibility("default"))) Interrupted : public std::runtime_e
  public:
   Interrupted() : std::runtime_error("interrupted") {}
 };
+
+// (2.1, additions) The interrupt flag of the node running on the calling thread: the host sets it
+// around each node execution (null outside one). Long loops in library and node code call
+// throw_if_interrupted() between units of work (a level, a chunk, an EM iteration, a solver
+// step), so an interrupt stops every node, not only samplers that take a SampleContext.
+// Exported from libsigmaflow_plugin_api; thread-local, so concurrent runs do not interfere.
+__attribute__((visibility("default"))) void set_thread_interrupt(const std::atomic<bool>* flag) noexcept;
+__attribute__((visibility("default"))) bool interrupt_requested() noexcept;
+// Throws sf::Interrupted when the calling thread's node is being interrupted.
+__attribute__((visibility("default"))) void throw_if_interrupted();
 
 inline const char* code_name(Code code) {
   switch (code) {
