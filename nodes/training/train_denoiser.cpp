@@ -6,11 +6,14 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "nodes.h"
 #include "outputs.h"
 #include "sigmaflow/diagnostics.h"
+#include "sigmaflow/diffusion/memory.h"
 #include "sigmaflow/diffusion/networks.h"
 #include "sigmaflow/diffusion/sigmas.h"
 #include "sigmaflow/diffusion/torchscript_model.h"
@@ -24,6 +27,27 @@ namespace {
 using diffusion::DenoiserTrainer;
 using diffusion::NoiseLevelDistribution;
 
+// Parameter count at size knob `x` (mlp width, unet channels), which enters every layer at most
+// squared: fitted exactly from three small builds at step `h` and extrapolated, so the memory a
+// network needs is known before it is built.
+double projected_parameters(const std::function<int64_t(int64_t)>& count_at, int64_t h, int64_t x) {
+  const double p1 = static_cast<double>(count_at(h)), p2 = static_cast<double>(count_at(2 * h)),
+               p3 = static_cast<double>(count_at(3 * h));
+  const double a = (p3 - 2 * p2 + p1) / 2, b = p2 - p1 - 3 * a, c = p1 - a - b;
+  const double t = static_cast<double>(x) / static_cast<double>(h);
+  return a * t * t + b * t + c;
+}
+
+// Weights, their EMA, gradients and Adam's two moments: five float32 copies.
+void check_network_memory(const std::string& input, int64_t value, double parameters) {
+  const double bytes = parameters * 4.0 * 5.0;
+  Status mem = bytes > 1.8e19 ? ResourceExhausted("the network's size overflows")
+                              : diffusion::check_allocation(static_cast<uint64_t>(bytes),
+                                                            "a network of " + number_text(parameters) +
+                                                                " parameters (weights, EMA, gradients, Adam state)");
+  if (!mem.ok()) throw InputError(input, std::to_string(value), mem.message(), Code::kResourceExhausted);
+}
+
 std::shared_ptr<torch::jit::Module> make_network(const Inputs& in, const at::Tensor& data) {
   const std::string& arch = in.get_string("architecture");
   std::vector<int64_t> shape(data.sizes().begin() + 1, data.sizes().end());
@@ -34,6 +58,16 @@ std::shared_ptr<torch::jit::Module> make_network(const Inputs& in, const at::Ten
       for (int64_t d : shape) s.dim *= d;
       s.width = in.get_int("width");
       s.depth = in.get_int("depth");
+      if (s.width > 1024) {
+        diffusion::MlpSpec probe = s;
+        check_network_memory("width", s.width,
+                             projected_parameters(
+                                 [&](int64_t w) {
+                                   probe.width = w;
+                                   return diffusion::parameter_count(*diffusion::make_mlp(probe, 0));
+                                 },
+                                 1, s.width));
+      }
       return diffusion::make_mlp(s, in.get_uint("seed"));
     }
     if (shape.size() != 3)
@@ -44,6 +78,16 @@ std::shared_ptr<torch::jit::Module> make_network(const Inputs& in, const at::Ten
     s.height = shape[1];
     s.width = shape[2];
     s.base = in.get_int("unet_channels");
+    if (s.base > 64) {
+      diffusion::UnetSpec probe = s;
+      check_network_memory("unet_channels", s.base,
+                           projected_parameters(
+                               [&](int64_t b) {
+                                 probe.base = b;
+                                 return diffusion::parameter_count(*diffusion::make_unet(probe, 0));
+                               },
+                               8, s.base));
+    }
     return diffusion::make_unet(s, in.get_uint("seed"));
   } catch (const std::invalid_argument& e) {
     throw InputError("data", c10::str(data.sizes()),
@@ -189,6 +233,11 @@ diffusion::TrainOptions train_options(const Inputs& in, const at::Tensor& data) 
     throw InputError("sigma_data", "0", "the data's standard deviation is 0 (all samples equal); give sigma_data");
   o.log_every = std::max<int64_t>(1, o.steps / 200);
   o.threads = static_cast<int>(in.get_int("threads"));
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (o.threads > cores)
+    throw InputError("threads", std::to_string(o.threads),
+                     "more threads than this machine's " + std::to_string(cores) +
+                         " cores (0 picks: 1 for the mlp, all cores for the unet)");
   if (o.threads == 0 && in.get_string("architecture") == "mlp") o.threads = 1;
   return o;
 }
