@@ -86,8 +86,29 @@ int run_cli(int argc, char** argv) {
   serve->add_option("--max-connections", o.max_connections, "Open connections (HTTP and websocket) accepted")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
+  serve
+      ->add_option("--max-queue-mb", o.max_queue_mb, "Memory budget of the pending prompts' requests, MB (503 past it)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  serve->add_option("--input-dir", o.input_dir,
+                    "Folder that served graphs' file inputs (LoadSigmas, LoadLatent, ...) and uploads resolve in "
+                    "(default: 'input' beside --out)");
+  serve->add_option("--models-dir", o.models_dir,
+                    "Second folder file inputs may name, for models and data sets (default: 'models' beside --out)");
+  serve->add_option("--allow-host", o.allowed_hosts,
+                    "Host name clients may use besides IP addresses and localhost (repeatable; DNS-rebinding defence)");
+  serve->add_option("--device", o.device, "Default device of served graphs: auto, cpu, cuda or cuda:N")
+      ->capture_default_str();
   serve->add_option("--enable-cors-header", o.cors_origin, "Send Access-Control-Allow-Origin: ORIGIN (off by default)");
   serve->add_option("--plugins", o.plugin_dirs, "Extra plugin folder (repeatable), searched first");
+  // The server's executor process (docs/server.md): started by `serve`, not by users.
+  auto* worker = app.add_subcommand("serve-worker", "The executor process of `serve` (started by it)");
+  worker->group("");
+  worker->add_option("--out", o.out_dir);
+  worker->add_option("--input-dir", o.input_dir);
+  worker->add_option("--models-dir", o.models_dir);
+  worker->add_option("--device", o.device);
+  worker->add_option("--plugins", o.plugin_dirs);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -107,6 +128,7 @@ int run_cli(int argc, char** argv) {
     if (*nodes) return cmd_nodes(o);
     if (*check) return cmd_plugin_check(o);
     if (*serve) return cmd_serve(o);
+    if (*worker) return cmd_serve_worker(o);
   } catch (const std::exception& e) {
     fmt::print(stderr, "error: {}\n", e.what());
     return kExitRuntime;

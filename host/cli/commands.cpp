@@ -1,4 +1,6 @@
 #include <fmt/format.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 #include <unistd.h>
@@ -16,6 +18,7 @@
 #include "graph/graph.h"
 #include "plugins/build_gate.h"
 #include "server/net.h"
+#include "server/worker_protocol.h"
 #include "validate/validate.h"
 
 #ifndef SIGMAFLOW_VERSION
@@ -284,7 +287,57 @@ int cmd_serve(const CliOptions& o) {
   so.max_body_bytes = o.max_body_mb << 20;
   so.idle_timeout_s = o.idle_timeout_s;
   so.max_connections = o.max_connections;
+  so.max_queue_bytes = o.max_queue_mb << 20;
+  so.allowed_hosts = o.allowed_hosts;
+  for (auto& h : so.allowed_hosts)
+    std::transform(h.begin(), h.end(), h.begin(), [](unsigned char c) { return std::tolower(c); });
+  // ComfyUI's layout: input/, models/ and temp/ beside the output folder unless named.
+  const std::filesystem::path beside = std::filesystem::absolute(o.out_dir).parent_path();
+  so.input_dir = o.input_dir.empty() ? (beside / "input").string() : o.input_dir;
+  so.models_dir = o.models_dir.empty() ? (beside / "models").string() : o.models_dir;
+  so.temp_dir = (beside / "temp").string();
+  for (const auto& dir : {so.input_dir, so.temp_dir}) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+      fmt::print(stderr, "error: cannot create folder '{}': {}\n", dir, ec.message());
+      return kExitUsage;
+    }
+  }
+  std::string err;
+  if (!parse_device(o.device, 0, so.device, err)) {
+    fmt::print(stderr, "error: {}\n", err);
+    return kExitUsage;
+  }
+  // The executor process: this executable, told the same folders, device and plugins.
+  std::error_code ec;
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  if (ec) {
+    fmt::print(stderr, "error: cannot find this executable (/proc/self/exe): {}\n", ec.message());
+    return kExitFailure;
+  }
+  so.worker_argv = {self,         "serve-worker", "--out",       so.out_dir, "--input-dir",
+                    so.input_dir, "--models-dir", so.models_dir, "--device", o.device};
+  for (const auto& d : o.plugin_dirs) so.worker_argv.insert(so.worker_argv.end(), {"--plugins", d});
   return run_server(host, so);
+}
+
+int cmd_serve_worker(const CliOptions& o) {
+  // Ends with the server: its stdin closes when the server exits, and a killed server kills it.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  PluginHost host;
+  scan_plugins(host, o, true);
+  RunOptions opts;
+  opts.output_dir = o.out_dir;
+  opts.cache_dir = default_cache_dir();
+  opts.versions = versions_line();
+  opts.input_roots = {o.input_dir, o.models_dir};
+  std::string err;
+  if (!parse_device(o.device, 0, opts.device, err)) {
+    fmt::print(stderr, "error: {}\n", err);
+    return kExitUsage;
+  }
+  return run_serve_worker(host, opts);
 }
 
 }  // namespace sf::host

@@ -25,6 +25,10 @@ struct CliOptions {
   uint64_t max_body_mb = 64;
   int idle_timeout_s = 60;
   size_t max_connections = 256;
+  std::string input_dir;   // "" : <--out>/../input
+  std::string models_dir;  // "" : <--out>/../models
+  std::vector<std::string> allowed_hosts;
+  uint64_t max_queue_mb = 512;
 };
 
 // Scans the plugin folders (no plugin is loaded into this process) and reports problems, missing
@@ -37,6 +41,7 @@ int cmd_nodes(const CliOptions& o);
 int cmd_plugin_check(const CliOptions& o);
 int cmd_version(const CliOptions& o);
 int cmd_serve(const CliOptions& o);
+int cmd_serve_worker(const CliOptions& o);
 
 std::string versions_line();
 

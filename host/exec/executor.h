@@ -58,6 +58,8 @@ struct RunOptions {
   c10::Device device = c10::Device(c10::kCPU);
   std::string versions;                          // one line, embedded in reports
   std::string graph_dir;                         // the graph file's folder (relative input paths); "" if none
+  // When set (the server), file inputs resolve only inside these folders: see resolve_confined_path.
+  std::vector<std::string> input_roots;
   bool overwrite = false;                        // output files keep fixed names instead of prefix_NNNNN_ counters
   const std::atomic<bool>* interrupt = nullptr;  // set: stop at the next node boundary or sampler step
   const Collectives* collectives = nullptr;      // the torchrun process group, or null (one process)

@@ -88,7 +88,8 @@ Result<std::string> resolve_input_path(const std::string& path, const std::strin
 }
 
 Result<std::string> HostContext::resolve_path(const std::string& path, const std::string& input) const {
-  auto r = resolve_input_path(path, options_.graph_dir);
+  auto r = options_.input_roots.empty() ? resolve_input_path(path, options_.graph_dir)
+                                        : resolve_confined_path(path, options_.input_roots);
   if (!r.ok()) return Status(r.status().code(), r.status().message()).about(input, "\"" + path + "\"");
   return r;
 }
@@ -117,6 +118,43 @@ Result<std::shared_ptr<const Sampler>> HostContext::make_sampler(const std::stri
   if (!*s) return Internal("sampler '" + name + "' (plugin " + n->plugin + ") created no object");
   (*s)->set_provider(n->plugin);
   return std::shared_ptr<const Sampler>(*s);
+}
+
+}  // namespace sf::host
+
+namespace sf::host {
+
+Result<std::string> resolve_confined_path(const std::string& path, const std::vector<std::string>& roots) {
+  std::string folders;
+  for (const auto& r : roots) folders += (folders.empty() ? "" : " or ") + std::string("'") + r + "'";
+  if (path.empty()) return InvalidArgument("the path is empty");
+  if (path.size() > 1024) return InvalidArgument("the path is longer than 1024 characters");
+  for (unsigned char c : path)
+    if (c < 0x20 || c == 0x7f) return InvalidArgument("the path contains control characters");
+  const fs::path given(path);
+  if (given.is_absolute())
+    return InvalidArgument("the server reads files only from its input and models folders (" + folders +
+                           "): give a path relative to them, not an absolute one");
+  for (const auto& part : given)
+    if (part == "..")
+      return InvalidArgument("the path must not contain '..' (it may only name files in " + folders + ")");
+  std::error_code ec;
+  for (const auto& root : roots) {
+    const fs::path canonical_root = fs::weakly_canonical(root, ec);
+    if (ec) continue;
+    const fs::path candidate = fs::weakly_canonical(fs::path(root) / given, ec);
+    if (ec) continue;
+    const std::string prefix = canonical_root.string() + "/";
+    if (candidate.string().compare(0, prefix.size(), prefix) != 0) {
+      if (fs::exists(fs::path(root) / given, ec) || fs::is_symlink(fs::path(root) / given, ec))
+        return InvalidArgument("'" + path + "' in '" + root + "' is a link that leads outside the folder");
+      continue;
+    }
+    if (!fs::exists(candidate, ec)) continue;
+    if (!fs::is_regular_file(candidate, ec)) return InvalidArgument("'" + path + "' is not a regular file");
+    return candidate.string();
+  }
+  return NotFound("'" + path + "' does not exist in " + folders + " (upload it with /upload/image, or put it there)");
 }
 
 }  // namespace sf::host

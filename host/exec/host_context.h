@@ -62,6 +62,12 @@ class HostContext : public Context {
 // resolve_path's rule, given the graph file's folder ("" when none).
 Result<std::string> resolve_input_path(const std::string& path, const std::string& graph_dir);
 
+// resolve_path's rule in the server: `path` names a regular file inside one of `roots` (tried in
+// order). Absolute paths, '..', control characters and symlinks that leave the folder are refused;
+// messages name only the path as given and the folders, never what lies outside them, and do not
+// say whether a refused path exists.
+Result<std::string> resolve_confined_path(const std::string& path, const std::vector<std::string>& roots);
+
 // Checks a user's filename prefix (empty, absolute, '..', NUL, control characters, a trailing '/'
 // or '.'); the message says what is wrong.
 Status check_output_prefix(const std::string& prefix);

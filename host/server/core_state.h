@@ -2,6 +2,7 @@
 // executor thread). Guarded by State::m unless a member says otherwise.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -16,6 +17,7 @@
 #include "exec/executor.h"
 #include "graph/graph.h"
 #include "server/server_core.h"
+#include "server/worker_protocol.h"
 #include "validate/validate.h"
 
 namespace sf::host::server_detail {
@@ -47,7 +49,8 @@ std::string event(const std::string& type, json data);
 
 // A validated prompt waiting for (or in) the executor: ComfyUI's queue entry and our plan.
 struct QueuedPrompt {
-  int64_t number = 0;
+  double number = 0;   // priority: the lowest runs first (ComfyUI's number; "front" negates it)
+  uint64_t bytes = 0;  // request size, counted against ServeOptions::max_queue_bytes
   std::string id;
   json prompt;
   json extra_data;
@@ -56,27 +59,49 @@ struct QueuedPrompt {
   Plan plan;
 };
 
+// ComfyUI's queue entry: [number, prompt_id, prompt, extra_data, outputs_to_execute].
+json queue_entry(const QueuedPrompt& p);
+// Numbers print as integers when they are (ComfyUI's counters are ints).
+json number_json(double n);
+
 struct State {
-  explicit State(const NodeSource& s) : source(s) {}
+  State(const NodeSource& s, std::vector<std::string> worker_argv) : source(s), worker(std::move(worker_argv)) {}
   LockedSource source;
   EventSink sink;
   mutable std::mutex m;
   std::condition_variable cv;
-  std::deque<std::shared_ptr<QueuedPrompt>> pending;
+  std::deque<std::shared_ptr<QueuedPrompt>> pending;  // sorted by number, stable
+  uint64_t pending_bytes = 0;
   std::shared_ptr<QueuedPrompt> running;
-  // Finished prompts in order; the oldest are dropped past ServeOptions::max_history.
-  std::vector<std::string> history_order;
-  std::map<std::string, json> history;
+  // Finished prompts in order; the oldest are dropped past ServeOptions::max_history or
+  // max_history_bytes. Entries are immutable once stored (readers serialise them unlocked).
+  std::deque<std::string> history_order;
+  std::map<std::string, std::shared_ptr<const json>> history;
+  std::map<std::string, uint64_t> history_sizes;
+  uint64_t history_bytes = 0;
   int64_t counter = 0;
   bool stopping = false;
-  std::atomic<bool> interrupt{false};
-  OutputCache cache;  // executor thread only
+  bool executor_done = false;
+  WorkerProcess worker;  // the executor process (thread-safe on its own)
   std::thread executor;
 
-  json queue_entry(const QueuedPrompt& p) const {
-    json outputs = json::array();
-    for (const auto& o : p.plan.outputs) outputs.push_back(o);
-    return json::array({p.number, p.id, p.prompt, p.extra_data, outputs});
+  bool known_id(const std::string& id) const {
+    if (history.count(id) || (running && running->id == id)) return true;
+    for (const auto& p : pending)
+      if (p->id == id) return true;
+    return false;
+  }
+  void erase_history(const std::string& id) {
+    if (!history.erase(id)) return;
+    history_bytes -= history_sizes[id];
+    history_sizes.erase(id);
+    history_order.erase(std::find(history_order.begin(), history_order.end(), id));
+  }
+  void clear_history() {
+    history.clear();
+    history_sizes.clear();
+    history_order.clear();
+    history_bytes = 0;
   }
   size_t remaining() const { return pending.size() + (running ? 1 : 0); }
   void send(const std::string& client, const std::string& msg) const {

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include <signal.h>
+
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
@@ -15,6 +17,7 @@
 #include <memory>
 #include <mutex>
 
+#include "server/core_state.h"
 #include "server/server_core.h"
 #include "sigmaflow/files.h"
 
@@ -29,6 +32,9 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 constexpr size_t kMaxOutbox = 20000;  // websocket messages queued for one client
+constexpr char kBusyReply[] =
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 32\r\n"
+    "Connection: close\r\n\r\ntoo many connections, try later\n";
 
 class WsSession;
 
@@ -45,6 +51,8 @@ class Hub {
       it = it->second.expired() || it->second.lock().get() == s ? sessions_.erase(it) : std::next(it);
   }
   void send(const std::string& client, const std::string& message);
+  // Messages still queued for any client (shutdown waits for them to drain).
+  std::atomic<size_t> queued{0};
 
  private:
   std::mutex m_;
@@ -71,6 +79,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
         self->close();
         return;
       }
+      ++self->hub_.queued;
       self->outbox_.push_back(std::move(m));
       if (self->outbox_.size() == 1) self->write_next();
     });
@@ -101,6 +110,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
         return;
       }
       self->outbox_.pop_front();
+      --self->hub_.queued;
       if (!self->outbox_.empty()) self->write_next();
     });
   }
@@ -108,6 +118,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     if (closed_) return;
     closed_ = true;
     hub_.remove(client_id_, this);
+    hub_.queued -= outbox_.size();
     outbox_.clear();
     beast::error_code ec;
     beast::get_lowest_layer(ws_).socket().close(ec);
@@ -141,13 +152,20 @@ std::string query_value(const std::string& target, const std::string& key) {
   size_t at = rest.find("&" + key + "=");
   if (at == std::string::npos) return {};
   size_t start = at + key.size() + 2, end = rest.find('&', start);
-  return rest.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  return url_decode(rest.substr(start, end == std::string::npos ? std::string::npos : end - start), true);
 }
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket&& socket, Hub& hub, ServerCore& core, std::atomic<size_t>& open)
-      : stream_(std::move(socket)), hub_(hub), core_(core), o_(core.options()), open_(open) {
+  HttpSession(tcp::socket&& socket, Hub& hub, ServerCore& core, net::thread_pool& workers, std::atomic<size_t>& open,
+              std::atomic<size_t>& open_ws)
+      : stream_(std::move(socket)),
+        hub_(hub),
+        core_(core),
+        workers_(workers),
+        o_(core.options()),
+        open_(open),
+        open_ws_(open_ws) {
     ++open_;
   }
   ~HttpSession() { --open_; }
@@ -173,22 +191,50 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     auto req = parser_->release();
     std::string target(req.target());
     std::string path = target.substr(0, target.find('?'));
+    std::string refused =
+        core_.check_origin_of(std::string(req[http::field::host]), std::string(req[http::field::origin]));
+    if (!refused.empty()) return reply(text(403, refused), false);
     if (websocket::is_upgrade(req)) {
       if (path != "/ws" && path != "/api/ws") return reply(text(404, "no websocket at " + path.substr(0, 200)), false);
+      if (open_ws_ >= o_.max_websockets) return reply(text(503, "too many websocket connections, try later"), false);
       std::string id = query_value(target, "clientId");
-      if (id.empty() || id.size() > 128) id = fmt::format("{:016x}", reinterpret_cast<uintptr_t>(this));
-      std::make_shared<WsSession>(stream_.release_socket(), hub_, core_, id, open_)->run(std::move(req));
+      if (id.empty() || id.size() > 128) id = server_detail::uuid4();  // each anonymous client its own sid
+      std::make_shared<WsSession>(stream_.release_socket(), hub_, core_, id, open_ws_)->run(std::move(req));
       return;
     }
     keep_alive_ = req.keep_alive();
+    head_ = req.method() == http::verb::head;
     if (req.method() == http::verb::options) {
-      auto r = text(o_.cors_origin.empty() ? 405 : 200, "");
+      auto r = text(204, "");
+      r.set(http::field::allow, "GET, HEAD, POST, OPTIONS");
       return reply(std::move(r), keep_alive_);
     }
-    HttpResponse res = core_.handle({std::string(req.method_string()), target, std::move(req.body())});
-    if (!res.file.empty()) return reply_file(res);
+    // The network thread only parses and routes: validation, serialisation and file checks run
+    // on the workers, and the answer comes back to this session's strand.
+    HttpRequest request{head_ ? std::string("GET") : std::string(req.method_string()), target, std::move(req.body()),
+                        std::string(req[http::field::content_type])};
+    net::post(workers_, [self = shared_from_this(), request = std::move(request)]() mutable {
+      auto res = std::make_shared<HttpResponse>(self->core_.handle(request));
+      net::post(self->stream_.get_executor(), [self, res] { self->answer(*res); });
+    });
+  }
+
+  void answer(HttpResponse& res) {
+    if (!res.file.empty() && !head_) return reply_file(res);
     http::response<http::string_body> r{static_cast<http::status>(res.status), 11};
     r.set(http::field::content_type, res.content_type);
+    for (const auto& [k, v] : res.headers) r.set(k, v);
+    if (head_) {
+      r.content_length(res.body.size());
+      finish(r, keep_alive_, false);
+      auto sp = std::make_shared<http::response<http::string_body>>(std::move(r));
+      http::async_write(stream_, *sp,
+                        [self = shared_from_this(), sp, keep = keep_alive_](beast::error_code ec, size_t) {
+                          if (ec || !keep) return self->close();
+                          self->read();
+                        });
+      return;
+    }
     r.body() = std::move(res.body);
     reply(std::move(r), keep_alive_);
   }
@@ -201,15 +247,16 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   template <class Body>
-  void finish(http::response<Body>& r, bool keep) {
+  void finish(http::response<Body>& r, bool keep, bool prepare = true) {
     r.set(http::field::server, "sigmaflow");
+    r.set("X-Content-Type-Options", "nosniff");
     if (!o_.cors_origin.empty()) {
       r.set(http::field::access_control_allow_origin, o_.cors_origin);
       r.set(http::field::access_control_allow_methods, "GET, POST, OPTIONS");
       r.set(http::field::access_control_allow_headers, "Content-Type, Authorization");
     }
     r.keep_alive(keep);
-    r.prepare_payload();
+    if (prepare) r.prepare_payload();
   }
 
   void reply(http::response<http::string_body>&& r, bool keep) {
@@ -229,6 +276,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     auto sp = std::make_shared<http::response<http::file_body>>(
         std::piecewise_construct, std::make_tuple(std::move(body)), std::make_tuple(http::status::ok, 11));
     sp->set(http::field::content_type, res.content_type);
+    for (const auto& [k, v] : res.headers) sp->set(k, v);
     finish(*sp, keep_alive_);
     bool keep = keep_alive_;
     http::async_write(stream_, *sp, [self = shared_from_this(), sp, keep](beast::error_code ec, size_t) {
@@ -247,15 +295,18 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::optional<http::request_parser<http::string_body>> parser_;
   Hub& hub_;
   ServerCore& core_;
+  net::thread_pool& workers_;
   const ServeOptions& o_;
   std::atomic<size_t>& open_;
+  std::atomic<size_t>& open_ws_;
   bool keep_alive_ = false;
+  bool head_ = false;
 };
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  Listener(net::io_context& ioc, tcp::endpoint at, Hub& hub, ServerCore& core)
-      : ioc_(ioc), acceptor_(ioc), hub_(hub), core_(core) {
+  Listener(net::io_context& ioc, tcp::endpoint at, Hub& hub, ServerCore& core, net::thread_pool& workers)
+      : ioc_(ioc), acceptor_(ioc), hub_(hub), core_(core), workers_(workers) {
     acceptor_.open(at.protocol());
     acceptor_.set_option(net::socket_base::reuse_address(true));
     acceptor_.bind(at);
@@ -265,11 +316,18 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void accept() {
     acceptor_.async_accept(net::make_strand(ioc_), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
       if (!ec) {
-        if (self->open_ >= self->core_.options().max_connections) {
-          beast::error_code ignored;
-          s.close(ignored);  // over the connection limit
+        if (self->open_ + self->open_ws_ >= self->core_.options().max_connections) {
+          // Over the connection limit: a 503 the client can read, then close.
+          auto sock = std::make_shared<tcp::socket>(std::move(s));
+          net::async_write(*sock, net::buffer(kBusyReply, sizeof kBusyReply - 1), [sock](beast::error_code, size_t) {
+            beast::error_code ignored;
+            sock->shutdown(tcp::socket::shutdown_both, ignored);
+            sock->close(ignored);
+          });
         } else {
-          std::make_shared<HttpSession>(std::move(s), self->hub_, self->core_, self->open_)->run();
+          std::make_shared<HttpSession>(std::move(s), self->hub_, self->core_, self->workers_, self->open_,
+                                        self->open_ws_)
+              ->run();
         }
       }
       if (self->acceptor_.is_open()) self->accept();
@@ -285,13 +343,18 @@ class Listener : public std::enable_shared_from_this<Listener> {
   tcp::acceptor acceptor_;
   Hub& hub_;
   ServerCore& core_;
+  net::thread_pool& workers_;
   std::atomic<size_t> open_{0};
+  std::atomic<size_t> open_ws_{0};
 };
 
 }  // namespace
 
 int run_server(const NodeSource& source, const ServeOptions& options) {
+  // Writes to a dead executor process's pipe must fail with EPIPE, not end the server.
+  ::signal(SIGPIPE, SIG_IGN);
   net::io_context ioc{1};
+  net::thread_pool workers(2);
   Hub hub;
   ServerCore core(source, options, [&hub](const std::string& client, const std::string& m) { hub.send(client, m); });
   beast::error_code ec;
@@ -302,8 +365,8 @@ int run_server(const NodeSource& source, const ServeOptions& options) {
   }
   std::shared_ptr<Listener> listener;
   try {
-    listener =
-        std::make_shared<Listener>(ioc, tcp::endpoint{address, static_cast<unsigned short>(options.port)}, hub, core);
+    listener = std::make_shared<Listener>(ioc, tcp::endpoint{address, static_cast<unsigned short>(options.port)}, hub,
+                                          core, workers);
   } catch (const std::exception& e) {
     fmt::print(stderr, "error: cannot listen on {}:{}: {}\n", options.listen, options.port, e.what());
     return 1;
@@ -321,23 +384,47 @@ int run_server(const NodeSource& source, const ServeOptions& options) {
     });
   };
   tick();
-  // SIGINT / SIGTERM: the running prompt is interrupted at its next step, in-flight temporary
-  // files are removed, and the server exits 0.
+  // SIGINT / SIGTERM: stop accepting, interrupt the running prompt and drop the pending ones
+  // (their clients are told), let the websocket messages drain, and exit 0 within
+  // kShutdownSeconds even when a node does not stop (its in-flight temporary files are removed).
+  // The running node gets kStopGrace to stop at its next step; then its process is ended.
+  constexpr auto kStopGrace = std::chrono::milliseconds(3000);
+  constexpr auto kShutdownLimit = std::chrono::milliseconds(4500);
+  net::steady_timer shutdown(ioc);
+  std::chrono::steady_clock::time_point started{}, drained_at{};
+  int kills = 0;
+  std::function<void()> wait_for_executor = [&] {
+    shutdown.expires_after(std::chrono::milliseconds(20));
+    shutdown.async_wait([&](beast::error_code e) {
+      if (e) return;
+      auto now = std::chrono::steady_clock::now();
+      // A node that does not stop: SIGTERM to its process (temporary files removed), then SIGKILL.
+      if (kills < 2 && now - started > kStopGrace + kills * std::chrono::milliseconds(500) && !core.executor_done())
+        core.kill_executor_process(kills++ == 1);
+      const bool quiet = core.executor_done() && hub.queued == 0;
+      if (quiet && drained_at == std::chrono::steady_clock::time_point{}) drained_at = now;
+      if ((quiet && now - drained_at > std::chrono::milliseconds(100)) || now - started > kShutdownLimit)
+        return ioc.stop();
+      wait_for_executor();
+    });
+  };
   net::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](beast::error_code, int sig) {
     fmt::print("signal {}: stopping (interrupting the running prompt)\n", sig);
     std::fflush(stdout);
     listener->stop();
     keepalive.cancel();
-    core.stop();
-    remove_inflight_temp_files();
-    ioc.stop();
+    core.begin_stop();
+    started = std::chrono::steady_clock::now();
+    wait_for_executor();
   });
-  fmt::print("sigmaflow serve: listening on http://{}:{} (outputs in {})\n", options.listen, listener->port(),
-             options.out_dir);
+  fmt::print("sigmaflow serve: listening on http://{}:{} (outputs in {}, inputs from {} and {})\n", options.listen,
+             listener->port(), options.out_dir, options.input_dir, options.models_dir);
   std::fflush(stdout);
   ioc.run();
   core.stop();
+  workers.join();
+  remove_inflight_temp_files();
   return 0;
 }
 

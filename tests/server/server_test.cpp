@@ -18,6 +18,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,7 +34,7 @@ class Server {
   explicit Server(std::vector<std::string> extra = {}) {
     out = (fs::temp_directory_path() / ("sigmaflow-serve-" + std::to_string(getpid()) + "-" + std::to_string(++count_)))
               .string();
-    fs::remove_all(out);
+    for (const char* suffix : {"", "-input", "-models"}) fs::remove_all(out + suffix);
     int fds[2];
     if (pipe(fds) != 0) return;
     pid_ = fork();
@@ -42,7 +43,9 @@ class Server {
       close(fds[0]);
       close(fds[1]);
       setenv("SIGMAFLOW_CACHE_DIR", (out + "-cache").c_str(), 1);
-      std::vector<std::string> args = {SF_SIGMAFLOW_EXE, "serve", "--port", "0", "--out", out};
+      std::vector<std::string> args = {
+          SF_SIGMAFLOW_EXE, "serve",        "--port",       "0", "--out", out, "--input-dir",
+          out + "-input",   "--models-dir", out + "-models"};
       args.insert(args.end(), extra.begin(), extra.end());
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
@@ -69,8 +72,7 @@ class Server {
   ~Server() {
     if (pid_ > 0 && !stopped_) stop();
     if (out_fd_ >= 0) close(out_fd_);
-    fs::remove_all(out);
-    fs::remove_all(out + "-cache");
+    for (const char* suffix : {"", "-cache", "-input", "-models"}) fs::remove_all(out + suffix);
   }
   // SIGTERM; returns the exit code (-1 if it had to be killed after `timeout_s`).
   int stop(int timeout_s = 60) {
@@ -130,18 +132,24 @@ std::string raw(int port, const std::string& bytes, int timeout_ms = 5000, bool 
 
 struct Reply {
   int status = 0;
+  std::string head;  // status line and headers
   std::string body;
 };
 
-Reply request(int port, const std::string& method, const std::string& target, const std::string& body = "") {
-  std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+Reply request(int port, const std::string& method, const std::string& target, const std::string& body = "",
+              const std::string& headers = "Host: 127.0.0.1\r\n",
+              const std::string& content_type = "application/json") {
+  std::string req = method + " " + target + " HTTP/1.1\r\n" + headers + "Connection: close\r\n";
   if (!body.empty() || method == "POST")
-    req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+    req += "Content-Type: " + content_type + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   std::string text = raw(port, req + "\r\n" + body, 30000);
   Reply r;
   if (text.rfind("HTTP/1.1 ", 0) == 0) r.status = std::stoi(text.substr(9, 3));
   size_t at = text.find("\r\n\r\n");
-  if (at != std::string::npos) r.body = text.substr(at + 4);
+  if (at != std::string::npos) {
+    r.head = text.substr(0, at);
+    r.body = text.substr(at + 4);
+  }
   return r;
 }
 
@@ -156,11 +164,12 @@ std::string submit(int port, const json& graph, const std::string& client = "tes
 // A websocket client that collects ComfyUI's event messages.
 class Ws {
  public:
-  Ws(int port, const std::string& client) : ws_(ioc_) {
+  // `target`: the path and query of the upgrade request.
+  Ws(int port, const std::string& client, const std::string& target = "") : ws_(ioc_) {
     boost::asio::ip::tcp::resolver resolver(ioc_);
     auto results = resolver.resolve("127.0.0.1", std::to_string(port));
     boost::beast::get_lowest_layer(ws_).connect(results);
-    ws_.handshake("127.0.0.1", "/ws?clientId=" + client);
+    ws_.handshake("127.0.0.1", target.empty() ? "/ws?clientId=" + client : target);
   }
   // The next message (type, data), or type "" after `timeout_ms`.
   std::pair<std::string, json> next(int timeout_ms = 60000) {
@@ -314,7 +323,7 @@ TEST(Serve, InterruptStopsTheSamplerAndTheNextPromptRuns) {
 TEST(Serve, ANodeErrorIsReportedAndTheServerGoesOn) {
   Server s;
   Ws ws(s.port, "e");
-  json bad = json::parse(R"({"1": {"class_type": "LoadSigmas", "inputs": {"path": "/nonexistent/s.json"}},
+  json bad = json::parse(R"({"1": {"class_type": "LoadSigmas", "inputs": {"path": "nonexistent/s.json"}},
       "2": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["1", 0], "filename_prefix": "x"}}})");
   std::string id = submit(s.port, bad, "e");
   auto msgs = ws.until("execution_error", id);
@@ -406,7 +415,7 @@ TEST(Serve, MalformedRequestsGetErrorsNotCrashes) {
        R"({"prompt": {"1": {"class_type": "KarrasScheduler", "inputs": {"steps": 1e999}}}})", 400},
       {"empty body", "POST", "/prompt", "", 400},
       {"queue: bad JSON", "POST", "/queue", "{", 400},
-      {"queue: delete not a list", "POST", "/queue", R"({"delete": "x"})", 200},
+      {"queue: delete not a list", "POST", "/queue", R"({"delete": "x"})", 400},
       {"history: bad JSON", "POST", "/history", "]", 400},
       {"history: long id", "GET", "/history/" + std::string(5000, 'a'), "", 200},
       {"history: bad max_items", "GET", "/history?max_items=abc", "", 200},
@@ -418,7 +427,8 @@ TEST(Serve, MalformedRequestsGetErrorsNotCrashes) {
       {"view: NUL", "GET", "/view?filename=ok.txt%00.png&subfolder=sub", "", 403},
       {"view: hidden file", "GET", "/view?filename=.hidden", "", 403},
       {"view: symlink out", "GET", "/view?filename=link.txt", "", 403},
-      {"view: input type", "GET", "/view?filename=ok.txt&subfolder=sub&type=input", "", 400},
+      {"view: input type, no such file", "GET", "/view?filename=ok.txt&subfolder=sub&type=input", "", 404},
+      {"view: unknown type", "GET", "/view?filename=ok.txt&subfolder=sub&type=elsewhere", "", 400},
       {"view: missing", "GET", "/view?filename=none.png", "", 404},
       {"view: ok", "GET", "/view?filename=ok.txt&subfolder=sub", "", 200},
       {"unknown route", "GET", "/nope", "", 404},
@@ -443,7 +453,7 @@ TEST(Serve, MalformedRequestsGetErrorsNotCrashes) {
             400);
   EXPECT_EQ(
       status_of(raw(s.port,
-                    "GET /notws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: "
+                    "GET /notws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: "
                     "websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")),
       404);
   // A body shorter than its Content-Length, and a slowloris header: the server times out (2 s).
@@ -473,6 +483,359 @@ TEST(Serve, MalformedRequestsGetErrorsNotCrashes) {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_TRUE(s.alive());
   EXPECT_EQ(request(s.port, "GET", "/prompt").status, 200);
+  EXPECT_EQ(s.stop(), 0);
+}
+
+// ---- hostile and careless requests (issue: the server is safe to leave running) ---------------
+
+// A multipart/form-data upload as ComfyUI's frontend sends it.
+Reply upload(int port, const std::string& route, const std::string& filename, const std::string& content,
+             const std::vector<std::pair<std::string, std::string>>& fields = {}) {
+  const std::string b = "----sigmaflowtestboundary";
+  std::string body = "--" + b + "\r\nContent-Disposition: form-data; name=\"image\"; filename=\"" + filename +
+                     "\"\r\nContent-Type: application/octet-stream\r\n\r\n" + content + "\r\n";
+  for (const auto& [k, v] : fields)
+    body += "--" + b + "\r\nContent-Disposition: form-data; name=\"" + k + "\"\r\n\r\n" + v + "\r\n";
+  body += "--" + b + "--\r\n";
+  return request(port, "POST", route, body, "Host: 127.0.0.1\r\n", "multipart/form-data; boundary=" + b);
+}
+
+json load_sigmas_graph(const std::string& path) {
+  return json{{"1", {{"class_type", "LoadSigmas"}, {"inputs", {{"path", path}}}}},
+              {"2", {{"class_type", "SaveSigmas"}, {"inputs", {{"sigmas", {"1", 0}}, {"filename_prefix", "x"}}}}}};
+}
+
+// The terminal event of prompt `id` (execution_success / _error / _interrupted) and its data,
+// after the closing `executing {node: null}` (from then on the history has the prompt, as in
+// ComfyUI).
+std::pair<std::string, json> outcome(Ws& ws, const std::string& id) {
+  std::pair<std::string, json> end;
+  for (;;) {
+    auto m = ws.next();
+    if (m.first.empty()) return m;
+    if (m.second.value("prompt_id", "") != id) continue;
+    if (m.first == "execution_success" || m.first == "execution_error" || m.first == "execution_interrupted") end = m;
+    if (m.first == "executing" && m.second["node"].is_null()) return end;
+  }
+}
+
+TEST(Serve, FieldsOfTheWrongTypeAre400sNamingTheFieldAndTheServerLives) {
+  Server s;
+  ASSERT_GT(s.port, 0);
+  struct Case {
+    std::string target, body;
+    int want;
+    std::string field;  // named in the error ("" : success)
+  };
+  const std::string g = small_graph().dump();
+  std::vector<Case> cases = {
+      {"/queue", R"({"clear": "yes"})", 400, "clear"},
+      {"/queue", R"({"clear": 1})", 200, ""},  // ComfyUI reads flags by truthiness
+      {"/queue", R"({"delete": [1]})", 400, "delete[0]"},
+      {"/queue", R"({"delete": {"a": 1}})", 400, "delete"},
+      {"/history", R"({"clear": 1})", 200, ""},
+      {"/history", R"({"clear": [true]})", 400, "clear"},
+      {"/history", R"({"delete": "abc"})", 400, "delete"},
+      {"/prompt", R"({"prompt": )" + g + R"(, "client_id": null})", 200, ""},  // some Python clients send null
+      {"/prompt", R"({"prompt": )" + g + R"(, "client_id": 5})", 400, "client_id"},
+      {"/prompt", R"({"prompt": )" + g + R"(, "front": "true"})", 400, "front"},
+      {"/prompt", R"({"prompt": )" + g + R"(, "front": 1})", 200, ""},
+      {"/prompt", R"({"prompt": )" + g + R"(, "extra_data": [1]})", 400, "extra_data"},
+      {"/prompt", R"({"prompt": )" + g + R"(, "number": "3"})", 400, "number"},
+      {"/prompt", R"({"prompt": )" + g + R"(, "prompt_id": {"x": 1}})", 400, "prompt_id"},
+      {"/prompt", R"({"prompt": [1, 2]})", 400, "prompt"},
+      {"/interrupt", R"({"prompt_id": 7})", 400, "prompt_id"},
+      {"/interrupt", R"([1])", 400, ""},
+  };
+  for (const auto& c : cases) {
+    Reply r = request(s.port, "POST", c.target, c.body);
+    EXPECT_EQ(r.status, c.want) << c.target << " " << c.body.substr(0, 120) << ": " << r.body.substr(0, 300);
+    if (!c.field.empty()) {
+      EXPECT_NE(r.body.find("'" + c.field + "'"), std::string::npos) << c.body.substr(0, 120) << ": " << r.body;
+    }
+    ASSERT_TRUE(s.alive()) << c.target << " " << c.body.substr(0, 120);
+  }
+  EXPECT_EQ(request(s.port, "GET", "/prompt").status, 200);
+  EXPECT_EQ(s.stop(), 0);
+}
+
+TEST(Serve, FileInputsResolveOnlyInsideTheInputAndModelsFolders) {
+  Server s;
+  Ws ws(s.port, "f");
+  const fs::path input = s.out + "-input", models = s.out + "-models";
+  fs::create_directories(input / "sub");
+  fs::create_directories(models);
+  std::ofstream(models / "m.csv") << "sigma\n10\n1\n0\n";
+  fs::create_symlink("/etc", input / "etc_link");
+  fs::create_symlink("/etc/hostname", input / "host_link.csv");
+  const std::string secret_dir = s.out + "-secret";
+  fs::create_directories(secret_dir);
+  std::ofstream(fs::path(secret_dir) / "secret.csv") << "sigma\ntopsecret-line\n";
+  auto run = [&](const std::string& path) {
+    std::string id = submit(s.port, load_sigmas_graph(path), "f");
+    return outcome(ws, id);
+  };
+  // Outside: absolute paths, '..', links that leave, /proc: errors that name no content and do not
+  // say whether the file exists.
+  for (const std::string& bad :
+       std::vector<std::string>{"/etc/passwd", "/proc/self/environ", secret_dir + "/secret.csv",
+                                "../" + fs::path(secret_dir).filename().string() + "/secret.csv",
+                                "sub/../../etc/passwd", "etc_link/passwd", "host_link.csv"}) {
+    auto [type, data] = run(bad);
+    ASSERT_EQ(type, "execution_error") << bad;
+    const std::string msg = data.value("exception_message", "");
+    EXPECT_EQ(data["node_id"], "1") << msg;
+    EXPECT_EQ(msg.find("topsecret"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("root:"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find(fs::current_path().string() + " "), std::string::npos) << msg;  // no working directory
+    EXPECT_EQ(msg.find("does not exist"), std::string::npos) << bad << ": " << msg;    // no existence oracle
+    EXPECT_NE(msg.find("'path'"), std::string::npos) << msg;
+  }
+  auto [missing_type, missing] = run("none.csv");
+  EXPECT_EQ(missing_type, "execution_error");
+  EXPECT_NE(missing.value("exception_message", "").find("does not exist in"), std::string::npos);
+  // Inside: the models folder, and a file uploaded through /upload/image (ComfyUI's form).
+  EXPECT_EQ(run("m.csv").first, "execution_success");
+  Reply up = upload(s.port, "/upload/image", "my sigmas.csv", "sigma\n5\n0.5\n0\n", {{"subfolder", "sub"}});
+  ASSERT_EQ(up.status, 200) << up.body;
+  EXPECT_EQ(json::parse(up.body), (json{{"name", "my sigmas.csv"}, {"subfolder", "sub"}, {"type", "input"}}));
+  EXPECT_EQ(run("sub/my sigmas.csv").first, "execution_success");
+  // A second upload of the same name is renamed unless overwrite is set; both are readable through /view.
+  Reply again = upload(s.port, "/upload/image", "my sigmas.csv", "sigma\n7\n0\n", {{"subfolder", "sub"}});
+  EXPECT_EQ(json::parse(again.body)["name"], "my sigmas (1).csv");
+  Reply over =
+      upload(s.port, "/upload/image", "my sigmas.csv", "sigma\n9\n0\n", {{"subfolder", "sub"}, {"overwrite", "true"}});
+  EXPECT_EQ(json::parse(over.body)["name"], "my sigmas.csv");
+  EXPECT_EQ(request(s.port, "GET", "/view?filename=my%20sigmas.csv&subfolder=sub&type=input").body, "sigma\n9\n0\n");
+  EXPECT_EQ(request(s.port, "GET", "/view?filename=passwd&subfolder=etc_link&type=input").status, 403);
+  // Uploads that try to leave the folder.
+  EXPECT_EQ(upload(s.port, "/upload/image", "../x.png", "x").status, 200);  // the name's folder part is dropped
+  EXPECT_FALSE(fs::exists(fs::path(s.out) / "x.png"));
+  EXPECT_EQ(upload(s.port, "/upload/image", "y.png", "x", {{"subfolder", "../.."}}).status, 400);
+  EXPECT_EQ(upload(s.port, "/upload/image", "y.png", "x", {{"subfolder", "etc_link"}}).status, 403);
+  EXPECT_EQ(upload(s.port, "/upload/image", ".hidden", "x").status, 400);
+  EXPECT_EQ(upload(s.port, "/upload/image", "y.png", "x", {{"type", "elsewhere"}}).status, 400);
+  EXPECT_EQ(request(s.port, "POST", "/upload/image", "not a form").status, 400);
+  Reply mask = upload(s.port, "/upload/mask", "mask.png", "m",
+                      {{"original_ref", R"({"filename": "my sigmas.csv", "subfolder": "sub", "type": "input"})"}});
+  EXPECT_EQ(mask.status, 200) << mask.body;
+  EXPECT_EQ(upload(s.port, "/upload/mask", "mask.png", "m", {{"original_ref", "{"}}).status, 400);
+  fs::remove_all(secret_dir);
+  EXPECT_EQ(s.stop(), 0);
+}
+
+TEST(Serve, RequestsFromOtherSitesAndUnknownHostsAreRefused) {
+  Server s({"--allow-host", "sigmaflow.lan"});
+  const std::string here = "127.0.0.1:" + std::to_string(s.port);
+  const std::string g = json{{"prompt", small_graph()}}.dump();
+  auto post = [&](const std::string& headers) { return request(s.port, "POST", "/prompt", g, headers).status; };
+  // A page on another origin (a simple text/plain POST needs no preflight in a browser).
+  EXPECT_EQ(request(s.port, "POST", "/prompt", g, "Host: " + here + "\r\nOrigin: http://evil.example\r\n", "text/plain")
+                .status,
+            403);
+  EXPECT_EQ(post("Host: " + here + "\r\nOrigin: http://127.0.0.1:1\r\n"), 403);   // another port
+  EXPECT_EQ(post("Host: " + here + "\r\nOrigin: null\r\n"), 403);                 // a file:// or sandboxed page
+  EXPECT_EQ(post("Host: evil.example:" + std::to_string(s.port) + "\r\n"), 403);  // DNS rebinding
+  EXPECT_EQ(request(s.port, "GET", "/history", "", "Host: evil.example\r\n").status, 403);
+  // The server's own pages and plain clients.
+  EXPECT_EQ(post("Host: " + here + "\r\nOrigin: http://" + here + "\r\n"), 200);
+  EXPECT_EQ(post("Host: localhost:" + std::to_string(s.port) +
+                 "\r\nOrigin: http://localhost:" + std::to_string(s.port) + "\r\n"),
+            200);
+  EXPECT_EQ(post("Host: sigmaflow.lan:" + std::to_string(s.port) + "\r\n"), 200);  // --allow-host
+  EXPECT_EQ(post("Host: " + here + "\r\n"), 200);
+  // A websocket opened by another site's page.
+  const std::string upgrade =
+      "GET /ws?clientId=x HTTP/1.1\r\nHost: " + here +
+      "\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: "
+      "dGhlIHNhbXBsZSBub25jZQ==\r\n";
+  EXPECT_EQ(raw(s.port, upgrade + "Origin: http://evil.example\r\n\r\n").substr(0, 12), "HTTP/1.1 403");
+  EXPECT_EQ(raw(s.port, upgrade + "Origin: http://" + here + "\r\n\r\n", 1000).substr(0, 12), "HTTP/1.1 101");
+  EXPECT_TRUE(s.alive());
+  EXPECT_EQ(s.stop(), 0);
+  // --enable-cors-header trusts one front end.
+  Server cors({"--enable-cors-header", "http://frontend.example:3000"});
+  Reply r = request(cors.port, "POST", "/prompt", g,
+                    "Host: 127.0.0.1:" + std::to_string(cors.port) + "\r\nOrigin: http://frontend.example:3000\r\n");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.head.find("Access-Control-Allow-Origin: http://frontend.example:3000"), std::string::npos) << r.head;
+  EXPECT_EQ(cors.stop(), 0);
+}
+
+// A long node that reports no progress of its own (the sweep's reference solve) and a sampler
+// stop when interrupted; an interrupt naming a pending prompt leaves the running one alone.
+TEST(Serve, InterruptReachesNodesWithoutProgressAndHonoursPromptId) {
+  Server s;
+  Ws ws(s.port, "p");
+  json sweep = json::parse(R"({"m": {"class_type": "GaussianMixtureModel", "inputs": {"preset": "ring8"}},
+      "s": {"class_type": "ScheduleSweep", "inputs": {"model": ["m", 0], "schedulers": "karras", "samplers": "euler",
+            "steps_list": "5", "batch": 20000, "reference_steps": 100000}},
+      "r": {"class_type": "CompareReport", "inputs": {"report": ["s", 0], "filename_prefix": "sweep/r"}}})");
+  std::string a = submit(s.port, sweep, "p");
+  std::string b = submit(s.port, sampling_graph(10000, 20000), "p");
+  for (;;) {  // the sweep node has started
+    auto m = ws.next();
+    ASSERT_FALSE(m.first.empty());
+    if (m.first == "executing" && m.second["node"] == "s") break;
+  }
+  EXPECT_EQ(request(s.port, "POST", "/interrupt", json{{"prompt_id", b}}.dump()).status, 200);  // b is pending
+  EXPECT_EQ(get_json(s.port, "/queue")["queue_running"][0][1], a);
+  EXPECT_EQ(request(s.port, "POST", "/interrupt", json{{"prompt_id", a}}.dump()).status, 200);
+  auto [type, data] = outcome(ws, a);
+  EXPECT_EQ(type, "execution_interrupted");
+  EXPECT_EQ(data["node_id"], "s");
+  for (;;) {  // b runs next, and was not interrupted by the first request
+    auto m = ws.next();
+    ASSERT_FALSE(m.first.empty());
+    if (m.first == "progress" && m.second["prompt_id"] == b) break;
+    ASSERT_NE(m.first, "execution_interrupted") << m.second.dump();
+  }
+  EXPECT_EQ(request(s.port, "POST", "/interrupt", "").status, 200);
+  EXPECT_EQ(outcome(ws, b).first, "execution_interrupted");
+  EXPECT_EQ(s.stop(), 0);
+}
+
+TEST(Serve, ANodeThatCrashesEndsItsPromptAndTheServerGoesOn) {
+  Server s({"--plugins", std::string(SF_FIXTURE_DIR) + "/misbehaving"});
+  Ws ws(s.port, "c");
+  json crash = json::parse(R"({"1": {"class_type": "KarrasScheduler", "inputs": {"steps": 3}},
+      "2": {"class_type": "SegfaultInExecute", "inputs": {"value": ["1", 0]}}})");
+  std::string a = submit(s.port, crash, "c");
+  auto [type, data] = outcome(ws, a);
+  ASSERT_EQ(type, "execution_error") << data.dump();
+  EXPECT_EQ(data["node_id"], "2");
+  EXPECT_EQ(data["node_type"], "SegfaultInExecute");
+  EXPECT_NE(data.value("exception_message", "").find("ended the executor process"), std::string::npos) << data.dump();
+  EXPECT_TRUE(s.alive());
+  EXPECT_EQ(get_json(s.port, "/history/" + a)[a]["status"]["status_str"], "error");
+  // The next prompt runs in a new executor process.
+  std::string b = submit(s.port, small_graph(), "c");
+  EXPECT_EQ(outcome(ws, b).first, "execution_success");
+  EXPECT_EQ(s.stop(), 0);
+}
+
+TEST(Serve, SigtermTellsEveryClientAndExits) {
+  Server s;
+  Ws ws(s.port, "t");
+  std::string running = submit(s.port, sampling_graph(10000, 20000), "t");
+  std::set<std::string> pending;
+  for (int i = 0; i < 20; ++i) pending.insert(submit(s.port, small_graph(3 + i), "t"));
+  for (;;) {
+    auto m = ws.next();
+    ASSERT_FALSE(m.first.empty());
+    if (m.first == "progress") break;
+  }
+  std::thread stopper([&] { EXPECT_EQ(s.stop(60), 0); });
+  std::set<std::string> told;
+  bool running_told = false;
+  int last_queue = -1;
+  for (auto m = ws.next(); !m.first.empty(); m = ws.next()) {
+    if (m.first == "execution_interrupted") {
+      if (m.second["prompt_id"] == running) running_told = true;
+      if (pending.count(m.second["prompt_id"])) told.insert(m.second["prompt_id"].get<std::string>());
+    }
+    if (m.first == "status") last_queue = m.second["status"]["exec_info"]["queue_remaining"];
+  }
+  stopper.join();
+  EXPECT_TRUE(running_told);
+  EXPECT_EQ(told, pending);
+  EXPECT_LE(last_queue, 1);
+  if (fs::exists(s.out)) {
+    for (auto& f : fs::recursive_directory_iterator(s.out))
+      EXPECT_EQ(f.path().filename().string().find(".tmp"), std::string::npos) << f.path();
+  }
+}
+
+TEST(Serve, ConformanceDetails) {
+  Server s({"--max-connections", "8"});
+  // Anonymous websocket clients each get their own sid; a clientId is URL-decoded.
+  Ws anon1(s.port, "", "/ws"), anon2(s.port, "", "/ws");
+  std::string sid1 = anon1.next().second["sid"], sid2 = anon2.next().second["sid"];
+  EXPECT_NE(sid1, sid2);
+  EXPECT_EQ(sid1.size(), 36u);
+  Ws alice(s.port, "", "/ws?clientId=alice%40laptop");
+  EXPECT_EQ(alice.next().second["sid"], "alice@laptop");
+  std::string id = submit(s.port, small_graph(), "alice@laptop");
+  EXPECT_EQ(outcome(alice, id).first, "execution_success");
+  // /view: Content-Disposition, nosniff, HEAD without a body.
+  json h = get_json(s.port, "/history/" + id)[id]["outputs"]["2"]["files"][0];
+  const std::string view = "/view?filename=" + h["filename"].get<std::string>() +
+                           "&subfolder=" + h["subfolder"].get<std::string>() + "&type=output";
+  Reply v = request(s.port, "GET", view);
+  EXPECT_NE(v.head.find("Content-Disposition: filename=\"" + h["filename"].get<std::string>() + "\""),
+            std::string::npos)
+      << v.head;
+  EXPECT_NE(v.head.find("X-Content-Type-Options: nosniff"), std::string::npos);
+  Reply head = request(s.port, "HEAD", view);
+  EXPECT_EQ(head.status, 200);
+  EXPECT_TRUE(head.body.empty());
+  EXPECT_EQ(request(s.port, "OPTIONS", "/prompt").status, 204);
+  // history: offset and max_items, also after a delete.
+  std::vector<std::string> ids{id};
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(submit(s.port, small_graph(4 + i), "alice@laptop"));
+    outcome(alice, ids.back());
+  }
+  auto keys = [&](const std::string& q) {
+    std::set<std::string> k;
+    const json h = get_json(s.port, "/history" + q);
+    for (auto it = h.begin(); it != h.end(); ++it) k.insert(it.key());
+    return k;
+  };
+  EXPECT_EQ(keys("?max_items=2"), (std::set<std::string>{ids[2], ids[3]}));
+  EXPECT_EQ(keys("?max_items=2&offset=1"), (std::set<std::string>{ids[1], ids[2]}));
+  EXPECT_EQ(request(s.port, "POST", "/history", json{{"delete", {ids[3]}}}.dump()).status, 200);
+  EXPECT_EQ(keys("?max_items=2"), (std::set<std::string>{ids[1], ids[2]}));
+  // number and front order the queue (lowest number first), as ComfyUI's priority queue.
+  std::string blocker = submit(s.port, sampling_graph(10000, 20000), "alice@laptop");
+  for (auto m = alice.next(); !(m.first == "progress" && m.second["prompt_id"] == blocker); m = alice.next())
+    ASSERT_FALSE(m.first.empty());
+  auto queue_with = [&](json extra) {
+    json body = {{"prompt", small_graph(5)}};
+    body.update(extra);
+    Reply r = request(s.port, "POST", "/prompt", body.dump());
+    EXPECT_EQ(r.status, 200) << r.body;
+    return json::parse(r.body);
+  };
+  json late = queue_with({{"number", 100}}), early = queue_with({{"number", 2.5}}),
+       first = queue_with({{"front", true}});
+  EXPECT_EQ(late["number"], 100);
+  EXPECT_EQ(early["number"], 2.5);
+  EXPECT_LT(first["number"].get<double>(), 0);
+  std::vector<std::string> order;
+  const json queue = get_json(s.port, "/queue");
+  for (const auto& e : queue["queue_pending"]) order.push_back(e[1]);
+  EXPECT_EQ(queue["queue_running"][0][1], blocker) << queue.dump().substr(0, 2000);
+  EXPECT_EQ(order, (std::vector<std::string>{first["prompt_id"], early["prompt_id"], late["prompt_id"]}));
+  EXPECT_EQ(request(s.port, "POST", "/prompt", json{{"prompt", small_graph()}, {"prompt_id", ids[0]}}.dump()).status,
+            400);  // an id already in the history
+  EXPECT_EQ(request(s.port, "POST", "/queue", R"({"clear": true})").status, 200);
+  EXPECT_EQ(request(s.port, "POST", "/interrupt", "").status, 200);
+  // A validation error lists the outputs that depend on the bad node.
+  Reply bad = request(s.port, "POST", "/prompt",
+                      json{{"prompt", json::parse(R"({
+      "1": {"class_type": "KarrasScheduler", "inputs": {"steps": 0}},
+      "2": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["1", 0], "filename_prefix": "a"}},
+      "3": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["1", 0], "filename_prefix": "b"}}})")}}
+                          .dump());
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(json::parse(bad.body)["node_errors"]["1"]["dependent_outputs"], (json{"2", "3"})) << bad.body;
+  // Connections over the limit get a 503 they can read; idle websockets cannot take every slot.
+  std::vector<std::unique_ptr<Ws>> sockets;
+  for (int i = 0; i < 3; ++i) sockets.push_back(std::make_unique<Ws>(s.port, "w" + std::to_string(i)));
+  std::vector<int> held;
+  for (int i = 0; i < 8; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(s.port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    held.push_back(fd);
+  }
+  EXPECT_NE(raw(s.port, "GET /prompt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").find("503"), std::string::npos);
+  for (int fd : held) close(fd);
+  EXPECT_TRUE(s.alive());
   EXPECT_EQ(s.stop(), 0);
 }
 
