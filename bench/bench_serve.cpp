@@ -40,7 +40,7 @@ std::string http(int port, const std::string& method, const std::string& target,
     return "";
   }
   std::string req = method + " " + target +
-                    " HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) +
+                    " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) +
                     "\r\n\r\n" + body;
   send(s, req.data(), req.size(), MSG_NOSIGNAL);
   std::string out;

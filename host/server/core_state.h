@@ -47,20 +47,21 @@ std::string uuid4();
 // {"type": type, "data": data} as text.
 std::string event(const std::string& type, json data);
 
-// A validated prompt waiting for (or in) the executor: ComfyUI's queue entry and our plan.
+// A validated prompt waiting for (or in) the executor: ComfyUI's queue entry, kept as JSON text
+// (about the size of the request; a parsed DOM would be several times larger). Immutable once
+// queued, so readers serialise it without the lock.
 struct QueuedPrompt {
   double number = 0;   // priority: the lowest runs first (ComfyUI's number; "front" negates it)
   uint64_t bytes = 0;  // request size, counted against ServeOptions::max_queue_bytes
   std::string id;
-  json prompt;
-  json extra_data;
+  std::string prompt_text;  // the graph, as JSON text
+  std::string extra_text;   // extra_data (with client_id), as JSON text
   std::string client_id;
-  Graph graph;
-  Plan plan;
+  std::vector<std::string> outputs;  // the output nodes to execute
 };
 
-// ComfyUI's queue entry: [number, prompt_id, prompt, extra_data, outputs_to_execute].
-json queue_entry(const QueuedPrompt& p);
+// ComfyUI's queue entry as JSON text: [number, prompt_id, prompt, extra_data, outputs_to_execute].
+std::string queue_entry(const QueuedPrompt& p);
 // Numbers print as integers when they are (ComfyUI's counters are ints).
 json number_json(double n);
 
@@ -73,11 +74,11 @@ struct State {
   std::deque<std::shared_ptr<QueuedPrompt>> pending;  // sorted by number, stable
   uint64_t pending_bytes = 0;
   std::shared_ptr<QueuedPrompt> running;
-  // Finished prompts in order; the oldest are dropped past ServeOptions::max_history or
-  // max_history_bytes. Entries are immutable once stored (readers serialise them unlocked).
+  // Finished prompts in order, each entry as JSON text; the oldest are dropped past
+  // ServeOptions::max_history or max_history_bytes. Entries are immutable once stored (readers
+  // copy the pointers under the lock and write the answer without it).
   std::deque<std::string> history_order;
-  std::map<std::string, std::shared_ptr<const json>> history;
-  std::map<std::string, uint64_t> history_sizes;
+  std::map<std::string, std::shared_ptr<const std::string>> history;
   uint64_t history_bytes = 0;
   int64_t counter = 0;
   bool stopping = false;
@@ -92,14 +93,14 @@ struct State {
     return false;
   }
   void erase_history(const std::string& id) {
-    if (!history.erase(id)) return;
-    history_bytes -= history_sizes[id];
-    history_sizes.erase(id);
+    auto it = history.find(id);
+    if (it == history.end()) return;
+    history_bytes -= it->second->size();
+    history.erase(it);
     history_order.erase(std::find(history_order.begin(), history_order.end(), id));
   }
   void clear_history() {
     history.clear();
-    history_sizes.clear();
     history_order.clear();
     history_bytes = 0;
   }

@@ -27,10 +27,15 @@ struct PromptEnd {
 // The events a prompt gets when its executor process ends without finishing it.
 PromptEnd lost_worker(const State& state, const QueuedPrompt& p, const std::string& node, const std::string& how,
                       bool stopping, json messages) {
-  auto n = p.graph.nodes.find(node);
+  // The node's class_type, from the prompt (this path is rare: parsing it again is fine).
+  json graph = json::parse(p.prompt_text, nullptr, false);
+  std::string node_type;
+  if (graph.is_object() && graph.contains(node) && graph[node].is_object() && graph[node].contains("class_type") &&
+      graph[node]["class_type"].is_string())
+    node_type = graph[node]["class_type"].get<std::string>();
   json base = {{"prompt_id", p.id},
                {"node_id", node},
-               {"node_type", n != p.graph.nodes.end() ? n->second.class_type : ""},
+               {"node_type", node_type},
                {"executed", json::array()},
                {"timestamp", now_ms()}};
   std::string type = "execution_interrupted";
@@ -88,11 +93,18 @@ void ServerCore::run_executor() {
     }
     state_->broadcast_status();
     PromptEnd end;
-    std::string error, node, line;
+    std::string error, node, line, closing;
     json messages = json::array();
-    const bool sent = state_->worker.ensure_started(error) &&
-                      state_->worker.send(json{{"run", {{"id", p->id}, {"prompt", p->prompt}}}}.dump(
-                          -1, ' ', false, json::error_handler_t::replace));
+    // A worker that died while idle (killed from outside, out of memory) is replaced before the
+    // prompt is handed over, so the prompt does not pay for it.
+    bool sent = false;
+    for (int attempt = 0; attempt < 2 && !sent; ++attempt) {
+      if (!state_->worker.ensure_started(error)) break;
+      sent = state_->worker.send("{\"run\":{\"id\":" + json(p->id).dump() + ",\"prompt\":" + p->prompt_text + "}}");
+      if (!sent)
+        std::fprintf(stderr, "serve: the idle executor process %s; starting a new one\n",
+                     state_->worker.reap().c_str());
+    }
     bool finished = false;
     while (sent && state_->worker.read_line(line)) {
       json msg = json::parse(line, nullptr, false);
@@ -111,7 +123,12 @@ void ServerCore::run_executor() {
         node = msg["data"]["node"].get<std::string>();
       if (type != "progress" && type != "executing" && type != "executed")
         messages.push_back(json::array({type, msg["data"]}));
-      state_->send(p->client_id, event(type, msg["data"]));
+      // The prompt's last event waits until its history entry is stored: clients fetch /history
+      // when it arrives (the executor process sends it before the server stores the entry).
+      if (type == "execution_success" || type == "execution_error" || type == "execution_interrupted")
+        closing = event(type, msg["data"]);
+      else
+        state_->send(p->client_id, event(type, msg["data"]));
     }
     if (!finished) {
       std::string how = sent ? state_->worker.reap() : (error.empty() ? state_->worker.reap() : error);
@@ -126,26 +143,27 @@ void ServerCore::run_executor() {
     json meta = json::object();
     for (const auto& [id, _] : end.outputs.items())
       meta[id] = {{"node_id", id}, {"display_node", id}, {"parent_node", nullptr}, {"real_node_id", id}};
-    json entry = {
-        {"prompt", queue_entry(*p)},
+    const json rest = {
         {"outputs", end.outputs},
         {"status", {{"status_str", end.ok ? "success" : "error"}, {"completed", end.ok}, {"messages", end.messages}}},
         {"meta", meta}};
-    const uint64_t entry_bytes = entry.dump(-1, ' ', false, json::error_handler_t::replace).size();
+    // The entry as text: {"prompt": <queue entry>, "outputs": ..., "status": ..., "meta": ...}.
+    auto entry = std::make_shared<const std::string>(
+        "{\"prompt\":" + queue_entry(*p) + "," + rest.dump(-1, ' ', false, json::error_handler_t::replace).substr(1));
     {
       std::lock_guard<std::mutex> lock(state_->m);
       state_->running.reset();
       state_->erase_history(p->id);
-      state_->history[p->id] = std::make_shared<const json>(std::move(entry));
-      state_->history_sizes[p->id] = entry_bytes;
-      state_->history_bytes += entry_bytes;
+      state_->history[p->id] = entry;
+      state_->history_bytes += entry->size();
       state_->history_order.push_back(p->id);
       while (state_->history_order.size() > 1 && (state_->history_order.size() > options_.max_history ||
                                                   state_->history_bytes > options_.max_history_bytes))
         state_->erase_history(state_->history_order.front());
     }
     // As ComfyUI's prompt_worker: the history entry exists before `executing {node: null}`, which
-    // clients take as "done, fetch /history now".
+    // clients take as "done, fetch /history now" (and here before the closing event too).
+    if (!closing.empty()) state_->send(p->client_id, closing);
     state_->send(p->client_id,
                  event("executing", {{"node", nullptr}, {"display_node", nullptr}, {"prompt_id", p->id}}));
     state_->broadcast_status();

@@ -275,21 +275,21 @@ HttpResponse ServerCore::submit(const std::string& body) {
   if (!graph.ok())
     return json_response(
         400, nlohmann::ordered_json::parse(report_for_unreadable_graph(graph.status().message()).to_json()));
-  auto item = std::make_shared<QueuedPrompt>();
-  item->graph = std::move(graph.value());
-  auto v = validate_graph(item->graph, state_->source.catalogue());
+  auto v = validate_graph(*graph, state_->source.catalogue());
   if (v.report.ok()) {
     v.report.issues = check_literal_inputs(state_->source, v.plan);
-    if (!v.report.ok()) v.report.dependent_outputs = dependent_outputs(item->graph, v.plan.outputs, v.report.issues);
+    if (!v.report.ok()) v.report.dependent_outputs = dependent_outputs(*graph, v.plan.outputs, v.report.issues);
   }
   if (!v.report.ok()) return json_response(400, json::parse(v.report.to_json()));
-  item->plan = std::move(v.plan);
-  item->prompt = *prompt;
+  auto item = std::make_shared<QueuedPrompt>();
+  item->outputs = std::move(v.plan.outputs);
+  item->prompt_text = std::move(graph->text);
   item->client_id = client_id;
-  item->extra_data = extra ? *extra : json::object();
-  if (!item->client_id.empty()) item->extra_data["client_id"] = item->client_id;
+  json extra_data = extra ? *extra : json::object();
+  if (!item->client_id.empty()) extra_data["client_id"] = item->client_id;
+  item->extra_text = extra_data.dump(-1, ' ', false, json::error_handler_t::replace);
   item->id = !wanted.empty() ? wanted : uuid4();
-  item->bytes = body.size() + extra_bytes;
+  item->bytes = item->prompt_text.size() + item->extra_text.size();
   {
     std::lock_guard<std::mutex> lock(state_->m);
     if (state_->stopping) return error_response(503, "shutting_down", "the server is shutting down");
@@ -345,11 +345,12 @@ HttpResponse ServerCore::queue_request(const std::string& method, const std::str
       running = state_->running;
       pending.assign(state_->pending.begin(), state_->pending.end());
     }
-    // Queued prompts are immutable: serialised outside the lock.
-    json r = json::array(), p = json::array();
-    if (running) r.push_back(queue_entry(*running));
-    for (const auto& q : pending) p.push_back(queue_entry(*q));
-    return json_response(200, {{"queue_running", r}, {"queue_pending", p}});
+    // Queued prompts are immutable: written outside the lock.
+    HttpResponse out;
+    out.body = "{\"queue_running\":[" + (running ? queue_entry(*running) : std::string()) + "],\"queue_pending\":[";
+    for (size_t i = 0; i < pending.size(); ++i) out.body += (i ? "," : "") + queue_entry(*pending[i]);
+    out.body += "]}";
+    return out;
   }
   std::string why;
   auto doc = parse_body(body, why);
@@ -389,7 +390,7 @@ HttpResponse ServerCore::history_request(const std::string& method, const std::s
   }
   // Entries are immutable once stored: the pointers are copied under the lock, the text is
   // built outside it.
-  std::vector<std::pair<std::string, std::shared_ptr<const json>>> picked;
+  std::vector<std::pair<std::string, std::shared_ptr<const std::string>>> picked;
   {
     std::lock_guard<std::mutex> lock(state_->m);
     if (rest.size() > 1) {  // /history/{prompt_id}
@@ -409,7 +410,7 @@ HttpResponse ServerCore::history_request(const std::string& method, const std::s
   std::string out = "{";
   for (size_t i = 0; i < picked.size(); ++i) {
     if (i) out += ",";
-    out += json(picked[i].first).dump() + ":" + picked[i].second->dump(-1, ' ', false, json::error_handler_t::replace);
+    out += json(picked[i].first).dump() + ":" + *picked[i].second;
   }
   HttpResponse r;
   r.body = out + "}";

@@ -58,10 +58,9 @@ json number_json(double n) {
   return n;
 }
 
-json queue_entry(const QueuedPrompt& p) {
-  json outputs = json::array();
-  for (const auto& o : p.plan.outputs) outputs.push_back(o);
-  return json::array({number_json(p.number), p.id, p.prompt, p.extra_data, outputs});
+std::string queue_entry(const QueuedPrompt& p) {
+  return "[" + number_json(p.number).dump() + "," + json(p.id).dump() + "," + p.prompt_text + "," + p.extra_text + "," +
+         json(p.outputs).dump() + "]";
 }
 
 }  // namespace server_detail

@@ -36,7 +36,7 @@ function startServer() {
       if (m) resolve({ server, base: `127.0.0.1:${m[1]}` });
     });
     server.on("exit", (code) => reject(new Error(`server exited (${code}) before listening: ${text}`)));
-    setTimeout(() => reject(new Error("server did not start within 60 s")), 60000);
+    setTimeout(() => reject(new Error("server did not start within 300 s")), 300000);
   });
 }
 

@@ -3,6 +3,7 @@
 // malformed requests (none may crash or hang the server). The server runs as a child process on a
 // free loopback port.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -11,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <chrono>
@@ -19,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -88,6 +91,7 @@ class Server {
     return -1;
   }
   bool alive() const { return pid_ > 0 && kill(pid_, 0) == 0; }
+  pid_t pid() const { return pid_; }
 
   int port = 0;
   std::string out;
@@ -711,6 +715,25 @@ TEST(Serve, ANodeThatCrashesEndsItsPromptAndTheServerGoesOn) {
   // The next prompt runs in a new executor process.
   std::string b = submit(s.port, small_graph(), "c");
   EXPECT_EQ(outcome(ws, b).first, "execution_success");
+  // An idle executor process killed from outside (the OOM killer) is replaced before the next
+  // prompt is handed over: that prompt succeeds.
+  pid_t worker = 0;  // the server's only child (started by its executor thread)
+  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(s.pid()) + "/task")) {
+    std::ifstream children(task.path() / "children");
+    if (children >> worker) break;
+  }
+  ASSERT_GT(worker, 0);
+  ASSERT_EQ(kill(worker, SIGKILL), 0);
+  // Until it is dead (a zombie: the server reaps it only when it next needs it).
+  for (bool dead = false; !dead;) {
+    std::ifstream stat("/proc/" + std::to_string(worker) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    dead = !stat.is_open() || text.find(") Z") != std::string::npos;
+    if (!dead) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::string c = submit(s.port, small_graph(4), "c");
+  auto after_kill = outcome(ws, c);
+  EXPECT_EQ(after_kill.first, "execution_success") << after_kill.second.dump();
   EXPECT_EQ(s.stop(), 0);
 }
 
@@ -743,6 +766,98 @@ TEST(Serve, SigtermTellsEveryClientAndExits) {
   if (fs::exists(s.out)) {
     for (auto& f : fs::recursive_directory_iterator(s.out))
       EXPECT_EQ(f.path().filename().string().find(".tmp"), std::string::npos) << f.path();
+  }
+}
+
+// The network thread only parses and routes: while a large prompt is validated on a worker, another
+// client is answered (ordering, not wall time: the small request's answer comes first).
+TEST(Serve, ALargePromptBeingValidatedDoesNotHoldUpOtherClients) {
+  Server s;
+  json big = json::object();
+  for (int i = 0; i < 40000; ++i) {  // every pair invalid (steps 0): a 400 after validating all of them
+    const std::string k = std::to_string(i);
+    big["k" + k] = {{"class_type", "KarrasScheduler"}, {"inputs", {{"steps", 0}}}};
+    big["s" + k] = {{"class_type", "SaveSigmas"}, {"inputs", {{"sigmas", {"k" + k, 0}}, {"filename_prefix", "x"}}}};
+  }
+  const std::string body = json{{"prompt", big}}.dump();
+  std::atomic<int> order{0};
+  int big_done = 0, small_done = 0;
+  std::thread poster([&] {
+    Reply r = request(s.port, "POST", "/prompt", body);
+    EXPECT_EQ(r.status, 400);
+    big_done = ++order;
+  });
+  // Wait until the server is busy with the big prompt: its validation shows as CPU time in the
+  // server process, which is progress, not a guess at wall time.
+  auto busy = [&] {
+    std::ifstream stat("/proc/" + std::to_string(s.pid()) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    std::istringstream fields(text.substr(text.rfind(')') + 2));
+    std::string f;
+    long ticks = 0;
+    for (int i = 3; i <= 14 && fields >> f; ++i)
+      if (i == 14) ticks = std::stol(f);  // utime
+    return ticks;
+  };
+  const long start = busy();
+  while (busy() < start + 20 && big_done == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(request(s.port, "GET", "/system_stats").status, 200);
+  small_done = ++order;
+  poster.join();
+  EXPECT_LT(small_done, big_done) << "the small request waited for the large one";
+  EXPECT_EQ(s.stop(), 0);
+}
+
+// Memory budgets: one prompt's extra_data, and the pending prompts' bytes (--max-queue-mb).
+TEST(Serve, MemoryBudgetsRefuseWithClearErrors) {
+  Server s({"--max-queue-mb", "1"});
+  Ws ws(s.port, "m");
+  std::string blocker = submit(s.port, sampling_graph(10000, 20000), "m");
+  for (auto m = ws.next(); !(m.first == "progress" && m.second["prompt_id"] == blocker); m = ws.next())
+    ASSERT_FALSE(m.first.empty());
+  const std::string big(1100000, 'x');
+  Reply r =
+      request(s.port, "POST", "/prompt", json{{"prompt", small_graph()}, {"extra_data", {{"notes", big}}}}.dump());
+  EXPECT_EQ(r.status, 413);
+  EXPECT_NE(r.body.find("extra_data"), std::string::npos) << r.body;
+  const std::string part(300000, 'y');
+  std::vector<int> statuses;
+  for (int i = 0; i < 4; ++i)
+    statuses.push_back(request(s.port, "POST", "/prompt",
+                               json{{"prompt", small_graph(3 + i)}, {"extra_data", {{"notes", part}}}}.dump())
+                           .status);
+  EXPECT_EQ(statuses, (std::vector<int>{200, 200, 200, 503}));
+  Reply full =
+      request(s.port, "POST", "/prompt", json{{"prompt", small_graph(9)}, {"extra_data", {{"n", part}}}}.dump());
+  EXPECT_NE(full.body.find("--max-queue-mb"), std::string::npos) << full.body;
+  EXPECT_EQ(request(s.port, "POST", "/queue", R"({"clear": true})").status, 200);  // frees the budget
+  EXPECT_EQ(
+      request(s.port, "POST", "/prompt", json{{"prompt", small_graph(9)}, {"extra_data", {{"n", part}}}}.dump()).status,
+      200);
+  EXPECT_EQ(request(s.port, "POST", "/interrupt", "").status, 200);
+  EXPECT_EQ(s.stop(), 0);
+}
+
+TEST(Serve, BadServeOptionsAreUsageErrors) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--device", "tpu"}, std::vector<std::string>{"--max-queue-mb", "0"}}) {
+    std::vector<std::string> full = {SF_SIGMAFLOW_EXE, "serve", "--port", "0"};
+    full.insert(full.end(), args.begin(), args.end());
+    pid_t pid = fork();
+    if (pid == 0) {
+      std::vector<char*> argv;
+      for (auto& a : full) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      int null = open("/dev/null", O_WRONLY);
+      dup2(null, 1);
+      dup2(null, 2);
+      execv(SF_SIGMAFLOW_EXE, argv.data());
+      _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status)) << args[0];
+    EXPECT_EQ(WEXITSTATUS(status), 2) << args[0];
   }
 }
 
