@@ -38,7 +38,14 @@ Sigmas Sigmas::rounded_to_float32() const {
 int64_t Sigmas::total_steps_for_denoise(int64_t steps, double denoise) {
   if (denoise >= 1.0) return steps;
   if (denoise <= 0.0) return 0;
-  return static_cast<int64_t>(static_cast<double>(steps) / denoise);
+  // In float: a tiny denoise (1e-300, in range) must not overflow the integer (it did: a crash).
+  const double total = std::floor(static_cast<double>(steps) / denoise);
+  if (!(total <= static_cast<double>(kMaxDenoiseTotalSteps)))
+    throw InputError("denoise", number_text(denoise),
+                     "with steps " + std::to_string(steps) + " it asks for a schedule of int(steps / denoise) = " +
+                         number_text(total, 3) + " steps, more than " + std::to_string(kMaxDenoiseTotalSteps) +
+                         "; use a larger denoise or fewer steps");
+  return static_cast<int64_t>(total);
 }
 
 Sigmas Sigmas::last_steps(int64_t steps) const {

@@ -7,6 +7,7 @@
 
 #include <ATen/Parallel.h>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "cli/app.h"
@@ -28,6 +29,24 @@
 namespace sf::host {
 
 namespace {
+
+// --out before any node runs: not empty (an unset shell variable would write into the working
+// directory's root), not a file, and writable (the folder, or the nearest folder above it that
+// exists, since the output folder is created at the first write).
+Status check_out_dir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  if (dir.empty()) return InvalidArgument("--out is empty (an unset shell variable?); name a folder");
+  std::error_code ec;
+  fs::path p = fs::absolute(dir, ec);
+  if (fs::exists(p, ec) && !fs::is_directory(p, ec))
+    return InvalidArgument("--out '" + dir.substr(0, 200) + "' is a file, not a folder");
+  while (!p.empty() && !fs::exists(p, ec) && p != p.parent_path()) p = p.parent_path();
+  if (!fs::is_directory(p, ec))
+    return InvalidArgument("--out '" + dir.substr(0, 200) + "': '" + p.string() + "' is a file, not a folder");
+  if (::access(p.c_str(), W_OK | X_OK) != 0)
+    return InvalidArgument("--out '" + dir.substr(0, 200) + "': cannot write in '" + p.string() + "'");
+  return Status::Ok();
+}
 
 using json = nlohmann::ordered_json;
 
@@ -86,8 +105,11 @@ int parse_and_validate(const PluginHost& host, const CliOptions& o, Graph& graph
     report = std::move(v.report);
     plan = std::move(v.plan);
     // Rules only a node's own code can check (its check_inputs hook), on literals.
-    if (report.ok()) report.issues = check_literal_inputs(host, plan);
-    if (!report.ok()) report.dependent_outputs = dependent_outputs(graph, plan.outputs, report.issues);
+    // (validate_graph fills dependent_outputs for its own issues; the plan is empty then.)
+    if (report.ok()) {
+      report.issues = check_literal_inputs(host, plan);
+      if (!report.ok()) report.dependent_outputs = dependent_outputs(graph, plan.outputs, report.issues);
+    }
   }
   if (report.ok()) return kExitOk;
   if (o.as_json)
@@ -136,6 +158,10 @@ void scan_plugins(PluginHost& host, const CliOptions& o, bool quiet) {
 }
 
 int cmd_run(const CliOptions& o) {
+  if (Status out = check_out_dir(o.out_dir); !out.ok()) {
+    fmt::print(stderr, "error: {}\n", out.message());
+    return kExitUsage;
+  }
   auto launch = launch_from_environment();
   if (!launch.ok()) {
     fmt::print(stderr, "error: {}\n", launch.status().message());
@@ -153,6 +179,22 @@ int cmd_run(const CliOptions& o) {
   Plan plan;
   int rc = parse_and_validate(host, o, graph, plan);
   if (rc != kExitOk) return rc;
+  if (o.overwrite) {
+    // Fixed names: two nodes with one prefix would replace each other's files.
+    std::map<std::string, const PlannedNode*> by_prefix;
+    for (const auto& n : plan.order) {
+      auto p = n.literals.find("filename_prefix");
+      if (p == n.literals.end() || !p->second.is_string()) continue;
+      auto [it, fresh] = by_prefix.emplace(p->second.as_string(), &n);
+      if (fresh) continue;
+      fmt::print(stderr,
+                 "error: nodes {} ({}) and {} ({}) both write filename_prefix {}; with --overwrite one would replace "
+                 "the other's files: give them different prefixes\n",
+                 it->second->id, it->second->entry->contract.class_type, n.id, n.entry->contract.class_type,
+                 shorten_json(p->second.to_json()));
+      return kExitValidation;
+    }
+  }
   RunOptions opts;
   opts.output_dir = o.out_dir;
   opts.cache_dir = default_cache_dir();
@@ -274,6 +316,10 @@ int cmd_version(const CliOptions& o) {
 }
 
 int cmd_serve(const CliOptions& o) {
+  if (Status out = check_out_dir(o.out_dir); !out.ok()) {
+    fmt::print(stderr, "error: {}\n", out.message());
+    return kExitUsage;
+  }
   PluginHost host;
   scan_plugins(host, o, false);
   ServeOptions so;

@@ -21,6 +21,19 @@ struct sigaction g_previous[sizeof kSignals / sizeof kSignals[0]];
 char* g_alt_stack = nullptr;
 stack_t g_old_stack{};
 
+// Files to remove when the process ends by a signal (output-counter reservations).
+constexpr int kExitFiles = 64;
+struct ExitFile {
+  std::atomic<int> state{0};  // 0 free, 1 being filled, 2 tracked
+  char path[4096];
+};
+ExitFile g_exit_files[kExitFiles];
+
+void remove_exit_files() {
+  for (auto& f : g_exit_files)
+    if (f.state.load() == 2) ::unlink(f.path);
+}
+
 void write_all(const char* s, size_t n) {
   while (n > 0) {
     ssize_t w = ::write(2, s, n);
@@ -47,6 +60,7 @@ void on_fatal(int sig) {
   }
   write_all("\n", 1);
   remove_inflight_temp_files();
+  remove_exit_files();
   _exit(4);
 }
 
@@ -72,10 +86,28 @@ void on_interrupt(int sig) {
   }
   write_interrupted(sig == SIGINT ? "\ninterrupted (SIGINT)" : "\nterminated (SIGTERM)", "; temporary files removed\n");
   remove_inflight_temp_files();
+  remove_exit_files();
   _exit(130);
 }
 
 }  // namespace
+
+int track_file_for_exit(const std::string& path) noexcept {
+  if (path.size() >= sizeof g_exit_files[0].path) return -1;
+  for (int i = 0; i < kExitFiles; ++i) {
+    int expected = 0;
+    if (g_exit_files[i].state.compare_exchange_strong(expected, 1)) {
+      std::memcpy(g_exit_files[i].path, path.c_str(), path.size() + 1);
+      g_exit_files[i].state.store(2);
+      return i;
+    }
+  }
+  return -1;
+}
+
+void untrack_file_for_exit(int slot) noexcept {
+  if (slot >= 0 && slot < kExitFiles) g_exit_files[slot].state.store(0);
+}
 
 InterruptExit::InterruptExit(std::atomic<bool>* graceful) {
   g_graceful.store(graceful);

@@ -27,6 +27,12 @@ class CrashGuard {
 // With `graceful` set, the first SIGINT only sets it (the running node stops at its next step:
 // samplers, estimators, TrainDenoiser, which writes a checkpoint) unless a file write is in
 // flight; a second SIGINT, or SIGTERM, exits at once as above.
+// Files the signal handlers above remove before the process exits (output-counter reservations
+// that a normal end removes itself). Async-signal-safe on the handler's side; 64 at a time
+// (track_file_for_exit returns -1 when full: that file is not tracked).
+int track_file_for_exit(const std::string& path) noexcept;
+void untrack_file_for_exit(int slot) noexcept;
+
 class InterruptExit {
  public:
   explicit InterruptExit(std::atomic<bool>* graceful = nullptr);

@@ -56,8 +56,8 @@ struct RunOptions {
   std::string output_dir = "output";
   std::string cache_dir;
   c10::Device device = c10::Device(c10::kCPU);
-  std::string versions;                          // one line, embedded in reports
-  std::string graph_dir;                         // the graph file's folder (relative input paths); "" if none
+  std::string versions;   // one line, embedded in reports
+  std::string graph_dir;  // the graph file's folder (relative input paths); "" if none
   // When set (the server), file inputs resolve only inside these folders: see resolve_confined_path.
   std::vector<std::string> input_roots;
   bool overwrite = false;                        // output files keep fixed names instead of prefix_NNNNN_ counters

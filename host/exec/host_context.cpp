@@ -1,5 +1,11 @@
 #include "exec/host_context.h"
 
+#include "exec/crash_guard.h"
+#include "sigmaflow/files.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
@@ -23,19 +29,60 @@ Status check_output_prefix(const std::string& p) {
   return Status::Ok();
 }
 
-int next_output_counter(const std::string& dir, const std::string& prefix) {
+int64_t next_output_counter(const std::string& dir, const std::string& prefix) {
   fs::path full = fs::path(dir) / prefix;
   const std::string base = full.filename().string() + "_";
-  int best = 0;
+  const std::string reserved = "." + base;  // reservations of runs still writing (reserve_output_counter)
+  int64_t best = 0;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(full.parent_path(), ec)) {
     std::string name = e.path().filename().string();
-    if (name.size() < base.size() + 6 || name.compare(0, base.size(), base) != 0) continue;
-    const std::string digits = name.substr(base.size(), 5);
-    if (name[base.size() + 5] != '_' || digits.find_first_not_of("0123456789") != std::string::npos) continue;
-    best = std::max(best, std::stoi(digits));
+    size_t at;
+    if (name.compare(0, base.size(), base) == 0)
+      at = base.size();
+    else if (name.compare(0, reserved.size(), reserved) == 0)
+      at = reserved.size();
+    else
+      continue;
+    size_t end = name.find('_', at);
+    if (end == std::string::npos || end - at < 5 || end - at > 18) continue;  // any width from 5 digits
+    const std::string digits = name.substr(at, end - at);
+    if (digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    best = std::max<int64_t>(best, std::stoll(digits));
   }
   return best + 1;
+}
+
+int64_t reserve_output_counter(const std::string& dir, const std::string& prefix, std::string& reservation) {
+  const fs::path full = fs::path(dir) / prefix;
+  std::error_code ec;
+  fs::create_directories(full.parent_path(), ec);
+  remove_stale_temp_files(full.parent_path().string());
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const int64_t n = next_output_counter(dir, prefix);
+    char counter[32];
+    std::snprintf(counter, sizeof counter, "_%05lld_", static_cast<long long>(n));
+    const fs::path mark = full.parent_path() /
+                          ("." + full.filename().string() + counter + "." + std::to_string(::getpid()) + ".reserved");
+    // O_EXCL: of two runs that found the same free counter, one creates the mark and the other
+    // looks again (and now sees the mark).
+    int fd = ::open(mark.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0) {
+      ::close(fd);
+      reservation = mark.string();
+      return n;
+    }
+    if (errno != EEXIST) return n;  // cannot reserve (read-only folder): the write will say why
+  }
+  return next_output_counter(dir, prefix);
+}
+
+HostContext::~HostContext() {
+  // The node's files exist now (or it failed): later runs count them instead of the marks.
+  for (const auto& [mark, slot] : reservations_) {
+    ::unlink(mark.c_str());
+    untrack_file_for_exit(slot);
+  }
 }
 
 Result<std::string> HostContext::output_path(const std::string& prefix, const std::string& suffix,
@@ -43,11 +90,24 @@ Result<std::string> HostContext::output_path(const std::string& prefix, const st
   Status st = check_output_prefix(prefix);
   if (!st.ok()) return std::move(st).about(input, "\"" + prefix.substr(0, 200) + "\"");
   const std::string base = options_.output_dir + "/" + prefix;
+  // A folder of the prefix that is a symlink leading out of the output folder would make the
+  // write land elsewhere (/etc, another user's files): refused.
+  std::error_code ec;
+  const fs::path root = fs::weakly_canonical(fs::absolute(options_.output_dir, ec), ec);
+  const fs::path folder = fs::weakly_canonical(fs::absolute(fs::path(base).parent_path(), ec), ec);
+  const std::string inside = root.string() + "/";
+  if (!ec && folder != root && folder.string().compare(0, inside.size(), inside) != 0)
+    return InvalidArgument("a folder of the prefix is a link that leads outside the output folder")
+        .about(input, "\"" + prefix.substr(0, 200) + "\"");
   if (options_.overwrite) return base + suffix;
   auto it = counters_.find(prefix);
-  if (it == counters_.end()) it = counters_.emplace(prefix, next_output_counter(options_.output_dir, prefix)).first;
-  char counter[16];
-  std::snprintf(counter, sizeof counter, "_%05d_", it->second);
+  if (it == counters_.end()) {
+    std::string mark;
+    it = counters_.emplace(prefix, reserve_output_counter(options_.output_dir, prefix, mark)).first;
+    if (!mark.empty()) reservations_.emplace_back(mark, track_file_for_exit(mark));
+  }
+  char counter[32];
+  std::snprintf(counter, sizeof counter, "_%05lld_", static_cast<long long>(it->second));
   std::string rest = !suffix.empty() && suffix.front() == '_' ? suffix.substr(1) : suffix;
   return base + counter + rest;
 }

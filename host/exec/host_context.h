@@ -16,6 +16,9 @@ class HostContext : public Context {
   HostContext(const NodeSource& source, const RunOptions& options, const Graph& graph, const PlannedNode& node,
               RunObserver* observer, std::vector<std::string>& files)
       : source_(source), options_(options), graph_(graph), node_(node), observer_(observer), files_(files) {}
+  ~HostContext() override;
+  HostContext(const HostContext&) = delete;
+  HostContext& operator=(const HostContext&) = delete;
 
   const std::string& node_id() const override { return node_.id; }
   const std::string& class_type() const override { return node_.entry->contract.class_type; }
@@ -56,7 +59,9 @@ class HostContext : public Context {
   const PlannedNode& node_;
   RunObserver* observer_;
   std::vector<std::string>& files_;
-  std::map<std::string, int> counters_;  // prefix -> the counter this execution uses
+  std::map<std::string, int64_t> counters_;  // prefix -> the counter this execution uses
+  // Counter marks this execution created, with their slots in the signal handlers' list.
+  std::vector<std::pair<std::string, int>> reservations_;
 };
 
 // resolve_path's rule, given the graph file's folder ("" when none).
@@ -71,8 +76,12 @@ Result<std::string> resolve_confined_path(const std::string& path, const std::ve
 // Checks a user's filename prefix (empty, absolute, '..', NUL, control characters, a trailing '/'
 // or '.'); the message says what is wrong.
 Status check_output_prefix(const std::string& prefix);
-// The next free ComfyUI counter for `prefix` in `dir`: 1 + the largest NNNNN of existing files
-// named <prefix>_NNNNN_*.
-int next_output_counter(const std::string& dir, const std::string& prefix);
+// The next free ComfyUI counter for `prefix` in `dir`: 1 + the largest N (5 digits or more) of
+// existing files named <prefix>_N_* and of reservations .<prefix>_N_.reserved.
+int64_t next_output_counter(const std::string& dir, const std::string& prefix);
+// The next free counter, reserved atomically (an O_EXCL mark file beside the outputs) so that
+// concurrent runs writing into one folder with one prefix get distinct counters. `reservation`
+// is the mark's path, to remove once the files are written ("" when none could be made).
+int64_t reserve_output_counter(const std::string& dir, const std::string& prefix, std::string& reservation);
 
 }  // namespace sf::host

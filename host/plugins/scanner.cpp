@@ -297,9 +297,10 @@ ScanCache::ScanCache(std::string dir)
   auto text = read_file_bounded(file_, kMaxGraphFileBytes);
   if (!text.ok()) return;
   auto j = json::parse(*text, nullptr, false);
-  // Corrupted, old-format or another host's file: start empty.
-  if (j.is_object() && j.value("host", std::string()) == host_stamp() && j.contains("plugins") &&
-      j["plugins"].is_object())
+  // Corrupted, old-format or another host's file: start empty. (Fields are type-checked: a cache
+  // edited by hand or by another program must not break every command.)
+  if (j.is_object() && j.contains("host") && j["host"].is_string() && j["host"].get<std::string>() == host_stamp() &&
+      j.contains("plugins") && j["plugins"].is_object())
     data_->plugins = j["plugins"];
 }
 
@@ -307,8 +308,9 @@ bool ScanCache::lookup(const std::string& path, ScanRecord& out) const {
   if (file_.empty() || !data_->plugins.contains(path)) return false;
   const auto& e = data_->plugins[path];
   long long size = 0, mtime = 0;
-  if (!file_stamp(path, size, mtime) || !e.is_object() || e.value("size", -1LL) != size ||
-      e.value("mtime_ns", -1LL) != mtime)
+  auto stamp = [&](const char* k) { return e.contains(k) && e[k].is_number_integer() ? e[k].get<long long>() : -1LL; };
+  // A malformed entry is dropped (the plugin is scanned again and the entry rewritten).
+  if (!file_stamp(path, size, mtime) || !e.is_object() || stamp("size") != size || stamp("mtime_ns") != mtime)
     return false;
   try {
     ScanRecord r;

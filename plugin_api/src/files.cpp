@@ -3,6 +3,8 @@
 #include "sigmaflow/files.h"
 
 #include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <string>
 #include <vector>
 
 namespace sf {
@@ -59,6 +62,29 @@ bool temp_files_in_flight() noexcept {
   return false;
 }
 
+void remove_stale_temp_files(const std::string& folder) noexcept {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(folder, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || name[0] != '.') continue;
+    // .<name>.tmp.<pid>.XXXXXX (write_file_atomic) or .<prefix>_N_.<pid>.reserved (output counters)
+    size_t at = name.rfind(".tmp.");
+    std::string pid_text;
+    if (at != std::string::npos) {
+      size_t end = name.find('.', at + 5);
+      if (end != std::string::npos) pid_text = name.substr(at + 5, end - at - 5);
+    } else if (name.size() > 9 && name.compare(name.size() - 9, 9, ".reserved") == 0) {
+      size_t start = name.rfind('.', name.size() - 10);
+      if (start != std::string::npos) pid_text = name.substr(start + 1, name.size() - 10 - start);
+    }
+    if (pid_text.empty() || pid_text.size() > 9 || pid_text.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
+    if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH) fs::remove(e.path(), ec);
+  }
+}
+
 Status write_file_atomic(const std::string& path, const std::string& bytes) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -67,8 +93,10 @@ Status write_file_atomic(const std::string& path, const std::string& bytes) {
     fs::create_directories(target.parent_path(), ec);
     if (ec) return IoError("cannot create folder '" + target.parent_path().string() + "': " + ec.message());
   }
+  // .<name>.tmp.<pid>.XXXXXX: the writer's pid lets a later run remove what a killed one left
+  // (remove_stale_temp_files).
   std::string tmpl = (target.has_parent_path() ? target.parent_path().string() + "/" : std::string()) + "." +
-                     target.filename().string() + ".tmp.XXXXXX";
+                     target.filename().string() + ".tmp." + std::to_string(::getpid()) + ".XXXXXX";
   std::vector<char> name(tmpl.begin(), tmpl.end());
   name.push_back('\0');
   int fd = ::mkstemp(name.data());
@@ -155,7 +183,16 @@ std::string user_cache_dir() {
   if (const char* d = std::getenv("SIGMAFLOW_CACHE_DIR"); d && *d) return d;
   if (const char* d = std::getenv("XDG_CACHE_HOME"); d && *d) return std::string(d) + "/sigmaflow";
   if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/sigmaflow";
-  return "/tmp/sigmaflow-cache";
+  // No HOME: the account's home folder, else a private folder of this user in the temp folder
+  // (never a shared one, where another local user could plant forged cache entries).
+  if (const passwd* pw = ::getpwuid(::getuid()); pw && pw->pw_dir && *pw->pw_dir && std::string(pw->pw_dir) != "/")
+    return std::string(pw->pw_dir) + "/.cache/sigmaflow";
+  const std::string dir = "/tmp/sigmaflow-cache-" + std::to_string(::getuid());
+  ::mkdir(dir.c_str(), 0700);
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::getuid() || (st.st_mode & 077) != 0)
+    return "";  // someone else's, a link, or open to others: no cache rather than a forged one
+  return dir;
 }
 
 }  // namespace sf

@@ -56,7 +56,9 @@ pid_t start_command(const std::vector<std::string>& argv, const std::map<std::st
     dup2(fileno(f), 1);
     dup2(fileno(f), 2);
     setenv("SIGMAFLOW_CACHE_DIR", (scratch() / "cache").c_str(), 1);
-    setenv("SIGMAFLOW_DIST_TIMEOUT", "30", 1);
+    // Generous: on a busy machine (a second job on the 2 cores) a rank can take tens of seconds to
+    // load LibTorch and reach the rendezvous; 30 s failed there. The dying-rank test sets its own.
+    setenv("SIGMAFLOW_DIST_TIMEOUT", "600", 1);
     for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -74,7 +76,7 @@ pid_t start(const std::string& graph, const fs::path& out, const std::map<std::s
 }
 
 // Exit code, or -1 (killed after `timeout_s`).
-int finish(pid_t pid, double timeout_s = 120) {
+int finish(pid_t pid, double timeout_s = 600) {
   auto t0 = std::chrono::steady_clock::now();
   for (;;) {
     int status = 0;
@@ -313,8 +315,8 @@ TEST(Distributed, ABadGraphFailsOnEveryRankBeforeAnyCollective) {
   const int port = free_port();
   pid_t r0 = start(g, scratch() / "bad", rank_env(0, 2, port), scratch() / "b0.log");
   pid_t r1 = start(g, scratch() / "bad", rank_env(1, 2, port), scratch() / "b1.log");
-  EXPECT_EQ(finish(r0, 60), 3);
-  EXPECT_EQ(finish(r1, 60), 3);
+  EXPECT_EQ(finish(r0, 300), 3);
+  EXPECT_EQ(finish(r1, 300), 3);
   EXPECT_NE(read(scratch() / "b0.log").find("steps"), std::string::npos) << read(scratch() / "b0.log");
   EXPECT_NE(read(scratch() / "b1.log").find("steps"), std::string::npos) << read(scratch() / "b1.log");
 }
@@ -326,17 +328,21 @@ TEST(Distributed, ARankThatDiesMakesTheOthersExitNamingIt) {
           "samplers": "heun", "steps_list": "10", "batch": 20000, "seed": 0, "reference_steps": 1000}},
     "4": {"class_type": "CompareReport", "inputs": {"report": ["3", 0], "filename_prefix": "r"}}})");
   const int port = free_port();
-  pid_t r0 = start(g, scratch() / "dies", rank_env(0, 2, port), scratch() / "d0.log");
-  pid_t r1 = start(g, scratch() / "dies", rank_env(1, 2, port), scratch() / "d1.log");
+  // A 30 s collective timeout: a peer that died inside a collective is not always noticed through
+  // its closed socket, and then the timeout ends the wait.
+  auto env0 = rank_env(0, 2, port), env1 = rank_env(1, 2, port);
+  env0["SIGMAFLOW_DIST_TIMEOUT"] = env1["SIGMAFLOW_DIST_TIMEOUT"] = "30";
+  pid_t r0 = start(g, scratch() / "dies", env0, scratch() / "d0.log");
+  pid_t r1 = start(g, scratch() / "dies", env1, scratch() / "d1.log");
   std::this_thread::sleep_for(std::chrono::seconds(2));
   kill(r1, SIGKILL);
   waitpid(r1, nullptr, 0);
   // Rank 0 notices at its next collective (after its own half of the reference: about 6 s here,
-  // 25 s under the sanitizers) and then at once (the peer's socket is closed), well inside the
-  // 30 s collective timeout: the bound below is its work plus that timeout.
+  // 25 s under the sanitizers), at once or after the 30 s timeout: the bound below is its work and
+  // that timeout, with room for a busy machine.
   auto t0 = std::chrono::steady_clock::now();
-  EXPECT_EQ(finish(r0, 120), 4) << read(scratch() / "d0.log");
-  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 90);
+  EXPECT_EQ(finish(r0, 400), 4) << read(scratch() / "d0.log");
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 300);
   std::string log = read(scratch() / "d0.log");
   EXPECT_NE(log.find("rank 1"), std::string::npos) << log;
   EXPECT_NE(log.find("died"), std::string::npos) << log;
@@ -353,12 +359,12 @@ TEST(Distributed, ABadEnvironmentIsAUsageErrorNamingTheVariable) {
       {{{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"TORCHELASTIC_RESTART_COUNT", "-1"}}, "TORCHELASTIC_RESTART_COUNT"}};
   for (const auto& [env, name] : cases) {
     fs::path log = scratch() / "env.log";
-    EXPECT_EQ(finish(start(g, scratch() / "env", env, log), 30), 2) << read(log);
+    EXPECT_EQ(finish(start(g, scratch() / "env", env, log), 300), 2) << read(log);
     EXPECT_NE(read(log).find(name), std::string::npos) << read(log);
   }
   // WORLD_SIZE=1: a single process, as without the variables.
   fs::path log = scratch() / "one_rank.log";
-  EXPECT_EQ(finish(start(g, scratch() / "env1", {{"RANK", "0"}, {"WORLD_SIZE", "1"}}, log), 30), 0) << read(log);
+  EXPECT_EQ(finish(start(g, scratch() / "env1", {{"RANK", "0"}, {"WORLD_SIZE", "1"}}, log), 300), 0) << read(log);
 }
 
 }  // namespace

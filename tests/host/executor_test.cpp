@@ -171,5 +171,72 @@ TEST(ResolvePath, WorkingDirectoryThenGraphFolderThenBothNamed) {
   fs::remove_all(dir);
 }
 
+// The server's rule for file inputs: only regular files inside the input or models folder.
+TEST(ResolvePath, ConfinedToTheInputAndModelsFolders) {
+  fs::path dir = fs::temp_directory_path() / "sigmaflow-confined";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "input" / "sub");
+  fs::create_directories(dir / "models");
+  fs::create_directories(dir / "outside");
+  std::ofstream(dir / "input" / "sub" / "a.csv") << "1\n0\n";
+  std::ofstream(dir / "models" / "m.pt") << "x";
+  std::ofstream(dir / "outside" / "secret.csv") << "secret\n";
+  fs::create_symlink(dir / "outside", dir / "input" / "out_link");
+  fs::create_symlink(dir / "input" / "sub" / "a.csv", dir / "input" / "inner_link.csv");
+  const std::vector<std::string> roots = {(dir / "input").string(), (dir / "models").string()};
+  auto ok = host::resolve_confined_path("sub/a.csv", roots);
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(fs::path(*ok), fs::canonical(dir / "input" / "sub" / "a.csv"));
+  auto model = host::resolve_confined_path("m.pt", roots);  // the second folder
+  ASSERT_TRUE(model.ok());
+  EXPECT_EQ(fs::path(*model), fs::canonical(dir / "models" / "m.pt"));
+  EXPECT_TRUE(host::resolve_confined_path("inner_link.csv", roots).ok());  // a link that stays inside
+  struct Case {
+    std::string path, says;
+  };
+  for (const Case& c : std::vector<Case>{{(dir / "outside" / "secret.csv").string(), "not an absolute one"},
+                                         {"/etc/passwd", "not an absolute one"},
+                                         {"/no/such/file", "not an absolute one"},  // same answer: no oracle
+                                         {"../outside/secret.csv", "'..'"},
+                                         {"sub/../../outside/secret.csv", "'..'"},
+                                         {"out_link/secret.csv", "leads outside the folder"},
+                                         {"sub", "not a regular file"},
+                                         {"a\nb.csv", "control characters"},
+                                         {"", "empty"}}) {
+    auto r = host::resolve_confined_path(c.path, roots);
+    ASSERT_FALSE(r.ok()) << c.path;
+    EXPECT_NE(r.status().message().find(c.says), std::string::npos) << c.path << ": " << r.status().message();
+    EXPECT_EQ(r.status().message().find("secret\n"), std::string::npos);
+  }
+  auto missing = host::resolve_confined_path("none.csv", roots);
+  EXPECT_EQ(missing.status().code(), Code::kNotFound);
+  EXPECT_NE(missing.status().message().find(roots[0]), std::string::npos) << missing.status().message();
+  EXPECT_NE(missing.status().message().find(roots[1]), std::string::npos);
+  fs::remove_all(dir);
+}
+
+// An output prefix whose folder is a symlink out of the output folder is refused, nothing written.
+TEST(Executor, OutputPrefixesDoNotFollowLinksOutOfTheOutputFolder) {
+  fs::path out = fs::temp_directory_path() / "sigmaflow-exec-links";
+  fs::path elsewhere = fs::temp_directory_path() / "sigmaflow-exec-links-elsewhere";
+  fs::remove_all(out);
+  fs::remove_all(elsewhere);
+  fs::create_directories(out);
+  fs::create_directories(elsewhere);
+  fs::create_symlink(elsewhere, out / "escape");
+  testing::NodeRunner runner({SF_PLUGIN_DIR}, out.string());
+  auto r = runner.run_graph(R"({"1": {"class_type": "KarrasScheduler", "inputs": {"steps": 3}},
+      "2": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["1", 0], "filename_prefix": "escape/s"}}})");
+  ASSERT_FALSE(r.ok);
+  EXPECT_EQ(r.error_input, "filename_prefix") << r.error;
+  EXPECT_NE(r.error.find("leads outside the output folder"), std::string::npos) << r.error;
+  EXPECT_TRUE(fs::is_empty(elsewhere));
+  auto inside = runner.run_graph(R"({"1": {"class_type": "KarrasScheduler", "inputs": {"steps": 3}},
+      "2": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["1", 0], "filename_prefix": "sub/s"}}})");
+  EXPECT_TRUE(inside.ok) << inside.error;
+  fs::remove_all(out);
+  fs::remove_all(elsewhere);
+}
+
 }  // namespace
 }  // namespace sf

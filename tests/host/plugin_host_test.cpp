@@ -1,13 +1,18 @@
 // Plugin scanning, the build gate, load failures, name resolution and lazy loading, with fixture
 // plugins built by the test tree.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
 
 #include "plugins/build_gate.h"
 #include "plugins/plugin_host.h"
 #include "registry/contract_check.h"
+#include "sigmaflow/files.h"
 
 namespace sf::host {
 namespace {
@@ -208,12 +213,53 @@ TEST(PluginHost, ScanCacheHoldsContractsSoNothingLoadsUntilUsed) {
   EXPECT_NE(problems_text(h).find("signal 11"), std::string::npos);
   EXPECT_NE(h.node("KarrasScheduler"), nullptr);  // loads the schedulers plugin, and only it
   EXPECT_EQ(h.loaded_count(), 1u);
-  // A corrupted cache is ignored, not trusted.
-  { std::ofstream(cache + "/plugin-scan-v2.json") << "{not json"; }
-  PluginHost again;
-  again.scan(isolated({fixture("good")}, cache));
-  EXPECT_NE(again.node("FixtureConst"), nullptr);
+  // Entries with fields of the wrong type are dropped (rescanned), not a type_error for every command.
+  {
+    std::ifstream in(cache + "/plugin-scan-v2.json");
+    auto j = nlohmann::json::parse(in);
+    int n = 0;
+    for (auto& [path, entry] : j["plugins"].items()) {
+      if (n % 3 == 0) entry["size"] = "big";
+      if (n % 3 == 1) entry["mtime_ns"] = nlohmann::json::array();
+      if (n % 3 == 2) entry["scan"] = 7;
+      ++n;
+    }
+    std::ofstream(cache + "/plugin-scan-v2.json") << j.dump();
+  }
+  PluginHost typed;
+  typed.scan(isolated({SF_PLUGIN_DIR}, cache));
+  EXPECT_NE(typed.catalogue().find("KSampler"), nullptr);
+  EXPECT_TRUE(typed.problems().empty()) << problems_text(typed);
+  for (const char* bad : {R"({"host": 5, "plugins": {}})", R"({"host": "x", "plugins": []})", "[]", "{not json"}) {
+    { std::ofstream(cache + "/plugin-scan-v2.json") << bad; }
+    PluginHost again;  // a corrupted cache is ignored, not trusted
+    again.scan(isolated({fixture("good")}, cache));
+    EXPECT_NE(again.node("FixtureConst"), nullptr) << bad;
+  }
   fs::remove_all(cache);
+}
+
+// Without HOME the cache is the account's home folder's or a private one, never a shared folder.
+TEST(PluginHost, TheCacheFolderIsNeverShared) {
+  const char* keep[] = {"SIGMAFLOW_CACHE_DIR", "XDG_CACHE_HOME", "HOME"};
+  std::vector<std::optional<std::string>> saved;
+  for (const char* k : keep) {
+    const char* v = std::getenv(k);
+    saved.push_back(v ? std::optional<std::string>(v) : std::nullopt);
+    unsetenv(k);
+  }
+  const std::string dir = user_cache_dir();
+  for (size_t i = 0; i < saved.size(); ++i)
+    if (saved[i]) setenv(keep[i], saved[i]->c_str(), 1);
+  EXPECT_NE(dir, "/tmp/sigmaflow-cache");
+  if (dir.rfind("/tmp/", 0) == 0) {
+    struct stat st {};
+    ASSERT_EQ(lstat(dir.c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, getuid());
+    EXPECT_EQ(st.st_mode & 077, 0u);
+  } else {
+    EXPECT_NE(dir.find("/.cache/sigmaflow"), std::string::npos) << dir;
+  }
 }
 
 TEST(PluginHost, ContractChecks) {

@@ -16,8 +16,11 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -510,3 +513,116 @@ TEST(Robustness, Case17UnrepresentableMixtureValuesAreRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+std::string save_graph(const std::string& prefix) {
+  return R"({"1": {"class_type": "KarrasScheduler", "inputs": {"steps": 3}},
+      "2": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["1", 0], "filename_prefix": ")" +
+         prefix + "\"}}}";
+}
+
+}  // namespace
+
+// v3 1. Output lost or misplaced: --out checked before anything runs; concurrent runs and counters
+// past 99999 get distinct names; shared prefixes under --overwrite refused; stale temporary files
+// of killed runs removed.
+TEST(Robustness, V3OutputFoldersAreCheckedBeforeAnythingRuns) {
+  const std::string g = write("v3out.json", save_graph("s"));
+  auto empty = run({"run", g, "--out", ""});
+  expect_clear_error(empty, 2, {"--out is empty"});
+  const std::string file = write("v3-a-file", "x");
+  expect_clear_error(run({"run", g, "--out", file}), 2, {"is a file"});
+  expect_clear_error(run({"run", g, "--out", file + "/below"}), 2, {"is a file, not a folder"});
+  expect_clear_error(run({"serve", "--port", "0", "--out", ""}), 2, {"--out is empty"});
+}
+
+TEST(Robustness, V3ConcurrentRunsAndLongCountersGetDistinctNames) {
+  fs::path out = scratch() / "v3c";
+  fs::remove_all(out);
+  const std::string g = write("v3c.json", save_graph("s/run"));
+  std::vector<std::thread> runs;
+  std::vector<int> codes(6, -1);
+  for (int i = 0; i < 6; ++i)
+    runs.emplace_back([&, i] { codes[static_cast<size_t>(i)] = run({"run", g, "--out", out.string()}).rc; });
+  for (auto& t : runs) t.join();
+  EXPECT_EQ(codes, std::vector<int>(6, 0));
+  std::set<std::string> names;
+  for (const auto& e : fs::directory_iterator(out / "s")) names.insert(e.path().filename().string());
+  std::set<std::string> want;
+  for (int i = 1; i <= 6; ++i)
+    for (const char* ext : {".json", ".csv"}) want.insert("run_0000" + std::to_string(i) + "_" + ext);
+  EXPECT_EQ(names, want);  // six runs, six counters, no reservation marks left
+  // Past five digits the counter keeps counting.
+  std::ofstream(out / "s" / "run_100000_.json") << "{}";
+  EXPECT_EQ(run({"run", g, "--out", out.string()}).rc, 0);
+  EXPECT_TRUE(fs::exists(out / "s" / "run_100001_.json"));
+}
+
+TEST(Robustness, V3OverwriteWithASharedPrefixIsRefused) {
+  fs::path out = scratch() / "v3o";
+  const std::string g = write("v3o.json", R"({"1": {"class_type": "KarrasScheduler", "inputs": {"steps": 3}},
+      "2": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["1", 0], "filename_prefix": "same"}},
+      "3": {"class_type": "ExponentialScheduler", "inputs": {"steps": 3}},
+      "4": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["3", 0], "filename_prefix": "same"}}})");
+  auto p = run({"run", g, "--out", out.string(), "--overwrite"});
+  expect_clear_error(p, 3, {"nodes 2 (SaveSigmas) and 4 (SaveSigmas)", "\"same\""});
+  EXPECT_FALSE(fs::exists(out / "same.json"));
+  EXPECT_EQ(run({"run", g, "--out", out.string()}).rc, 0);  // counters keep them apart
+}
+
+TEST(Robustness, V3StaleTemporaryFilesOfKilledRunsAreRemoved) {
+  fs::path out = scratch() / "v3t";
+  fs::remove_all(out);
+  fs::create_directories(out / "s");
+  // A process that has exited: its pid is free (reaped), as a SIGKILLed writer's would be.
+  pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  waitpid(dead, nullptr, 0);
+  const std::string d = std::to_string(dead), alive = std::to_string(getpid());
+  for (const std::string& name : {".run_00001_.json.tmp." + d + ".AbCdEf", ".run_00002_." + d + ".reserved",
+                                  ".run_00003_.json.tmp." + alive + ".XyZ123"})
+    std::ofstream(out / "s" / name) << "partial";
+  EXPECT_EQ(run({"run", write("v3t.json", save_graph("s/run")), "--out", out.string()}).rc, 0);
+  EXPECT_FALSE(fs::exists(out / "s" / (".run_00001_.json.tmp." + d + ".AbCdEf")));
+  EXPECT_FALSE(fs::exists(out / "s" / (".run_00002_." + d + ".reserved")));
+  EXPECT_TRUE(fs::exists(out / "s" / (".run_00003_.json.tmp." + alive + ".XyZ123")));  // its writer lives
+}
+
+// v3 2. A tiny denoise inside its declared range: a clear error naming denoise, not an overflow
+// (a SIGSEGV before), not a 25 GB allocation.
+TEST(Robustness, V3TinyDenoiseIsAClearErrorNamingDenoise) {
+  const std::string mixture = R"("m": {"class_type": "GaussianMixtureModel", "inputs": {"preset": "ring8"}})";
+  for (const std::string& node :
+       {std::string(
+            R"("s": {"class_type": "ScoreOptimalScheduler", "inputs": {"model": ["m", 0], "denoise": 1e-300}})"),
+        std::string(R"("s": {"class_type": "BasicScheduler", "inputs": {"model": ["m", 0], "scheduler": "karras",
+             "steps": 10000, "denoise": 1e-5}})"),
+        std::string(R"("s": {"class_type": "BasicScheduler", "inputs": {"model": ["m", 0], "scheduler": "optimal_steps",
+             "steps": 20, "denoise": 1e-300}})")}) {
+    auto p = run({"run", write("v3d.json", "{" + mixture + ", " + node + R"(,
+        "o": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["s", 0], "filename_prefix": "d"}}})"),
+                  "--out", (scratch() / "v3d").string()});
+    expect_clear_error(p, 4, {"denoise", "int(steps / denoise)"});
+  }
+}
+
+// v3 3. Validation stays linear when there is an error: a bad root under an 8,000-node chain with
+// 8,000 output nodes on its tail (quadratic before: 14-31 s); each dependent_outputs list is capped.
+TEST(Robustness, V3ValidationWithAnErrorIsLinear) {
+  const size_t n = 8000;
+  std::ostringstream g;
+  g << "{\"src\": {\"class_type\": \"KarrasScheduler\", \"inputs\": {\"steps\": 0}},";
+  for (size_t i = 0; i < n; ++i)
+    g << "\"c" << i << "\": {\"class_type\": \"FlipSigmas\", \"inputs\": {\"sigmas\": [\""
+      << (i == 0 ? std::string("src") : "c" + std::to_string(i - 1)) << "\", 0]}},";
+  for (size_t i = 0; i < n; ++i)
+    g << "\"o" << i << "\": {\"class_type\": \"SaveSigmas\", \"inputs\": {\"sigmas\": [\"c" << n - 1
+      << "\", 0], \"filename_prefix\": \"s\"}}" << (i + 1 < n ? "," : "}");
+  auto p = run({"validate", write("v3lin.json", g.str()), "--json"});
+  expect_clear_error(p, 3, {"value_smaller_than_min"}, 1500, 200000);
+  auto j = nlohmann::json::parse(p.out.substr(p.out.find('{')), nullptr, false);
+  ASSERT_TRUE(j.is_object()) << p.out.substr(0, 500);
+  EXPECT_EQ(j["node_errors"]["src"]["dependent_outputs"].size(), 100u);
+  EXPECT_EQ(j["node_errors"]["src"]["dependent_outputs"][0], "o0");
+}

@@ -14,6 +14,10 @@ namespace sf {
 // flight its temporary file is registered, so remove_inflight_temp_files() can delete it.
 Status write_file_atomic(const std::string& path, const std::string& bytes);
 
+// Deletes the temporary files (and output-counter reservations) in `folder` that processes which
+// no longer exist left behind (a SIGKILL mid-write). Not recursive; errors are ignored.
+void remove_stale_temp_files(const std::string& folder) noexcept;
+
 // Deletes the temporary files of writes still in flight. Async-signal-safe: the host's SIGINT /
 // SIGTERM handler calls it before exiting.
 void remove_inflight_temp_files() noexcept;
@@ -32,7 +36,9 @@ Result<std::string> read_file_bounded(const std::string& path, uint64_t max_byte
 Result<uint64_t> check_readable_file(const std::string& path, uint64_t max_bytes);
 
 // The per-user cache folder: $SIGMAFLOW_CACHE_DIR, else $XDG_CACHE_HOME/sigmaflow, else
-// ~/.cache/sigmaflow (else /tmp/sigmaflow-cache). Not created here.
+// $HOME/.cache/sigmaflow, else the account's home folder's, else a private /tmp/sigmaflow-cache-<uid>
+// (mode 0700, owned by this user; "" when that cannot be had: no cache). Not created here except
+// that last one.
 std::string user_cache_dir();
 
 }  // namespace sf

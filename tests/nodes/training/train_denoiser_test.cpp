@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "sigmaflow/diffusion/model_metrics.h"
 #include "sigmaflow/diffusion/networks.h"
@@ -231,6 +232,20 @@ TEST(TrainDenoiser, BadInputsAreClearErrors) {
   bool warned = false;
   for (const auto& msg : r.messages) warned |= msg.find("never adapts") != std::string::npos;
   EXPECT_TRUE(warned);
+  // More threads than cores, and a network too large for memory (~2.7e11 parameters): refused before
+  // anything is built, naming the input.
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  r = run(R"({"steps": 3, "width": 8, "depth": 1, "threads": )" + std::to_string(cores + 1) + "}", data);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error_input, "threads");
+  EXPECT_NE(r.error.find(std::to_string(cores) + " cores"), std::string::npos) << r.error;
+  r = run(R"({"steps": 3, "width": 65536, "depth": 64})", data);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error_input, "width");
+  EXPECT_NE(r.error.find("parameters"), std::string::npos) << r.error;
+  // A wide network that fits is not refused by the projection.
+  r = run(R"({"steps": 2, "width": 2048, "depth": 1, "filename_prefix": "wide/n"})", data);
+  EXPECT_TRUE(r.ok) << r.error;
   // resume_from a missing file, and a file that is not a checkpoint.
   r = run(R"({"steps": 3, "resume_from": "/nonexistent/ckpt.pt"})", data);
   EXPECT_FALSE(r.ok);
