@@ -5,7 +5,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bash "$root/scripts/install-deps.sh"
-bash "$root/scripts/build.sh"
+# Only what the demo runs: the executable and the stock plugins (scripts/test.sh builds the tests
+# and benchmarks into the same folder).
+bash "$root/scripts/build.sh" -DSIGMAFLOW_BUILD_TESTS=OFF -DSIGMAFLOW_BUILD_BENCH=OFF
 build=${SIGMAFLOW_BUILD_DIR:-$root/build}
 out=${SIGMAFLOW_OUT:-$root/output/demo}
 "$build/bin/sigmaflow" run "$root/samples/ab_schedulers.json" --out "$out" --device auto

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package sigmaflow needs to build, test and run. Idempotent: installs only
-# what is missing. Run as root (or with sudo available).
+# Installs every Debian 12 package sigmaflow needs to build and run; with --test also what the test
+# suite needs (Node.js and npm for the ComfyUI clients, Chromium for the browser test, torchrun).
+# Idempotent: installs only what is missing. Run as root (or with sudo available).
 set -euo pipefail
+for_tests=0
+[ "${1:-}" = "--test" ] && for_tests=1
 PKGS=(
   build-essential cmake ninja-build ccache pkg-config
   libtorch-dev libopenblas0-pthread libgloo-dev
@@ -10,16 +13,19 @@ PKGS=(
   libpng-dev libplplot-dev plplot-driver-cairo fonts-dejavu-core
   zlib1g-dev
   dataset-fashion-mnist
-  python3-torch
 )
+# python3-torch provides torchrun, which tests/distributed launches sigmaflow with; chromium runs
+# the browser test of the server (tests/browser).
+[ $for_tests -eq 1 ] && PKGS+=(python3-torch chromium)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# python3-torch provides torchrun, which tests/distributed launches sigmaflow with.
 # Node.js and npm run the ComfyUI clients of the server tests (tests/clients); any node/npm on the
 # PATH will do, else Debian's.
-command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
+if [ $for_tests -eq 1 ]; then
+  command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
+fi
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all packages present"
   exit 0
