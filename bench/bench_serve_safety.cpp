@@ -144,7 +144,7 @@ std::vector<std::tuple<std::string, json, std::string>> long_nodes() {
   };
   std::vector<std::tuple<std::string, json, std::string>> out;
   out.emplace_back(
-      "KSampler (heun, 100000 steps)",
+      "KSampler (heun, 10000 steps)",
       json{{"m", ring8()},
            {"l", {{"class_type", "EmptyLatent"}, {"inputs", {{"model", {"m", 0}}, {"batch_size", 20000}}}}},
            {"k",
@@ -152,7 +152,7 @@ std::vector<std::tuple<std::string, json, std::string>> long_nodes() {
              {"inputs",
               {{"model", {"m", 0}},
                {"latent_image", {"l", 0}},
-               {"steps", 100000},
+               {"steps", 10000},
                {"sampler_name", "heun"},
                {"scheduler", "karras"}}}}},
            {"o", {{"class_type", "SaveLatent"}, {"inputs", {{"samples", {"k", 0}}}}}}},
