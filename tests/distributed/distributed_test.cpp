@@ -333,8 +333,12 @@ TEST(Distributed, ARankThatDiesMakesTheOthersExitNamingIt) {
   auto env0 = rank_env(0, 2, port), env1 = rank_env(1, 2, port);
   env0["SIGMAFLOW_DIST_TIMEOUT"] = env1["SIGMAFLOW_DIST_TIMEOUT"] = "30";
   pid_t r0 = start(g, scratch() / "dies", env0, scratch() / "d0.log");
+  env1["SIGMAFLOW_LOG_RANKS"] = "1";  // its progress lines show when it has joined and is working
   pid_t r1 = start(g, scratch() / "dies", env1, scratch() / "d1.log");
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  // Killed once it is inside the run (a fixed 2 s wait killed it before it joined on a busy
+  // machine, and rank 0 then failed to join instead).
+  for (int i = 0; i < 60000 && read(scratch() / "d1.log").find("[rank 1]") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   kill(r1, SIGKILL);
   waitpid(r1, nullptr, 0);
   // Rank 0 notices at its next collective (after its own half of the reference: about 6 s here,
