@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
@@ -28,7 +29,18 @@ WorkerProcess::~WorkerProcess() {
 
 bool WorkerProcess::ensure_started(std::string& error) {
   std::lock_guard<std::mutex> lock(m_);
-  if (pid_ > 0) return true;
+  if (pid_ > 0) {
+    // Still running? A worker that died while idle is replaced here: a write to its stdin need not
+    // fail (a child it forked may still hold the pipe open).
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) != pid_) return true;
+    std::fprintf(stderr, "serve: the idle executor process ended (%s); starting a new one\n",
+                 WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "exited");
+    ::close(to_child_);
+    ::close(from_child_);
+    to_child_ = from_child_ = -1;
+    pid_ = -1;
+  }
   if (argv_.empty()) {
     error = "no command to start the executor process with";
     return false;

@@ -724,11 +724,16 @@ TEST(Serve, ANodeThatCrashesEndsItsPromptAndTheServerGoesOn) {
   }
   ASSERT_GT(worker, 0);
   ASSERT_EQ(kill(worker, SIGKILL), 0);
-  // Until it is dead (a zombie: the server reaps it only when it next needs it).
+  // Until it is dead: a zombie with no thread left (the leader shows Z while other threads are
+  // still exiting; the server reaps it only when it next needs it).
   for (bool dead = false; !dead;) {
-    std::ifstream stat("/proc/" + std::to_string(worker) + "/stat");
+    const std::string proc = "/proc/" + std::to_string(worker);
+    std::ifstream stat(proc + "/stat");
     std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-    dead = !stat.is_open() || text.find(") Z") != std::string::npos;
+    std::error_code ec;
+    size_t threads = 0;
+    for (fs::directory_iterator t(proc + "/task", ec), end; !ec && t != end; t.increment(ec)) ++threads;
+    dead = text.find(") Z") != std::string::npos && threads <= 1;
     if (!dead) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   std::string c = submit(s.port, small_graph(4), "c");
