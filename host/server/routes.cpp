@@ -266,10 +266,13 @@ HttpResponse ServerCore::submit(const std::string& body) {
   if (!prompt) return error_response(400, "no_prompt", "No prompt provided");
   if (number && !std::isfinite(*number))
     return error_response(400, "invalid_prompt", "field 'number' must be a finite number");
-  const uint64_t extra_bytes = extra ? extra->dump(-1, ' ', false, json::error_handler_t::replace).size() : 0;
-  if (extra_bytes > options_.max_extra_data_bytes)
+  // extra_data as stored (with client_id), written once: its size is what the limit counts.
+  json extra_data = extra ? *extra : json::object();
+  if (!client_id.empty()) extra_data["client_id"] = client_id;
+  std::string extra_text = extra_data.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (extra_text.size() > options_.max_extra_data_bytes)
     return error_response(413, "invalid_prompt",
-                          "extra_data is " + std::to_string(extra_bytes) + " bytes; at most " +
+                          "extra_data is " + std::to_string(extra_text.size()) + " bytes; at most " +
                               std::to_string(options_.max_extra_data_bytes) + " are kept per prompt");
   auto graph = parse_graph(prompt->dump(-1, ' ', false, json::error_handler_t::replace));
   if (!graph.ok())
@@ -285,9 +288,7 @@ HttpResponse ServerCore::submit(const std::string& body) {
   item->outputs = std::move(v.plan.outputs);
   item->prompt_text = std::move(graph->text);
   item->client_id = client_id;
-  json extra_data = extra ? *extra : json::object();
-  if (!item->client_id.empty()) extra_data["client_id"] = item->client_id;
-  item->extra_text = extra_data.dump(-1, ' ', false, json::error_handler_t::replace);
+  item->extra_text = std::move(extra_text);
   item->id = !wanted.empty() ? wanted : uuid4();
   item->bytes = item->prompt_text.size() + item->extra_text.size();
   {

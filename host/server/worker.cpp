@@ -15,6 +15,7 @@
 
 #include "exec/allocator.h"
 #include "exec/crash_guard.h"
+#include "server/core_state.h"
 #include "server/worker_protocol.h"
 #include "validate/validate.h"
 
@@ -24,12 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
-
-double now_ms() {
-  return static_cast<double>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
-}
+using server_detail::now_ms;
 
 // Protocol lines to the server; whole lines only (one write per line, under a lock).
 class ProtocolOut {
