@@ -6,15 +6,19 @@
 // Keys: targets=clusters2d,ring8,powerlaw64,grid9  samplers=euler,heun,dpmpp_2m  steps=5,10,20,40
 //       M= (default 512; 256 for heun, dpm_2) K= grid=log|cost share= objective= ratio= exact= rank=
 //       substeps= seed= nmax= batch= (default 4000 in 2-D, 2000 otherwise) eval_seed=
+//       select=on|off (held-out selection, default on: the cell shows the schedule the node returns)
 #include <ATen/ATen.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <sstream>
 #include <string>
 #include <thread>
+
+#include <unistd.h>
 
 #include "exec/threads.h"
 #include "sigmaflow/diffusion/gaussian_mixture.h"
@@ -68,6 +72,8 @@ std::shared_ptr<diffusion::GaussianMixture> target(const std::string& name) {
   return std::make_shared<diffusion::GaussianMixture>(p, 0.002, 80.0, c10::Device(c10::kCPU), at::kDouble);
 }
 
+std::string bench_cache_dir() { return "/tmp/sigmaflow-bench-oss-" + std::to_string(::getpid()); }
+
 oss::OptimalStepsRequest request_from_args(const std::string& sampler) {
   oss::OptimalStepsRequest rq;
   rq.sampler = sampler;
@@ -84,6 +90,9 @@ oss::OptimalStepsRequest request_from_args(const std::string& sampler) {
   rq.objective = arg("objective", rq.objective);
   rq.rank_particles = std::stoll(arg("rank", std::to_string(rq.rank_particles)));
   rq.seed = std::stoull(arg("seed", "0"));
+  rq.select = arg("select", "on") == "on";
+  // One plan per target and sampler serves every N (and the selection per N is computed once).
+  rq.cache_dir = bench_cache_dir();
   return rq;
 }
 
@@ -152,7 +161,18 @@ int quality() {
       double t0 = now_s();
       oss::OptimalStepsPlan plan = oss::optimal_steps_plan(*m, rq);
       double secs = now_s() - t0;
+      int64_t selection_nfe = 0;
       for (int64_t n : steps) {
+        rq.steps = n;
+        const double t1 = now_s();
+        oss::OptimalStepsResult chosen = oss::optimal_steps_schedule(*m, rq);
+        secs += now_s() - t1;
+        std::string picked = "dp";
+        if (chosen.diagnostics->selected) {
+          const auto& sel = chosen.diagnostics->selection;
+          selection_nfe += sel.nfe;
+          picked = sel.scores[sel.chosen].label + " @" + std::to_string(sel.held_out);
+        }
         std::map<std::string, Cell> cells;
         for (const auto& st : stock) {
           std::vector<double> sig = st == "karras"        ? schedules::karras(n, m->sigma_min(), m->sigma_max())
@@ -160,7 +180,7 @@ int quality() {
                                                           : schedules::ays_like(n, m->sigma_min(), m->sigma_max());
           cells[st] = measure(*m, s, diffusion::Sigmas(sig).rounded_to_float32().values(), noise, ref, swr);
         }
-        auto sig = diffusion::Sigmas(plan.schedules[static_cast<size_t>(n - 1)]).rounded_to_float32().values();
+        auto sig = diffusion::Sigmas(chosen.sigmas).rounded_to_float32().values();
         Cell o = measure(*m, s, sig, noise, ref, swr);
         std::string best = "karras";
         for (const auto& st : stock)
@@ -178,10 +198,10 @@ int quality() {
           if (o.coverage > best_cov + cov_floor) sm.cov_worse++;
         }
         std::printf(
-            "| %s | %lld | %.4g | %.4g | %.4g | %.4g | x%.2f%s | %lld / %lld (%s) | %.4g / %.4g | %.4f / %.4f | %.4f / "
-            "%.4f |\n",
+            "| %s | %lld | %.4g | %.4g | %.4g | %.4g (%s) | x%.2f%s | %lld / %lld (%s) | %.4g / %.4g | %.4f / %.4f | "
+            "%.4f / %.4f |\n",
             s.c_str(), static_cast<long long>(n), cells["karras"].te, cells["exponential"].te, cells["ays_like"].te,
-            o.te, ratio,
+            o.te, picked.c_str(), ratio,
             ratio > 1.03       ? " W"
             : ratio < 1 / 1.03 ? " **L**"
                                : " T",
@@ -189,9 +209,11 @@ int quality() {
             best_sw, o.coverage, best_cov);
         std::fflush(stdout);
       }
-      std::printf("| %s plan | | NFE %lld | %.2f s | train err N=5/10/20/40: %.4g %.4g %.4g %.4g | | | | | | |\n",
-                  s.c_str(), static_cast<long long>(plan.nfe), secs, plan.training_error[4], plan.training_error[9],
-                  plan.training_error[19], plan.training_error[39]);
+      std::printf(
+          "| %s plan | | NFE %lld + selection %lld | %.2f s | train err N=5/10/20/40: %.4g %.4g %.4g %.4g | | | | | | "
+          "|\n",
+          s.c_str(), static_cast<long long>(plan.nfe), static_cast<long long>(selection_nfe), secs,
+          plan.training_error[4], plan.training_error[9], plan.training_error[19], plan.training_error[39]);
     }
   }
   std::printf(
@@ -229,11 +251,16 @@ int cost() {
     auto m = t == "mixture784" ? random_784() : target(t);
     for (const auto& s : samplers) {
       oss::OptimalStepsRequest rq = request_from_args(s);
+      rq.cache_dir.clear();  // every figure measured, the score-optimal estimate included
+      rq.steps = std::stoll(arg("N", "20"));
       double t0 = now_s();
-      auto plan = oss::optimal_steps_plan(*m, rq);
-      std::printf("| %s | %s | %lld | %lld | %.2f | %.2f |\n", t.c_str(), s.c_str(),
-                  static_cast<long long>(rq.training_noises), static_cast<long long>(plan.nfe),
-                  static_cast<double>(plan.nfe) / 393728.0, now_s() - t0);
+      auto r = oss::optimal_steps_schedule(*m, rq);
+      const int64_t sel = r.diagnostics->selected ? r.diagnostics->selection.nfe : 0;
+      std::printf("| %s | %s | %lld | %lld (selection %lld, held out %lld) | %.2f | %.2f |\n", t.c_str(), s.c_str(),
+                  static_cast<long long>(rq.training_noises), static_cast<long long>(r.diagnostics->nfe),
+                  static_cast<long long>(sel),
+                  static_cast<long long>(r.diagnostics->selected ? r.diagnostics->selection.held_out : 0),
+                  static_cast<double>(r.diagnostics->nfe) / 393728.0, now_s() - t0);
       std::fflush(stdout);
     }
   }
@@ -255,8 +282,11 @@ int main(int argc, char** argv) {
     g_args[a.substr(0, eq)] = a.substr(eq + 1);
   }
   try {
-    if (what == "quality") return quality();
-    if (what == "cost") return cost();
+    if (what == "quality" || what == "cost") {
+      const int rc = what == "quality" ? quality() : cost();
+      std::filesystem::remove_all(bench_cache_dir());
+      return rc;
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -15,7 +15,8 @@ NodeDef compare_report_node() {
       "Writes <prefix>.md (tables: schedule x sampler rows, step-count columns, NFE, best per column in bold, ratio to "
       "the best stock schedule), <prefix>.json (every number, the graph and versions) and PNG/SVG plots (error vs NFE, "
       "the schedules, and the score-optimal cost curve and cumulative length when diagnostics are connected). Takes a "
-      "REPORT from ScheduleSweep and/or individual METRIC values. Prints the main table.",
+      "REPORT from ScheduleSweep and/or individual METRIC values, and SCHEDULE_DIAGNOSTICS (an optimiser's held-out "
+      "selection table among them; diagnostics alone make a report too). Prints the main table.",
       {Optional(Port("report", "REPORT")), Optional(Port("metric_1", "METRIC")), Optional(Port("metric_2", "METRIC")),
        Optional(Port("metric_3", "METRIC")), Optional(Port("metric_4", "METRIC")), Optional(Port("metric_5", "METRIC")),
        Optional(Port("metric_6", "METRIC")), Optional(Port("diagnostics", "SCHEDULE_DIAGNOSTICS")),
@@ -55,8 +56,9 @@ NodeDef compare_report_node() {
     }
     for (const char* d : {"diagnostics", "diagnostics_2"})
       if (in.has(d)) report.diagnostics.push_back(in.get<ScheduleDiagnostics>(d));
-    if (report.cells.empty())
-      throw InputError("report", "null", "nothing to report: connect a REPORT (ScheduleSweep) or METRIC inputs");
+    if (report.cells.empty() && report.diagnostics.empty())
+      throw InputError("report", "null",
+                       "nothing to report: connect a REPORT (ScheduleSweep), METRIC or SCHEDULE_DIAGNOSTICS inputs");
     const std::string& prefix = in.get_string("filename_prefix");
     ReportFiles files;
     PathFor path_for = [&](const std::string& suffix) {

@@ -10,6 +10,7 @@
 
 #include "../common/plot.h"
 #include "sigmaflow/files.h"
+#include "sigmaflow/scheduler/optimal_steps/optimal_steps.h"
 
 namespace sf::nodes {
 
@@ -164,6 +165,34 @@ std::string wall_time_table(const Grid& g) {
   return md;
 }
 
+const oss::Selection* held_out_selection(const ScheduleDiagnostics& d) {
+  const auto* o = dynamic_cast<const oss::OptimalStepsDiagnostics*>(&d);
+  return o && o->selected ? &o->selection : nullptr;
+}
+
+// One table per optimised schedule that went through held-out selection.
+std::string selection_markdown(const Report& r) {
+  std::string md;
+  for (const auto& d : r.diagnostics) {
+    const oss::Selection* s = held_out_selection(*d);
+    if (!s) continue;
+    md += "\n## Held-out selection: " + d->method + "\n\n" + s->summary + ".\n\n" + "Measured with the sampler on " +
+          std::to_string(s->held_out) +
+          " noises the optimiser never trained on; intervals are 95 % paired bootstrap intervals over those noises (" +
+          std::to_string(s->resamples) + " resamples). Ratio: this RMS / the chosen one's (above 1: worse).\n\n" +
+          "| candidate | RMS vs reference | ratio to chosen | sliced W2 vs reference | eligible "
+          "|\n|---|---|---|---|---|\n";
+    for (size_t c = 0; c < s->scores.size(); ++c) {
+      const auto& sc = s->scores[c];
+      auto iv = [](const oss::Interval& i) { return "[" + fmt(i.lo) + ", " + fmt(i.hi) + "]"; };
+      md += "| " + (c == s->chosen ? "**" + sc.label + "** (chosen)" : sc.label) + " | " + fmt(sc.rms) + " " +
+            iv(sc.rms_interval) + " | " + fmt(sc.ratio) + " " + iv(sc.ratio_interval) + " | " + fmt(sc.sliced_w2) +
+            " " + iv(sc.sliced_w2_interval) + " | " + (sc.eligible ? "yes" : "no") + " |\n";
+    }
+  }
+  return md;
+}
+
 std::string report_markdown(const Report& r, const std::string& title, const std::string& versions) {
   Grid g = index(r);
   std::string md = "# " + title + "\n\n";
@@ -177,7 +206,7 @@ std::string report_markdown(const Report& r, const std::string& title, const std
   for (const auto& m : r.metric_names)
     md += "## " + m + (lower_is_better(r, m) ? " (lower is better)" : " (higher is better)") + "\n\n" +
           markdown_table(r, m) + "\n";
-  md += "## Wall time per cell (seconds)\n\n" + wall_time_table(g);
+  if (!r.cells.empty()) md += "## Wall time per cell (seconds)\n\n" + wall_time_table(g);
   if (!r.timings.empty()) {
     md += "\n## Timings\n\n";
     for (const auto& [k, v] : r.timings) md += "- " + k + ": " + fmt(v) + "\n";
@@ -202,6 +231,7 @@ std::string report_markdown(const Report& r, const std::string& title, const std
     }
     by_schedule.erase(it);
   }
+  md += selection_markdown(r);
   if (!lists.empty()) md += "\n## Schedules\n\n" + lists;
   return md + "\n" + versions + "\n";
 }
@@ -234,7 +264,25 @@ std::string report_json(const Report& r, const std::string& title, const std::st
                           {"sigmas", c.sigmas}});
   }
   j["diagnostics"] = json::array();
-  for (const auto& d : r.diagnostics)
+  for (const auto& d : r.diagnostics) {
+    nlohmann::ordered_json held_out(nullptr);
+    if (const oss::Selection* s = held_out_selection(*d)) {
+      held_out = {{"held_out", s->held_out},
+                  {"resamples", s->resamples},
+                  {"summary", s->summary},
+                  {"chosen", s->scores[s->chosen].label},
+                  {"candidates", nlohmann::ordered_json::array()}};
+      for (const auto& sc : s->scores)
+        held_out["candidates"].push_back({{"label", sc.label},
+                                          {"rms", sc.rms},
+                                          {"rms_interval", {sc.rms_interval.lo, sc.rms_interval.hi}},
+                                          {"ratio", sc.ratio},
+                                          {"ratio_interval", {sc.ratio_interval.lo, sc.ratio_interval.hi}},
+                                          {"sliced_w2", sc.sliced_w2},
+                                          {"sliced_w2_interval", {sc.sliced_w2_interval.lo, sc.sliced_w2_interval.hi}},
+                                          {"eligible", sc.eligible},
+                                          {"sigmas", sc.sigmas}});
+    }
     j["diagnostics"].push_back({{"method", d->method},
                                 {"grid", d->grid},
                                 {"interval_cost", d->interval_cost},
@@ -246,7 +294,9 @@ std::string report_json(const Report& r, const std::string& title, const std::st
                                 {"from_cache", d->from_cache},
                                 {"folded_samples", d->folded_samples},
                                 {"sampler", d->sampler},
-                                {"training_error", finite_or_null(d->training_error)}});
+                                {"training_error", finite_or_null(d->training_error)},
+                                {"held_out_selection", held_out}});
+  }
   auto graph = json::parse(graph_json, nullptr, false);
   j["graph"] = graph.is_discarded() ? json(nullptr) : graph;
   j["versions"] = versions;

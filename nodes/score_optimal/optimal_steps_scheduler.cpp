@@ -13,8 +13,30 @@ namespace sf::oss {
 
 namespace {
 
+// "karras, exponential" -> {"karras", "exponential"}; blanks dropped.
+std::vector<std::string> candidate_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::string item;
+  auto flush = [&] {
+    const auto b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+    item.clear();
+  };
+  for (char ch : text) {
+    if (ch == ',')
+      flush();
+    else
+      item += ch;
+  }
+  flush();
+  return out;
+}
+
+constexpr const char* kExtraCandidates[] = {"extra_sigmas_1", "extra_sigmas_2"};
+
 OptimalStepsRequest request_from_inputs(Context& ctx, const Inputs& in) {
   OptimalStepsRequest rq;
+  rq.sampler_object = in.get<Sampler>("sampler").get();
   auto [name, settings] = sampler_identity(*in.get<Sampler>("sampler"));
   try {
     step_rule(name, settings);  // a setting the optimiser cannot reproduce is a problem of this input
@@ -35,6 +57,12 @@ OptimalStepsRequest request_from_inputs(Context& ctx, const Inputs& in) {
   rq.objective = in.get_string("objective");
   rq.substeps = in.get_int("substeps");
   rq.seed = in.get_uint("seed");
+  rq.select = in.get_string("selection") == "held_out";
+  rq.held_out_noises = in.get_int("held_out_noises");
+  rq.stock_candidates = candidate_list(in.get_string("candidates"));
+  for (const char* extra : kExtraCandidates)
+    if (in.has(extra))
+      rq.extra_candidates.push_back({extra, diffusion::Sigmas::from_tensor(in.get_tensor(extra)).values()});
   if (in.get_bool("use_cache")) rq.cache_dir = ctx.cache_dir().empty() ? user_cache_dir() : ctx.cache_dir();
   rq.interrupt = ctx.interrupt_flag();
   rq.group = ctx.collectives();  // under torchrun every rank runs this node: the noises are shared out
@@ -57,33 +85,48 @@ NodeDef optimal_steps_scheduler_node() {
       "the sampler's own state along each path and picks the steps with the smallest error against the reference "
       "(OSS-style). One run serves every step count up to max_steps; results are cached per model fingerprint, "
       "sampler options and settings. Supports the deterministic samplers euler, heun, dpm_2, lms, dpmpp_2m, ipndm, "
-      "ipndm_v (lower_order_final off). Denoise follows BasicScheduler.";
-  c.inputs = {Port("model", "MODEL"),
-              Tooltip(Port("sampler", "SAMPLER"), "the exact sampler and options the schedule is optimised for"),
-              Int("steps", 20, 1, 4096),
-              Float("denoise", 1.0, 0.0, 1.0),
-              Tooltip(Int("max_steps", 0, 0, 4097), "largest step count one run serves; 0 = max(40, steps)"),
-              Tooltip(Int("grid_size", 128, 1, 4096), "intervals of the candidate grid (log-uniform or cost-placed)"),
-              Tooltip(Combo("grid", {"log", "cost"}), "cost: half the points at equal corrector-cost length"),
-              Tooltip(Int("training_noises", 512, 1, 1 << 20),
-                      "particles the DP is trained on (heun, dpm_2: 256 keeps them within 30x the score-optimal cost)"),
-              Tooltip(Float("ratio_bound", 2.0, 0.0, 1000.0, 0.1),
-                      "multistep samplers: a step is at most this many times the previous one in log sigma (0 = any)"),
-              Tooltip(Int("exact_candidates", 4, 0, 4096),
-                      "heun, dpm_2: predecessors per state evaluated exactly after proxy ranking (0 = all)"),
-              Tooltip(Combo("objective", {"mean_square", "trimmed"}),
-                      "how particles' errors are combined: the mean, or the mean without the worst 1 %"),
-              Tooltip(Int("substeps", 4, 1, 64), "Heun sub-steps per grid interval of the reference ODE"),
-              Seed("seed"),
-              Bool("use_cache", true)};
+      "ipndm_v (lower_order_final off). Held-out selection (default): the DP's schedule, the stock candidates and any "
+      "connected SIGMAS are run with the sampler on noises the DP never trained on and the best is returned (sliced W2 "
+      "against the reference first, then trajectory error; every figure with a paired bootstrap interval in the "
+      "diagnostics). Denoise follows BasicScheduler.";
+  c.inputs = {
+      Port("model", "MODEL"),
+      Tooltip(Port("sampler", "SAMPLER"), "the exact sampler and options the schedule is optimised for"),
+      Int("steps", 20, 1, 4096),
+      Float("denoise", 1.0, 0.0, 1.0),
+      Tooltip(Int("max_steps", 0, 0, 4097), "largest step count one run serves; 0 = max(40, steps)"),
+      Tooltip(Int("grid_size", 128, 1, 4096), "intervals of the candidate grid (log-uniform or cost-placed)"),
+      Tooltip(Combo("grid", {"log", "cost"}), "cost: half the points at equal corrector-cost length"),
+      Tooltip(Int("training_noises", 512, 1, 1 << 20),
+              "particles the DP is trained on (heun, dpm_2: 256 keeps them within 30x the score-optimal cost)"),
+      Tooltip(Float("ratio_bound", 2.0, 0.0, 1000.0, 0.1),
+              "multistep samplers: a step is at most this many times the previous one in log sigma (0 = any)"),
+      Tooltip(Int("exact_candidates", 4, 0, 4096),
+              "heun, dpm_2: predecessors per state evaluated exactly after proxy ranking (0 = all)"),
+      Tooltip(Combo("objective", {"mean_square", "trimmed"}),
+              "how particles' errors are combined: the mean, or the mean without the worst 1 %"),
+      Tooltip(Int("substeps", 4, 1, 64), "Heun sub-steps per grid interval of the reference ODE"),
+      Seed("seed"),
+      Bool("use_cache", true),
+      Tooltip(Combo("selection", {"held_out", "off"}),
+              "held_out: return the best of the DP's schedule and the candidates on fresh noises; off: the DP's"),
+      Tooltip(Int("held_out_noises", -1, -1, 1 << 20),
+              "noises the candidates are measured on (-1 = 128, doubled up to 512 while the choice is within "
+              "noise; at most training_noises)"),
+      Tooltip(String("candidates", "karras, exponential, align_your_steps, score_optimal"),
+              "stock schedules that compete (karras, exponential, align_your_steps, kl_optimal, score_optimal)"),
+      Optional(Tooltip(Port("extra_sigmas_1", "SIGMAS"),
+                       "an extra candidate: a full schedule of the total step count, ending in 0")),
+      Optional(Tooltip(Port("extra_sigmas_2", "SIGMAS"), "a second extra candidate"))};
   c.outputs = {OutputSpec("SIGMAS", "SIGMAS", {}, "the schedule: steps + 1 values ending in 0"),
                OutputSpec("SCHEDULE_DIAGNOSTICS", "diagnostics", {}, "training error per N, grid, NFE, seconds")};
   return make_node(c, [](Context& ctx, const Inputs& in) {
     auto model = in.get<Model>("model");
     OptimalStepsRequest rq = request_from_inputs(ctx, in);
     OptimalStepsResult r = nodes::model_errors_named(*model, [&] { return optimal_steps_schedule(*model, rq); });
-    if (!r.diagnostics) r.diagnostics = std::make_shared<ScheduleDiagnostics>();
-    return Outputs{diffusion::Sigmas(r.sigmas).to_value(), Value(std::shared_ptr<const Object>(r.diagnostics))};
+    std::shared_ptr<ScheduleDiagnostics> diag = r.diagnostics;
+    if (!diag) diag = std::make_shared<ScheduleDiagnostics>();
+    return Outputs{diffusion::Sigmas(r.sigmas).to_value(), Value(std::shared_ptr<const Object>(diag))};
   });
 }
 
@@ -95,6 +138,7 @@ std::vector<ScheduleDef> optimal_steps_schedules() {
       [](const Model& m, int64_t steps, const ScheduleHints& hints) {
         OptimalStepsRequest rq;
         if (hints.sampler) std::tie(rq.sampler, rq.settings) = sampler_identity(*hints.sampler);
+        rq.sampler_object = hints.sampler;
         // Two-evaluation samplers train on fewer noises, which keeps them within 30x the cost of
         // the score-optimal estimate (docs/optimal-steps.md).
         if (step_rule(rq.sampler, rq.settings).two_evaluations()) rq.training_noises = 256;

@@ -6,7 +6,12 @@
 
 #include <filesystem>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+
 #include "sigmaflow/diagnostics.h"
+#include "sigmaflow/diffusion/sigmas.h"
+#include "sigmaflow/scheduler/optimal_steps/optimal_steps.h"
 #include "sigmaflow/testing/node_runner.h"
 
 namespace sf {
@@ -104,6 +109,64 @@ TEST(OptimalStepsNode, NamedScheduleUsesTheSamplerItRunsWith) {
   // dpmpp_2m's schedule differs from euler's (the DP carries each sampler's own state).
   EXPECT_NE(latent_out->sigmas, vec(b.outputs[0]));
   EXPECT_EQ(latent_out->sigmas.size(), 7u);
+}
+
+Value sigmas_value(const std::vector<double>& v) { return diffusion::Sigmas(v).to_value(); }
+
+// Held-out selection through the node: every candidate in the diagnostics, an extra SIGMAS among
+// them, the table in CompareReport's Markdown and JSON; bad selection inputs name the input.
+TEST(OptimalStepsNode, HeldOutSelectionReachesTheDiagnosticsAndTheReport) {
+  std::vector<double> extra{80.0, 20.0, 5.0, 1.0, 0.2, 0.05, 0.01, 0.002, 0.0};
+  auto r = runner().run("OptimalStepsScheduler", small(8, R"(, "candidates": "karras, exponential")"),
+                        {{"model", model()}, {"sampler", sampler("euler")}, {"extra_sigmas_1", sigmas_value(extra)}});
+  ASSERT_TRUE(r.ok) << r.error;
+  auto d = std::dynamic_pointer_cast<const oss::OptimalStepsDiagnostics>(r.outputs[1].object());
+  ASSERT_TRUE(d && d->selected);
+  const auto& sel = d->selection;
+  ASSERT_EQ(sel.scores.size(), 4u);
+  EXPECT_EQ(sel.scores[0].label, "optimal_steps");
+  EXPECT_EQ(sel.scores[3].label, "extra_sigmas_1");
+  EXPECT_EQ(sel.held_out, 64);  // training_noises 64 bounds the automatic size
+  // What the node returned is the chosen candidate, rounded to float32 as SIGMAS are.
+  auto out = vec(r.outputs[0]);
+  ASSERT_EQ(out.size(), 9u);
+  for (size_t i = 0; i < out.size(); ++i)
+    EXPECT_FLOAT_EQ(static_cast<float>(out[i]), static_cast<float>(sel.scores[sel.chosen].sigmas[i]));
+  // The chosen one has the lowest RMS among the eligible candidates.
+  for (const auto& sc : sel.scores) {
+    if (sc.eligible) {
+      EXPECT_LE(sel.scores[sel.chosen].rms, sc.rms) << sc.label;
+    }
+  }
+
+  auto rep = runner().run("CompareReport", R"({"title": "sel", "filename_prefix": "sel/report"})",
+                          {{"diagnostics", r.outputs[1]}});
+  ASSERT_TRUE(rep.ok) << rep.error;
+  const std::string base = runner().output_dir() + "/sel/report";
+  std::ifstream md(base + ".md");
+  std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("## Held-out selection"), std::string::npos) << text;
+  EXPECT_NE(text.find("| extra_sigmas_1 |"), std::string::npos);
+  EXPECT_NE(text.find("(chosen)"), std::string::npos);
+  auto j = nlohmann::json::parse(std::ifstream(base + ".json"));
+  ASSERT_EQ(j["diagnostics"].size(), 1u);
+  EXPECT_EQ(j["diagnostics"][0]["held_out_selection"]["candidates"].size(), 4u);
+  EXPECT_EQ(j["diagnostics"][0]["held_out_selection"]["held_out"], 64);
+
+  auto short_extra = runner().run(
+      "OptimalStepsScheduler", small(8),
+      {{"model", model()}, {"sampler", sampler("euler")}, {"extra_sigmas_2", sigmas_value({80.0, 1.0, 0.0})}});
+  ASSERT_FALSE(short_extra.ok);
+  EXPECT_EQ(short_extra.error_input, "extra_sigmas_2");
+  EXPECT_NE(short_extra.error.find("full 8-step schedule"), std::string::npos) << short_extra.error;
+  auto zero = runner().run("OptimalStepsScheduler", small(8, R"(, "held_out_noises": 0)"),
+                           {{"model", model()}, {"sampler", sampler("euler")}});
+  ASSERT_FALSE(zero.ok);
+  EXPECT_EQ(zero.error_input, "held_out_noises");
+  auto unknown = runner().run("OptimalStepsScheduler", small(8, R"(, "candidates": "karras, simple")"),
+                              {{"model", model()}, {"sampler", sampler("euler")}});
+  ASSERT_FALSE(unknown.ok);
+  EXPECT_EQ(unknown.error_input, "candidates");
 }
 
 TEST(OptimalStepsNode, BadInputsAreClearErrors) {

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -18,6 +19,7 @@
 #include "sigmaflow/files.h"
 #include "sigmaflow/scheduler/optimal_steps/dp.h"
 #include "sigmaflow/scheduler/score_optimal/schedule.h"
+#include "sigmaflow/scheduler/stock.h"
 #include "sigmaflow/status.h"
 
 namespace sf::oss {
@@ -106,6 +108,37 @@ Status store_plan(const std::string& file, const std::string& key, const Optimal
   return write_file_atomic(file, j.dump());
 }
 
+const std::vector<std::string>& stock_candidate_names() {
+  static const std::vector<std::string> names{"karras", "exponential", "align_your_steps", "kl_optimal",
+                                              "score_optimal"};
+  return names;
+}
+
+// Selection settings and every extra candidate are checked before any model evaluation.
+void check_selection(const OptimalStepsRequest& rq, int64_t total) {
+  if (rq.held_out_noises != -1 && (rq.held_out_noises < 16 || rq.held_out_noises > rq.training_noises))
+    throw InputError("held_out_noises", std::to_string(rq.held_out_noises),
+                     "held_out_noises must be -1 (automatic) or between 16 and training_noises (" +
+                         std::to_string(rq.training_noises) + ")");
+  for (const auto& name : rq.stock_candidates) {
+    const auto& known = stock_candidate_names();
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      std::string list;
+      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+      throw InputError("candidates", name, "unknown stock candidate '" + name + "' (" + list + ")");
+    }
+  }
+  for (const auto& c : rq.extra_candidates) {
+    diffusion::Sigmas s(c.sigmas);
+    Status st = s.check_full_schedule(total);
+    if (!st.ok())
+      throw InputError(c.label, s.format(),
+                       "an extra candidate must be a full " + std::to_string(total) + "-step schedule (" +
+                           std::to_string(total + 1) + " strictly descending values ending in 0, as the sampler runs " +
+                           "it before the denoise rule): " + st.message());
+  }
+}
+
 void check_request(const Model& model, const OptimalStepsRequest& rq, int64_t n_max, int64_t total) {
   const double smin = model.sigma_min(), smax = model.sigma_max();
   if (!(smin > 0) || !(smin < smax))
@@ -134,6 +167,7 @@ void check_request(const Model& model, const OptimalStepsRequest& rq, int64_t n_
     throw InputError("log_share", num(rq.log_share), "log_share must be in [0, 1]");
   if (rq.rank_particles < 1)
     throw InputError("rank_particles", std::to_string(rq.rank_particles), "rank_particles must be >= 1");
+  if (rq.select) check_selection(rq, total);
   // The reference and two layers of DP states, all float64.
   uint64_t bytes = 0;
   std::vector<int64_t> shape{rq.grid_size + 1, rq.training_noises, sample_dim(model)};
@@ -196,7 +230,159 @@ OptimalStepsPlan compute_plan(const Model& model, const OptimalStepsRequest& rq,
   return plan;
 }
 
+std::vector<double> stock_candidate(const Model& model, const OptimalStepsRequest& rq, const std::string& name,
+                                    int64_t total) {
+  const double smin = model.sigma_min(), smax = model.sigma_max();
+  if (name == "karras") return schedules::karras(total, smin, smax);
+  if (name == "exponential") return schedules::exponential(total, smin, smax);
+  if (name == "align_your_steps") return schedules::ays_like(total, smin, smax);
+  if (name == "kl_optimal") return schedules::kl_optimal(total, smin, smax);
+  // score_optimal, as the named schedule computes it.
+  so::ScoreOptimalRequest so;
+  so.steps = total;
+  so.estimate.grid_size = so::grid_size_for(total);
+  so.estimate.group = rq.group;
+  so.cache_dir = rq.cache_dir;
+  so.measure_steps = false;
+  so.info = rq.info;
+  so.warn = rq.warn;
+  return so::score_optimal_schedule(model, so).sigmas;
+}
+
+std::string selection_key(const OptimalStepsRequest& rq, const std::string& plan,
+                          const std::vector<CandidateSchedule>& c, const Sampler& sampler) {
+  std::string k =
+      plan + "|select-v1|sampler_object=" + sampler.name() + "|held_out=" + std::to_string(rq.held_out_noises);
+  for (const auto& cand : c) {
+    k += "|" + cand.label + "=";
+    for (double v : cand.sigmas) k += num(v) + ",";
+  }
+  return k;
+}
+
+nlohmann::json interval_json(const Interval& i) { return {i.lo, i.hi}; }
+Interval interval_from(const nlohmann::json& j) { return {j.at(0).get<double>(), j.at(1).get<double>()}; }
+
+Status store_selection(const std::string& file, const std::string& key, const Selection& s) {
+  nlohmann::json j;
+  j["key"] = key;
+  j["chosen"] = s.chosen;
+  j["held_out"] = s.held_out;
+  j["resamples"] = s.resamples;
+  j["summary"] = s.summary;
+  j["nfe"] = s.nfe;
+  j["scores"] = nlohmann::json::array();
+  for (const auto& c : s.scores)
+    j["scores"].push_back({{"label", c.label},
+                           {"sigmas", c.sigmas},
+                           {"rms", c.rms},
+                           {"rms_interval", interval_json(c.rms_interval)},
+                           {"ratio", c.ratio},
+                           {"ratio_interval", interval_json(c.ratio_interval)},
+                           {"sliced_w2", c.sliced_w2},
+                           {"sliced_w2_interval", interval_json(c.sliced_w2_interval)},
+                           {"eligible", c.eligible}});
+  return write_file_atomic(file, j.dump());
+}
+
+// A stored selection is used only when its key matches and its candidates are the request's.
+std::optional<Selection> load_selection(const std::string& file, const std::string& key,
+                                        const std::vector<CandidateSchedule>& candidates, std::string& why) {
+  auto text = read_file_bounded(file, kMaxTextFileBytes);
+  if (!text.ok()) {
+    why = text.status().code() == Code::kNotFound ? "missing" : text.status().message();
+    return std::nullopt;
+  }
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  try {
+    if (j.is_discarded() || !j.is_object()) throw std::runtime_error("not JSON");
+    if (j.value("key", std::string()) != key) throw std::runtime_error("stale: the key differs");
+    Selection s;
+    s.chosen = j.at("chosen").get<size_t>();
+    s.held_out = j.at("held_out").get<int64_t>();
+    s.resamples = j.at("resamples").get<int64_t>();
+    s.summary = j.at("summary").get<std::string>();
+    s.nfe = j.at("nfe").get<int64_t>();
+    for (const auto& e : j.at("scores")) {
+      CandidateScore c;
+      c.label = e.at("label").get<std::string>();
+      c.sigmas = e.at("sigmas").get<std::vector<double>>();
+      c.rms = e.at("rms").get<double>();
+      c.rms_interval = interval_from(e.at("rms_interval"));
+      c.ratio = e.at("ratio").get<double>();
+      c.ratio_interval = interval_from(e.at("ratio_interval"));
+      c.sliced_w2 = e.at("sliced_w2").get<double>();
+      c.sliced_w2_interval = interval_from(e.at("sliced_w2_interval"));
+      c.eligible = e.at("eligible").get<bool>();
+      s.scores.push_back(std::move(c));
+    }
+    if (s.scores.size() != candidates.size() || s.chosen >= s.scores.size())
+      throw std::runtime_error("the candidates differ");
+    for (size_t i = 0; i < candidates.size(); ++i)
+      if (s.scores[i].label != candidates[i].label || s.scores[i].sigmas != candidates[i].sigmas)
+        throw std::runtime_error("the candidates differ");
+    return s;
+  } catch (const std::exception& e) {
+    why = std::string("corrupted: ") + e.what();
+    return std::nullopt;
+  }
+}
+
+constexpr int64_t kConvergedIntervals = 128;
+
+Selection run_selection(const Model& model, const OptimalStepsRequest& rq, const OptimalStepsPlan& plan,
+                        const std::string& plan_cache_key, std::vector<double> dp_schedule, int64_t total,
+                        bool& from_cache) {
+  std::vector<CandidateSchedule> candidates{{"optimal_steps", std::move(dp_schedule)}};
+  for (const auto& name : rq.stock_candidates) candidates.push_back({name, stock_candidate(model, rq, name, total)});
+  for (const auto& extra : rq.extra_candidates) candidates.push_back(extra);
+  std::unique_ptr<Sampler> table;
+  const Sampler* sampler = rq.sampler_object;
+  if (!sampler) {
+    const diffusion::SamplerEntry* entry = diffusion::find_sampler(rq.sampler);
+    if (!entry) throw InputError("sampler", rq.sampler, "unknown sampler '" + rq.sampler + "'");
+    table = std::make_unique<diffusion::TableSampler>(*entry, rq.settings);
+    sampler = table.get();
+  }
+  const std::string key = selection_key(rq, plan_cache_key + "|N=" + std::to_string(total), candidates, *sampler);
+  const std::string file = rq.cache_dir.empty() ? std::string() : plan_file(rq.cache_dir, key);
+  if (!file.empty()) {
+    std::string why;
+    if (auto s = load_selection(file, key, candidates, why)) {
+      from_cache = true;
+      return *s;
+    }
+    if (why != "missing" && rq.warn) rq.warn("ignoring cache entry " + file + " (" + why + "); recomputing");
+  }
+  SelectionRequest srq;
+  // The held-out reference must be converged whatever grid the DP was given: each interval of a
+  // coarse grid is split log-uniformly so that the reference has at least 128 intervals.
+  const auto K = static_cast<int64_t>(plan.grid.size()) - 1;
+  const int64_t split = (kConvergedIntervals + K - 1) / K;
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t q = 0; q < split; ++q) {
+      const double a = std::log(plan.grid[static_cast<size_t>(k)]), b = std::log(plan.grid[static_cast<size_t>(k + 1)]);
+      srq.grid.push_back(q == 0 ? plan.grid[static_cast<size_t>(k)]
+                                : std::exp(a + (b - a) * static_cast<double>(q) / static_cast<double>(split)));
+    }
+  srq.grid.push_back(plan.grid.back());
+  srq.held_out = rq.held_out_noises;
+  srq.max_held_out = std::min<int64_t>(512, rq.training_noises);
+  srq.seed = rq.seed;
+  srq.substeps = rq.substeps;
+  srq.interrupt = rq.interrupt;
+  srq.info = rq.info;
+  Selection s = select_on_held_out(model, *sampler, candidates, srq);
+  if (!file.empty()) {
+    Status st = store_selection(file, key, s);
+    if (!st.ok() && rq.warn) rq.warn("cannot write the optimal-steps cache (" + st.message() + "); continuing");
+  }
+  return s;
+}
+
 }  // namespace
+
+OptimalStepsDiagnostics::~OptimalStepsDiagnostics() = default;
 
 OptimalStepsPlan optimal_steps_plan(const Model& model, const OptimalStepsRequest& rq) {
   const int64_t total = std::max<int64_t>(1, rq.steps);
@@ -223,6 +409,7 @@ OptimalStepsPlan optimal_steps_plan(const Model& model, const OptimalStepsReques
 
 OptimalStepsResult optimal_steps_schedule(const Model& model, const OptimalStepsRequest& rq) {
   OptimalStepsResult result;
+  const auto t0 = std::chrono::steady_clock::now();
   const int64_t total = diffusion::Sigmas::total_steps_for_denoise(rq.steps, rq.denoise);
   if (total == 0) return result;
   OptimalStepsRequest full = rq;
@@ -233,19 +420,36 @@ OptimalStepsResult optimal_steps_schedule(const Model& model, const OptimalSteps
     throw InputError("ratio_bound", num(rq.ratio_bound),
                      "no " + std::to_string(total) + "-step schedule on this grid satisfies ratio_bound " +
                          num(rq.ratio_bound) + "; raise it or use a log grid");
+  auto diag = std::make_shared<OptimalStepsDiagnostics>();
+  int64_t spent = plan.from_cache ? 0 : plan.nfe;
+  bool all_cached = plan.from_cache;
+  if (full.select) {
+    const int64_t n_max = full.max_steps > 0 ? full.max_steps : std::max<int64_t>(40, total);
+    bool cached = false;
+    diag->selection = run_selection(model, full, plan, plan_key(model, full, n_max), schedule, total, cached);
+    diag->selected = true;
+    schedule = diag->selection.scores[diag->selection.chosen].sigmas;
+    if (rq.info)
+      rq.info("optimal_steps held-out selection" + std::string(cached ? " (cached)" : "") + ": " +
+              diag->selection.summary);
+    if (!cached) spent += diag->selection.nfe;
+    all_cached = all_cached && cached;
+  }
   // The denoise rule: keep the last steps + 1 values of the total-step SIGMAS.
   if (static_cast<int64_t>(schedule.size()) > rq.steps + 1)
     schedule.erase(schedule.begin(), schedule.end() - (rq.steps + 1));
-  auto diag = std::make_shared<ScheduleDiagnostics>();
   diag->method = "optimal_steps " + rq.sampler + " grid=" + rq.grid + " K=" + std::to_string(rq.grid_size) +
                  " M=" + std::to_string(rq.training_noises);
+  if (diag->selected)
+    diag->method += " held_out=" + std::to_string(diag->selection.held_out) +
+                    " chosen=" + diag->selection.scores[diag->selection.chosen].label;
   diag->grid = plan.grid;
   diag->schedule.assign(schedule.begin(), schedule.end() - 1);
   diag->training_error = plan.training_error;
   diag->sampler = rq.sampler;
-  diag->nfe = plan.from_cache ? 0 : plan.nfe;
-  diag->seconds = plan.from_cache ? 0.0 : plan.seconds;
-  diag->from_cache = plan.from_cache;
+  diag->nfe = spent;
+  diag->seconds = all_cached ? 0.0 : std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  diag->from_cache = all_cached;
   result.sigmas = std::move(schedule);
   result.diagnostics = diag;
   return result;

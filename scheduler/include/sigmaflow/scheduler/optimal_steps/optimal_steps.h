@@ -13,6 +13,7 @@
 #include "sigmaflow/diagnostics.h"
 #include "sigmaflow/model.h"
 #include "sigmaflow/sampler.h"
+#include "sigmaflow/scheduler/optimal_steps/selection.h"
 
 namespace sf::oss {
 
@@ -38,6 +39,17 @@ struct OptimalStepsRequest {
   const std::atomic<bool>* interrupt = nullptr;
   std::function<void(int64_t, int64_t)> progress;
   std::function<void(const std::string&)> info, warn;
+  // Held-out selection (selection.h): the DP's schedule competes with the stock candidates and
+  // the extra ones on noises it never trained on; the best is returned. Off: the DP's schedule.
+  bool select = true;
+  int64_t held_out_noises = -1;  // -1: automatic (128 up to min(512, training_noises))
+  // Named stock candidates: karras, exponential, align_your_steps (AYS-like), kl_optimal,
+  // score_optimal (the paper's default schedule; its estimate is cached like any other).
+  std::vector<std::string> stock_candidates{"karras", "exponential", "align_your_steps", "score_optimal"};
+  // Connected SIGMAS: each a full schedule of the total step count (steps + 1 values ending in 0).
+  std::vector<CandidateSchedule> extra_candidates;
+  // The sampler the held-out runs use; null: the table sampler named `sampler` with `settings`.
+  const Sampler* sampler_object = nullptr;
   // Under torchrun: the training noises are shared out in blocks across the ranks (every rank
   // must make the same call); the plan is the single process's. Null: one process.
   const Collectives* group = nullptr;
@@ -54,15 +66,28 @@ struct OptimalStepsPlan {
 };
 
 // The plan for the request (cached by model fingerprint, sampler and options, N_max and every
-// setting). Throws sf::InputError naming the field at fault (sampler, lower_order_final,
-// s_churn, max_steps, grid_size, training_noises, ...), std::runtime_error naming the sigma when
-// the model's output is not finite, sf::Interrupted on request.
+// setting). The plan is the DP's alone: held-out selection happens in optimal_steps_schedule. Throws sf::InputError
+// naming the field at fault (sampler, lower_order_final, s_churn, max_steps, grid_size, training_noises, ...),
+// std::runtime_error naming the sigma when the model's output is not finite, sf::Interrupted on request.
 OptimalStepsPlan optimal_steps_plan(const Model& model, const OptimalStepsRequest& request);
+
+// The optimiser's diagnostics: the schedule diagnostics plus the held-out selection.
+// (API 3.0 will move the selection into ScheduleDiagnostics; until then it rides in this
+// subclass, whose type information lives in this library.)
+class SF_SHARED OptimalStepsDiagnostics : public ScheduleDiagnostics {
+ public:
+  ~OptimalStepsDiagnostics() override;
+  bool selected = false;  // held-out selection ran; `selection` holds it
+  Selection selection;
+};
 
 struct OptimalStepsResult {
   std::vector<double> sigmas;  // steps + 1 values ending in 0 (denoise rule applied; empty for denoise 0)
-  std::shared_ptr<ScheduleDiagnostics> diagnostics;
+  std::shared_ptr<OptimalStepsDiagnostics> diagnostics;
 };
+// The schedule for the request: the plan's N-step schedule, or the candidate held-out selection
+// chose (cached with the plan). Throws sf::InputError naming the field at fault
+// (held_out_noises, candidates, an extra candidate's label, ...), like optimal_steps_plan.
 OptimalStepsResult optimal_steps_schedule(const Model& model, const OptimalStepsRequest& request);
 
 // The settings of a SAMPLER value the optimiser can reproduce: its table name and options.

@@ -1,0 +1,87 @@
+// Held-out selection (docs/optimal-steps.md, "Held-out selection"): the optimiser's schedule and
+// the stock candidates are run with the real sampler on noises the DP never trained on, scored
+// against the converged reference ODE solution from the same noises, and the best is returned,
+// with a paired bootstrap interval for every figure. This is what keeps an over-fitted DP
+// schedule from shipping when a stock schedule measures better.
+//
+// Selection rule, in order:
+//  1. Distribution: the sliced W2 between a candidate's outputs and the reference outputs. A
+//     candidate whose distance is more than 1.2 x the smallest one, with the paired 95 % interval of
+//     the difference excluding 0, is not eligible (it moves mass between modes, whatever its
+//     trajectory error).
+//  2. Trajectory: among the eligible, the lowest RMS distance from the reference.
+// With an automatic held-out size, the set starts at 128 noises and doubles (up to 512, and never
+// beyond the training noises) while the runner-up's paired ratio interval still contains 1.
+//
+// Threading: single-threaded driver; LibTorch parallelises the tensor work.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "sigmaflow/model.h"
+#include "sigmaflow/sampler.h"
+
+namespace sf::oss {
+
+// A percentile interval (NaN bounds: not measured).
+struct Interval {
+  double lo = 0.0, hi = 0.0;
+};
+
+// `resamples` draws of n indices in [0, n) with replacement, row-major [resamples, n], from a
+// seeded mt19937_64 (fixed mapping to indices, so every machine draws the same).
+std::vector<int64_t> bootstrap_indices(int64_t n, int64_t resamples, uint64_t seed);
+// The central `level` interval of the values: percentiles with linear interpolation (numpy's
+// default). Empty values give {NaN, NaN}.
+Interval percentile_interval(std::vector<double> values, double level = 0.95);
+
+struct CandidateSchedule {
+  std::string label;           // "optimal_steps", "karras", ... or the input name of a connected SIGMAS
+  std::vector<double> sigmas;  // the full schedule: steps + 1 descending values ending in 0
+};
+
+struct CandidateScore {
+  std::string label;
+  std::vector<double> sigmas;
+  double rms = 0.0;  // sqrt(mean over held-out noises of ||x_N - x_ref||^2)
+  Interval rms_interval;
+  double ratio = 1.0;  // rms / the chosen candidate's rms (paired: the same noises)
+  Interval ratio_interval;
+  double sliced_w2 = 0.0;  // between the outputs and the reference outputs
+  Interval sliced_w2_interval;
+  bool eligible = true;  // sliced W2 not materially and significantly worse than the best one's
+};
+
+struct Selection {
+  size_t chosen = 0;      // index into scores
+  int64_t held_out = 0;   // noises the candidates were measured on
+  int64_t resamples = 0;  // bootstrap resamples behind every interval
+  std::vector<CandidateScore> scores;
+  std::string summary;  // one sentence: what was chosen and why
+  int64_t nfe = 0;      // model evaluations spent (reference and sampler runs)
+};
+
+struct SelectionRequest {
+  int64_t held_out = -1;       // noises; -1: automatic (128, doubled while the choice is within noise, up to max)
+  int64_t max_held_out = 512;  // automatic size: the upper bound
+  uint64_t seed = 0;           // the optimiser's seed: the held-out noises come from a stream derived from it
+  std::vector<double> grid;    // the reference's grid (the DP's), sigma_max ... sigma_min
+  int64_t substeps = 4;        // Heun sub-steps per grid interval of the reference
+  int64_t resamples = 500;
+  int64_t projections = 64;          // sliced W2 directions
+  int64_t chunk_elements = 1 << 22;  // bound on the elements of one batch of particles
+  const std::atomic<bool>* interrupt = nullptr;
+  std::function<void(const std::string&)> info;
+};
+
+// Measures every candidate with `sampler` on held-out noises and selects one (see the rule
+// above). Throws sf::InputError ("held_out_noises") for a size below 16, std::runtime_error
+// naming the sigma when the model returns NaN or Inf, sf::Interrupted on request.
+Selection select_on_held_out(const Model& model, const Sampler& sampler,
+                             const std::vector<CandidateSchedule>& candidates, const SelectionRequest& request);
+
+}  // namespace sf::oss

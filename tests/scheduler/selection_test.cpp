@@ -1,0 +1,237 @@
+// Held-out selection (scheduler/optimal_steps/selection): the bootstrap's intervals cover a
+// known mean at their level; on a single Gaussian, where Euler's error has a closed form, the
+// selection picks the candidate the closed form says is best, with the closed-form ratios, and
+// returns a stock schedule (saying so) when the DP is forced onto a poor grid; bad inputs name
+// the field before any model evaluation.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "sigmaflow/diffusion/gaussian_mixture.h"
+#include "sigmaflow/diffusion/samplers.h"
+#include "sigmaflow/scheduler/optimal_steps/optimal_steps.h"
+#include "sigmaflow/scheduler/optimal_steps/selection.h"
+#include "sigmaflow/scheduler/stock.h"
+#include "sigmaflow/status.h"
+
+namespace sf::oss {
+namespace {
+
+TEST(Bootstrap, PercentileIntervalInterpolatesAsNumpy) {
+  // numpy.percentile([1, 2, 3, 4, 5], [25, 75]) = [2, 4]; [10, 90] of [0, 10] = [1, 9].
+  Interval a = percentile_interval({5, 1, 4, 2, 3}, 0.5);
+  EXPECT_DOUBLE_EQ(a.lo, 2.0);
+  EXPECT_DOUBLE_EQ(a.hi, 4.0);
+  Interval b = percentile_interval({10, 0}, 0.8);
+  EXPECT_DOUBLE_EQ(b.lo, 1.0);
+  EXPECT_DOUBLE_EQ(b.hi, 9.0);
+  EXPECT_TRUE(std::isnan(percentile_interval({}).lo));
+}
+
+TEST(Bootstrap, IndicesAreSeededAndUniform) {
+  auto a = bootstrap_indices(10, 2000, 7), b = bootstrap_indices(10, 2000, 7), c = bootstrap_indices(10, 2000, 8);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  std::vector<int> count(10, 0);
+  for (int64_t i : a) {
+    ASSERT_GE(i, 0);
+    ASSERT_LT(i, 10);
+    ++count[static_cast<size_t>(i)];
+  }
+  // 20,000 draws: each index 2,000 +- 4.5 standard deviations (sd = 42.4).
+  for (int k : count) EXPECT_NEAR(k, 2000, 190);
+}
+
+// The 95 % percentile interval of the mean of 200 N(1, 2^2) draws covers 1 in 93-97 % of 1000
+// repeats (the binomial sd of the coverage is 0.7 %).
+TEST(Bootstrap, IntervalCoversTheMeanOfAGaussianAtItsLevel) {
+  std::mt19937_64 gen(12345);
+  std::normal_distribution<double> normal(1.0, 2.0);
+  const int64_t n = 200, resamples = 1000, repeats = 1000;
+  int covered = 0;
+  for (int64_t r = 0; r < repeats; ++r) {
+    std::vector<double> x(static_cast<size_t>(n));
+    for (auto& v : x) v = normal(gen);
+    auto idx = bootstrap_indices(n, resamples, static_cast<uint64_t>(r));
+    std::vector<double> means(static_cast<size_t>(resamples));
+    for (int64_t b = 0; b < resamples; ++b) {
+      double s = 0;
+      for (int64_t i = 0; i < n; ++i) s += x[static_cast<size_t>(idx[static_cast<size_t>(b * n + i)])];
+      means[static_cast<size_t>(b)] = s / static_cast<double>(n);
+    }
+    Interval ci = percentile_interval(means);
+    covered += ci.lo <= 1.0 && 1.0 <= ci.hi;
+  }
+  EXPECT_GE(covered, 930);
+  EXPECT_LE(covered, 970);
+}
+
+// One Gaussian N(mu, s0^2 I) in 3-D, as in optimal_steps_test.
+constexpr double kS0 = 0.5, kSigmaMin = 0.002, kSigmaMax = 80.0;
+std::shared_ptr<diffusion::GaussianMixture> gaussian() {
+  diffusion::MixtureParams p;
+  p.means = at::tensor({0.3, -0.2, 0.1}, at::kDouble).reshape({1, 3});
+  p.variances = at::full({1, 3}, kS0 * kS0, at::kDouble);
+  p.weights = at::ones({1}, at::kDouble);
+  p.sample_shape = {3};
+  p.name = "custom";
+  return std::make_shared<diffusion::GaussianMixture>(p, kSigmaMin, kSigmaMax, c10::Device(c10::kCPU), at::kDouble);
+}
+
+// Euler on this Gaussian maps x(sigma_max) - mu linearly: the output's deviation from the
+// converged ODE solution is |gain(s) - exact| times x(sigma_max) - mu, for every noise. So every
+// candidate's error is proportional to the same per-noise factor, and ratios are exact.
+double euler_gain_error(const std::vector<double>& s) {
+  const double v = kS0 * kS0;
+  double p = 1;
+  for (size_t k = 0; k + 2 < s.size(); ++k) p *= 1 - (s[k] - s[k + 1]) * s[k] / (v + s[k] * s[k]);
+  const double last = s[s.size() - 2];
+  p *= v / (v + last * last);
+  const double exact = std::sqrt((v + kSigmaMin * kSigmaMin) / (v + s[0] * s[0])) * v / (v + kSigmaMin * kSigmaMin);
+  return std::abs(p - exact);
+}
+
+OptimalStepsRequest forced_request() {
+  OptimalStepsRequest rq;
+  rq.sampler = "euler";
+  rq.steps = 5;
+  rq.max_steps = 5;
+  rq.grid_size = 4;  // N - 1 grid points after sigma_max: the DP's only path is the log-uniform grid
+  rq.training_noises = 64;
+  rq.stock_candidates = {"karras", "exponential", "align_your_steps", "kl_optimal", "score_optimal"};
+  return rq;
+}
+
+TEST(HeldOutSelection, PicksTheClosedFormBestWithClosedFormRatios) {
+  auto m = gaussian();
+  std::vector<std::string> said;
+  OptimalStepsRequest rq = forced_request();
+  rq.info = [&](const std::string& s) { said.push_back(s); };
+  OptimalStepsResult r = optimal_steps_schedule(*m, rq);
+  ASSERT_TRUE(r.diagnostics && r.diagnostics->selected);
+  const Selection& s = r.diagnostics->selection;
+  ASSERT_EQ(s.scores.size(), 6u);
+  EXPECT_EQ(s.scores[0].label, "optimal_steps");
+  // The forced DP schedule is the exponential one (both log-uniform from sigma_max to sigma_min).
+  const auto expo = schedules::exponential(5, kSigmaMin, kSigmaMax);
+  for (size_t i = 0; i < expo.size(); ++i) EXPECT_NEAR(s.scores[0].sigmas[i], expo[i], 1e-9 * expo[i]);
+  size_t best = 0;
+  for (size_t c = 0; c < s.scores.size(); ++c)
+    if (euler_gain_error(s.scores[c].sigmas) < euler_gain_error(s.scores[best].sigmas)) best = c;
+  ASSERT_NE(best, 0u) << "the construction needs a stock schedule better than the forced DP";
+  EXPECT_TRUE(s.scores[best].eligible);
+  EXPECT_EQ(s.chosen, best) << s.summary;
+  EXPECT_EQ(r.sigmas, s.scores[best].sigmas);
+  const double chosen_gain = euler_gain_error(s.scores[best].sigmas);
+  for (const auto& sc : s.scores) {
+    const double ratio = euler_gain_error(sc.sigmas) / chosen_gain;
+    EXPECT_NEAR(sc.ratio, ratio, 1e-3 * ratio) << sc.label;
+    // Paired: the same per-noise factor cancels, so the interval is the point itself.
+    EXPECT_NEAR(sc.ratio_interval.lo, ratio, 1e-3 * ratio) << sc.label;
+    EXPECT_NEAR(sc.ratio_interval.hi, ratio, 1e-3 * ratio) << sc.label;
+    EXPECT_LE(sc.rms_interval.lo, sc.rms);
+    EXPECT_GE(sc.rms_interval.hi, sc.rms);
+    // Sliced W2 orders them as the RMS does here (every output is the same multiple of its noise).
+    if (sc.sliced_w2 <= 1.2 * s.scores[best].sliced_w2) {
+      EXPECT_TRUE(sc.eligible) << sc.label;
+    }
+    EXPECT_GE(sc.sliced_w2, s.scores[best].sliced_w2 * (1 - 1e-9)) << sc.label;
+  }
+  // Says so: the summary, the info line and the method name the stock schedule.
+  EXPECT_EQ(s.summary.rfind("returned " + s.scores[best].label + " instead of optimal_steps", 0), 0u) << s.summary;
+  bool told = false;
+  for (const auto& line : said) told = told || line.find(s.summary) != std::string::npos;
+  EXPECT_TRUE(told);
+  EXPECT_NE(r.diagnostics->method.find("chosen=" + s.scores[best].label), std::string::npos);
+  // Held-out size: a tie (the DP and exponential are the same schedule) grows the set to its bound.
+  EXPECT_EQ(s.held_out, 64);
+  EXPECT_GT(s.nfe, 64 * 128 * 4 * 2);
+}
+
+TEST(HeldOutSelection, ABetterExtraCandidateWinsAndOffKeepsTheDp) {
+  auto m = gaussian();
+  // The DP on a fine grid: the best on its grid for Euler here (optimal_steps_test), so better
+  // than every stock candidate; connected as an extra SIGMAS.
+  OptimalStepsRequest fine = forced_request();
+  fine.grid_size = 64;
+  fine.select = false;
+  const std::vector<double> tuned = optimal_steps_schedule(*m, fine).sigmas;
+  OptimalStepsRequest rq = forced_request();
+  rq.extra_candidates = {{"extra_sigmas_1", tuned}};
+  OptimalStepsResult r = optimal_steps_schedule(*m, rq);
+  const Selection& s = r.diagnostics->selection;
+  ASSERT_EQ(s.scores.back().label, "extra_sigmas_1");
+  for (const auto& sc : s.scores) ASSERT_LE(euler_gain_error(tuned), euler_gain_error(sc.sigmas) * (1 + 1e-12));
+  EXPECT_EQ(s.scores[s.chosen].label, "extra_sigmas_1") << s.summary;
+  EXPECT_EQ(r.sigmas, tuned);
+  // Selection off: the DP's schedule as it is, and no selection in the diagnostics.
+  rq.select = false;
+  OptimalStepsResult off = optimal_steps_schedule(*m, rq);
+  EXPECT_FALSE(off.diagnostics->selected);
+  EXPECT_EQ(off.sigmas, s.scores[0].sigmas);
+  // Determinism: the same request gives the same selection.
+  rq.select = true;
+  OptimalStepsResult again = optimal_steps_schedule(*m, rq);
+  EXPECT_EQ(again.diagnostics->selection.summary, s.summary);
+}
+
+// A denoiser that counts its calls: bad inputs must be refused before any.
+class CountingGaussian : public diffusion::GaussianMixture {
+ public:
+  explicit CountingGaussian(const diffusion::GaussianMixture& g) : GaussianMixture(g) {}
+  mutable int64_t calls = 0;
+
+ protected:
+  at::Tensor denoise_batch(const at::Tensor& x, const NoiseLevels& s, const Conditioning& c) const override {
+    ++calls;
+    return GaussianMixture::denoise_batch(x, s, c);
+  }
+};
+
+TEST(HeldOutSelection, BadInputsNameTheFieldBeforeAnyWork) {
+  CountingGaussian m(*gaussian());
+  auto expect_input = [&](const OptimalStepsRequest& rq, const std::string& field, const std::string& words) {
+    try {
+      optimal_steps_schedule(m, rq);
+      ADD_FAILURE() << field;
+    } catch (const InputError& e) {
+      EXPECT_EQ(e.input(), field) << e.what();
+      EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(m.calls, 0) << field;
+  };
+  OptimalStepsRequest rq = forced_request();
+  auto bad = rq;
+  bad.held_out_noises = 0;
+  expect_input(bad, "held_out_noises", "-1 (automatic) or between 16 and training_noises (64)");
+  bad.held_out_noises = 65;  // more than the training noises
+  expect_input(bad, "held_out_noises", "between 16 and training_noises");
+  bad = rq;
+  bad.stock_candidates = {"karras", "linear"};
+  expect_input(bad, "candidates", "unknown stock candidate 'linear'");
+  bad = rq;
+  bad.extra_candidates = {{"extra_sigmas_1", schedules::karras(4, kSigmaMin, kSigmaMax)}};  // 4 steps, not 5
+  expect_input(bad, "extra_sigmas_1", "full 5-step schedule");
+  bad = rq;
+  auto rising = schedules::karras(5, kSigmaMin, kSigmaMax);
+  std::swap(rising[1], rising[2]);
+  bad.extra_candidates = {{"extra_sigmas_2", rising}};
+  expect_input(bad, "extra_sigmas_2", "descending");
+  // Below the size that gives an interval, at the selection itself.
+  diffusion::TableSampler euler(*diffusion::find_sampler("euler"), {});
+  SelectionRequest srq;
+  srq.held_out = 8;
+  srq.grid = {kSigmaMax, kSigmaMin};
+  try {
+    select_on_held_out(m, euler, {{"karras", schedules::karras(5, kSigmaMin, kSigmaMax)}}, srq);
+    ADD_FAILURE();
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.input(), "held_out_noises");
+  }
+  EXPECT_EQ(m.calls, 0);
+}
+
+}  // namespace
+}  // namespace sf::oss
