@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <zlib.h>
 
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <vector>
@@ -14,8 +15,46 @@
 namespace sf::diffusion {
 
 namespace {
-// Reads the whole file through zlib, which passes uncompressed files through unchanged. The
-// decompressed size is bounded too (a small gzip file can expand enormously).
+uint32_t be32(const unsigned char* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+
+// Bytes per value of an IDX type code; 0 for a code IDX does not define.
+size_t idx_element_size(unsigned char code) {
+  switch (code) {
+    case 0x08:
+    case 0x09:
+      return 1;
+    case 0x0B:
+      return 2;
+    case 0x0C:
+    case 0x0D:
+      return 4;
+    case 0x0E:
+      return 8;
+    default:
+      return 0;
+  }
+}
+
+// The whole IDX file's size from its header once `head` holds it: 0 while it does not, UINT64_MAX
+// when the header is not one parse_idx accepts (it then says why).
+uint64_t idx_declared_size(const std::string& head) {
+  if (head.size() < 4) return 0;
+  auto* p = reinterpret_cast<const unsigned char*>(head.data());
+  const size_t elem = idx_element_size(p[2]), ndim = p[3];
+  if (p[0] != 0 || p[1] != 0 || elem == 0 || ndim == 0) return UINT64_MAX;
+  if (head.size() < 4 + 4 * ndim) return 0;
+  std::vector<int64_t> shape;
+  for (size_t i = 0; i < ndim; ++i) shape.push_back(be32(p + 4 + 4 * i));
+  uint64_t need = 0;
+  if (!checked_bytes(shape, elem, need) || need > UINT64_MAX - 4 - 4 * ndim) return UINT64_MAX;
+  return 4 + 4 * ndim + need;
+}
+
+// Reads the whole IDX file through zlib, which passes uncompressed files through unchanged. A
+// small gzip file can expand enormously (30 MB to 4.35 GB): the header's declared size is checked
+// against the available memory before the data is inflated, and reading stops at that size.
 Result<std::string> read_maybe_gzip(const std::string& path) {
   auto size = check_readable_file(path, kMaxDataFileBytes);
   if (!size.ok()) return size.status();
@@ -24,8 +63,24 @@ Result<std::string> read_maybe_gzip(const std::string& path) {
   std::string out;
   char buf[1 << 16];
   int n;
+  uint64_t declared = 0;
   while ((n = gzread(f, buf, sizeof buf)) > 0) {
     out.append(buf, static_cast<size_t>(n));
+    if (declared == 0 && (declared = idx_declared_size(out)) != 0 && declared != UINT64_MAX) {
+      const size_t elem = idx_element_size(static_cast<unsigned char>(out[2]));
+      // The bytes, the tensor they become and its float32 copy (LoadDataset).
+      Status mem = check_allocation(
+          declared, "reading '" + path + "' (its header declares " + std::to_string(declared) + " bytes)",
+          2.0 + 4.0 / static_cast<double>(elem));
+      if (!mem.ok()) {
+        gzclose(f);
+        return mem;
+      }
+    }
+    if (declared != 0 && declared != UINT64_MAX && out.size() >= declared) {
+      out.resize(declared);  // whatever follows the declared data is not read
+      break;
+    }
     if (out.size() > kMaxDataFileBytes) {
       gzclose(f);
       return ResourceExhausted("'" + path + "' decompresses to more than " + std::to_string(kMaxDataFileBytes) +
@@ -41,9 +96,6 @@ Result<std::string> read_maybe_gzip(const std::string& path) {
   return out;
 }
 
-uint32_t be32(const unsigned char* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
-}
 }  // namespace
 
 Result<at::Tensor> load_idx(const std::string& path) {

@@ -22,6 +22,9 @@ bool descr_of(at::ScalarType t, std::string& d) {
     case at::kDouble:
       d = "<f8";
       return true;
+    case at::kHalf:  // what load_npy reads from "<f2", written back the same
+      d = "<f2";
+      return true;
     case at::kInt:
       d = "<i4";
       return true;

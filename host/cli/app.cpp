@@ -4,11 +4,14 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
+#include <cstdlib>
 #include <thread>
 
 #include "cli/commands.h"
 #include "exec/allocator.h"
 #include "exec/threads.h"
+#include "validate/validate.h"
 
 namespace sf::host {
 
@@ -37,6 +40,32 @@ bool set_threads(std::string& error) {
     }
   }
   configure_threads(n);
+  return true;
+}
+
+// The environment variables read deep inside the libraries, checked once here so that junk is a
+// usage error instead of being silently ignored (SIGMAFLOW_THREADS is checked by set_threads,
+// the torchrun variables by the process group).
+bool check_environment(std::string& error) {
+  auto digits = [](const std::string& t, size_t max_len) {
+    return !t.empty() && t.size() <= max_len && t.find_first_not_of("0123456789") == std::string::npos;
+  };
+  if (const char* env = std::getenv("SIGMAFLOW_MEMORY_LIMIT"); env && *env) {
+    const std::string t = env;
+    // bytes; at least 1 MiB, at most 2^60 (19 digits fit in uint64)
+    if (!digits(t, 19) || std::stoull(t) < (uint64_t{1} << 20) || std::stoull(t) > (uint64_t{1} << 60)) {
+      error = "SIGMAFLOW_MEMORY_LIMIT='" + printable(t, 40) +
+              "': expected a number of bytes from 1048576 (1 MiB) to 2^60, e.g. 4294967296 for 4 GiB";
+      return false;
+    }
+  }
+  if (const char* env = std::getenv("SIGMAFLOW_PLUGIN_TIMEOUT"); env && *env) {
+    const std::string t = env;
+    if (!digits(t, 3) || std::stoi(t) < 1 || std::stoi(t) > 600) {
+      error = "SIGMAFLOW_PLUGIN_TIMEOUT='" + printable(t, 40) + "': expected a number of seconds from 1 to 600";
+      return false;
+    }
+  }
   return true;
 }
 
@@ -117,7 +146,7 @@ int run_cli(int argc, char** argv) {
   }
   keep_freed_memory_for_reuse();
   std::string thread_error;
-  if (!set_threads(thread_error)) {
+  if (!set_threads(thread_error) || !check_environment(thread_error)) {
     fmt::print(stderr, "error: {}\n", thread_error);
     return kExitUsage;
   }

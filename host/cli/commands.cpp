@@ -241,7 +241,7 @@ int cmd_run(const CliOptions& o) {
   if (!result.status.ok()) {
     if (!o.as_json)
       fmt::print(stderr, "{}error: {}\n", group ? "[rank " + std::to_string(group->rank()) + "] " : "",
-                 result.status.message());
+                 printable(result.status.message(), 8000, true));
     return result.status.code() == Code::kCancelled ? kExitInterrupted : kExitRuntime;
   }
   if (group && group->rank() != 0) return kExitOk;

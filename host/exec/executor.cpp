@@ -8,13 +8,14 @@
 
 #include "exec/crash_guard.h"
 #include "exec/host_context.h"
+#include "validate/validate.h"
 
 namespace sf::host {
 
 namespace {
 
 std::string describe_node(const PlannedNode& n) {
-  return "node " + n.id + " (" + n.entry->contract.class_type + ", plugin " + n.entry->plugin + ")";
+  return "node " + printable(n.id, 80) + " (" + n.entry->contract.class_type + ", plugin " + n.entry->plugin + ")";
 }
 
 // 128-bit signature from two independent FNV-1a streams, as hex: class_type, literals and the

@@ -28,7 +28,8 @@ std::string stock_plugin_dir() {
 int plugin_timeout_seconds() {
   if (const char* env = std::getenv("SIGMAFLOW_PLUGIN_TIMEOUT"); env && *env) {
     std::string t = env;
-    if (t.size() <= 3 && t.find_first_not_of("0123456789") == std::string::npos && std::stoi(t) >= 1)
+    if (t.size() <= 3 && t.find_first_not_of("0123456789") == std::string::npos && std::stoi(t) >= 1 &&
+        std::stoi(t) <= 600)
       return std::stoi(t);
   }
   return 20;

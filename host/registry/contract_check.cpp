@@ -101,8 +101,12 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 std::string nearest(const std::string& word, const std::vector<std::string>& candidates, size_t max_distance) {
   std::string best;
   size_t best_d = max_distance + 1;
+  const std::string head = word.substr(0, 256);
   for (const auto& c : candidates) {
-    size_t d = edit_distance(word.substr(0, 256), c);
+    // The length difference is a lower bound of the distance: most candidates cost nothing.
+    const size_t gap = head.size() > c.size() ? head.size() - c.size() : c.size() - head.size();
+    if (gap >= best_d) continue;
+    size_t d = edit_distance(head, c);
     if (d < best_d) {
       best_d = d;
       best = c;

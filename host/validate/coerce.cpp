@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <set>
 #include <sstream>
@@ -134,6 +135,48 @@ bool check_range(const InputSpec& spec, const Literal& literal, const Literal& c
 std::string shorten_json(const std::string& text, size_t max_chars) {
   if (text.size() <= max_chars) return text;
   return text.substr(0, max_chars) + "... (" + std::to_string(text.size()) + " characters)";
+}
+
+std::string printable(const std::string& text, size_t max_bytes, bool keep_newlines) {
+  std::string out;
+  char buf[16];
+  size_t i = 0;
+  for (; i < text.size() && out.size() < max_bytes;) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if ((c < 0x20 && !(keep_newlines && c == '\n')) || c == 0x7f) {
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+      ++i;
+      continue;
+    }
+    // C1 controls (U+0080-009F) and the bidi controls, as UTF-8.
+    uint32_t cp = 0;
+    size_t len = 1;
+    if (c == 0xc2 && i + 1 < text.size()) {
+      cp = static_cast<unsigned char>(text[i + 1]);
+      len = 2;
+    } else if (c == 0xe2 && i + 2 < text.size()) {
+      cp = 0x2000 | ((static_cast<unsigned char>(text[i + 1]) & 0x3fu) << 6) |
+           (static_cast<unsigned char>(text[i + 2]) & 0x3fu);
+      len = 3;
+    }
+    const bool control = (len == 2 && cp >= 0x80 && cp <= 0x9f) ||
+                         (len == 3 && (cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
+                                       (cp >= 0x2066 && cp <= 0x2069)));
+    if (control) {
+      std::snprintf(buf, sizeof buf, "\\u{%04x}", static_cast<unsigned>(cp));
+      out += buf;
+      i += len;
+      continue;
+    }
+    // Copy one whole UTF-8 character so a cut never splits one.
+    size_t n = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    n = std::min(n, text.size() - i);
+    out.append(text, i, n);
+    i += n;
+  }
+  if (i < text.size()) out += "... (" + std::to_string(text.size()) + " bytes)";
+  return out;
 }
 
 bool is_literal_type(const std::string& t) {

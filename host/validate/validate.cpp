@@ -43,13 +43,23 @@ std::string comfy_counterpart(const std::string& class_type) {
   return it == hints.end() ? std::string() : it->second;
 }
 
+// Suggestions are searched for this many distinct unknown class_types; past them a graph of
+// 10^5 invented names still validates in linear time.
+constexpr size_t kMaxSuggestedTypes = 32;
+
 void check_unknown_types(const Graph& graph, const Catalogue& catalogue, Issues& issues) {
   std::vector<std::string> known;
+  std::map<std::string, std::string> suggested;  // unknown class_type -> suggestion ("" for none)
   for (const auto& [id, node] : graph.nodes) {
     if (catalogue.find(node.class_type)) continue;
     if (known.empty()) known = class_types_of(catalogue);
-    std::string near = comfy_counterpart(node.class_type);
-    if (near.empty()) near = nearest(node.class_type, known, std::max<size_t>(3, node.class_type.size() / 3));
+    auto it = suggested.find(node.class_type);
+    if (it == suggested.end() && suggested.size() < kMaxSuggestedTypes) {
+      std::string s = comfy_counterpart(node.class_type);
+      if (s.empty()) s = nearest(node.class_type, known, std::max<size_t>(3, node.class_type.size() / 3));
+      it = suggested.emplace(node.class_type, s).first;
+    }
+    const std::string near = it == suggested.end() ? std::string() : it->second;
     add(issues, id, node.class_type, "invalid_prompt",
         "Cannot execute because node type '" + shorten_json(node.class_type, 100) + "' does not exist",
         "unknown class_type '" + shorten_json(node.class_type, 100) + "'; no loaded plugin provides it" +
@@ -239,8 +249,9 @@ void report_cycle(const Graph& graph, const Frames& stack, const std::string& st
   for (size_t i = first - 1; i < stack.size(); ++i) cyc.push_back(stack[i].id);
   if (!reported.insert(std::set<std::string>(cyc.begin(), cyc.end())).second) return;
   std::string text;
-  for (size_t i = 0; i < cyc.size() && i < 12; ++i) text += cyc[i] + " -> ";
-  text += cyc.size() > 12 ? "... (" + std::to_string(cyc.size()) + " nodes) -> " + start : start;
+  for (size_t i = 0; i < cyc.size() && i < 12; ++i) text += shorten_json(cyc[i], 80) + " -> ";
+  text += cyc.size() > 12 ? "... (" + std::to_string(cyc.size()) + " nodes) -> " + shorten_json(start, 80)
+                          : shorten_json(start, 80);
   if (cyc.size() > kMaxCycleIssues)
     text += " (problems listed for the first " + std::to_string(kMaxCycleIssues) + " of them)";
   for (size_t i = 0; i < cyc.size() && i < kMaxCycleIssues; ++i)
@@ -400,11 +411,14 @@ std::string ValidationReport::to_text() const {
       out += "... and " + std::to_string(issues.size() - kMaxLines) + " more problem(s) (--json lists all)\n";
       break;
     }
+    // Ids, class_types and every text quoting them come from the graph: capped and escaped.
+    const std::string message = printable(i.message, 500), details = printable(i.details, 2000);
     if (i.node_id.empty()) {
-      out += "graph: " + i.type + ": " + i.message + (i.details.empty() ? "" : " (" + i.details + ")") + "\n";
+      out += "graph: " + i.type + ": " + message + (details.empty() ? "" : " (" + details + ")") + "\n";
     } else {
-      out += "node " + i.node_id + (i.class_type.empty() ? "" : " (" + i.class_type + ")") + ": " + i.type + ": " +
-             i.message + (i.details.empty() ? "" : " -- " + i.details) + "\n";
+      out += "node " + printable(i.node_id, 80) +
+             (i.class_type.empty() ? "" : " (" + printable(i.class_type, 100) + ")") + ": " + i.type + ": " + message +
+             (details.empty() ? "" : " -- " + details) + "\n";
     }
   }
   return out;

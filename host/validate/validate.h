@@ -73,6 +73,10 @@ bool is_literal_type(const std::string& type);
 
 // `text` cut to `max_chars` with a note of its full length: messages never echo unbounded input.
 std::string shorten_json(const std::string& text, size_t max_chars = 200);
+// User text made safe for a terminal: control characters (C0, DEL, C1) and Unicode's bidi
+// controls (U+200E/F, U+202A-E, U+2066-9) written as \xNN or \u{NNNN}, then cut at max_bytes
+// (at a character boundary) with the original length appended. keep_newlines keeps '\n'.
+std::string printable(const std::string& text, size_t max_bytes = 200, bool keep_newlines = false);
 
 // Port type compatibility with "*" and unions "A,B".
 bool types_compatible(const std::string& output_type, const std::string& input_type);

@@ -14,7 +14,7 @@ NodeDef mean_log_density_node() {
   return make_node(c, [](Context& ctx, const Inputs& in) {
     auto s = in.get<Latent>("samples");
     auto model = in.get<Model>("model");
-    if (s->samples().dim() < 1 || s->samples().size(0) == 0) throw InputError("samples", "[]", "the batch is empty");
+    check_usable_samples(*s, "samples");
     const ExactDensity& exact = exact_of(*model, "model");
     const at::Tensor& x = s->samples();
     // Per-row log-densities, each rank its share of the rows under torchrun.

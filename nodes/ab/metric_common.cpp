@@ -1,6 +1,7 @@
 #include <ATen/ATen.h>
 
 #include "nodes.h"
+#include "sigmaflow/diffusion/memory.h"
 
 namespace sf::nodes {
 
@@ -24,10 +25,36 @@ const ExactDensity& exact_of(const Model& model, const std::string& input) {
   return *e;
 }
 
+void check_projection_memory(int64_t rows, int64_t dims, int64_t projections) {
+  uint64_t bytes = 0;
+  if (!diffusion::checked_bytes({rows + dims, projections}, 8, bytes))
+    throw InputError("projections", std::to_string(projections),
+                     "the projections of " + std::to_string(rows) + " samples do not fit in memory");
+  Status st =
+      diffusion::check_allocation(bytes,
+                                  "sliced W2 over " + std::to_string(rows) + " samples of " + std::to_string(dims) +
+                                      " values x " + std::to_string(projections) + " projections",
+                                  3.0);
+  if (!st.ok()) throw InputError("projections", std::to_string(projections), st.message(), st.code());
+}
+
+void check_usable_samples(const Latent& samples, const std::string& input) {
+  const at::Tensor& x = samples.samples();
+  if (x.dim() < 1 || x.size(0) == 0) throw InputError(input, c10::str(x.sizes()), "the batch is empty");
+  const int64_t bad = x.numel() - x.isfinite().sum().item<int64_t>();
+  if (bad > 0) {
+    const int64_t rows = x.reshape({x.size(0), -1}).isfinite().all(1).logical_not().sum().item<int64_t>();
+    throw InputError(input, c10::str(x.sizes()),
+                     std::to_string(rows) + " of " + std::to_string(x.size(0)) +
+                         " samples contain NaN or Inf; a metric over them is meaningless (check the sampler's "
+                         "output: a diverging schedule or model)");
+  }
+}
+
 void check_same_sample_shape(const Latent& a, const std::string& an, const Latent& b, const std::string& bn) {
   const at::Tensor &x = a.samples(), &y = b.samples();
-  if (x.dim() < 1 || x.size(0) == 0) throw InputError(an, c10::str(x.sizes()), "the batch is empty");
-  if (y.dim() < 1 || y.size(0) == 0) throw InputError(bn, c10::str(y.sizes()), "the batch is empty");
+  check_usable_samples(a, an);
+  check_usable_samples(b, bn);
   if (x.sizes().slice(1) != y.sizes().slice(1))
     throw InputError(bn, c10::str(y.sizes()),
                      "sample shape " + c10::str(y.sizes().slice(1)) + " does not match " + an + "'s " +

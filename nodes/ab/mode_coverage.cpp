@@ -16,7 +16,7 @@ NodeDef mode_coverage_node() {
     auto model = in.get<Model>("model");
     const ExactDensity& exact = exact_of(*model, "model");
     at::Tensor means = exact.component_means(), weights = exact.component_weights();
-    if (s->samples().dim() < 1 || s->samples().size(0) == 0) throw InputError("samples", "[]", "the batch is empty");
+    check_usable_samples(*s, "samples");
     if (s->samples().numel() / s->samples().size(0) != means.numel() / means.size(0))
       throw InputError("samples", c10::str(s->samples().sizes()), "samples do not match the model's sample size");
     double v = diffusion::mode_coverage_tv(s->samples(), means, weights, ctx.collectives());

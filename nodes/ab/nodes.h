@@ -27,7 +27,13 @@ std::shared_ptr<Metric> make_metric(const std::string& name, double value, const
                                     const Latent& samples, bool lower_is_better = true);
 // The model's exact-density capability; throws InputError about `input` when it has none.
 const ExactDensity& exact_of(const Model& model, const std::string& input);
-// Throws InputError unless both batches are non-empty and have the same per-sample shape.
+// Sliced W2 holds the directions [dims, P] and the projections of every row [rows, P] in float64,
+// sorted (a copy): throws InputError about "projections" naming the bytes when that does not fit.
+void check_projection_memory(int64_t rows, int64_t dims, int64_t projections);
+// Throws InputError about `input` unless the batch is non-empty and every value finite (a NaN
+// sample would make the metric NaN, written as null, and a report would rank it silently).
+void check_usable_samples(const Latent& samples, const std::string& input);
+// Throws InputError unless both batches are usable (above) and have the same per-sample shape.
 void check_same_sample_shape(const Latent& a, const std::string& a_name, const Latent& b, const std::string& b_name);
 
 }  // namespace sf::nodes

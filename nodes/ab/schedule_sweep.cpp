@@ -240,6 +240,9 @@ std::shared_ptr<Report> run_sweep(Context& ctx, const Inputs& in) {
   auto report = std::make_shared<Report>();
   report->model = inner->describe();
   const Collectives* group = ctx.collectives();
+  // Before any work: the distance target has about as many rows as the batch.
+  check_projection_memory(2 * noise.size(0), noise.numel() / std::max<int64_t>(1, noise.size(0)),
+                          in.get_int("projections"));
   at::Tensor reference = reference_solve(*model, noise, ref_steps, seed, *report, group);
   std::string target_desc;
   at::Tensor target = distance_target(in, *inner, noise, reference, batch, seed, target_desc);

@@ -18,6 +18,8 @@ NodeDef sliced_wasserstein_node() {
     auto r = in.get<Latent>("reference_samples");
     check_same_sample_shape(*s, "samples", *r, "reference_samples");
     int64_t p = in.get_int("projections");
+    check_projection_memory(s->samples().size(0) + r->samples().size(0), s->samples().numel() / s->samples().size(0),
+                            p);
     double v = diffusion::sliced_wasserstein(s->samples(), r->samples(), p, in.get_uint("seed"), ctx.collectives());
     auto m = make_metric("sliced_wasserstein", v,
                          std::to_string(s->samples().size(0)) + " samples vs " + std::to_string(r->samples().size(0)) +

@@ -11,6 +11,8 @@
 #include <iterator>
 #include <limits>
 
+#include "sigmaflow/files.h"
+
 namespace sf::nodes {
 
 namespace {
@@ -207,6 +209,18 @@ Status draw(const std::string& device, const std::string& file, const PlotSpec& 
 
 }  // namespace
 
+// PLplot reports no write error: on a full disk (or a file-size limit) it leaves a short file and
+// returns normally. A plot counts as written only when its bytes end as the format requires.
+bool complete_plot(const std::string& bytes, const std::string& ext) {
+  if (ext == ".png") {
+    static const std::string iend("\0\0\0\0IEND\xAE\x42\x60\x82", 12);
+    return bytes.size() > 8 + iend.size() && bytes.compare(0, 4, "\x89PNG") == 0 &&
+           bytes.compare(bytes.size() - iend.size(), iend.size(), iend) == 0;
+  }
+  const size_t end = bytes.find_last_not_of(" \t\r\n");
+  return end != std::string::npos && end >= 5 && bytes.compare(end - 5, 6, "</svg>") == 0;
+}
+
 Status write_plot(const std::string& base, const PlotSpec& spec, const std::vector<Series>& series,
                   std::vector<std::string>* written) {
   namespace fs = std::filesystem;
@@ -215,19 +229,20 @@ Status write_plot(const std::string& base, const PlotSpec& spec, const std::vect
   if (target.has_parent_path()) fs::create_directories(target.parent_path(), ec);
   if (ec) return IoError("cannot create folder for '" + base + "': " + ec.message());
   for (auto [device, ext] : {std::pair{"pngcairo", ".png"}, std::pair{"svg", ".svg"}}) {
-    std::string final_path = base + ext;
-    std::string tmp = base + ".tmp." + std::to_string(::getpid()) + ext;
-    Status st = draw(device, tmp, spec, series);
-    if (!st.ok()) {
-      fs::remove(tmp, ec);
-      return st;
-    }
-    if (!fs::exists(tmp)) return IoError("the plotting library wrote nothing to '" + tmp + "'");
-    fs::rename(tmp, final_path, ec);
-    if (ec) {
-      fs::remove(tmp, ec);
-      return IoError("cannot write '" + final_path + "': " + ec.message());
-    }
+    const std::string final_path = base + ext;
+    // Drawn beside the output under a name remove_stale_temp_files recognises, read back and
+    // checked, then written atomically (fsync'ed, write errors reported).
+    const std::string drawn = (target.has_parent_path() ? target.parent_path().string() + "/" : std::string()) + "." +
+                              target.filename().string() + ext + ".tmp." + std::to_string(::getpid()) + ".plot";
+    Status st = draw(device, drawn, spec, series);
+    Result<std::string> bytes = st.ok() ? read_file_bounded(drawn, kMaxGraphFileBytes) : Result<std::string>(st);
+    fs::remove(drawn, ec);
+    if (!bytes.ok()) return bytes.status();
+    if (!complete_plot(*bytes, ext))
+      return IoError("cannot write '" + final_path + "': the plot came out incomplete (" +
+                     std::to_string(bytes->size()) + " bytes; is the disk full?)");
+    st = write_file_atomic(final_path, *bytes);
+    if (!st.ok()) return st;
     if (written) written->push_back(final_path);
   }
   return Status::Ok();

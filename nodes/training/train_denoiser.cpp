@@ -308,6 +308,9 @@ NodeDef train_denoiser_node() {
     DenoiserTrainer trainer(net, data, levels, o);
     if (!in.get_string("resume_from").empty()) {
       const std::string from = input_path(ctx, in, "resume_from");
+      // A FIFO would block LibTorch's reader forever, /dev/zero would feed it without end.
+      auto readable = check_readable_file(from, kMaxDataFileBytes);
+      if (!readable.ok()) throw InputError("resume_from", "\"" + from + "\"", readable.status().message());
       try {
         trainer.load_checkpoint(from);
       } catch (const std::invalid_argument& e) {

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,6 +47,9 @@ fs::path scratch() {
   return dir;
 }
 
+// An `env` key that is not set in the environment: the child's RLIMIT_FSIZE in bytes.
+constexpr const char* kFileSizeLimit = "SF_TEST_FILE_SIZE_LIMIT";
+
 // Runs `args` (after the executable) with `env` added, stdout+stderr captured, killed after
 // `timeout_s`. `on_output(text so far, pid)` may act on the running process (e.g. interrupt it).
 Proc run(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {}, int timeout_s = 120,
@@ -61,6 +65,14 @@ Proc run(const std::vector<std::string>& args, const std::map<std::string, std::
     close(fds[1]);
     setenv("SIGMAFLOW_CACHE_DIR", (scratch() / "cache").c_str(), 1);
     for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    if (auto it = env.find(kFileSizeLimit); it != env.end()) {
+      // A full disk, as far as the process can tell: writes past the limit fail (EFBIG) once
+      // SIGXFSZ is ignored, and an ignored signal stays ignored across exec.
+      const rlim_t bytes = std::stoul(it->second);
+      rlimit lim{bytes, bytes};
+      setrlimit(RLIMIT_FSIZE, &lim);
+      signal(SIGXFSZ, SIG_IGN);
+    }
     std::vector<char*> argv{const_cast<char*>(SF_SIGMAFLOW_EXE)};
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -522,6 +534,112 @@ std::string save_graph(const std::string& prefix) {
          prefix + "\"}}}";
 }
 
+// v3 3. Echoed user strings are capped and control characters escaped: a 12-node cycle whose ids
+// are 200,000 characters long, and class_types carrying ANSI escapes and an RTL override.
+TEST(Robustness, V3LongIdsAndControlCharactersAreNotEchoedRaw) {
+  std::ostringstream g;
+  g << "{";
+  auto id = [](int i) { return std::string(200000, 'x') + std::to_string(i); };
+  for (int i = 0; i < 12; ++i)
+    g << "\"" << id(i) << "\": {\"class_type\": \"FlipSigmas\", \"inputs\": {\"sigmas\": [\"" << id((i + 1) % 12)
+      << "\", 0]}},";
+  g << "\"o\": {\"class_type\": \"SaveSigmas\", \"inputs\": {\"sigmas\": [\"" << id(0)
+    << "\", 0], \"filename_prefix\": \"s\"}}}";
+  auto cycle = run({"validate", write("v3ids.json", g.str())});
+  expect_clear_error(cycle, 3, {"cycle"}, 1500, 20000);
+  auto escapes = run({"validate", write("v3esc.json", R"({"1": {"class_type": "Karras\u001b[31mScheduler\u202e",
+      "inputs": {}}})")});
+  expect_clear_error(escapes, 3, {"does not exist"});
+  EXPECT_EQ(escapes.out.find('\x1b'), std::string::npos) << escapes.out;
+  EXPECT_EQ(escapes.out.find("\xe2\x80\xae"), std::string::npos) << escapes.out;  // U+202E, raw
+}
+
+// v3 3. "Did you mean" stays bounded: 20,000 distinct long invented class_types validate quickly
+// (113 s for 10^5 before) and still suggest for the first ones.
+TEST(Robustness, V3ManyUnknownClassTypesValidateInLinearTime) {
+  std::ostringstream g;
+  g << "{";
+  for (int i = 0; i < 20000; ++i)
+    g << (i ? "," : "") << "\"" << i << "\": {\"class_type\": \"KarrasSchedulr" << std::string(200, 'q') << i
+      << "\", \"inputs\": {}}";
+  g << "}";
+  auto p = run({"validate", write("v3unknown.json", g.str())}, {}, 600);
+  expect_clear_error(p, 3, {"does not exist"}, 1500, 50u << 20);
+}
+
+// v3 5. Environment variables read deep in the libraries are checked like SIGMAFLOW_THREADS:
+// junk is a usage error naming the variable, not silently ignored.
+TEST(Robustness, V3JunkEnvironmentVariablesAreUsageErrors) {
+  const std::string g = write("v3env.json", save_graph("s"));
+  for (const auto& [var, value] : std::vector<std::pair<std::string, std::string>>{{"SIGMAFLOW_MEMORY_LIMIT", "4G"},
+                                                                                   {"SIGMAFLOW_MEMORY_LIMIT", "12"},
+                                                                                   {"SIGMAFLOW_PLUGIN_TIMEOUT", "ten"},
+                                                                                   {"SIGMAFLOW_PLUGIN_TIMEOUT", "0"},
+                                                                                   {"SIGMAFLOW_PLUGIN_TIMEOUT", "999"}})
+    expect_clear_error(run({"validate", g}, {{var, value}}), 2, {var + "='" + value + "'", "expected"});
+  EXPECT_EQ(run({"validate", g}, {{"SIGMAFLOW_MEMORY_LIMIT", "4294967296"}, {"SIGMAFLOW_PLUGIN_TIMEOUT", "30"}}).rc, 0);
+}
+
+// v3 3. resume_from a FIFO hung forever in LibTorch's reader; a FIFO, /dev/zero and a folder are
+// refused before anything reads them.
+TEST(Robustness, V3ResumeFromSomethingThatIsNotAFileIsRefused) {
+  const fs::path fifo = scratch() / "v3.fifo";
+  fs::remove(fifo);
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& from : {fifo.string(), std::string("/dev/zero"), scratch().string()}) {
+    const std::string g =
+        write("v3resume.json", R"({"m": {"class_type": "GaussianMixtureModel", "inputs": {"preset": "ring8"}},
+        "d": {"class_type": "SampleData", "inputs": {"model": ["m", 0], "n": 64, "seed": 1}},
+        "t": {"class_type": "TrainDenoiser", "inputs": {"data": ["d", 0], "steps": 5, "width": 8, "depth": 1,
+              "batch": 16, "filename_prefix": "net", "resume_from": ")" +
+                                   from + R"("}},
+        "s": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["t", 1], "filename_prefix": "learned"}}})");
+    auto p = run({"run", g, "--out", (scratch() / "o_v3resume").string()}, {}, 300);
+    expect_clear_error(p, 4, {"resume_from", from});
+    EXPECT_TRUE(p.out.find("not a regular file") != std::string::npos || p.out.find("is a folder") != std::string::npos)
+        << p.out;
+  }
+}
+
+// v3 3. A gzip IDX bomb (30 MB inflating to 4.35 GB before): the header's declared size is checked
+// against the memory before the data is inflated. Here 200 MB of zeros (about 200 KB of gzip)
+// against a 100 MB memory limit.
+TEST(Robustness, V3GzipIdxBombIsRefusedBeforeInflating) {
+  const fs::path bomb = scratch() / "bomb-idx1-ubyte.gz";
+  // IDX magic (unsigned bytes, 3 dims) and dims 250000 x 28 x 28 = 196 MB.
+  const std::string cmd =
+      "{ printf '\\000\\000\\010\\003\\000\\003\\320\\220\\000\\000\\000\\034"
+      "\\000\\000\\000\\034'; head -c 196000000 /dev/zero; } | gzip -1 > " +
+      bomb.string();
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  ASSERT_LT(fs::file_size(bomb), 2u << 20);
+  const std::string g =
+      write("v3bomb.json", R"({"d": {"class_type": "LoadDataset", "inputs": {"path": ")" + bomb.string() + R"("}},
+      "s": {"class_type": "SaveLatent", "inputs": {"samples": ["d", 0], "filename_prefix": "bomb"}}})");
+  auto p = run({"run", g, "--out", (scratch() / "o_bomb").string()}, {{"SIGMAFLOW_MEMORY_LIMIT", "100000000"}});
+  expect_clear_error(p, 4, {"LoadDataset", "path", "its header declares 196000016 bytes", "100.0 MB are available"},
+                     400);
+}
+
+// v3 5. LoadLatent read float16 that SaveLatent then could not write; now it writes it back as
+// float16, value for value.
+TEST(Robustness, V3Float16LatentsRoundTrip) {
+  std::string h = "{'descr': '<f2', 'fortran_order': False, 'shape': (2, 2), }";
+  h += std::string((64 - (10 + h.size() + 1) % 64) % 64, ' ') + "\n";
+  std::string npy = std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(h.size()) + '\0' + h;
+  // 1.0, -2.0, 0.5, 65504 (the largest float16) as IEEE half, little-endian.
+  npy += std::string("\x00\x3c\x00\xc0\x00\x38\xff\x7b", 8);
+  fs::path out = scratch() / "o_f16";
+  fs::remove_all(out);
+  auto p = run({"run", write("v3f16.json", load_latent_graph(write("half.npy", npy))), "--out", out.string()});
+  ASSERT_EQ(p.rc, 0) << p.out;
+  std::ifstream f(out / "x_00001_.npy", std::ios::binary);
+  std::string back((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  ASSERT_GE(back.size(), 8u);
+  EXPECT_NE(back.find("'descr': '<f2'"), std::string::npos) << back.substr(0, 128);
+  EXPECT_EQ(back.substr(back.size() - 8), npy.substr(npy.size() - 8));
+}
+
 }  // namespace
 
 // v3 1. Output lost or misplaced: --out checked before anything runs; concurrent runs and counters
@@ -587,6 +705,29 @@ TEST(Robustness, V3StaleTemporaryFilesOfKilledRunsAreRemoved) {
   EXPECT_FALSE(fs::exists(out / "s" / (".run_00001_.json.tmp." + d + ".AbCdEf")));
   EXPECT_FALSE(fs::exists(out / "s" / (".run_00002_." + d + ".reserved")));
   EXPECT_TRUE(fs::exists(out / "s" / (".run_00003_.json.tmp." + alive + ".XyZ123")));  // its writer lives
+}
+
+// v3 1. A full disk while plots are written (PLplot reports no write error): the node fails
+// naming the file, and no short PNG or SVG is left or listed.
+TEST(Robustness, V3FullDiskLeavesNoShortPlot) {
+  fs::path out = scratch() / "v3full";
+  fs::remove_all(out);
+  const std::string g = write("v3full.json", R"({
+      "m": {"class_type": "GaussianMixtureModel", "inputs": {"preset": "ring8"}},
+      "l": {"class_type": "EmptyLatent", "inputs": {"model": ["m", 0], "batch_size": 256}},
+      "k": {"class_type": "KSampler", "inputs": {"model": ["m", 0], "latent_image": ["l", 0], "seed": 1, "steps": 4,
+            "sampler_name": "euler", "scheduler": "karras"}},
+      "p": {"class_type": "PlotSamples2D", "inputs": {"samples": ["k", 0], "filename_prefix": "plots/full"}}})");
+  auto full = run({"run", g, "--out", out.string()}, {{kFileSizeLimit, "4096"}});
+  expect_clear_error(full, 4, {"PlotSamples2D", "incomplete", "is the disk full?"});
+  std::error_code ec;
+  for (const auto& e : fs::recursive_directory_iterator(out, ec))
+    if (e.is_regular_file()) ADD_FAILURE() << "left behind: " << e.path() << " (" << e.file_size() << " bytes)";
+  // With room, the same graph writes both plots whole.
+  auto ok = run({"run", g, "--out", out.string()});
+  ASSERT_EQ(ok.rc, 0) << ok.out;
+  EXPECT_GT(fs::file_size(out / "plots" / "full_00001_.png"), 4096u);
+  EXPECT_GT(fs::file_size(out / "plots" / "full_00001_.svg"), 4096u);
 }
 
 // v3 2. A tiny denoise inside its declared range: a clear error naming denoise, not an overflow

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 
 #include "sigmaflow/diffusion/metrics.h"
 #include "sigmaflow/report.h"
@@ -127,6 +128,34 @@ TEST(Metrics, BadInputsAreClearErrors) {
       runner().run("ModeCoverage", "{}", {{"samples", latent(randn({3, 2}, 1))}, {"model", latent(randn({3, 2}, 1))}});
   ASSERT_FALSE(not_mixture.ok);
   EXPECT_EQ(not_mixture.error_input, "model");
+}
+
+// NaN samples gave a null metric and exit 0; now each metric node refuses them, naming the input
+// and how many samples are affected.
+TEST(Metrics, NanSamplesAreRefusedNotMeasured) {
+  auto mixture = runner().run("GaussianMixtureModel", R"({"preset": "ring8", "dtype": "float64"})");
+  ASSERT_TRUE(mixture.ok) << mixture.error;
+  at::Tensor nan = randn({10, 2}, 1);
+  nan[3][1] = NAN;
+  nan[7][0] = INFINITY;
+  const Value good = latent(randn({10, 2}, 2)), bad = latent(nan);
+  struct Case {
+    std::string node, blamed;
+    std::map<std::string, Value> inputs;
+  };
+  const std::vector<Case> cases{
+      {"SlicedWasserstein", "samples", {{"samples", bad}, {"reference_samples", good}}},
+      {"SlicedWasserstein", "reference_samples", {{"samples", good}, {"reference_samples", bad}}},
+      {"TrajectoryError", "samples", {{"samples", bad}, {"reference", good}}},
+      {"FrechetDistance", "samples", {{"samples", bad}, {"reference_samples", good}}},
+      {"MeanLogDensity", "samples", {{"samples", bad}, {"model", mixture.outputs[0]}}},
+      {"ModeCoverage", "samples", {{"samples", bad}, {"model", mixture.outputs[0]}}}};
+  for (const auto& [node, blamed, inputs] : cases) {
+    auto r = runner().run(node, "{}", inputs);
+    ASSERT_FALSE(r.ok) << node;
+    EXPECT_EQ(r.error_input, blamed) << node;
+    EXPECT_NE(r.error.find("2 of 10 samples contain NaN or Inf"), std::string::npos) << node << ": " << r.error;
+  }
 }
 
 }  // namespace
