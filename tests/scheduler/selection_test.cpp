@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <random>
 
 #include "sigmaflow/diffusion/gaussian_mixture.h"
@@ -175,6 +176,33 @@ TEST(HeldOutSelection, ABetterExtraCandidateWinsAndOffKeepsTheDp) {
   rq.select = true;
   OptimalStepsResult again = optimal_steps_schedule(*m, rq);
   EXPECT_EQ(again.diagnostics->selection.summary, s.summary);
+}
+
+// The held-out reference depends on the model, grid and seed only: cached beside the plan, it
+// serves every step count, so a second N costs only the candidates' sampler runs.
+TEST(HeldOutSelection, TheHeldOutReferenceIsComputedOncePerPlan) {
+  namespace fs = std::filesystem;
+  const std::string dir = (fs::temp_directory_path() / "sigmaflow-selection-cache-test").string();
+  fs::remove_all(dir);
+  auto m = gaussian();
+  OptimalStepsRequest rq = forced_request();
+  rq.grid_size = 8;
+  rq.max_steps = 6;
+  rq.cache_dir = dir;
+  OptimalStepsResult five = optimal_steps_schedule(*m, rq);
+  EXPECT_GT(five.diagnostics->selection.nfe, 64 * 128 * 4 * 2);  // the reference was integrated
+  rq.steps = 4;
+  OptimalStepsResult four = optimal_steps_schedule(*m, rq);
+  const Selection& s = four.diagnostics->selection;
+  EXPECT_EQ(s.held_out, 64);
+  // Euler: 4 evaluations per noise per candidate (6 candidates), nothing else.
+  EXPECT_EQ(s.nfe, 64 * 4 * 6);
+  // And a repeated request is served whole from the cache.
+  OptimalStepsResult again = optimal_steps_schedule(*m, rq);
+  EXPECT_TRUE(again.diagnostics->from_cache);
+  EXPECT_EQ(again.diagnostics->nfe, 0);
+  EXPECT_EQ(again.sigmas, four.sigmas);
+  fs::remove_all(dir);
 }
 
 // A denoiser that counts its calls: bad inputs must be refused before any.

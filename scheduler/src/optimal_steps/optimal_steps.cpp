@@ -14,6 +14,7 @@
 #include "sigmaflow/diffusion/fingerprint.h"
 #include "sigmaflow/diffusion/memory.h"
 #include "sigmaflow/diffusion/noise.h"
+#include "sigmaflow/diffusion/npy.h"
 #include "sigmaflow/diffusion/samplers.h"
 #include "sigmaflow/diffusion/sigmas.h"
 #include "sigmaflow/files.h"
@@ -372,7 +373,27 @@ Selection run_selection(const Model& model, const OptimalStepsRequest& rq, const
   srq.substeps = rq.substeps;
   srq.interrupt = rq.interrupt;
   srq.info = rq.info;
+  // The held-out reference outputs serve every N of this plan: cached beside it as .npy.
+  const int64_t count = srq.held_out > 0 ? srq.held_out : srq.max_held_out;
+  int64_t reference_nfe = 0;
+  if (!rq.cache_dir.empty()) {
+    const std::string ref_key = plan_cache_key + "|held-out-reference-v1|count=" + std::to_string(count);
+    const std::string ref_file =
+        rq.cache_dir + "/optimal_steps/" + diffusion::hex64(diffusion::fnv1a(ref_key)) + "-held-out.npy";
+    std::vector<int64_t> want = diffusion::batch_shape(count, model.sample_shape());
+    auto loaded = diffusion::load_npy(ref_file);
+    if (loaded.ok() && loaded->sizes().vec() == want && loaded->scalar_type() == at::kDouble &&
+        loaded->isfinite().all().item<bool>()) {
+      srq.reference = loaded->to(model.device());
+    } else {
+      if (loaded.ok() && rq.warn) rq.warn("ignoring cache entry " + ref_file + " (not the expected reference); recomputing");
+      srq.reference = held_out_reference(model, srq, count, reference_nfe);
+      Status st = diffusion::save_npy(ref_file, srq.reference.cpu());
+      if (!st.ok() && rq.warn) rq.warn("cannot write the optimal-steps cache (" + st.message() + "); continuing");
+    }
+  }
   Selection s = select_on_held_out(model, *sampler, candidates, srq);
+  s.nfe += reference_nfe;
   if (!file.empty()) {
     Status st = store_selection(file, key, s);
     if (!st.ok() && rq.warn) rq.warn("cannot write the optimal-steps cache (" + st.message() + "); continuing");

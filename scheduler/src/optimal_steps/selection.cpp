@@ -18,7 +18,7 @@ namespace sf::oss {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr int64_t kFirstAutomaticSize = 128;
+constexpr int64_t kFirstAutomaticSize = 256;
 constexpr int64_t kSmallestSize = 16;
 // A distance within 20 % of the best one's is no reason to drop a candidate: sliced W2 over a few
 // hundred paired outputs resolves differences far below what a reader of samples would notice.
@@ -41,26 +41,42 @@ struct Measurements {
 
 void append_rows(at::Tensor& to, const at::Tensor& rows) { to = to.defined() ? at::cat({to, rows}, 0) : rows; }
 
-// Runs every candidate on noises [first, first + count) and appends what they produced.
-void measure_block(const Model& model, const Sampler& sampler, const std::vector<CandidateSchedule>& candidates,
-                   const SelectionRequest& rq, const at::Tensor& noise, const at::Tensor& directions, Measurements& m,
-                   int64_t& nfe) {
+// The converged outputs for `noise`, integrated in blocks that bound the stored path.
+at::Tensor integrate_outputs(const Model& model, const SelectionRequest& rq, const at::Tensor& noise, int64_t& nfe) {
   const int64_t rows = noise.size(0);
   const int64_t dims = noise.numel() / std::max<int64_t>(1, rows);
+  const int64_t per_particle = static_cast<int64_t>(rq.grid.size()) * dims;
+  const int64_t block = std::max<int64_t>(1, rq.chunk_elements / std::max<int64_t>(1, per_particle));
   Denoiser denoise = [&model](const at::Tensor& x, const NoiseLevels& s) {
     return model.denoise(x.to(model.dtype()), s).to(at::kDouble);
   };
-  // Only the reference's end is needed; the path is dropped with the block.
-  Reference ref = integrate_reference(denoise, rq.grid, noise, rq.substeps, rq.interrupt);
-  nfe += ref.nfe;
-  const at::Tensor target = ref.final.reshape({rows, dims});
+  std::vector<at::Tensor> parts;
+  for (int64_t first = 0; first < rows; first += block) {
+    // Only the reference's end is kept; the path is dropped with the block.
+    Reference ref =
+        integrate_reference(denoise, rq.grid, noise.narrow(0, first, std::min(block, rows - first)), rq.substeps,
+                            rq.interrupt);
+    nfe += ref.nfe;
+    parts.push_back(ref.final);
+  }
+  return at::cat(parts, 0);
+}
+
+// Runs every candidate from `noise` and appends what they produced; `reference` holds the
+// converged outputs for the same noises.
+void measure_block(const Model& model, const Sampler& sampler, const std::vector<CandidateSchedule>& candidates,
+                   const SelectionRequest& rq, const at::Tensor& noise, const at::Tensor& reference,
+                   const at::Tensor& directions, Measurements& m, int64_t& nfe) {
+  const int64_t rows = noise.size(0);
+  const int64_t dims = noise.numel() / std::max<int64_t>(1, rows);
+  const at::Tensor target = reference.to(noise.device(), at::kDouble).reshape({rows, dims});
   for (size_t c = 0; c < candidates.size(); ++c) {
     const auto& sigmas = candidates[c].sigmas;
     SampleContext ctx;
     ctx.interrupt = rq.interrupt;
     at::Tensor x = (noise * sigmas.front()).to(model.dtype());
     at::Tensor out = sampler.sample(model, x, sigmas, ctx).to(at::kDouble).reshape({rows, dims});
-    nfe += ctx.nfe;
+    nfe += ctx.nfe * rows;  // ctx.nfe counts batched calls; the plan counts per particle
     at::Tensor e2 = (out - target).pow(2).sum(1).cpu().contiguous();
     const double* p = e2.data_ptr<double>();
     m.squared_error[c].insert(m.squared_error[c].end(), p, p + rows);
@@ -197,6 +213,15 @@ Interval percentile_interval(std::vector<double> values, double level) {
   return {at_quantile(tail), at_quantile(1.0 - tail)};
 }
 
+static at::Tensor held_out_noises(const Model& model, const SelectionRequest& rq, int64_t count) {
+  return diffusion::seeded_normal(derived_seed("held-out", rq.seed),
+                                  diffusion::batch_shape(count, model.sample_shape()), model.device(), at::kDouble);
+}
+
+at::Tensor held_out_reference(const Model& model, const SelectionRequest& rq, int64_t count, int64_t& nfe) {
+  return integrate_outputs(model, rq, held_out_noises(model, rq, count), nfe);
+}
+
 Selection select_on_held_out(const Model& model, const Sampler& sampler,
                              const std::vector<CandidateSchedule>& candidates, const SelectionRequest& rq) {
   if (rq.held_out != -1 && rq.held_out < kSmallestSize)
@@ -207,26 +232,27 @@ Selection select_on_held_out(const Model& model, const Sampler& sampler,
   const bool automatic = rq.held_out == -1;
   const int64_t most = automatic ? std::max(kSmallestSize, rq.max_held_out) : rq.held_out;
   const int64_t first = automatic ? std::min(kFirstAutomaticSize, most) : most;
-  const std::vector<int64_t> shape = diffusion::batch_shape(most, model.sample_shape());
-  const at::Tensor noise =
-      diffusion::seeded_normal(derived_seed("held-out", rq.seed), shape, model.device(), at::kDouble);
+  const at::Tensor noise = held_out_noises(model, rq, most);
   const int64_t dims = noise.numel() / most;
-  at::Tensor directions = diffusion::seeded_normal(derived_seed("projections", rq.seed), {dims, rq.projections},
-                                                   model.device(), at::kDouble);
+  at::Tensor directions =
+      diffusion::seeded_normal(derived_seed("projections", rq.seed), {dims, rq.projections}, model.device(), at::kDouble);
   directions = directions / directions.norm(2, 0, true);
-  // The reference integration keeps (K + 1) states per particle.
-  const auto per_particle = static_cast<int64_t>(rq.grid.size()) * dims;
-  const int64_t block = std::max<int64_t>(1, rq.chunk_elements / std::max<int64_t>(1, per_particle));
+  int64_t nfe = 0;
+  at::Tensor reference = rq.reference;
+  if (!reference.defined() || reference.size(0) < most) reference = held_out_reference(model, rq, most, nfe);
+  // Sampler runs in blocks of particles (the states of every candidate are small next to the
+  // reference's path, but an image model's batch must stay bounded too).
+  const int64_t block = std::max<int64_t>(1, rq.chunk_elements / std::max<int64_t>(1, 8 * dims));
 
   Measurements m;
   m.squared_error.resize(candidates.size());
   m.projections.resize(candidates.size() + 1);
-  int64_t nfe = 0;
   int64_t target = first;
   for (;;) {
     while (m.particles < target) {
       const int64_t rows = std::min(block, target - m.particles);
-      measure_block(model, sampler, candidates, rq, noise.narrow(0, m.particles, rows), directions, m, nfe);
+      measure_block(model, sampler, candidates, rq, noise.narrow(0, m.particles, rows),
+                    reference.narrow(0, m.particles, rows), directions, m, nfe);
     }
     bool tied = false;
     Selection s = choose(candidates, m, rq.resamples, derived_seed("bootstrap", rq.seed), tied);

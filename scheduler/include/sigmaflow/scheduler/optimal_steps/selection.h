@@ -10,8 +10,10 @@
 //     the difference excluding 0, is not eligible (it moves mass between modes, whatever its
 //     trajectory error).
 //  2. Trajectory: among the eligible, the lowest RMS distance from the reference.
-// With an automatic held-out size, the set starts at 128 noises and doubles (up to 512, and never
-// beyond the training noises) while the runner-up's paired ratio interval still contains 1.
+// With an automatic held-out size, the set starts at 256 noises and doubles (up to 512, and never
+// beyond the training noises) while the runner-up's paired ratio interval still contains 1. The
+// reference outputs of the held-out noises depend on the model, grid and seed only: computed once
+// (held_out_reference) they serve every step count.
 //
 // Threading: single-threaded driver; LibTorch parallelises the tensor work.
 #pragma once
@@ -66,7 +68,7 @@ struct Selection {
 };
 
 struct SelectionRequest {
-  int64_t held_out = -1;       // noises; -1: automatic (128, doubled while the choice is within noise, up to max)
+  int64_t held_out = -1;  // noises; -1: automatic (256, doubled while the choice is within noise, up to max)
   int64_t max_held_out = 512;  // automatic size: the upper bound
   uint64_t seed = 0;           // the optimiser's seed: the held-out noises come from a stream derived from it
   std::vector<double> grid;    // the reference's grid (the DP's), sigma_max ... sigma_min
@@ -76,7 +78,15 @@ struct SelectionRequest {
   int64_t chunk_elements = 1 << 22;  // bound on the elements of one batch of particles
   const std::atomic<bool>* interrupt = nullptr;
   std::function<void(const std::string&)> info;
+  // held_out_reference for at least the noises the selection may use (the automatic bound or the
+  // explicit size); undefined or shorter: computed here.
+  at::Tensor reference;
 };
+
+// The converged outputs D(x_ref(sigma_min), sigma_min) of the first `count` held-out noises of
+// rq.seed on rq.grid: [count, ...sample shape] float64 on the model's device. Adds the model
+// evaluations to `nfe`.
+at::Tensor held_out_reference(const Model& model, const SelectionRequest& rq, int64_t count, int64_t& nfe);
 
 // Measures every candidate with `sampler` on held-out noises and selects one (see the rule
 // above). Throws sf::InputError ("held_out_noises") for a size below 16, std::runtime_error
