@@ -12,6 +12,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <functional>
+#include <nlohmann/json.hpp>
+
 #include "sigmaflow/diffusion/fingerprint.h"
 #include "sigmaflow/diffusion/noise.h"
 #include "sigmaflow/files.h"
@@ -99,7 +102,9 @@ ModelInfo torchscript_info(const TorchScriptSettings& s, const std::string& byte
 void check_settings(const TorchScriptSettings& s) {
   if (s.time_input == TimeInput::kDiscreteIndex && !s.table)
     throw std::invalid_argument("time_input discrete_index needs a discrete table");
-  if (s.sample_shape.empty()) throw std::invalid_argument("sample_shape is empty");
+  if (s.sample_shape.empty())
+    throw InputError("sample_shape", "\"\"",
+                     "give the per-sample shape, e.g. \"4, 64, 64\" ('" + s.path + "' carries no metadata that says it)");
   double smin = s.table ? s.table->sigmas().front() : s.sigma_min;
   double smax = s.table ? s.table->sigmas().back() : s.sigma_max;
   if (!(smin > 0) || !(smin < smax)) throw std::invalid_argument("sigma_min must be > 0 and < sigma_max");
@@ -146,11 +151,14 @@ class AddressSpaceCap {
   bool active_ = false;
 };
 
-std::unique_ptr<torch::jit::Module> load_module(const TorchScriptSettings& s, uint64_t file_bytes) {
+std::unique_ptr<torch::jit::Module> load_module(const TorchScriptSettings& s, uint64_t file_bytes,
+                                                std::string& metadata) {
   std::unique_ptr<torch::jit::Module> module;
   try {
     AddressSpaceCap cap(file_bytes);
-    module = std::make_unique<torch::jit::Module>(torch::jit::load(s.path, s.device));
+    torch::jit::ExtraFilesMap extra{{kNetworkMetadataFile, ""}};
+    module = std::make_unique<torch::jit::Module>(torch::jit::load(s.path, s.device, extra));
+    metadata = extra[kNetworkMetadataFile];
   } catch (const std::exception& e) {
     // LibTorch's message: the first non-empty line (its backtrace follows).
     std::string what = e.what(), line;
@@ -174,17 +182,104 @@ std::unique_ptr<torch::jit::Module> load_module(const TorchScriptSettings& s, ui
   return module;
 }
 
+std::string number(double v) {
+  std::ostringstream os;
+  os.precision(17);
+  os << v;
+  return os.str();
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string t;
+  for (int64_t d : shape) t += (t.empty() ? "" : ", ") + std::to_string(d);
+  return "\"" + t + "\"";
+}
+
+// Fills the settings the caller did not choose from the metadata; notes what it took and where a
+// chosen setting differs. Unreadable metadata is ignored with a warning (the file still loads).
+void apply_metadata(const std::string& text, TorchScriptSettings& s, TorchScriptModel::Notes& notes) {
+  if (text.empty()) return;
+  const std::string where = "'" + s.path + "' metadata (" + kNetworkMetadataFile + ")";
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  TorchScriptSettings m = s;
+  try {
+    if (j.is_discarded() || !j.is_object()) throw std::runtime_error("not a JSON object");
+    if (j.value("format", std::string()) != "sigmaflow-network-v1")
+      throw std::runtime_error("unknown format '" + j.value("format", std::string()) + "'");
+    if (!parse_parametrization(j.at("parametrization").get<std::string>(), m.parametrization))
+      throw std::runtime_error("unknown parametrization");
+    if (!parse_time_input(j.at("time_input").get<std::string>(), m.time_input))
+      throw std::runtime_error("unknown time_input");
+    m.sigma_data = j.at("sigma_data").get<double>();
+    m.sigma_min = j.at("sigma_min").get<double>();
+    m.sigma_max = j.at("sigma_max").get<double>();
+    m.sample_shape = j.at("sample_shape").get<std::vector<int64_t>>();
+    if (m.sample_shape.empty() || m.sample_shape.size() > 8 ||
+        std::any_of(m.sample_shape.begin(), m.sample_shape.end(), [](int64_t d) { return d < 1 || d > (1 << 24); }))
+      throw std::runtime_error("bad sample_shape");
+    if (!(m.sigma_data > 0) || !(m.sigma_min > 0) || !(m.sigma_min < m.sigma_max) || !std::isfinite(m.sigma_max))
+      throw std::runtime_error("bad sigma values");
+  } catch (const std::exception& e) {
+    notes.warnings.push_back(where + " is unreadable (" + std::string(e.what()).substr(0, 200) + "); ignored");
+    return;
+  }
+  std::vector<std::string> taken;
+  auto settle = [&](bool given, const char* name, const std::string& chosen, const std::string& stored,
+                    const std::function<void()>& take) {
+    if (!given) {
+      take();
+      taken.push_back(std::string(name) + " " + stored);
+    } else if (chosen != stored) {
+      notes.warnings.push_back(std::string(name) + " " + chosen + " differs from " + where + ": " + stored +
+                               "; using " + chosen + " as given");
+    }
+  };
+  settle(s.given.parametrization, "parametrization", to_string(s.parametrization), to_string(m.parametrization),
+         [&] { s.parametrization = m.parametrization; });
+  settle(s.given.time_input, "time_input", to_string(s.time_input), to_string(m.time_input), [&] {
+    s.time_input = m.time_input;
+    if (s.time_input != TimeInput::kDiscreteIndex) s.table = nullptr;
+  });
+  settle(s.given.sigma_data, "sigma_data", number(s.sigma_data), number(m.sigma_data),
+         [&] { s.sigma_data = m.sigma_data; });
+  settle(s.given.sigma_min, "sigma_min", number(s.sigma_min), number(m.sigma_min), [&] { s.sigma_min = m.sigma_min; });
+  settle(s.given.sigma_max, "sigma_max", number(s.sigma_max), number(m.sigma_max), [&] { s.sigma_max = m.sigma_max; });
+  settle(s.given.sample_shape, "sample_shape", shape_text(s.sample_shape), shape_text(m.sample_shape),
+         [&] { s.sample_shape = m.sample_shape; });
+  if (!taken.empty()) {
+    std::string t;
+    for (const auto& x : taken) t += (t.empty() ? "" : ", ") + x;
+    notes.info.push_back("from " + where + ": " + t);
+  }
+}
+
 }  // namespace
 
+std::string network_metadata_json(const TorchScriptSettings& s) {
+  nlohmann::json j;
+  j["format"] = "sigmaflow-network-v1";
+  j["parametrization"] = to_string(s.parametrization);
+  j["time_input"] = to_string(s.time_input);
+  j["sigma_data"] = s.sigma_data;
+  j["sigma_min"] = s.sigma_min;
+  j["sigma_max"] = s.sigma_max;
+  j["sample_shape"] = s.sample_shape;
+  return j.dump();
+}
+
 std::shared_ptr<TorchScriptModel> TorchScriptModel::load(TorchScriptSettings s) {
-  check_settings(s);
   auto bytes = read_file_bounded(s.path, kMaxDataFileBytes);
   if (!bytes.ok()) throw std::invalid_argument(bytes.status().message());
+  std::string metadata;
+  auto module = load_module(s, bytes->size(), metadata);
+  Notes notes;
+  apply_metadata(metadata, s, notes);
+  check_settings(s);
   ModelInfo info = torchscript_info(s, *bytes);
-  auto module = load_module(s, bytes->size());
   // A third forward argument is the conditioning embedding (any shape; checked by the network).
   info.takes_embedding = module->get_method("forward").function().getSchema().arguments().size() == 4;
   std::shared_ptr<TorchScriptModel> model(new TorchScriptModel(std::move(s), std::move(info), std::move(module)));
+  model->notes_ = std::move(notes);
   // A conditional network cannot be probed without knowing its conditioning's shape: its output
   // shape is checked on every call instead.
   if (model->info().takes_embedding) return model;

@@ -273,15 +273,22 @@ void train_with_progress(Context& ctx, DenoiserTrainer& trainer, const std::stri
   }
 }
 
+// The metadata the saved network carries (the same object goes into _training.json).
+std::string network_metadata_of(const Model& model) {
+  diffusion::TorchScriptSettings ts;
+  ts.parametrization = model.info().parametrization;
+  ts.time_input = model.info().time_input;
+  ts.sigma_data = model.sigma_data();
+  ts.sigma_min = model.sigma_min();
+  ts.sigma_max = model.sigma_max();
+  ts.sample_shape = model.sample_shape();
+  return diffusion::network_metadata_json(ts);
+}
+
 // The EMA network saved as TorchScript at `model_path`; the same module in memory is the MODEL.
 std::shared_ptr<const Model> save_model(Context& ctx, const Inputs& in, DenoiserTrainer& trainer,
                                         const std::string& model_path, const at::Tensor& data) {
   auto ema = trainer.ema_network();
-  std::ostringstream bytes;
-  ema->save(bytes);
-  Status st = write_file_atomic(model_path, bytes.str());
-  if (!st.ok()) throw InputError("filename_prefix", "\"" + in.get_string("filename_prefix") + "\"", st.message());
-  ctx.record_output(model_path);
   diffusion::TorchScriptSettings ts;
   ts.path = model_path;
   ts.parametrization = Parametrization::kEdm;
@@ -290,6 +297,12 @@ std::shared_ptr<const Model> save_model(Context& ctx, const Inputs& in, Denoiser
   ts.sigma_min = in.get_float("sigma_min");
   ts.sigma_max = in.get_float("sigma_max");
   ts.sample_shape.assign(data.sizes().begin() + 1, data.sizes().end());
+  // The settings travel inside the archive, so TorchScriptModel reloads it with none given.
+  std::ostringstream bytes;
+  ema->save(bytes, {{diffusion::kNetworkMetadataFile, diffusion::network_metadata_json(ts)}});
+  Status st = write_file_atomic(model_path, bytes.str());
+  if (!st.ok()) throw InputError("filename_prefix", "\"" + in.get_string("filename_prefix") + "\"", st.message());
+  ctx.record_output(model_path);
   return diffusion::TorchScriptModel::from_module(ts, *ema, bytes.str());
 }
 
@@ -326,7 +339,8 @@ NodeDef train_denoiser_node() {
     std::vector<double> final_knots(sig.begin(), sig.end() - 1);
     for (const auto& f :
          write_training_report(base, "TrainDenoiser " + ctx.node_id(), trainer.log(), initial_knots, final_knots,
-                               settings_json(in, *levels, diffusion::parameter_count(*net))))
+                               settings_json(in, *levels, diffusion::parameter_count(*net)),
+                               network_metadata_of(*model)))
       ctx.record_output(f);
     auto diag = std::make_shared<ScheduleDiagnostics>();
     diag->method = "TrainDenoiser " + ctx.node_id() + " levels";

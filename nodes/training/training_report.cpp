@@ -9,10 +9,12 @@ namespace sf::nodes {
 std::vector<std::string> write_training_report(const std::string& base, const std::string& title,
                                                const diffusion::TrainLog& log, const std::vector<double>& initial_knots,
                                                const std::vector<double>& final_knots,
-                                               const std::string& settings_json) {
+                                               const std::string& settings_json,
+                                               const std::string& model_metadata_json) {
   std::vector<std::string> written;
   nlohmann::json j;
   j["settings"] = nlohmann::json::parse(settings_json);
+  j["model"] = nlohmann::json::parse(model_metadata_json);
   j["loss_steps"] = log.loss_steps;
   j["loss"] = log.loss;
   j["seconds"] = log.seconds;

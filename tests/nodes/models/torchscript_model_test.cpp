@@ -187,5 +187,49 @@ TEST(TorchScriptModel, BadFilesAndModulesAreClearErrors) {
   EXPECT_NE(ks.error.find("NaN or Inf at sigma = 80"), std::string::npos) << ks.error;
 }
 
+// Metadata (the "sigmaflow.json" extra file TrainDenoiser writes): unset settings come from it; a
+// file without it needs a sample_shape (named); unreadable metadata is ignored with a warning.
+TEST(TorchScriptModel, MetadataFillsUnsetSettingsAndBadMetadataIsIgnored) {
+  auto save_with = [](const std::string& name, const std::string& metadata) {
+    torch::jit::Module m("Net");
+    m.define("def forward(self, x, t):\n    return x * 0.0\n");
+    std::string path = (fs::temp_directory_path() / ("sigmaflow-ts-meta-" + name + ".pt")).string();
+    std::ofstream out(path, std::ios::binary);
+    m.save(out, {{diffusion::kNetworkMetadataFile, metadata}});
+    return path;
+  };
+  diffusion::TorchScriptSettings ts;
+  ts.parametrization = Parametrization::kX0;
+  ts.time_input = TimeInput::kSigma;
+  ts.sigma_data = 0.7;
+  ts.sigma_min = 0.01;
+  ts.sigma_max = 40.0;
+  ts.sample_shape = {3, 2};
+  auto good = runner().run("TorchScriptModel",
+                           R"({"path": ")" + save_with("good", diffusion::network_metadata_json(ts)) + R"("})");
+  ASSERT_TRUE(good.ok) << good.error;
+  auto m = std::dynamic_pointer_cast<const Model>(good.outputs[0].object());
+  EXPECT_EQ(m->info().parametrization, Parametrization::kX0);
+  EXPECT_EQ(m->info().time_input, TimeInput::kSigma);
+  EXPECT_EQ(m->sigma_data(), 0.7);
+  EXPECT_EQ(m->sigma_min(), 0.01);
+  EXPECT_EQ(m->sigma_max(), 40.0);
+  EXPECT_EQ(m->sample_shape(), (std::vector<int64_t>{3, 2}));
+  // x0 with a zero network: D = 0 whatever x (eps would give D = x).
+  EXPECT_EQ(m->denoise(at::ones({2, 3, 2}), 1.0).abs().max().item<double>(), 0.0);
+
+  auto broken = runner().run("TorchScriptModel", R"({"path": ")" + save_with("broken", "{\"format\": 3") +
+                                                     R"(", "sample_shape": "2"})");
+  ASSERT_TRUE(broken.ok) << broken.error;
+  bool warned = false;
+  for (const auto& msg : broken.messages) warned = warned || msg.find("is unreadable") != std::string::npos;
+  EXPECT_TRUE(warned);
+
+  auto none = runner().run("TorchScriptModel", R"({"path": ")" + save_with("none", "") + R"("})");
+  ASSERT_FALSE(none.ok);
+  EXPECT_EQ(none.error_input, "sample_shape");
+  EXPECT_NE(none.error.find("carries no metadata"), std::string::npos) << none.error;
+}
+
 }  // namespace
 }  // namespace sf

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "sigmaflow/diffusion/model_metrics.h"
@@ -94,6 +95,37 @@ TEST(TrainDenoiser, TheSavedTorchScriptReloadsAndGivesTheSameDenoiser) {
   torch::jit::Module plain = torch::jit::load(path);
   at::Tensor out = plain.forward({x, at::full({64}, 0.7)}).toTensor();
   EXPECT_EQ(out.sizes(), x.sizes());
+
+  // With no settings at all: the file's metadata gives them, and says so.
+  auto bare = runner().run("TorchScriptModel", R"({"path": ")" + path + R"("})");
+  ASSERT_TRUE(bare.ok) << bare.error;
+  auto from_metadata = std::dynamic_pointer_cast<const Model>(bare.outputs[0].object());
+  for (double s : {0.002, 0.05, 0.7, 10.0, 80.0})
+    EXPECT_LT((trained->denoise(x, s) - from_metadata->denoise(x, s)).abs().max().item<double>(), 1e-6) << s;
+  EXPECT_EQ(trained->fingerprint(), from_metadata->fingerprint());
+  EXPECT_EQ(from_metadata->sigma_data(), trained->sigma_data());
+  EXPECT_EQ(from_metadata->sample_shape(), std::vector<int64_t>{2});
+  bool said = false;
+  for (const auto& m : bare.messages) said = said || m.find("parametrization edm, time_input sigma") != std::string::npos;
+  EXPECT_TRUE(said);
+  // An explicit setting that contradicts the metadata wins, with a warning naming both values.
+  auto contra = runner().run("TorchScriptModel", R"({"path": ")" + path + R"(", "sigma_data": 0.25})");
+  ASSERT_TRUE(contra.ok) << contra.error;
+  EXPECT_EQ(std::dynamic_pointer_cast<const Model>(contra.outputs[0].object())->sigma_data(), 0.25);
+  bool warned = false;
+  for (const auto& m : contra.messages)
+    warned = warned || (m.find("sigma_data 0.25 differs from") != std::string::npos &&
+                        m.find(": " + sd.str().substr(0, 6)) != std::string::npos);
+  EXPECT_TRUE(warned);
+  // _training.json records the same metadata.
+  std::string json;
+  for (const auto& f : r.files)
+    if (f.find("_training.json") != std::string::npos) json = f;
+  auto j = nlohmann::json::parse(std::ifstream(json));
+  EXPECT_EQ(j["model"]["parametrization"], "edm");
+  EXPECT_EQ(j["model"]["time_input"], "sigma");
+  EXPECT_EQ(j["model"]["sigma_data"].get<double>(), trained->sigma_data());
+  EXPECT_EQ(j["model"]["sample_shape"], nlohmann::json::array({2}));
 }
 
 TEST(TrainDenoiser, ShortRunLowersTheLossAndBeatsTheUntrainedNetwork) {

@@ -47,7 +47,22 @@ struct TorchScriptSettings {
   std::vector<int64_t> sample_shape;
   c10::Device device = c10::Device(c10::kCPU);
   c10::ScalarType dtype = c10::ScalarType::Float;
+  // Which of the settings above the caller chose. The others come from the file's metadata (the
+  // kNetworkMetadataFile TrainDenoiser writes) when it has some, else keep the defaults above. A
+  // chosen setting that differs from the metadata wins, with a warning (TorchScriptModel::notes).
+  struct Given {
+    bool parametrization = true, time_input = true, sigma_data = true, sigma_min = true, sigma_max = true,
+         sample_shape = true;
+  } given;
 };
+
+// The metadata a network trained here carries: a JSON object in the TorchScript archive's extra
+// file of this name (torch.jit's _extra_files; Python reads it with
+// torch.jit.load(path, _extra_files={"sigmaflow.json": ""})) and under "model" in TrainDenoiser's
+// <prefix>_training.json: {"format": "sigmaflow-network-v1", "parametrization", "time_input",
+// "sigma_data", "sigma_min", "sigma_max", "sample_shape"}.
+inline constexpr const char* kNetworkMetadataFile = "sigmaflow.json";
+std::string network_metadata_json(const TorchScriptSettings& settings);
 
 class TorchScriptModel : public Model {
  public:
@@ -66,6 +81,12 @@ class TorchScriptModel : public Model {
   std::vector<double> sigma_table() const override;
   // The time value fed to the network for a VE sigma (exposed for tests).
   double network_time(double sigma) const;
+  // What load() did with the file's metadata: infos (settings taken from it) and warnings (a
+  // chosen setting that differs from it, unreadable metadata).
+  struct Notes {
+    std::vector<std::string> info, warnings;
+  };
+  const Notes& notes() const { return notes_; }
 
  protected:
   at::Tensor denoise_batch(const at::Tensor& x, const NoiseLevels& sigma, const Conditioning& cond) const override;
@@ -74,6 +95,7 @@ class TorchScriptModel : public Model {
   TorchScriptModel(TorchScriptSettings settings, ModelInfo info, std::unique_ptr<torch::jit::Module> module);
   TorchScriptSettings s_;
   std::unique_ptr<torch::jit::Module> module_;
+  Notes notes_;
 };
 
 }  // namespace sf::diffusion
