@@ -337,10 +337,9 @@ NodeDef train_denoiser_node() {
     auto model = save_model(ctx, in, trainer, model_path, data);
     std::vector<double> sig = learned_sigmas(in, *levels);
     std::vector<double> final_knots(sig.begin(), sig.end() - 1);
-    for (const auto& f :
-         write_training_report(base, "TrainDenoiser " + ctx.node_id(), trainer.log(), initial_knots, final_knots,
-                               settings_json(in, *levels, diffusion::parameter_count(*net)),
-                               network_metadata_of(*model)))
+    for (const auto& f : write_training_report(
+             base, "TrainDenoiser " + ctx.node_id(), trainer.log(), initial_knots, final_knots,
+             settings_json(in, *levels, diffusion::parameter_count(*net)), network_metadata_of(*model)))
       ctx.record_output(f);
     auto diag = std::make_shared<ScheduleDiagnostics>();
     diag->method = "TrainDenoiser " + ctx.node_id() + " levels";

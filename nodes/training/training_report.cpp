@@ -8,8 +8,7 @@ namespace sf::nodes {
 
 std::vector<std::string> write_training_report(const std::string& base, const std::string& title,
                                                const diffusion::TrainLog& log, const std::vector<double>& initial_knots,
-                                               const std::vector<double>& final_knots,
-                                               const std::string& settings_json,
+                                               const std::vector<double>& final_knots, const std::string& settings_json,
                                                const std::string& model_metadata_json) {
   std::vector<std::string> written;
   nlohmann::json j;

@@ -218,8 +218,8 @@ TEST(TorchScriptModel, MetadataFillsUnsetSettingsAndBadMetadataIsIgnored) {
   // x0 with a zero network: D = 0 whatever x (eps would give D = x).
   EXPECT_EQ(m->denoise(at::ones({2, 3, 2}), 1.0).abs().max().item<double>(), 0.0);
 
-  auto broken = runner().run("TorchScriptModel", R"({"path": ")" + save_with("broken", "{\"format\": 3") +
-                                                     R"(", "sample_shape": "2"})");
+  auto broken = runner().run("TorchScriptModel",
+                             R"({"path": ")" + save_with("broken", "{\"format\": 3") + R"(", "sample_shape": "2"})");
   ASSERT_TRUE(broken.ok) << broken.error;
   bool warned = false;
   for (const auto& msg : broken.messages) warned = warned || msg.find("is unreadable") != std::string::npos;
