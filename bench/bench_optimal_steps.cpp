@@ -7,6 +7,7 @@
 //       M= (default 512; 256 for heun, dpm_2) K= grid=log|cost share= objective= ratio= exact= rank=
 //       substeps= seed= nmax= batch= (default 4000 in 2-D, 2000 otherwise) eval_seed=
 //       select=on|off (held-out selection, default on: the cell shows the schedule the node returns)
+//       verbose=1 (each selection's summary on stderr)
 #include <ATen/ATen.h>
 
 #include <chrono>
@@ -172,6 +173,9 @@ int quality() {
           const auto& sel = chosen.diagnostics->selection;
           selection_nfe += sel.nfe;
           picked = sel.scores[sel.chosen].label + " @" + std::to_string(sel.held_out);
+          if (arg("verbose", "0") == "1")
+            std::fprintf(stderr, "%s %s N=%lld: %s\n", t.c_str(), s.c_str(), static_cast<long long>(n),
+                         sel.summary.c_str());
         }
         std::map<std::string, Cell> cells;
         for (const auto& st : stock) {

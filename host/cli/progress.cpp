@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 namespace sf::host {
@@ -20,6 +22,8 @@ void ConsoleProgress::event(const std::string& text) {
 void ConsoleProgress::node_started(size_t index, size_t total, const PlannedNode& node) {
   index_ = index;
   total_ = total;
+  node_start_ = std::chrono::steady_clock::now();
+  last_tenth_ = 0;
   if (json_) {
     event(json{{"event", "executing"},
                {"node", node.id},
@@ -34,7 +38,19 @@ void ConsoleProgress::node_started(size_t index, size_t total, const PlannedNode
 }
 
 void ConsoleProgress::node_progress(const PlannedNode& node, int64_t done, int64_t total) {
-  if ((!tty_ && !json_) || total <= 0) return;
+  if (total <= 0) return;
+  if (!tty_ && !json_) {
+    // Plain logs: a line per tenth, once the node has run long enough to be worth one.
+    const int64_t tenth = std::min<int64_t>(10, std::max<int64_t>(0, done) * 10 / total);
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - node_start_).count();
+    if (tenth <= last_tenth_ || tenth >= 10 || elapsed < 5.0) return;
+    last_tenth_ = tenth;
+    const double left = elapsed * static_cast<double>(total - done) / static_cast<double>(std::max<int64_t>(1, done));
+    fmt::print(out_, "{}node {} {} {} % ({}/{}), {:.0f} s so far, about {:.0f} s left\n", line_prefix, node.id,
+               node.entry->contract.class_type, tenth * 10, done, total, elapsed, left);
+    std::fflush(out_);
+    return;
+  }
   auto now = std::chrono::steady_clock::now();
   if (done < total && now - last_draw_ < std::chrono::milliseconds(json_ ? 100 : 50)) return;
   last_draw_ = now;

@@ -1,5 +1,7 @@
 // Run progress for the CLI: on a terminal, one line per node with a live progress bar for long
-// nodes; otherwise one plain line per finished node (stable, grep-able); with --json, one JSON
+// nodes; otherwise one plain line per finished node (stable, grep-able) and, for a node that has
+// run 5 s or more, a line at every tenth of its progress with the estimated time left (a log
+// must not stay silent for minutes); with --json, one JSON
 // object per event and line (executing, progress, executed, message), the events the server
 // streams as ComfyUI websocket messages.
 #pragma once
@@ -30,6 +32,8 @@ class ConsoleProgress : public RunObserver {
   bool tty_, json_;
   size_t index_ = 0, total_ = 0;
   std::chrono::steady_clock::time_point last_draw_{};
+  std::chrono::steady_clock::time_point node_start_{};
+  int64_t last_tenth_ = 0;  // plain logs: the last tenth of progress reported for this node
 };
 
 }  // namespace sf::host

@@ -126,7 +126,7 @@ TEST(OptimalStepsNode, HeldOutSelectionReachesTheDiagnosticsAndTheReport) {
   ASSERT_EQ(sel.scores.size(), 4u);
   EXPECT_EQ(sel.scores[0].label, "optimal_steps");
   EXPECT_EQ(sel.scores[3].label, "extra_sigmas_1");
-  EXPECT_EQ(sel.held_out, 64);  // training_noises 64 bounds the automatic size
+  EXPECT_TRUE(sel.held_out == 256 || sel.held_out == 512) << sel.held_out;  // automatic: 256, 512 in a tie
   // What the node returned is the chosen candidate, rounded to float32 as SIGMAS are.
   auto out = vec(r.outputs[0]);
   ASSERT_EQ(out.size(), 9u);
@@ -151,7 +151,7 @@ TEST(OptimalStepsNode, HeldOutSelectionReachesTheDiagnosticsAndTheReport) {
   auto j = nlohmann::json::parse(std::ifstream(base + ".json"));
   ASSERT_EQ(j["diagnostics"].size(), 1u);
   EXPECT_EQ(j["diagnostics"][0]["held_out_selection"]["candidates"].size(), 4u);
-  EXPECT_EQ(j["diagnostics"][0]["held_out_selection"]["held_out"], 64);
+  EXPECT_EQ(j["diagnostics"][0]["held_out_selection"]["held_out"], sel.held_out);
 
   auto short_extra = runner().run(
       "OptimalStepsScheduler", small(8),

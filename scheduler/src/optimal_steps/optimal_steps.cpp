@@ -368,7 +368,7 @@ Selection run_selection(const Model& model, const OptimalStepsRequest& rq, const
     }
   srq.grid.push_back(plan.grid.back());
   srq.held_out = rq.held_out_noises;
-  srq.max_held_out = std::min<int64_t>(512, rq.training_noises);
+  srq.max_held_out = 512;  // also past the training noises: ties between schedules are common
   srq.seed = rq.seed;
   srq.substeps = rq.substeps;
   srq.interrupt = rq.interrupt;
@@ -386,7 +386,11 @@ Selection run_selection(const Model& model, const OptimalStepsRequest& rq, const
         loaded->isfinite().all().item<bool>()) {
       srq.reference = loaded->to(model.device());
     } else {
-      if (loaded.ok() && rq.warn) rq.warn("ignoring cache entry " + ref_file + " (not the expected reference); recomputing");
+      if (loaded.ok() && rq.warn)
+        rq.warn("ignoring cache entry " + ref_file + " (not the expected reference); recomputing");
+      if (rq.info)
+        rq.info("optimal_steps held-out selection: integrating the reference for " + std::to_string(count) +
+                " held-out noises (once per plan)");
       srq.reference = held_out_reference(model, srq, count, reference_nfe);
       Status st = diffusion::save_npy(ref_file, srq.reference.cpu());
       if (!st.ok() && rq.warn) rq.warn("cannot write the optimal-steps cache (" + st.message() + "); continuing");

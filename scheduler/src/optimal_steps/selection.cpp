@@ -53,9 +53,8 @@ at::Tensor integrate_outputs(const Model& model, const SelectionRequest& rq, con
   std::vector<at::Tensor> parts;
   for (int64_t first = 0; first < rows; first += block) {
     // Only the reference's end is kept; the path is dropped with the block.
-    Reference ref =
-        integrate_reference(denoise, rq.grid, noise.narrow(0, first, std::min(block, rows - first)), rq.substeps,
-                            rq.interrupt);
+    Reference ref = integrate_reference(denoise, rq.grid, noise.narrow(0, first, std::min(block, rows - first)),
+                                        rq.substeps, rq.interrupt);
     nfe += ref.nfe;
     parts.push_back(ref.final);
   }
@@ -234,8 +233,8 @@ Selection select_on_held_out(const Model& model, const Sampler& sampler,
   const int64_t first = automatic ? std::min(kFirstAutomaticSize, most) : most;
   const at::Tensor noise = held_out_noises(model, rq, most);
   const int64_t dims = noise.numel() / most;
-  at::Tensor directions =
-      diffusion::seeded_normal(derived_seed("projections", rq.seed), {dims, rq.projections}, model.device(), at::kDouble);
+  at::Tensor directions = diffusion::seeded_normal(derived_seed("projections", rq.seed), {dims, rq.projections},
+                                                   model.device(), at::kDouble);
   directions = directions / directions.norm(2, 0, true);
   int64_t nfe = 0;
   at::Tensor reference = rq.reference;

@@ -10,8 +10,7 @@
 //     the difference excluding 0, is not eligible (it moves mass between modes, whatever its
 //     trajectory error).
 //  2. Trajectory: among the eligible, the lowest RMS distance from the reference.
-// With an automatic held-out size, the set starts at 256 noises and doubles (up to 512, and never
-// beyond the training noises) while the runner-up's paired ratio interval still contains 1. The
+// With an automatic held-out size, the set starts at 256 noises and doubles (up to 512) while the runner-up's paired ratio interval still contains 1. The
 // reference outputs of the held-out noises depend on the model, grid and seed only: computed once
 // (held_out_reference) they serve every step count.
 //
