@@ -43,7 +43,7 @@ void ConsoleProgress::node_progress(const PlannedNode& node, int64_t done, int64
     // Plain logs: a line per tenth, once the node has run long enough to be worth one.
     const int64_t tenth = std::min<int64_t>(10, std::max<int64_t>(0, done) * 10 / total);
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - node_start_).count();
-    if (tenth <= last_tenth_ || tenth >= 10 || elapsed < 5.0) return;
+    if (tenth <= last_tenth_ || tenth >= 10 || elapsed < quiet_seconds) return;
     last_tenth_ = tenth;
     const double left = elapsed * static_cast<double>(total - done) / static_cast<double>(std::max<int64_t>(1, done));
     fmt::print(out_, "{}node {} {} {} % ({}/{}), {:.0f} s so far, about {:.0f} s left\n", line_prefix, node.id,

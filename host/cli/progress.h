@@ -24,6 +24,8 @@ class ConsoleProgress : public RunObserver {
   void message(const PlannedNode& node, bool warning, const std::string& text) override;
   // Put before every line (e.g. "[rank 1] " for the other ranks of a torchrun launch).
   std::string line_prefix;
+  // Plain logs: a node reports its tenths only after running this long (short nodes stay quiet).
+  double quiet_seconds = 5.0;
 
  private:
   std::string prefix(const PlannedNode& node) const;
