@@ -95,6 +95,13 @@ Status check_outputs(const PlannedNode& node, const Outputs& outs) {
   return Status::Ok();
 }
 
+// LibTorch's errors (c10::Error) carry a C++ backtrace after the message: a user reads the
+// message only.
+std::string without_backtrace(const std::string& message) {
+  const size_t at = message.find("\nException raised from ");
+  return at == std::string::npos ? message : message.substr(0, at);
+}
+
 Status failure(const PlannedNode& node, const Status& err) {
   std::string msg = describe_node(node);
   if (!err.input().empty()) {
@@ -105,7 +112,7 @@ Status failure(const PlannedNode& node, const Status& err) {
     else if (!err.value().empty())
       msg += " = " + shorten_json(err.value());
   }
-  msg += ": " + err.message();
+  msg += ": " + without_backtrace(err.message());
   return Status(err.code() == Code::kCancelled ? Code::kCancelled : Code::kFailedPrecondition, msg)
       .about(err.input(), err.value());
 }

@@ -73,6 +73,10 @@ NodeDef fit_gaussian_mixture_node() {
     if (data.dim() < 2 || data.size(0) < o.components)
       throw InputError("dataset", c10::str(data.sizes()),
                        "need at least as many samples as components (" + std::to_string(o.components) + ")");
+    if (data.numel() == 0)
+      throw InputError("dataset", c10::str(data.sizes()), "the samples have no values (a zero-sized dimension)");
+    if (!data.isfinite().all().item<bool>())
+      throw InputError("dataset", c10::str(data.sizes()), "the samples contain NaN or Inf");
     double smin = in.get_float("sigma_min"), smax = in.get_float("sigma_max");
     if (!(smin < smax)) throw InputError("sigma_min", std::to_string(smin), "sigma_min must be < sigma_max");
     c10::Device device = model_device(ctx, in);

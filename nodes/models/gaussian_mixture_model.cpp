@@ -33,6 +33,7 @@ std::vector<std::vector<double>> matrix_of(const Literal& l, const std::string& 
     rows.push_back(std::move(r));
   }
   if (rows.empty()) throw InputError(input, l.to_json(), "the list is empty");
+  if (rows[0].empty()) throw InputError(input, l.to_json(), "a component has no values (an empty row)");
   for (const auto& r : rows)
     if (r.size() != rows[0].size())
       throw InputError(

@@ -330,6 +330,10 @@ NodeDef train_denoiser_node() {
         throw InputError("resume_from", "\"" + from + "\"", e.what());
       }
       ctx.info("resumed from step " + std::to_string(trainer.step()));
+      if (trainer.step() >= in.get_int("steps"))
+        ctx.warn("the checkpoint is at step " + std::to_string(trainer.step()) + ", at or past steps (" +
+                 std::to_string(in.get_int("steps")) +
+                 "): nothing is left to train; the network saved is the checkpoint's (raise steps to train on)");
     }
     ctx.info("training " + in.get_string("architecture") + " (" + std::to_string(diffusion::parameter_count(*net)) +
              " parameters) on " + std::to_string(data.size(0)) + " samples, levels " + levels->describe());

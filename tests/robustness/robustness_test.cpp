@@ -422,6 +422,12 @@ TEST(Robustness, TrainingInterruptedByCtrlCWritesACheckpointThatResumes) {
   EXPECT_EQ(q.rc, 0) << q.out.substr(0, 2000);
   EXPECT_NE(q.out.find("resumed from step " + std::to_string(stopped)), std::string::npos) << q.out.substr(0, 2000);
   EXPECT_TRUE(fs::exists(out / "net_00002_.pt"));
+  // Resuming with steps at or below the checkpoint's step trains nothing, and says so.
+  std::string g3 =
+      write("train_resume_past.json", make(std::to_string(stopped), ", \"resume_from\": \"" + ckpt.string() + "\""));
+  auto past = run({"run", g3, "--out", out.string()});
+  EXPECT_EQ(past.rc, 0) << past.out.substr(0, 2000);
+  EXPECT_NE(past.out.find("nothing is left to train"), std::string::npos) << past.out.substr(0, 2000);
 }
 
 // 7 (TorchScript). Files found by fuzz_torchscript: one makes LibTorch's deserializer ask for
@@ -638,6 +644,26 @@ TEST(Robustness, V3Float16LatentsRoundTrip) {
   ASSERT_GE(back.size(), 8u);
   EXPECT_NE(back.find("'descr': '<f2'"), std::string::npos) << back.substr(0, 128);
   EXPECT_EQ(back.substr(back.size() - 8), npy.substr(npy.size() - 8));
+}
+
+// v3 5. Values that reached LibTorch raw (with its C++ backtrace): components with no values, and
+// data of [N, 0] into FitGaussianMixture.
+TEST(Robustness, V3EmptyComponentsAndZeroWidthDataAreClearErrors) {
+  const std::string empty_means = write("v3means.json", R"({"m": {"class_type": "GaussianMixtureModel", "inputs": {
+      "preset": "custom", "means": {"__value__": [[]]}, "stds": {"__value__": [[1.0]]}, "weights": {"__value__": [1.0]}}},
+      "s": {"class_type": "SampleData", "inputs": {"model": ["m", 0], "n": 10}},
+      "o": {"class_type": "SaveLatent", "inputs": {"samples": ["s", 0], "filename_prefix": "x"}}})");
+  expect_clear_error(run({"run", empty_means, "--out", (scratch() / "o_v3m").string()}), 4,
+                     {"input 'means'", "a component has no values"});
+  std::string h = "{'descr': '<f4', 'fortran_order': False, 'shape': (5, 0), }";
+  h += std::string((64 - (10 + h.size() + 1) % 64) % 64, ' ') + "\n";
+  const std::string npy = write("n0.npy", std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(h.size()) + '\0' + h);
+  const std::string fit =
+      write("v3fit.json", R"({"d": {"class_type": "LoadLatent", "inputs": {"path": ")" + npy + R"("}},
+      "f": {"class_type": "FitGaussianMixture", "inputs": {"dataset": ["d", 0], "components": 1}},
+      "s": {"class_type": "SampleData", "inputs": {"model": ["f", 0], "n": 10}},
+      "o": {"class_type": "SaveLatent", "inputs": {"samples": ["s", 0], "filename_prefix": "x"}}})");
+  expect_clear_error(run({"run", fit, "--out", (scratch() / "o_v3f").string()}), 4, {"input 'dataset'", "no values"});
 }
 
 }  // namespace
