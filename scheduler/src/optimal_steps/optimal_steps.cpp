@@ -178,6 +178,29 @@ void check_request(const Model& model, const OptimalStepsRequest& rq, int64_t n_
   if (!st.ok()) throw InputError("training_noises", std::to_string(rq.training_noises), st.message(), st.code());
 }
 
+// The DP batches every live state of a layer into one call: for an image network that is
+// thousands of images whose activations alone took gigabytes (Fashion-MNIST UNet, 64 noises:
+// 3.2 GB). Calls are cut into batches of at most kModelBatchElements input values; the results
+// are the same (the model evaluates rows independently).
+constexpr int64_t kModelBatchElements = int64_t{1} << 18;
+
+Denoiser batched_denoiser(const Model& model) {
+  return [&model](const at::Tensor& x, const NoiseLevels& s) {
+    const int64_t rows = x.size(0), per_row = x.numel() / std::max<int64_t>(1, x.size(0));
+    const int64_t chunk = std::max<int64_t>(1, kModelBatchElements / std::max<int64_t>(1, per_row));
+    if (rows <= chunk) return model.denoise(x.to(model.dtype()), s).to(at::kDouble);
+    std::vector<at::Tensor> parts;
+    for (int64_t first = 0; first < rows; first += chunk) {
+      const int64_t n = std::min(chunk, rows - first);
+      NoiseLevels levels =
+          s.uniform() ? NoiseLevels(s.value())
+                      : NoiseLevels(std::vector<double>(s.per_row().begin() + first, s.per_row().begin() + first + n));
+      parts.push_back(model.denoise(x.narrow(0, first, n).to(model.dtype()), levels).to(at::kDouble));
+    }
+    return at::cat(parts, 0);
+  };
+}
+
 std::vector<double> plan_grid(const Model& model, const OptimalStepsRequest& rq, int64_t& nfe) {
   if (rq.grid == "log") return log_uniform_grid(model.sigma_min(), model.sigma_max(), rq.grid_size);
   so::ScoreOptimalRequest so;
@@ -203,9 +226,7 @@ OptimalStepsPlan compute_plan(const Model& model, const OptimalStepsRequest& rq,
   const ParticleShare share = share_particles(rq.group, rq.training_noises, ranking);
   if (share.group)  // this rank's rows: the ranking particles' copies, then its own blocks
     noise = at::cat({noise.narrow(0, 0, share.shadow), noise.narrow(0, share.first, share.count)}, 0);
-  Denoiser denoise = [&model](const at::Tensor& x, const NoiseLevels& s) {
-    return model.denoise(x.to(model.dtype()), s).to(at::kDouble);
-  };
+  Denoiser denoise = batched_denoiser(model);
   const int64_t total = rq.grid_size + n_max;
   auto ref_progress = [&](int64_t d, int64_t) {
     if (rq.progress) rq.progress(d, total);
@@ -231,8 +252,9 @@ OptimalStepsPlan compute_plan(const Model& model, const OptimalStepsRequest& rq,
   return plan;
 }
 
+// `nfe` gains the model evaluations the candidate cost (score_optimal's estimate when not cached).
 std::vector<double> stock_candidate(const Model& model, const OptimalStepsRequest& rq, const std::string& name,
-                                    int64_t total) {
+                                    int64_t total, int64_t& nfe) {
   const double smin = model.sigma_min(), smax = model.sigma_max();
   if (name == "karras") return schedules::karras(total, smin, smax);
   if (name == "exponential") return schedules::exponential(total, smin, smax);
@@ -247,7 +269,9 @@ std::vector<double> stock_candidate(const Model& model, const OptimalStepsReques
   so.measure_steps = false;
   so.info = rq.info;
   so.warn = rq.warn;
-  return so::score_optimal_schedule(model, so).sigmas;
+  so::ScoreOptimalResult r = so::score_optimal_schedule(model, so);
+  if (r.diagnostics) nfe += r.diagnostics->nfe;
+  return r.sigmas;
 }
 
 std::string selection_key(const OptimalStepsRequest& rq, const std::string& plan,
@@ -335,7 +359,9 @@ Selection run_selection(const Model& model, const OptimalStepsRequest& rq, const
                         const std::string& plan_cache_key, std::vector<double> dp_schedule, int64_t total,
                         bool& from_cache) {
   std::vector<CandidateSchedule> candidates{{"optimal_steps", std::move(dp_schedule)}};
-  for (const auto& name : rq.stock_candidates) candidates.push_back({name, stock_candidate(model, rq, name, total)});
+  int64_t candidate_nfe = 0;
+  for (const auto& name : rq.stock_candidates)
+    candidates.push_back({name, stock_candidate(model, rq, name, total, candidate_nfe)});
   for (const auto& extra : rq.extra_candidates) candidates.push_back(extra);
   std::unique_ptr<Sampler> table;
   const Sampler* sampler = rq.sampler_object;
@@ -397,7 +423,7 @@ Selection run_selection(const Model& model, const OptimalStepsRequest& rq, const
     }
   }
   Selection s = select_on_held_out(model, *sampler, candidates, srq);
-  s.nfe += reference_nfe;
+  s.nfe += reference_nfe + candidate_nfe;
   if (!file.empty()) {
     Status st = store_selection(file, key, s);
     if (!st.ok() && rq.warn) rq.warn("cannot write the optimal-steps cache (" + st.message() + "); continuing");

@@ -63,7 +63,7 @@ struct Selection {
   int64_t resamples = 0;  // bootstrap resamples behind every interval
   std::vector<CandidateScore> scores;
   std::string summary;  // one sentence: what was chosen and why
-  int64_t nfe = 0;      // model evaluations spent (reference and sampler runs)
+  int64_t nfe = 0;      // model evaluations spent (reference, sampler runs, candidates not cached)
 };
 
 struct SelectionRequest {
