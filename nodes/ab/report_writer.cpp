@@ -176,8 +176,10 @@ std::string selection_markdown(const Report& r) {
   for (const auto& d : r.diagnostics) {
     const oss::Selection* s = held_out_selection(*d);
     if (!s) continue;
-    md += "\n## Held-out selection: " + d->method + "\n\n" + s->summary + ".\n\n" + "Measured with the sampler on " +
-          std::to_string(s->held_out) +
+    const auto* o = dynamic_cast<const oss::OptimalStepsDiagnostics*>(d.get());
+    md += "\n## Held-out selection: " + d->method + "\n\n" +
+          (o && !o->settings_note.empty() ? "Settings: " + o->settings_note + ".\n\n" : std::string()) + s->summary +
+          ".\n\n" + "Measured with the sampler on " + std::to_string(s->held_out) +
           " noises the optimiser never trained on; intervals are 95 % paired bootstrap intervals over those noises (" +
           std::to_string(s->resamples) + " resamples). Ratio: this RMS / the chosen one's (above 1: worse).\n\n" +
           "| candidate | RMS vs reference | ratio to chosen | sliced W2 vs reference | eligible "

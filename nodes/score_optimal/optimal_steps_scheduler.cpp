@@ -52,6 +52,7 @@ OptimalStepsRequest request_from_inputs(Context& ctx, const Inputs& in) {
   rq.grid_size = in.get_int("grid_size");
   rq.grid = in.get_string("grid");
   rq.training_noises = in.get_int("training_noises");
+  rq.time_budget_s = in.get_float("time_budget");
   rq.ratio_bound = in.get_float("ratio_bound");
   rq.exact_candidates = in.get_int("exact_candidates");
   rq.objective = in.get_string("objective");
@@ -94,11 +95,17 @@ NodeDef optimal_steps_scheduler_node() {
       Tooltip(Port("sampler", "SAMPLER"), "the exact sampler and options the schedule is optimised for"),
       Int("steps", 20, 1, 4096),
       Float("denoise", 1.0, 0.0, 1.0),
-      Tooltip(Int("max_steps", 0, 0, 4097), "largest step count one run serves; 0 = max(40, steps)"),
-      Tooltip(Int("grid_size", 128, 1, 4096), "intervals of the candidate grid (log-uniform or cost-placed)"),
+      Tooltip(Int("max_steps", 0, 0, 4097),
+              "largest step count one run serves; 0 = max(40, steps) (max(20, steps) above 256 dimensions)"),
+      Tooltip(Int("grid_size", 0, 0, 4096),
+              "intervals of the candidate grid (log-uniform or cost-placed); 0 = automatic: 128 up to 256 "
+              "dimensions, else from the measured evaluation cost and time_budget"),
       Tooltip(Combo("grid", {"log", "cost"}), "cost: half the points at equal corrector-cost length"),
-      Tooltip(Int("training_noises", 512, 1, 1 << 20),
-              "particles the DP is trained on (heun, dpm_2: 256 keeps them within 30x the score-optimal cost)"),
+      Tooltip(Int("training_noises", 0, 0, 1 << 20),
+              "particles the DP is trained on; 0 = automatic: 512 (heun, dpm_2: 256) up to 256 dimensions, else "
+              "from the measured evaluation cost and time_budget"),
+      Tooltip(Float("time_budget", 240.0, 1.0, 86400.0, 10.0),
+              "seconds the automatic settings aim at above 256 dimensions (reference, DP, held-out reference)"),
       Tooltip(Float("ratio_bound", 2.0, 0.0, 1000.0, 0.1),
               "multistep samplers: a step is at most this many times the previous one in log sigma (0 = any)"),
       Tooltip(Int("exact_candidates", 4, 0, 4096),
@@ -133,15 +140,17 @@ NodeDef optimal_steps_scheduler_node() {
 std::vector<ScheduleDef> optimal_steps_schedules() {
   ScheduleDef def = make_schedule(
       "optimal_steps",
-      "optimised for the sampler it runs with (OptimalStepsScheduler's defaults; 256 training noises for heun and "
-      "dpm_2); euler where the caller does not say (BasicScheduler)",
+      "optimised for the sampler it runs with (OptimalStepsScheduler's defaults: automatic settings, held-out "
+      "selection); euler where the caller does not say (BasicScheduler)",
       [](const Model& m, int64_t steps, const ScheduleHints& hints) {
         OptimalStepsRequest rq;
         if (hints.sampler) std::tie(rq.sampler, rq.settings) = sampler_identity(*hints.sampler);
         rq.sampler_object = hints.sampler;
-        // Two-evaluation samplers train on fewer noises, which keeps them within 30x the cost of
-        // the score-optimal estimate (docs/optimal-steps.md).
-        if (step_rule(rq.sampler, rq.settings).two_evaluations()) rq.training_noises = 256;
+        // Automatic settings: the measured defaults up to 256 dimensions (two-evaluation samplers
+        // train on 256 noises, which keeps them within 30x the cost of the score-optimal estimate),
+        // chosen from the evaluation cost above (docs/optimal-steps.md).
+        rq.training_noises = 0;
+        rq.grid_size = 0;
         rq.steps = steps;
         rq.cache_dir = user_cache_dir();
         rq.progress = hints.progress;

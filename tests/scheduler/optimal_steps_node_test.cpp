@@ -190,10 +190,14 @@ TEST(OptimalStepsNode, BadInputsAreClearErrors) {
                            {{"model", model()}, {"sampler", sampler("euler")}});
   ASSERT_FALSE(nmax.ok);
   EXPECT_EQ(nmax.error_input, "max_steps");
-  auto m0 = runner().run("OptimalStepsScheduler", small(5, R"(, "training_noises": 0)"),
+  auto m0 = runner().run("OptimalStepsScheduler", small(5, R"(, "training_noises": -1)"),
                          {{"model", model()}, {"sampler", sampler("euler")}});
   ASSERT_FALSE(m0.ok);
   EXPECT_EQ(m0.error_input, "training_noises");
+  auto budget = runner().run("OptimalStepsScheduler", small(5, R"(, "time_budget": 0)"),
+                             {{"model", model()}, {"sampler", sampler("euler")}});
+  ASSERT_FALSE(budget.ok);
+  EXPECT_EQ(budget.error_input, "time_budget");
   // A model whose denoiser returns NaN below sigma 0.1: the error names the sigma and the model.
   class NanModel : public Model {
    public:

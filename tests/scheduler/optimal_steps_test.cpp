@@ -301,7 +301,7 @@ TEST(OptimalStepsPlan, BadInputsNameTheField) {
   rq.max_steps = 10;
   rq.steps = 10;
   auto bad = rq;
-  bad.training_noises = 0;  // M = 0
+  bad.training_noises = -1;  // M < 0 (0 is automatic)
   expect_input(bad, "training_noises");
   bad = rq;
   bad.steps = 20;  // K < N
@@ -379,6 +379,66 @@ TEST(OptimalStepsPlan, CacheServesTheSamePlanAndIgnoresCorruption) {
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_NE(warnings[0].find("corrupted"), std::string::npos);
   fs::remove_all(dir);
+}
+
+// Automatic settings: the measured defaults up to 256 dimensions; above, K and M shrink to fit the
+// time budget (the floor: K = 32, M = 16), the held-out set follows M, and the choice is cached.
+TEST(OptimalStepsPlan, AutomaticSettingsFollowDimensionAndBudget) {
+  namespace fs = std::filesystem;
+  std::string note;
+  OptimalStepsRequest rq;
+  rq.grid_size = 0;
+  rq.training_noises = 0;
+  rq.steps = 10;
+  auto small = resolve_automatic_settings(*ring8(), rq, note);
+  EXPECT_EQ(small.grid_size, 128);
+  EXPECT_EQ(small.training_noises, 512);
+  EXPECT_EQ(small.max_steps, 0);  // max(40, steps) as before
+  EXPECT_TRUE(note.empty());
+  rq.sampler = "heun";
+  EXPECT_EQ(resolve_automatic_settings(*ring8(), rq, note).training_noises, 256);
+  rq.sampler = "euler";
+
+  diffusion::MixtureParams p;
+  p.means = at::zeros({2, 784}, at::kDouble);
+  p.means[1].fill_(1.0);
+  p.variances = at::full({2, 784}, 0.01, at::kDouble);
+  p.weights = at::full({2}, 0.5, at::kDouble);
+  p.sample_shape = {784};
+  p.name = "custom";
+  diffusion::GaussianMixture big(p, 0.002, 80.0, c10::Device(c10::kCPU), at::kDouble);
+  rq.time_budget_s = 1e-6;  // nothing fits: the floor
+  auto tight = resolve_automatic_settings(big, rq, note);
+  EXPECT_EQ(tight.grid_size, 32);
+  EXPECT_EQ(tight.training_noises, 16);
+  EXPECT_EQ(tight.max_steps, 20);
+  EXPECT_EQ(tight.max_held_out, 64);
+  EXPECT_NE(note.find("automatic settings for 784 dimensions"), std::string::npos) << note;
+  rq.time_budget_s = 1e9;  // everything fits: the low-dimensional defaults
+  auto roomy = resolve_automatic_settings(big, rq, note);
+  EXPECT_EQ(roomy.grid_size, 128);
+  EXPECT_EQ(roomy.training_noises, 512);
+  EXPECT_EQ(roomy.max_held_out, 512);
+  // Given values are kept; a cached choice is reused without measuring again.
+  rq.grid_size = 40;
+  EXPECT_EQ(resolve_automatic_settings(big, rq, note).grid_size, 40);
+  const std::string dir = (fs::temp_directory_path() / "sigmaflow-oss-auto-test").string();
+  fs::remove_all(dir);
+  rq.cache_dir = dir;
+  rq.time_budget_s = 5.0;
+  auto first = resolve_automatic_settings(big, rq, note);
+  auto second = resolve_automatic_settings(big, rq, note);
+  EXPECT_EQ(first.training_noises, second.training_noises);
+  EXPECT_NE(note.find("measured earlier"), std::string::npos) << note;
+  fs::remove_all(dir);
+  rq.time_budget_s = -1;
+  rq.cache_dir.clear();
+  try {
+    resolve_automatic_settings(big, rq, note);
+    ADD_FAILURE();
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.input(), "time_budget");
+  }
 }
 
 }  // namespace

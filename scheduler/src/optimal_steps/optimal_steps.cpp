@@ -394,7 +394,7 @@ Selection run_selection(const Model& model, const OptimalStepsRequest& rq, const
     }
   srq.grid.push_back(plan.grid.back());
   srq.held_out = rq.held_out_noises;
-  srq.max_held_out = 512;  // also past the training noises: ties between schedules are common
+  srq.max_held_out = rq.max_held_out;  // also past the training noises: ties between schedules are common
   srq.seed = rq.seed;
   srq.substeps = rq.substeps;
   srq.interrupt = rq.interrupt;
@@ -431,11 +431,109 @@ Selection run_selection(const Model& model, const OptimalStepsRequest& rq, const
   return s;
 }
 
+// Seconds per model evaluation of one sample: the best of three timed calls on a batch of 32 at
+// the middle of the range (after one untimed call).
+double seconds_per_evaluation(const Model& model) {
+  const int64_t batch = 32;
+  at::Tensor x =
+      diffusion::seeded_normal(7, diffusion::batch_shape(batch, model.sample_shape()), model.device(), model.dtype()) *
+      std::sqrt(model.sigma_min() * model.sigma_max());
+  const double sigma = std::sqrt(model.sigma_min() * model.sigma_max());
+  model.denoise(x, sigma);
+  double best = 1e300;
+  for (int i = 0; i < 3; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    at::Tensor d = model.denoise(x, sigma);
+    (void)d.sum().item<double>();  // wait for the device
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return best / batch;
+}
+
+// Evaluations of one plan with these settings: reference (K x substeps x 2 per noise), the DP
+// (about K live states per layer and N_max layers; two-evaluation samplers about 5x that), and
+// the held-out reference (2 M noises at most).
+double planned_evaluations(int64_t M, int64_t K, int64_t n_max, int64_t substeps, bool two_evaluations) {
+  const double per_noise = 2.0 * static_cast<double>(substeps * K) +
+                           (two_evaluations ? 5.0 : 1.0) * static_cast<double>(K) * static_cast<double>(n_max);
+  return static_cast<double>(M) * per_noise + 2.0 * static_cast<double>(M) * 2.0 * static_cast<double>(substeps * K);
+}
+
 }  // namespace
 
 OptimalStepsDiagnostics::~OptimalStepsDiagnostics() = default;
 
-OptimalStepsPlan optimal_steps_plan(const Model& model, const OptimalStepsRequest& rq) {
+OptimalStepsRequest resolve_automatic_settings(const Model& model, OptimalStepsRequest rq, std::string& note) {
+  note.clear();
+  if (rq.grid_size != 0 && rq.training_noises != 0) return rq;
+  const bool two = step_rule(rq.sampler, rq.settings).two_evaluations();
+  const int64_t dims = sample_dim(model);
+  const int64_t total = std::max<int64_t>(1, rq.steps);
+  if (dims <= 256) {
+    if (rq.grid_size == 0) rq.grid_size = 128;
+    if (rq.training_noises == 0) rq.training_noises = two ? 256 : 512;
+    return rq;
+  }
+  if (rq.max_steps == 0) rq.max_steps = std::max<int64_t>(20, total);
+  if (!(rq.time_budget_s > 0))
+    throw InputError("time_budget", num(rq.time_budget_s), "time_budget must be > 0 seconds");
+  // The choice is cached: a second run must not re-measure and pick other settings.
+  const std::string key = "oss-auto-v1|model=" + model.fingerprint() + "|sampler=" + rq.sampler +
+                          "|N=" + std::to_string(rq.max_steps) + "|K=" + std::to_string(rq.grid_size) +
+                          "|M=" + std::to_string(rq.training_noises) + "|budget=" + num(rq.time_budget_s) +
+                          "|substeps=" + std::to_string(rq.substeps);
+  const std::string file = rq.cache_dir.empty() ? std::string() : plan_file(rq.cache_dir, key);
+  int64_t K = rq.grid_size, M = rq.training_noises;
+  double per_eval = 0;
+  bool cached = false;
+  if (!file.empty()) {
+    auto text = read_file_bounded(file, kMaxTextFileBytes);
+    auto j = text.ok() ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
+    if (j.is_object() && j.value("key", std::string()) == key && j["K"].is_number_integer() &&
+        j["M"].is_number_integer() && j["seconds_per_evaluation"].is_number()) {
+      K = j["K"].get<int64_t>();
+      M = j["M"].get<int64_t>();
+      per_eval = j["seconds_per_evaluation"].get<double>();
+      cached = K >= 1 && M >= 1 && per_eval > 0;
+    }
+  }
+  if (!cached) {
+    per_eval = seconds_per_evaluation(model);
+    const double affordable = rq.time_budget_s / std::max(per_eval, 1e-12);
+    const int64_t k_floor = std::max<int64_t>(rq.max_steps - 1, 1);
+    for (int64_t k : {int64_t{128}, int64_t{96}, int64_t{64}, int64_t{48}, int64_t{32}}) {
+      const int64_t kk = rq.grid_size ? rq.grid_size : std::max(k, k_floor);
+      int64_t m = rq.training_noises;
+      if (m == 0) {
+        m = 512;
+        while (m > 16 && planned_evaluations(m, kk, rq.max_steps, rq.substeps, two) > affordable) m /= 2;
+      }
+      K = kk;
+      M = m;
+      if (m >= 64 || rq.grid_size || rq.training_noises) break;  // enough noises at this grid
+    }
+    if (!file.empty()) {
+      nlohmann::json j{{"key", key}, {"K", K}, {"M", M}, {"seconds_per_evaluation", per_eval}};
+      Status st = write_file_atomic(file, j.dump());
+      if (!st.ok() && rq.warn) rq.warn("cannot write the optimal-steps cache (" + st.message() + "); continuing");
+    }
+  }
+  rq.grid_size = K;
+  rq.training_noises = M;
+  rq.max_held_out = std::min<int64_t>(rq.max_held_out, std::max<int64_t>(64, 2 * M));
+  const double estimate = per_eval * planned_evaluations(M, K, rq.max_steps, rq.substeps, two);
+  note = "automatic settings for " + std::to_string(dims) + " dimensions: " + number_text(per_eval * 1e3, 3) +
+         " ms per evaluation" + (cached ? " (measured earlier)" : "") + ", so K = " + std::to_string(K) +
+         ", M = " + std::to_string(M) + ", N_max = " + std::to_string(rq.max_steps) + ", held-out at most " +
+         std::to_string(rq.max_held_out) + ": about " + number_text(estimate, 3) + " s for a budget of " +
+         num(rq.time_budget_s) + " s";
+  return rq;
+}
+
+OptimalStepsPlan optimal_steps_plan(const Model& model, const OptimalStepsRequest& request) {
+  std::string note;
+  const OptimalStepsRequest rq = resolve_automatic_settings(model, request, note);
+  if (!note.empty() && rq.info) rq.info(note);
   const int64_t total = std::max<int64_t>(1, rq.steps);
   const int64_t n_max = rq.max_steps > 0 ? rq.max_steps : std::max<int64_t>(40, total);
   step_rule(rq.sampler, rq.settings);  // refuse unsupported samplers before any other check
@@ -465,6 +563,9 @@ OptimalStepsResult optimal_steps_schedule(const Model& model, const OptimalSteps
   if (total == 0) return result;
   OptimalStepsRequest full = rq;
   full.steps = total;
+  std::string note;
+  full = resolve_automatic_settings(model, full, note);
+  if (!note.empty() && rq.info) rq.info(note);
   OptimalStepsPlan plan = optimal_steps_plan(model, full);
   std::vector<double> schedule = plan.schedules[static_cast<size_t>(total - 1)];
   if (schedule.empty())
@@ -489,8 +590,9 @@ OptimalStepsResult optimal_steps_schedule(const Model& model, const OptimalSteps
   // The denoise rule: keep the last steps + 1 values of the total-step SIGMAS.
   if (static_cast<int64_t>(schedule.size()) > rq.steps + 1)
     schedule.erase(schedule.begin(), schedule.end() - (rq.steps + 1));
-  diag->method = "optimal_steps " + rq.sampler + " grid=" + rq.grid + " K=" + std::to_string(rq.grid_size) +
-                 " M=" + std::to_string(rq.training_noises);
+  diag->method = "optimal_steps " + rq.sampler + " grid=" + rq.grid + " K=" + std::to_string(full.grid_size) +
+                 " M=" + std::to_string(full.training_noises);
+  diag->settings_note = note;
   if (diag->selected)
     diag->method += " held_out=" + std::to_string(diag->selection.held_out) +
                     " chosen=" + diag->selection.scores[diag->selection.chosen].label;

@@ -23,11 +23,15 @@ struct OptimalStepsRequest {
   double denoise = 1.0;
   std::string sampler = "euler";
   SamplerSettings settings;
-  int64_t max_steps = 0;                  // N_max; 0: max(40, the total step count)
+  int64_t max_steps = 0;  // N_max; 0: max(40, the total step count)
+  // 0 (grid_size, training_noises): automatic (resolve_automatic_settings): 128 and 512 (256 for
+  // two-evaluation samplers) up to 256 dimensions; above, chosen from the measured evaluation cost
+  // to fit time_budget_s.
   int64_t grid_size = 128;                // K intervals of candidate sigmas
   std::string grid = "log";               // "log" (log-uniform) or "cost" (equal corrector length + log share)
   double log_share = 0.5;                 // grid "cost": the log-uniform share of the points
   int64_t training_noises = 512;          // M
+  double time_budget_s = 240;             // automatic settings above 256 dimensions: the target time
   int64_t substeps = 4;                   // Heun sub-steps per grid interval of the reference
   double ratio_bound = 2.0;               // multistep samplers (0: none)
   int64_t exact_candidates = 4;           // two-evaluation samplers (0: all)
@@ -42,7 +46,8 @@ struct OptimalStepsRequest {
   // Held-out selection (selection.h): the DP's schedule competes with the stock candidates and
   // the extra ones on noises it never trained on; the best is returned. Off: the DP's schedule.
   bool select = true;
-  int64_t held_out_noises = -1;  // -1: automatic (256, doubled up to 512)
+  int64_t held_out_noises = -1;  // -1: automatic (256, doubled up to max_held_out)
+  int64_t max_held_out = 512;
   // Named stock candidates: karras, exponential, align_your_steps (AYS-like), kl_optimal,
   // score_optimal (the paper's default schedule; its estimate is cached like any other).
   std::vector<std::string> stock_candidates{"karras", "exponential", "align_your_steps", "score_optimal"};
@@ -65,6 +70,15 @@ struct OptimalStepsPlan {
   bool from_cache = false;
 };
 
+// The request with automatic settings (0 for grid_size or training_noises) made concrete, and a
+// sentence saying what was chosen and why (empty when nothing was automatic). Up to 256
+// dimensions: K = 128, M = 512 (256 for heun, dpm_2), the measured defaults. Above: N_max =
+// max(20, steps) unless given; the model's cost per evaluation is measured and K (128 down to
+// 32) and M (512 down to 16) chosen so that reference, DP and held-out reference fit
+// time_budget_s; the held-out set is bounded at 2 M. The choice is cached per model, sampler and
+// budget, so a later run makes the same one.
+OptimalStepsRequest resolve_automatic_settings(const Model& model, OptimalStepsRequest request, std::string& note);
+
 // The plan for the request (cached by model fingerprint, sampler and options, N_max and every
 // setting). The plan is the DP's alone: held-out selection happens in optimal_steps_schedule. Throws sf::InputError
 // naming the field at fault (sampler, lower_order_final, s_churn, max_steps, grid_size, training_noises, ...),
@@ -79,6 +93,7 @@ class SF_SHARED OptimalStepsDiagnostics : public ScheduleDiagnostics {
   ~OptimalStepsDiagnostics() override;
   bool selected = false;  // held-out selection ran; `selection` holds it
   Selection selection;
+  std::string settings_note;  // what automatic settings chose and why (empty: none automatic)
 };
 
 struct OptimalStepsResult {

@@ -10,9 +10,9 @@
 //     the difference excluding 0, is not eligible (it moves mass between modes, whatever its
 //     trajectory error).
 //  2. Trajectory: among the eligible, the lowest RMS distance from the reference.
-// With an automatic held-out size, the set starts at 256 noises and doubles (up to 512) while the runner-up's paired ratio interval still contains 1. The
-// reference outputs of the held-out noises depend on the model, grid and seed only: computed once
-// (held_out_reference) they serve every step count.
+// With an automatic held-out size, the set starts at 256 noises and doubles (up to 512) while the runner-up's paired
+// ratio interval still contains 1. The reference outputs of the held-out noises depend on the model, grid and seed
+// only: computed once (held_out_reference) they serve every step count.
 //
 // Threading: single-threaded driver; LibTorch parallelises the tensor work.
 #pragma once
@@ -67,7 +67,7 @@ struct Selection {
 };
 
 struct SelectionRequest {
-  int64_t held_out = -1;  // noises; -1: automatic (256, doubled while the choice is within noise, up to max)
+  int64_t held_out = -1;       // noises; -1: automatic (256, doubled while the choice is within noise, up to max)
   int64_t max_held_out = 512;  // automatic size: the upper bound
   uint64_t seed = 0;           // the optimiser's seed: the held-out noises come from a stream derived from it
   std::vector<double> grid;    // the reference's grid (the DP's), sigma_max ... sigma_min
