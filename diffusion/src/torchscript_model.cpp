@@ -19,6 +19,7 @@
 #include "sigmaflow/diffusion/fingerprint.h"
 #include "sigmaflow/diffusion/noise.h"
 #include "sigmaflow/files.h"
+#include "sigmaflow/json_depth.h"
 
 namespace sf::diffusion {
 
@@ -202,7 +203,8 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 void apply_metadata(const std::string& text, TorchScriptSettings& s, TorchScriptModel::Notes& notes) {
   if (text.empty()) return;
   const std::string where = "'" + s.path + "' metadata (" + kNetworkMetadataFile + ")";
-  auto j = nlohmann::json::parse(text, nullptr, false);
+  auto j = json_nesting_depth(text) > kMaxJsonFileDepth ? nlohmann::json(nlohmann::json::value_t::discarded)
+                                                         : nlohmann::json::parse(text, nullptr, false);
   TorchScriptSettings m = s;
   try {
     if (j.is_discarded() || !j.is_object()) throw std::runtime_error("not a JSON object");

@@ -18,6 +18,7 @@
 
 #include "plugins/build_gate.h"
 #include "registry/contract_json.h"
+#include "sigmaflow/json_depth.h"
 #include "sigmaflow/files.h"
 
 namespace sf::host {
@@ -295,7 +296,7 @@ ScanCache::ScanCache(std::string dir)
     : file_(dir.empty() ? std::string() : dir + "/plugin-scan-v2.json"), data_(std::make_shared<Data>()) {
   if (file_.empty()) return;
   auto text = read_file_bounded(file_, kMaxGraphFileBytes);
-  if (!text.ok()) return;
+  if (!text.ok() || json_nesting_depth(*text) > kMaxJsonFileDepth) return;
   auto j = json::parse(*text, nullptr, false);
   // Corrupted, old-format or another host's file: start empty. (Fields are type-checked: a cache
   // edited by hand or by another program must not break every command.)

@@ -13,6 +13,7 @@
 #include "graph/graph.h"
 #include "server/core_state.h"
 #include "server/request_fields.h"
+#include "sigmaflow/json_depth.h"
 #include "sigmaflow/files.h"
 
 namespace sf::host {
@@ -472,7 +473,9 @@ HttpResponse ServerCore::upload(const HttpRequest& req, bool mask) {
                           "the file name and subfolder must name a file inside the " + type +
                               " folder (no '..', separators, control characters or leading '.')");
   if (mask && parts.count("original_ref")) {
-    auto ref = json::parse(parts["original_ref"].data, nullptr, false);
+    auto ref = json_nesting_depth(parts["original_ref"].data) > kMaxJsonFileDepth
+                   ? json(json::value_t::discarded)
+                   : json::parse(parts["original_ref"].data, nullptr, false);
     if (ref.is_discarded() || !ref.is_object() || !ref.contains("filename") || !ref["filename"].is_string())
       return error_response(400, "bad_request", "original_ref must be a JSON object with a filename");
   }

@@ -6,50 +6,13 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "../common/text.h"
 #include "nodes.h"
+#include "sigma_file.h"
 #include "sigmaflow/diffusion/sigmas.h"
 #include "sigmaflow/files.h"
 
 namespace sf::nodes {
 
-namespace {
-
-std::vector<double> parse_json_sigmas(const std::string& text, const std::string& path) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded()) throw InputError("path", "\"" + path + "\"", "not valid JSON");
-  if (j.is_object() && j.contains("sigmas")) j = j["sigmas"];
-  if (!j.is_array()) throw InputError("path", "\"" + path + "\"", "expected {\"sigmas\": [...]} or an array");
-  std::vector<double> s;
-  for (const auto& v : j) {
-    if (!v.is_number())
-      throw InputError(
-          "path", "\"" + path + "\"",
-          "non-numeric entry " + v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).substr(0, 80));
-    s.push_back(v.get<double>());
-  }
-  return s;
-}
-
-std::vector<double> parse_csv_sigmas(const std::string& text, const std::string& path) {
-  std::vector<double> s;
-  std::istringstream lines(text);
-  std::string line;
-  int lineno = 0;
-  while (std::getline(lines, line)) {
-    ++lineno;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty() || line == "sigma") continue;
-    double v = 0;
-    if (!parse_number(line, v))
-      throw InputError("path", "\"" + path + "\"",
-                       "line " + std::to_string(lineno) + " is not a number: '" + line.substr(0, 80) + "'");
-    s.push_back(v);
-  }
-  return s;
-}
-
-}  // namespace
 
 NodeDef save_sigmas_node() {
   NodeContract c =
@@ -88,8 +51,7 @@ NodeDef load_sigmas_node() {
     const std::string path = input_path(ctx, in, "path");
     auto text = read_file_bounded(path, kMaxTextFileBytes);
     if (!text.ok()) throw InputError("path", "\"" + path + "\"", text.status().message(), text.status().code());
-    std::vector<double> s = std::filesystem::path(path).extension() == ".json" ? parse_json_sigmas(*text, path)
-                                                                               : parse_csv_sigmas(*text, path);
+    std::vector<double> s = parse_sigma_file(*text, path, std::filesystem::path(path).extension() == ".json");
     if (s.size() < 2)
       throw InputError("path", "\"" + path + "\"",
                        "holds " + std::to_string(s.size()) + " value(s); a schedule needs at least 2 (one step)");

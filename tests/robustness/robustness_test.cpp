@@ -666,6 +666,17 @@ TEST(Robustness, V3EmptyComponentsAndZeroWidthDataAreClearErrors) {
   expect_clear_error(run({"run", fit, "--out", (scratch() / "o_v3f").string()}), 4, {"input 'dataset'", "no values"});
 }
 
+// v3 "every parser of a user-supplied file bounds its depth": a sigma list of 200,000 nested
+// brackets crashed LoadSigmas (SIGSEGV in the JSON library's recursion).
+TEST(Robustness, V3DeeplyNestedSigmaFileIsRefused) {
+  const std::string deep = write("v3deep.json", repeat("[", 200000) + repeat("]", 200000));
+  const std::string g = write("v3deepgraph.json", R"({"l": {"class_type": "LoadSigmas", "inputs": {"path": ")" + deep +
+                                                      R"("}}, "o": {"class_type": "SaveSigmas", "inputs": {
+      "sigmas": ["l", 0], "filename_prefix": "s"}}})");
+  expect_clear_error(run({"run", g, "--out", (scratch() / "o_v3deep").string()}), 4,
+                     {"LoadSigmas", "input 'path'", "nests deeper than 64 levels"});
+}
+
 }  // namespace
 
 // v3 1. Output lost or misplaced: --out checked before anything runs; concurrent runs and counters

@@ -18,6 +18,7 @@
 #include "sigmaflow/diffusion/samplers.h"
 #include "sigmaflow/diffusion/sigmas.h"
 #include "sigmaflow/files.h"
+#include "sigmaflow/json_depth.h"
 #include "sigmaflow/scheduler/optimal_steps/dp.h"
 #include "sigmaflow/scheduler/score_optimal/schedule.h"
 #include "sigmaflow/scheduler/stock.h"
@@ -76,7 +77,7 @@ std::optional<OptimalStepsPlan> load_plan(const std::string& file, const std::st
     why = text.status().code() == Code::kNotFound ? "missing" : text.status().message();
     return std::nullopt;
   }
-  auto j = nlohmann::json::parse(*text, nullptr, false);
+  auto j = (json_nesting_depth(*text) > kMaxJsonFileDepth ? nlohmann::json(nlohmann::json::value_t::discarded) : nlohmann::json::parse(*text, nullptr, false));
   try {
     if (j.is_discarded() || !j.is_object()) throw std::runtime_error("not JSON");
     if (j.value("key", std::string()) != key) throw std::runtime_error("stale: the key differs");
@@ -318,7 +319,7 @@ std::optional<Selection> load_selection(const std::string& file, const std::stri
     why = text.status().code() == Code::kNotFound ? "missing" : text.status().message();
     return std::nullopt;
   }
-  auto j = nlohmann::json::parse(*text, nullptr, false);
+  auto j = (json_nesting_depth(*text) > kMaxJsonFileDepth ? nlohmann::json(nlohmann::json::value_t::discarded) : nlohmann::json::parse(*text, nullptr, false));
   try {
     if (j.is_discarded() || !j.is_object()) throw std::runtime_error("not JSON");
     if (j.value("key", std::string()) != key) throw std::runtime_error("stale: the key differs");
@@ -353,7 +354,7 @@ std::optional<Selection> load_selection(const std::string& file, const std::stri
   }
 }
 
-constexpr int64_t kConvergedIntervals = 128;
+constexpr int64_t kConvergedIntervals = 64;
 
 Selection run_selection(const Model& model, const OptimalStepsRequest& rq, const OptimalStepsPlan& plan,
                         const std::string& plan_cache_key, std::vector<double> dp_schedule, int64_t total,
@@ -383,7 +384,7 @@ Selection run_selection(const Model& model, const OptimalStepsRequest& rq, const
   }
   SelectionRequest srq;
   // The held-out reference must be converged whatever grid the DP was given: each interval of a
-  // coarse grid is split log-uniformly so that the reference has at least 128 intervals.
+  // coarse grid is split log-uniformly so that the reference has at least 64 intervals.
   const auto K = static_cast<int64_t>(plan.grid.size()) - 1;
   const int64_t split = (kConvergedIntervals + K - 1) / K;
   for (int64_t k = 0; k < K; ++k)
@@ -429,6 +430,15 @@ Selection run_selection(const Model& model, const OptimalStepsRequest& rq, const
     if (!st.ok() && rq.warn) rq.warn("cannot write the optimal-steps cache (" + st.message() + "); continuing");
   }
   return s;
+}
+
+// Whether the score_optimal candidate's estimate for this request is in the cache already.
+bool score_optimal_cached(const Model& model, const OptimalStepsRequest& rq, int64_t total) {
+  if (rq.cache_dir.empty()) return false;
+  so::ScoreOptimalRequest so;
+  so.estimate.grid_size = so::grid_size_for(total);
+  so.cache_dir = rq.cache_dir;
+  return so::corrector_estimate_cached(model, so);
 }
 
 // Seconds per model evaluation of one sample: the best of three timed calls on a batch of 32 at
@@ -488,7 +498,7 @@ OptimalStepsRequest resolve_automatic_settings(const Model& model, OptimalStepsR
   bool cached = false;
   if (!file.empty()) {
     auto text = read_file_bounded(file, kMaxTextFileBytes);
-    auto j = text.ok() ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
+    auto j = text.ok() ? (json_nesting_depth(*text) > kMaxJsonFileDepth ? nlohmann::json(nlohmann::json::value_t::discarded) : nlohmann::json::parse(*text, nullptr, false)) : nlohmann::json();
     if (j.is_object() && j.value("key", std::string()) == key && j["K"].is_number_integer() &&
         j["M"].is_number_integer() && j["seconds_per_evaluation"].is_number()) {
       K = j["K"].get<int64_t>();
@@ -521,12 +531,24 @@ OptimalStepsRequest resolve_automatic_settings(const Model& model, OptimalStepsR
   rq.grid_size = K;
   rq.training_noises = M;
   rq.max_held_out = std::min<int64_t>(rq.max_held_out, std::max<int64_t>(64, 2 * M));
+  // The score_optimal candidate needs its own estimate (the default one: 393,728 evaluations,
+  // docs/score-optimal.md): on an image network that alone can pass the budget. It competes only
+  // when it costs at most a quarter of the budget (or is already cached, which is free).
+  std::string dropped;
+  auto so_it = std::find(rq.stock_candidates.begin(), rq.stock_candidates.end(), "score_optimal");
+  const double so_seconds = 393728.0 * per_eval;
+  if (rq.select && so_it != rq.stock_candidates.end() && so_seconds > 0.25 * rq.time_budget_s &&
+      !score_optimal_cached(model, rq, total)) {
+    rq.stock_candidates.erase(so_it);
+    dropped = "; score_optimal left out of the candidates (its estimate would take about " +
+              number_text(so_seconds, 3) + " s)";
+  }
   const double estimate = per_eval * planned_evaluations(M, K, rq.max_steps, rq.substeps, two);
   note = "automatic settings for " + std::to_string(dims) + " dimensions: " + number_text(per_eval * 1e3, 3) +
          " ms per evaluation" + (cached ? " (measured earlier)" : "") + ", so K = " + std::to_string(K) +
          ", M = " + std::to_string(M) + ", N_max = " + std::to_string(rq.max_steps) + ", held-out at most " +
          std::to_string(rq.max_held_out) + ": about " + number_text(estimate, 3) + " s for a budget of " +
-         num(rq.time_budget_s) + " s";
+         num(rq.time_budget_s) + " s" + dropped;
   return rq;
 }
 

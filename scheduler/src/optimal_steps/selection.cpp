@@ -184,7 +184,8 @@ std::string summary_of(const Selection& s, int64_t first_size) {
     if (c == s.chosen) continue;
     const CandidateScore& sc = s.scores[c];
     text += "; " + sc.label + " x" + fixed(sc.ratio) + " " + interval_text(sc.ratio_interval);
-    if (!sc.eligible) text += " (sliced W2 " + fixed(sc.sliced_w2) + " beyond the best's interval: not eligible)";
+    if (!sc.eligible)
+      text += " (sliced W2 " + fixed(sc.sliced_w2) + ", over 1.2x the best's and beyond its interval: not eligible)";
   }
   return text;
 }

@@ -8,6 +8,7 @@
 
 #include "sigmaflow/diffusion/fingerprint.h"
 #include "sigmaflow/files.h"
+#include "sigmaflow/json_depth.h"
 
 namespace sf::so {
 
@@ -48,9 +49,10 @@ std::optional<CostEstimate> load_cached(const std::string& dir, const std::strin
     if (why) *why = m;
     return std::nullopt;
   };
-  std::ifstream f(cache_file(dir, key));
-  if (!f) return fail("missing");
-  auto j = nlohmann::json::parse(f, nullptr, false);
+  auto text = read_file_bounded(cache_file(dir, key), kMaxTextFileBytes);
+  if (!text.ok()) return fail(text.status().code() == Code::kNotFound ? "missing" : text.status().message());
+  if (json_nesting_depth(*text) > kMaxJsonFileDepth) return fail("corrupted: nested too deeply");
+  auto j = nlohmann::json::parse(*text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return fail("corrupted: not JSON");
   try {
     if (j.value("key", std::string()) != key) return fail("stale: key differs");

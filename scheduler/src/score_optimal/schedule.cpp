@@ -24,6 +24,14 @@ std::string data_fingerprint(const at::Tensor& data) {
 
 }  // namespace
 
+bool corrector_estimate_cached(const Model& model, const ScoreOptimalRequest& rq) {
+  if (rq.cache_dir.empty()) return false;
+  const std::string key = cache_key(model.fingerprint(), "corrector", model.sigma_min(), model.sigma_max(), rq.estimate,
+                                    data_fingerprint(rq.data), c10::toString(model.dtype()));
+  std::string why;
+  return load_cached(rq.cache_dir, key, rq.estimate.grid_size, &why).has_value();
+}
+
 CostEstimate cached_corrector_estimate(const Model& model, const ScoreOptimalRequest& rq, bool& fresh) {
   Denoiser denoise = [&model](const at::Tensor& x, const NoiseLevels& s) { return model.denoise(x, s); };
   const double smin = model.sigma_min(), smax = model.sigma_max();

@@ -43,6 +43,8 @@ ScoreOptimalResult score_optimal_schedule(const Model& model, const ScoreOptimal
 // (rq.cache_dir) when a valid entry exists, else fresh and stored; `fresh` says which. Throws
 // std::runtime_error when the estimate is unusable.
 CostEstimate cached_corrector_estimate(const Model& model, const ScoreOptimalRequest& rq, bool& fresh);
+// Whether cached_corrector_estimate would find its entry in rq.cache_dir (no model evaluation).
+bool corrector_estimate_cached(const Model& model, const ScoreOptimalRequest& rq);
 
 // The fine-grid size used when a caller does not choose one (named schedules, KSampler): 256, or
 // the next power of two of at least 4 x steps, so any step count gets a grid finer than itself.
