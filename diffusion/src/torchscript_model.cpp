@@ -17,6 +17,7 @@
 #include <optional>
 
 #include "sigmaflow/diffusion/fingerprint.h"
+#include "sigmaflow/diffusion/memory.h"
 #include "sigmaflow/diffusion/noise.h"
 #include "sigmaflow/files.h"
 #include "sigmaflow/json_depth.h"
@@ -204,7 +205,7 @@ void apply_metadata(const std::string& text, TorchScriptSettings& s, TorchScript
   if (text.empty()) return;
   const std::string where = "'" + s.path + "' metadata (" + kNetworkMetadataFile + ")";
   auto j = json_nesting_depth(text) > kMaxJsonFileDepth ? nlohmann::json(nlohmann::json::value_t::discarded)
-                                                         : nlohmann::json::parse(text, nullptr, false);
+                                                        : nlohmann::json::parse(text, nullptr, false);
   TorchScriptSettings m = s;
   try {
     if (j.is_discarded() || !j.is_object()) throw std::runtime_error("not a JSON object");
@@ -279,6 +280,16 @@ std::shared_ptr<TorchScriptModel> TorchScriptModel::load(TorchScriptSettings s) 
   Notes notes;
   apply_metadata(metadata, s, notes);
   check_settings(s);
+  // The probe below evaluates one sample: its size is checked first (a shape typed as
+  // "100000, 100000" asked LibTorch for 40 GB and failed with its backtrace).
+  uint64_t sample_bytes = 0;
+  std::vector<int64_t> probe_shape{1};
+  probe_shape.insert(probe_shape.end(), s.sample_shape.begin(), s.sample_shape.end());
+  if (!checked_bytes(probe_shape, c10::elementSize(s.dtype), sample_bytes))
+    throw InputError("sample_shape", shape_text(s.sample_shape), "the sample shape's size overflows");
+  // The network's activations are many times the sample: 64 copies is a modest bound.
+  Status fits = check_allocation(sample_bytes, "one sample of shape " + shape_text(s.sample_shape), 64.0);
+  if (!fits.ok()) throw InputError("sample_shape", shape_text(s.sample_shape), fits.message(), fits.code());
   ModelInfo info = torchscript_info(s, *bytes);
   // A third forward argument is the conditioning embedding (any shape; checked by the network).
   info.takes_embedding = module->get_method("forward").function().getSchema().arguments().size() == 4;

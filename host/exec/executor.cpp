@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <set>
@@ -98,7 +99,7 @@ Status check_outputs(const PlannedNode& node, const Outputs& outs) {
 // LibTorch's errors (c10::Error) carry a C++ backtrace after the message: a user reads the
 // message only.
 std::string without_backtrace(const std::string& message) {
-  const size_t at = message.find("\nException raised from ");
+  size_t at = std::min(message.find("\nException raised from "), message.find("\nframe #"));
   return at == std::string::npos ? message : message.substr(0, at);
 }
 

@@ -677,6 +677,18 @@ TEST(Robustness, V3DeeplyNestedSigmaFileIsRefused) {
                      {"LoadSigmas", "input 'path'", "nests deeper than 64 levels"});
 }
 
+// v3 3. A TorchScriptModel sample_shape in range but huge asked LibTorch for 40 GB at the probe and
+// printed its backtrace; now the shape is checked against the memory first, naming the input.
+TEST(Robustness, V3HugeSampleShapeIsCheckedBeforeTheProbe) {
+  const std::string g = write("v3shape.json", R"({"m": {"class_type": "TorchScriptModel", "inputs": {"path": ")" +
+                                                  std::string(SF_SAMPLES_DIR) + R"(/assets/ring8_edm.pt",
+      "parametrization": "edm", "time_input": "log_sigma_quarter", "sigma_data": 0.5, "sample_shape": "100000, 100000"}},
+      "l": {"class_type": "EmptyLatent", "inputs": {"model": ["m", 0], "batch_size": 1}},
+      "o": {"class_type": "SaveLatent", "inputs": {"samples": ["l", 0], "filename_prefix": "x"}}})");
+  expect_clear_error(run({"run", g, "--out", (scratch() / "o_v3shape").string()}), 4,
+                     {"input 'sample_shape'", "one sample of shape", "needs"});
+}
+
 }  // namespace
 
 // v3 1. Output lost or misplaced: --out checked before anything runs; concurrent runs and counters
