@@ -16,6 +16,7 @@
 #include "sigmaflow/scheduler/optimal_steps/optimal_steps.h"
 #include "sigmaflow/scheduler/stock.h"
 #include "sigmaflow/status.h"
+#include "single_gaussian.h"
 
 namespace sf::oss {
 namespace {
@@ -26,16 +27,8 @@ std::shared_ptr<diffusion::GaussianMixture> ring8() {
 }
 
 // One Gaussian N(mu, s0^2 I) in 3-D: D(x, s) = (s0^2 x + s^2 mu) / (s0^2 + s^2).
-constexpr double kS0 = 0.5;
-std::shared_ptr<diffusion::GaussianMixture> gaussian() {
-  diffusion::MixtureParams p;
-  p.means = at::tensor({0.3, -0.2, 0.1}, at::kDouble).reshape({1, 3});
-  p.variances = at::full({1, 3}, kS0 * kS0, at::kDouble);
-  p.weights = at::ones({1}, at::kDouble);
-  p.sample_shape = {3};
-  p.name = "custom";
-  return std::make_shared<diffusion::GaussianMixture>(p, 0.002, 80.0, c10::Device(c10::kCPU), at::kDouble);
-}
+constexpr double kS0 = testing::kGaussianStd;
+std::shared_ptr<diffusion::GaussianMixture> gaussian() { return testing::single_gaussian(); }
 
 Denoiser denoiser(const Model& m) {
   return [&m](const at::Tensor& x, const NoiseLevels& s) { return m.denoise(x, s); };

@@ -16,6 +16,7 @@
 #include "sigmaflow/scheduler/optimal_steps/selection.h"
 #include "sigmaflow/scheduler/stock.h"
 #include "sigmaflow/status.h"
+#include "single_gaussian.h"
 
 namespace sf::oss {
 namespace {
@@ -69,17 +70,10 @@ TEST(Bootstrap, IntervalCoversTheMeanOfAGaussianAtItsLevel) {
   EXPECT_LE(covered, 970);
 }
 
-// One Gaussian N(mu, s0^2 I) in 3-D, as in optimal_steps_test.
-constexpr double kS0 = 0.5, kSigmaMin = 0.002, kSigmaMax = 80.0;
-std::shared_ptr<diffusion::GaussianMixture> gaussian() {
-  diffusion::MixtureParams p;
-  p.means = at::tensor({0.3, -0.2, 0.1}, at::kDouble).reshape({1, 3});
-  p.variances = at::full({1, 3}, kS0 * kS0, at::kDouble);
-  p.weights = at::ones({1}, at::kDouble);
-  p.sample_shape = {3};
-  p.name = "custom";
-  return std::make_shared<diffusion::GaussianMixture>(p, kSigmaMin, kSigmaMax, c10::Device(c10::kCPU), at::kDouble);
-}
+// One Gaussian N(mu, s0^2 I) in 3-D (single_gaussian.h).
+constexpr double kS0 = testing::kGaussianStd, kSigmaMin = testing::kGaussianSigmaMin,
+                 kSigmaMax = testing::kGaussianSigmaMax;
+std::shared_ptr<diffusion::GaussianMixture> gaussian() { return testing::single_gaussian(); }
 
 // Euler on this Gaussian maps x(sigma_max) - mu linearly: the output's deviation from the
 // converged ODE solution is |gain(s) - exact| times x(sigma_max) - mu, for every noise. So every

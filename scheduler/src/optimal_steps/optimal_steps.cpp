@@ -70,17 +70,36 @@ Status check_plan(const OptimalStepsPlan& p, int64_t n_max, int64_t K) {
   return Status::Ok();
 }
 
-std::optional<OptimalStepsPlan> load_plan(const std::string& file, const std::string& key, int64_t n_max, int64_t K,
-                                          std::string& why) {
+// The JSON object stored at `file` whose "key" is `key`; nullopt with `why` ("missing",
+// "corrupted: ...", "stale: ...") otherwise. Bounded in size and nesting before it is parsed.
+std::optional<nlohmann::json> read_cache_entry(const std::string& file, const std::string& key, std::string& why) {
   auto text = read_file_bounded(file, kMaxTextFileBytes);
   if (!text.ok()) {
     why = text.status().code() == Code::kNotFound ? "missing" : text.status().message();
     return std::nullopt;
   }
-  auto j = (json_nesting_depth(*text) > kMaxJsonFileDepth ? nlohmann::json(nlohmann::json::value_t::discarded) : nlohmann::json::parse(*text, nullptr, false));
+  if (json_nesting_depth(*text) > kMaxJsonFileDepth) {
+    why = "corrupted: nested too deeply";
+    return std::nullopt;
+  }
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    why = "corrupted: not JSON";
+    return std::nullopt;
+  }
+  if (j.value("key", std::string()) != key) {
+    why = "stale: the key differs";
+    return std::nullopt;
+  }
+  return j;
+}
+
+std::optional<OptimalStepsPlan> load_plan(const std::string& file, const std::string& key, int64_t n_max, int64_t K,
+                                          std::string& why) {
+  auto entry = read_cache_entry(file, key, why);
+  if (!entry) return std::nullopt;
+  const nlohmann::json& j = *entry;
   try {
-    if (j.is_discarded() || !j.is_object()) throw std::runtime_error("not JSON");
-    if (j.value("key", std::string()) != key) throw std::runtime_error("stale: the key differs");
     OptimalStepsPlan p;
     p.grid = j.at("grid").get<std::vector<double>>();
     p.schedules = j.at("schedules").get<std::vector<std::vector<double>>>();
@@ -314,15 +333,10 @@ Status store_selection(const std::string& file, const std::string& key, const Se
 // A stored selection is used only when its key matches and its candidates are the request's.
 std::optional<Selection> load_selection(const std::string& file, const std::string& key,
                                         const std::vector<CandidateSchedule>& candidates, std::string& why) {
-  auto text = read_file_bounded(file, kMaxTextFileBytes);
-  if (!text.ok()) {
-    why = text.status().code() == Code::kNotFound ? "missing" : text.status().message();
-    return std::nullopt;
-  }
-  auto j = (json_nesting_depth(*text) > kMaxJsonFileDepth ? nlohmann::json(nlohmann::json::value_t::discarded) : nlohmann::json::parse(*text, nullptr, false));
+  auto entry = read_cache_entry(file, key, why);
+  if (!entry) return std::nullopt;
+  const nlohmann::json& j = *entry;
   try {
-    if (j.is_discarded() || !j.is_object()) throw std::runtime_error("not JSON");
-    if (j.value("key", std::string()) != key) throw std::runtime_error("stale: the key differs");
     Selection s;
     s.chosen = j.at("chosen").get<size_t>();
     s.held_out = j.at("held_out").get<int64_t>();
@@ -496,11 +510,11 @@ OptimalStepsRequest resolve_automatic_settings(const Model& model, OptimalStepsR
   int64_t K = rq.grid_size, M = rq.training_noises;
   double per_eval = 0;
   bool cached = false;
-  if (!file.empty()) {
-    auto text = read_file_bounded(file, kMaxTextFileBytes);
-    auto j = text.ok() ? (json_nesting_depth(*text) > kMaxJsonFileDepth ? nlohmann::json(nlohmann::json::value_t::discarded) : nlohmann::json::parse(*text, nullptr, false)) : nlohmann::json();
-    if (j.is_object() && j.value("key", std::string()) == key && j["K"].is_number_integer() &&
-        j["M"].is_number_integer() && j["seconds_per_evaluation"].is_number()) {
+  std::string why;
+  if (auto entry = file.empty() ? std::nullopt : read_cache_entry(file, key, why)) {
+    const nlohmann::json& j = *entry;
+    if (j.contains("K") && j["K"].is_number_integer() && j.contains("M") && j["M"].is_number_integer() &&
+        j.contains("seconds_per_evaluation") && j["seconds_per_evaluation"].is_number()) {
       K = j["K"].get<int64_t>();
       M = j["M"].get<int64_t>();
       per_eval = j["seconds_per_evaluation"].get<double>();
