@@ -18,8 +18,8 @@
 
 #include "plugins/build_gate.h"
 #include "registry/contract_json.h"
-#include "sigmaflow/json_depth.h"
 #include "sigmaflow/files.h"
+#include "sigmaflow/json_depth.h"
 
 namespace sf::host {
 

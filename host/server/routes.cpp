@@ -13,8 +13,8 @@
 #include "graph/graph.h"
 #include "server/core_state.h"
 #include "server/request_fields.h"
-#include "sigmaflow/json_depth.h"
 #include "sigmaflow/files.h"
+#include "sigmaflow/json_depth.h"
 
 namespace sf::host {
 

@@ -13,8 +13,9 @@ namespace {
 
 std::vector<double> parse_json_sigmas(const std::string& text, const std::string& path) {
   if (json_nesting_depth(text) > kMaxJsonFileDepth)
-    throw InputError("path", "\"" + path + "\"",
-                     "the JSON nests deeper than " + std::to_string(kMaxJsonFileDepth) + " levels (a sigma list needs 2)");
+    throw InputError(
+        "path", "\"" + path + "\"",
+        "the JSON nests deeper than " + std::to_string(kMaxJsonFileDepth) + " levels (a sigma list needs 2)");
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded()) throw InputError("path", "\"" + path + "\"", "not valid JSON");
   if (j.is_object() && j.contains("sigmas")) j = j["sigmas"];
@@ -47,7 +48,6 @@ std::vector<double> parse_csv_sigmas(const std::string& text, const std::string&
   }
   return s;
 }
-
 
 }  // namespace
 

@@ -13,7 +13,6 @@
 
 namespace sf::nodes {
 
-
 NodeDef save_sigmas_node() {
   NodeContract c =
       OutputNode("SaveSigmas", kSigmasCategory,

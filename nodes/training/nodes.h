@@ -19,8 +19,7 @@ NodeDef train_denoiser_node();
 // the written paths.
 std::vector<std::string> write_training_report(const std::string& base, const std::string& title,
                                                const diffusion::TrainLog& log, const std::vector<double>& initial_knots,
-                                               const std::vector<double>& final_knots,
-                                               const std::string& settings_json,
+                                               const std::vector<double>& final_knots, const std::string& settings_json,
                                                const std::string& model_metadata_json);
 
 }  // namespace sf::nodes

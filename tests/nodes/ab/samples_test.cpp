@@ -19,10 +19,13 @@ namespace fs = std::filesystem;
 
 std::string shrunk(const std::string& text) {
   auto g = nlohmann::json::parse(text);
-  const std::map<std::string, std::pair<std::string, int>> caps = {
-      {"TrainDenoiser", {"steps", 60}},  {"SampleData", {"n", 2000}},     {"EmptyLatent", {"batch_size", 256}},
-      {"ScheduleSweep", {"batch", 200}}, {"LoadDataset", {"limit", 256}}, {"EmptyLatentImage", {"batch_size", 4}},
-      {"OptimalStepsScheduler", {"time_budget", 5}}};
+  const std::map<std::string, std::pair<std::string, int>> caps = {{"TrainDenoiser", {"steps", 60}},
+                                                                   {"SampleData", {"n", 2000}},
+                                                                   {"EmptyLatent", {"batch_size", 256}},
+                                                                   {"ScheduleSweep", {"batch", 200}},
+                                                                   {"LoadDataset", {"limit", 256}},
+                                                                   {"EmptyLatentImage", {"batch_size", 4}},
+                                                                   {"OptimalStepsScheduler", {"time_budget", 5}}};
   for (auto& [id, node] : g.items()) {
     auto it = caps.find(node.value("class_type", ""));
     if (it == caps.end()) continue;
