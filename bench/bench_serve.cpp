@@ -24,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include "serve_process.h"
+
 namespace {
 
 using json = nlohmann::json;
@@ -39,9 +41,8 @@ std::string http(int port, const std::string& method, const std::string& target,
     close(s);
     return "";
   }
-  std::string req = method + " " + target +
-                    " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) +
-                    "\r\n\r\n" + body;
+  std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\n\r\n" + body;
   send(s, req.data(), req.size(), MSG_NOSIGNAL);
   std::string out;
   char buf[65536];
@@ -63,27 +64,10 @@ int main(int argc, char** argv) {
   const int prompts = argc > 1 ? std::atoi(argv[1]) : 200, clients = argc > 2 ? std::atoi(argv[2]) : 8;
   std::string out = (std::filesystem::temp_directory_path() / "sigmaflow-bench-serve").string();
   std::filesystem::remove_all(out);
-  int fds[2];
-  if (pipe(fds) != 0) return 1;
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fds[1], 1);
-    setenv("SIGMAFLOW_CACHE_DIR", (out + "-cache").c_str(), 1);
-    execl(SF_SIGMAFLOW_EXE, SF_SIGMAFLOW_EXE, "serve", "--port", "0", "--out", out.c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(fds[1]);
-  std::string text;
-  std::smatch m;
-  std::regex re("127\\.0\\.0\\.1:(\\d+)");
-  while (!std::regex_search(text, m, re)) {
-    char buf[256];
-    ssize_t n = read(fds[0], buf, sizeof buf);
-    if (n <= 0) return 1;
-    text.append(buf, static_cast<size_t>(n));
-  }
-  const int port = std::stoi(m[1]);
+  const sf::bench::ServeProcess server = sf::bench::spawn_serve(out);
+  const pid_t pid = server.pid;
+  const int port = server.port;
+  if (port == 0) return 1;
   std::mutex mu;
   std::vector<double> post_ms, info_ms;
   std::set<std::string> ids;

@@ -25,6 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include "serve_process.h"
+
 namespace {
 
 namespace beast = boost::beast;
@@ -42,28 +44,10 @@ struct Server {
   explicit Server(const std::string& name) {
     out = (fs::temp_directory_path() / ("sigmaflow-bench-" + name)).string();
     for (const char* s : {"", "-cache", "-input", "-models"}) fs::remove_all(out + s);
-    int fds[2];
-    if (pipe(fds) != 0) return;
-    pid = fork();
-    if (pid == 0) {
-      dup2(fds[1], 1);
-      setenv("SIGMAFLOW_CACHE_DIR", (out + "-cache").c_str(), 1);
-      execl(SF_SIGMAFLOW_EXE, SF_SIGMAFLOW_EXE, "serve", "--port", "0", "--out", out.c_str(), "--input-dir",
-            (out + "-input").c_str(), "--models-dir", (out + "-models").c_str(), "--max-body-mb", "8",
-            static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(fds[1]);
-    std::string text;
-    std::smatch m;
-    std::regex re("127\\.0\\.0\\.1:(\\d+)");
-    while (!std::regex_search(text, m, re)) {
-      char buf[256];
-      ssize_t n = read(fds[0], buf, sizeof buf);
-      if (n <= 0) return;
-      text.append(buf, static_cast<size_t>(n));
-    }
-    port = std::stoi(m[1]);
+    const sf::bench::ServeProcess p = sf::bench::spawn_serve(
+        out, {"--input-dir", out + "-input", "--models-dir", out + "-models", "--max-body-mb", "8"});
+    pid = p.pid;
+    port = p.port;
   }
   int stop() {
     kill(pid, SIGTERM);

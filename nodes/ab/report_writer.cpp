@@ -374,11 +374,20 @@ Status write_schedule_plots(const Grid& g, const PathFor& path_for, std::vector<
   return Status::Ok();
 }
 
+// A method's name without its settings ("optimal_steps dpmpp_2m grid=log K=128 ..." ->
+// "optimal_steps dpmpp_2m"): the full text overflowed plot titles and legends.
+std::string method_headline(const std::string& method) {
+  const size_t eq = method.find('=');
+  if (eq == std::string::npos) return method;
+  const size_t cut = method.rfind(' ', eq);
+  return cut == std::string::npos ? method : method.substr(0, cut);
+}
+
 // An optimiser's training error per step count, next to every schedule's measured error for the
 // same sampler (fresh noise, from the sweep): the gap shows how well the training generalises.
 Status write_training_plot(const Report& r, const ScheduleDiagnostics& d, const std::string& suffix,
                            const PathFor& path_for, std::vector<std::string>& written) {
-  Series train{d.method + " (training noises)", {}, {}};
+  Series train{method_headline(d.method) + " (training noises)", {}, {}};
   for (size_t n = 0; n < d.training_error.size(); ++n)
     if (std::isfinite(d.training_error[n]) && d.training_error[n] > 0) {
       train.x.push_back(static_cast<double>(n + 1));
@@ -399,10 +408,10 @@ Status write_training_plot(const Report& r, const ScheduleDiagnostics& d, const 
       if (!se.x.empty()) series.push_back(se);
     }
   }
-  Status st =
-      write_plot(path_for("_training" + suffix),
-                 plot_spec(d.method + ": error vs steps", "steps", "RMS error against the reference", true, true),
-                 series, &written);
+  Status st = write_plot(
+      path_for("_training" + suffix),
+      plot_spec(method_headline(d.method) + ": error vs steps", "steps", "RMS error against the reference", true, true),
+      series, &written);
   return st.ok() || st.code() == Code::kInvalidArgument ? Status::Ok() : st;
 }
 
