@@ -1,14 +1,11 @@
-// Held-out selection (scheduler/optimal_steps/selection): the bootstrap's intervals cover a
-// known mean at their level; on a single Gaussian, where Euler's error has a closed form, the
-// selection picks the candidate the closed form says is best, with the closed-form ratios, and
-// returns a stock schedule (saying so) when the DP is forced onto a poor grid; bad inputs name
-// the field before any model evaluation.
+// Held-out selection (scheduler/optimal_steps/selection): on a single Gaussian, where Euler's error has a closed form,
+// the selection picks the candidate the closed form says is best, with the closed-form ratios, and returns a stock
+// schedule (saying so) when the DP is forced onto a poor grid; bad inputs name the field before any model evaluation.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
-#include <random>
 
 #include "sigmaflow/diffusion/gaussian_mixture.h"
 #include "sigmaflow/diffusion/samplers.h"
@@ -20,55 +17,6 @@
 
 namespace sf::oss {
 namespace {
-
-TEST(Bootstrap, PercentileIntervalInterpolatesAsNumpy) {
-  // numpy.percentile([1, 2, 3, 4, 5], [25, 75]) = [2, 4]; [10, 90] of [0, 10] = [1, 9].
-  Interval a = percentile_interval({5, 1, 4, 2, 3}, 0.5);
-  EXPECT_DOUBLE_EQ(a.lo, 2.0);
-  EXPECT_DOUBLE_EQ(a.hi, 4.0);
-  Interval b = percentile_interval({10, 0}, 0.8);
-  EXPECT_DOUBLE_EQ(b.lo, 1.0);
-  EXPECT_DOUBLE_EQ(b.hi, 9.0);
-  EXPECT_TRUE(std::isnan(percentile_interval({}).lo));
-}
-
-TEST(Bootstrap, IndicesAreSeededAndUniform) {
-  auto a = bootstrap_indices(10, 2000, 7), b = bootstrap_indices(10, 2000, 7), c = bootstrap_indices(10, 2000, 8);
-  EXPECT_EQ(a, b);
-  EXPECT_NE(a, c);
-  std::vector<int> count(10, 0);
-  for (int64_t i : a) {
-    ASSERT_GE(i, 0);
-    ASSERT_LT(i, 10);
-    ++count[static_cast<size_t>(i)];
-  }
-  // 20,000 draws: each index 2,000 +- 4.5 standard deviations (sd = 42.4).
-  for (int k : count) EXPECT_NEAR(k, 2000, 190);
-}
-
-// The 95 % percentile interval of the mean of 200 N(1, 2^2) draws covers 1 in 93-97 % of 1000
-// repeats (the binomial sd of the coverage is 0.7 %).
-TEST(Bootstrap, IntervalCoversTheMeanOfAGaussianAtItsLevel) {
-  std::mt19937_64 gen(12345);
-  std::normal_distribution<double> normal(1.0, 2.0);
-  const int64_t n = 200, resamples = 1000, repeats = 1000;
-  int covered = 0;
-  for (int64_t r = 0; r < repeats; ++r) {
-    std::vector<double> x(static_cast<size_t>(n));
-    for (auto& v : x) v = normal(gen);
-    auto idx = bootstrap_indices(n, resamples, static_cast<uint64_t>(r));
-    std::vector<double> means(static_cast<size_t>(resamples));
-    for (int64_t b = 0; b < resamples; ++b) {
-      double s = 0;
-      for (int64_t i = 0; i < n; ++i) s += x[static_cast<size_t>(idx[static_cast<size_t>(b * n + i)])];
-      means[static_cast<size_t>(b)] = s / static_cast<double>(n);
-    }
-    Interval ci = percentile_interval(means);
-    covered += ci.lo <= 1.0 && 1.0 <= ci.hi;
-  }
-  EXPECT_GE(covered, 930);
-  EXPECT_LE(covered, 970);
-}
 
 // One Gaussian N(mu, s0^2 I) in 3-D (single_gaussian.h).
 constexpr double kS0 = testing::kGaussianStd, kSigmaMin = testing::kGaussianSigmaMin,

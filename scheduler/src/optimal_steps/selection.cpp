@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <random>
 
 #include "sigmaflow/diffusion/fingerprint.h"
 #include "sigmaflow/diffusion/noise.h"
@@ -17,7 +16,6 @@ namespace sf::oss {
 
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr int64_t kFirstAutomaticSize = 256;
 constexpr int64_t kSmallestSize = 16;
 // A distance within 20 % of the best one's is no reason to drop a candidate: sliced W2 over a few
@@ -127,13 +125,6 @@ Replicates replicate(const Measurements& m, int64_t resamples, uint64_t seed) {
   return r;
 }
 
-std::vector<double> paired(const std::vector<double>& a, const std::vector<double>& b, bool ratio) {
-  std::vector<double> out(a.size());
-  for (size_t i = 0; i < a.size(); ++i) out[i] = ratio ? (b[i] > 0 ? a[i] / b[i] : kNaN) : a[i] - b[i];
-  out.erase(std::remove_if(out.begin(), out.end(), [](double v) { return !std::isfinite(v); }), out.end());
-  return out;
-}
-
 // Scores and the choice for the measurements so far. `runner_up_tied`: the best other eligible
 // candidate's ratio interval contains 1.
 Selection choose(const std::vector<CandidateSchedule>& candidates, const Measurements& m, int64_t resamples,
@@ -157,8 +148,9 @@ Selection choose(const std::vector<CandidateSchedule>& candidates, const Measure
     sc.sliced_w2_interval = percentile_interval(r.sliced_w2[c]);
     // Ineligible: materially (kDistributionMargin) and significantly (the paired interval of the
     // difference excludes 0) worse in distribution than the best.
-    sc.eligible = c == best_w || sc.sliced_w2 <= kDistributionMargin * r.point_sliced_w2[best_w] ||
-                  !(percentile_interval(paired(r.sliced_w2[c], r.sliced_w2[best_w], false)).lo > 0);
+    sc.eligible =
+        c == best_w || sc.sliced_w2 <= kDistributionMargin * r.point_sliced_w2[best_w] ||
+        !(percentile_interval(diffusion::paired_replicates(r.sliced_w2[c], r.sliced_w2[best_w], false)).lo > 0);
   }
   size_t k = best_w;  // eligible by construction
   for (size_t c = 0; c < C; ++c)
@@ -168,7 +160,8 @@ Selection choose(const std::vector<CandidateSchedule>& candidates, const Measure
   for (size_t c = 0; c < C; ++c) {
     CandidateScore& sc = s.scores[c];
     sc.ratio = sc.rms / s.scores[k].rms;
-    sc.ratio_interval = c == k ? Interval{1.0, 1.0} : percentile_interval(paired(r.rms[c], r.rms[k], true));
+    sc.ratio_interval =
+        c == k ? Interval{1.0, 1.0} : percentile_interval(diffusion::paired_replicates(r.rms[c], r.rms[k], true));
     if (c != k && sc.eligible && sc.ratio_interval.lo <= 1.0) runner_up_tied = true;
   }
   return s;
@@ -191,27 +184,6 @@ std::string summary_of(const Selection& s, int64_t first_size) {
 }
 
 }  // namespace
-
-std::vector<int64_t> bootstrap_indices(int64_t n, int64_t resamples, uint64_t seed) {
-  std::mt19937_64 gen(seed);
-  std::vector<int64_t> idx(static_cast<size_t>(n * resamples));
-  const auto un = static_cast<unsigned __int128>(n);
-  for (auto& i : idx) i = static_cast<int64_t>((static_cast<unsigned __int128>(gen()) * un) >> 64);
-  return idx;
-}
-
-Interval percentile_interval(std::vector<double> values, double level) {
-  if (values.empty()) return {kNaN, kNaN};
-  std::sort(values.begin(), values.end());
-  auto at_quantile = [&](double q) {
-    const double pos = q * static_cast<double>(values.size() - 1);
-    const auto lo = static_cast<size_t>(std::floor(pos));
-    const size_t hi = std::min(lo + 1, values.size() - 1);
-    return values[lo] + (values[hi] - values[lo]) * (pos - static_cast<double>(lo));
-  };
-  const double tail = (1.0 - level) / 2.0;
-  return {at_quantile(tail), at_quantile(1.0 - tail)};
-}
 
 static at::Tensor held_out_noises(const Model& model, const SelectionRequest& rq, int64_t count) {
   return diffusion::seeded_normal(derived_seed("held-out", rq.seed),

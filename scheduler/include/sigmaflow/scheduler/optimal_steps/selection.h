@@ -23,22 +23,16 @@
 #include <string>
 #include <vector>
 
+#include "sigmaflow/diffusion/bootstrap.h"
 #include "sigmaflow/model.h"
 #include "sigmaflow/sampler.h"
 
 namespace sf::oss {
 
-// A percentile interval (NaN bounds: not measured).
-struct Interval {
-  double lo = 0.0, hi = 0.0;
-};
-
-// `resamples` draws of n indices in [0, n) with replacement, row-major [resamples, n], from a
-// seeded mt19937_64 (fixed mapping to indices, so every machine draws the same).
-std::vector<int64_t> bootstrap_indices(int64_t n, int64_t resamples, uint64_t seed);
-// The central `level` interval of the values: percentiles with linear interpolation (numpy's
-// default). Empty values give {NaN, NaN}.
-Interval percentile_interval(std::vector<double> values, double level = 0.95);
+// The bootstrap (sigmaflow/diffusion/bootstrap.h) behind every interval here.
+using diffusion::bootstrap_indices;
+using diffusion::Interval;
+using diffusion::percentile_interval;
 
 struct CandidateSchedule {
   std::string label;           // "optimal_steps", "karras", ... or the input name of a connected SIGMAS
