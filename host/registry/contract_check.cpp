@@ -73,6 +73,13 @@ std::vector<std::string> check_contract(const NodeContract& c) {
     if (!valid_type_string(c.outputs[i].type))
       out.push_back("output " + std::to_string(i) + " has an invalid type string '" + c.outputs[i].type + "'");
   for (const auto& k : c.constraints) {
+    if (k.kind == Constraint::Kind::kAnyOf) {
+      const std::vector<std::string> names = any_of_inputs(k);
+      for (const auto& name : names)
+        if (!c.find_input(name)) out.push_back("an any-of constraint names unknown input '" + name + "'");
+      if (names.size() < 2) out.push_back("an any-of constraint needs at least two inputs, got '" + k.a + "'");
+      continue;
+    }
     if (!c.find_input(k.a)) out.push_back("a constraint names unknown input '" + k.a + "'");
     if (!c.find_input(k.b)) out.push_back("a constraint names unknown input '" + k.b + "'");
   }

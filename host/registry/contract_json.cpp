@@ -1,5 +1,7 @@
 #include "registry/contract_json.h"
 
+#include <stdexcept>
+
 namespace sf::host {
 
 using json = nlohmann::json;
@@ -86,11 +88,17 @@ json contract_to_json(const NodeContract& c) {
   for (const auto& k : c.constraints)
     constraints.push_back(
         {{"kind", static_cast<int>(k.kind)}, {"a", k.a}, {"b", k.b}, {"value", k.value}, {"message", k.message}});
-  return {{"class_type", c.class_type}, {"display_name", c.display_name},
-          {"category", c.category},     {"description", c.description},
-          {"inputs", inputs},           {"outputs", outputs},
-          {"constraints", constraints}, {"output_node", c.output_node}, {"checks_inputs", c.checks_inputs},
-          {"idempotent", c.idempotent}, {"overrides", c.overrides}};
+  return {{"class_type", c.class_type},
+          {"display_name", c.display_name},
+          {"category", c.category},
+          {"description", c.description},
+          {"inputs", inputs},
+          {"outputs", outputs},
+          {"constraints", constraints},
+          {"output_node", c.output_node},
+          {"checks_inputs", c.checks_inputs},
+          {"idempotent", c.idempotent},
+          {"overrides", c.overrides}};
 }
 
 NodeContract contract_from_json(const json& j) {
@@ -103,10 +111,15 @@ NodeContract contract_from_json(const json& j) {
   for (const auto& o : j.at("outputs"))
     c.outputs.push_back({o.at("type").get<std::string>(), o.value("name", std::string()),
                          o.value("provides", std::vector<std::string>{}), o.value("tooltip", std::string())});
-  for (const auto& k : j.value("constraints", json::array()))
-    c.constraints.push_back({static_cast<Constraint::Kind>(k.at("kind").get<int>()), k.value("a", std::string()),
+  for (const auto& k : j.value("constraints", json::array())) {
+    const int kind = k.at("kind").get<int>();
+    // A forged or future cache entry: an unknown kind would reach a switch with no case for it.
+    if (kind < 0 || kind > static_cast<int>(Constraint::Kind::kAnyOf))
+      throw std::runtime_error("constraint kind " + std::to_string(kind) + " is unknown");
+    c.constraints.push_back({static_cast<Constraint::Kind>(kind), k.value("a", std::string()),
                              k.value("b", std::string()), k.value("value", std::string()),
                              k.value("message", std::string())});
+  }
   c.output_node = j.value("output_node", false);
   c.checks_inputs = j.value("checks_inputs", false);
   c.idempotent = j.value("idempotent", true);

@@ -174,6 +174,16 @@ void check_constraints(const NodeContract& c, const GraphNode& node, const Plann
           add(issues, node.id, c.class_type, "required_input_missing", "Required input is missing",
               "input '" + k.a + "' is required when " + k.b + " is '" + k.value + "'" + why, k.a, "null");
         break;
+      case Constraint::Kind::kAnyOf: {
+        const std::vector<std::string> names = any_of_inputs(k);
+        if (std::none_of(names.begin(), names.end(), given)) {
+          std::string list;
+          for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+          add(issues, node.id, c.class_type, "required_input_missing", "Required input is missing",
+              "connect at least one of: " + list + why, names.front(), "null");
+        }
+        break;
+      }
     }
   }
 }

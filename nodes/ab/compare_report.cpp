@@ -23,6 +23,10 @@ NodeDef compare_report_node() {
        Optional(Port("diagnostics_2", "SCHEDULE_DIAGNOSTICS")),
        Tooltip(String("labels", ""), "row names for metric_1..metric_6, comma separated (e.g. the schedules)"),
        String("title", "Scheduler comparison"), String("filename_prefix", "ab/report")});
+  // Nothing connected is a graph error, found by `validate` before any other node runs.
+  c.constraints.push_back(AnyOf({"report", "metric_1", "metric_2", "metric_3", "metric_4", "metric_5", "metric_6",
+                                 "diagnostics", "diagnostics_2"},
+                                "a report needs a REPORT, METRIC or SCHEDULE_DIAGNOSTICS input"));
   return make_node(c, [](Context& ctx, const Inputs& in) {
     Report report;
     if (in.has("report")) report = *in.get<Report>("report");

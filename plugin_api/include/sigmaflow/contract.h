@@ -65,6 +65,9 @@ struct Constraint {
     kLessEqual,     // a <= b
     kOnlyWhen,      // input a may be given only when input b equals `value`
     kRequiredWhen,  // input a must be given when input b equals `value`
+    // At least one of the inputs named in a (comma separated) is given, linked or literal; b is
+    // unused. API 2.3.
+    kAnyOf,
   };
   Kind kind = Kind::kLess;
   std::string a, b;
@@ -199,6 +202,23 @@ inline Constraint LessEqual(std::string a, std::string b, std::string message = 
 }
 inline Constraint OnlyWhen(std::string a, std::string b, std::string value, std::string message = {}) {
   return {Constraint::Kind::kOnlyWhen, std::move(a), std::move(b), std::move(value), std::move(message)};
+}
+// At least one of `inputs` must be given (e.g. an output node with only optional inputs).
+inline Constraint AnyOf(const std::vector<std::string>& inputs, std::string message = {}) {
+  std::string list;
+  for (const auto& name : inputs) list += (list.empty() ? "" : ",") + name;
+  return {Constraint::Kind::kAnyOf, std::move(list), {}, {}, std::move(message)};
+}
+// The inputs a kAnyOf constraint names.
+inline std::vector<std::string> any_of_inputs(const Constraint& k) {
+  std::vector<std::string> names;
+  for (size_t begin = 0; begin <= k.a.size();) {
+    size_t end = k.a.find(',', begin);
+    if (end == std::string::npos) end = k.a.size();
+    names.push_back(k.a.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  return names;
 }
 inline Constraint RequiredWhen(std::string a, std::string b, std::string value, std::string message = {}) {
   return {Constraint::Kind::kRequiredWhen, std::move(a), std::move(b), std::move(value), std::move(message)};
