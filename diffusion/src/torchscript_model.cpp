@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "sigmaflow/crash_note.h"
 #include "sigmaflow/diffusion/fingerprint.h"
 #include "sigmaflow/diffusion/memory.h"
 #include "sigmaflow/diffusion/noise.h"
@@ -160,6 +161,10 @@ std::unique_ptr<torch::jit::Module> load_module(const TorchScriptSettings& s, ui
   std::unique_ptr<torch::jit::Module> module;
   try {
     AddressSpaceCap cap(file_bytes);
+    // LibTorch's parser reads freed memory on some malformed files (docs/fuzzing.md): if that
+    // ends the process, the report blames the file.
+    ScopedCrashNote note("input 'path': '" + s.path +
+                         "' is not a loadable TorchScript file (LibTorch crashed while reading it)");
     torch::jit::ExtraFilesMap extra{{kNetworkMetadataFile, ""}};
     module = std::make_unique<torch::jit::Module>(torch::jit::load(s.path, s.device, extra));
     metadata = extra[kNetworkMetadataFile];

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "sigmaflow/crash_note.h"
 #include "sigmaflow/files.h"
 
 namespace sf::host {
@@ -57,6 +58,12 @@ void on_fatal(int sig) {
     const char* mid = " while running ";
     write_all(mid, std::strlen(mid));
     write_all(g_running, strnlen(g_running, kMessageMax));
+  }
+  // What the node said it was doing (sigmaflow/crash_note.h): the input and value to blame.
+  const char* note = crash_note();
+  if (*note) {
+    write_all(": ", 2);
+    write_all(note, std::strlen(note));
   }
   write_all("\n", 1);
   remove_inflight_temp_files();

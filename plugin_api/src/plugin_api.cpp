@@ -3,10 +3,12 @@
 // gets, and the input getters.
 #include <ATen/ATen.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <sstream>
 
+#include "sigmaflow/crash_note.h"
 #include "sigmaflow/diagnostics.h"
 #include "sigmaflow/guider.h"
 #include "sigmaflow/node.h"
@@ -402,5 +404,22 @@ std::vector<std::string> Collectives::all_gather_strings(const std::string& loca
   }
   return out;
 }
+
+namespace {
+// The crash note: a fixed buffer, so the fatal-signal handler reads it without allocating.
+char g_crash_note[1024];
+std::atomic<bool> g_has_crash_note{false};
+}  // namespace
+
+void set_crash_note(const char* text) noexcept {
+  g_has_crash_note.store(false);
+  if (!text || !*text) return;
+  const size_t n = strnlen(text, sizeof g_crash_note - 1);
+  std::memcpy(g_crash_note, text, n);
+  g_crash_note[n] = '\0';
+  g_has_crash_note.store(true);
+}
+
+const char* crash_note() noexcept { return g_has_crash_note.load() ? g_crash_note : ""; }
 
 }  // namespace sf
