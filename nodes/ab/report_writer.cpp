@@ -9,6 +9,8 @@
 #include <set>
 
 #include "../common/plot.h"
+#include "cell_intervals.h"
+#include "report_html.h"
 #include "sigmaflow/files.h"
 #include "sigmaflow/scheduler/optimal_steps/optimal_steps.h"
 
@@ -82,6 +84,40 @@ std::string versus_best_stock(const Report& r, const Grid& g, const ReportCell& 
   return std::isfinite(ratio) ? "x" + fmt(ratio) + " vs best stock" : std::string();
 }
 
+// An annotation of metric m in this cell (sigmaflow/report.h), NaN when absent.
+double annotation(const ReportCell& c, const std::string& m, const char* key) {
+  auto it = c.metrics.find(metric_annotation(m, key));
+  return it == c.metrics.end() ? NAN : it->second;
+}
+
+std::string interval_text(double lo, double hi) {
+  return std::isfinite(lo) && std::isfinite(hi) ? " [" + fmt(lo) + ", " + fmt(hi) + "]" : std::string();
+}
+
+// "x1.21 [1.15, 1.27] vs best stock: better" from the cell's paired comparison, or the point
+// ratio alone (a report without intervals).
+std::string stock_comparison(const Report& r, const Grid& g, const ReportCell& c, const std::string& m) {
+  namespace k = metric_keys;
+  const double v = annotation(c, m, k::kVsStock);
+  if (!std::isfinite(v)) return versus_best_stock(r, g, c, m);
+  const bool lower = lower_is_better(r, m);
+  const double lo = annotation(c, m, k::kVsStockLow), hi = annotation(c, m, k::kVsStockHigh);
+  std::string text = (lower ? "x" + fmt(v) : (v >= 0 ? "+" : "") + fmt(v)) + interval_text(lo, hi) + " vs best stock";
+  if (std::isfinite(lo)) {
+    const int verdict = comparison_verdict(c, m, lower, k::kVsStockLow, k::kVsStockHigh);
+    text += verdict > 0 ? ": better" : verdict < 0 ? ": worse" : ": within noise";
+  }
+  return text;
+}
+
+// Within the metric's noise floor: no better than two independent sets of the target score.
+bool within_floor(const Report& r, const ReportCell& c, const std::string& m) {
+  const double hi = annotation(c, m, metric_keys::kFloorHigh), f = annotation(c, m, metric_keys::kFloor);
+  const double bound = std::isfinite(hi) ? hi : f;
+  if (!std::isfinite(bound) || !has(&c, m)) return false;
+  return lower_is_better(r, m) ? c.metrics.at(m) <= bound : c.metrics.at(m) >= bound;
+}
+
 }  // namespace
 
 bool is_stock_schedule(const std::string& name) {
@@ -127,16 +163,29 @@ std::string markdown_table(const Report& r, const std::string& m) {
         }
         const ReportCell& c = *it->second;
         double v = c.metrics.at(m);
-        std::string cell = fmt(v);
-        if (c.nfe > 0 || c.steps > 0) {
-          cell += " (" + std::to_string(c.nfe) + " NFE";
-          if (!is_stock_schedule(s)) {
-            std::string vs = versus_best_stock(r, g, c, m);
-            if (!vs.empty()) cell += ", " + vs;
-          }
-          cell += ")";
+        std::string cell = fmt(v) + interval_text(annotation(c, m, metric_keys::kIntervalLow),
+                                                  annotation(c, m, metric_keys::kIntervalHigh));
+        std::vector<std::string> notes;
+        if (c.nfe > 0 || c.steps > 0) notes.push_back(std::to_string(c.nfe) + " NFE");
+        if ((c.nfe > 0 || c.steps > 0) && !is_stock_schedule(s)) {
+          std::string vs = stock_comparison(r, g, c, m);
+          if (!vs.empty()) notes.push_back(vs);
         }
-        if (best.count(n) && v == best[n]) cell = "**" + cell + "**";
+        const double flips = annotation(c, m, metric_keys::kFlips);
+        if (std::isfinite(flips)) notes.push_back(fmt(flips) + " flips");
+        if (within_floor(r, c, m)) notes.push_back("within the noise floor");
+        const bool column_best = best.count(n) && v == best[n];
+        // The best of the column is bold only when its paired interval against the runner-up
+        // excludes a tie (or when the report carries no intervals).
+        const bool measured = std::isfinite(annotation(c, m, metric_keys::kVsNextLow));
+        const bool clear =
+            !measured || comparison_verdict(c, m, lower, metric_keys::kVsNextLow, metric_keys::kVsNextHigh) > 0;
+        const double next = annotation(c, m, metric_keys::kVsNext);
+        const bool exact_tie = next == (lower ? 1.0 : 0.0);
+        if (column_best && !clear) notes.push_back(exact_tie ? "tied best" : "best, within noise of the next");
+        for (size_t k = 0; k < notes.size(); ++k) cell += (k ? ", " : " (") + notes[k];
+        if (!notes.empty()) cell += ")";
+        if (column_best && clear) cell = "**" + cell + "**";
         out += " " + cell + " |";
       }
       out += "\n";
@@ -146,6 +195,60 @@ std::string markdown_table(const Report& r, const std::string& m) {
 }
 
 namespace {
+
+double median(std::vector<double> v) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  const size_t h = v.size() / 2;
+  return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+}
+
+// The noise floor of a distribution metric and what it means for this report: how many cells
+// it holds, and, when it is larger than the differences compared, the batch that would resolve them.
+std::string floor_markdown(const Report& r, const std::string& m) {
+  namespace k = metric_keys;
+  const ReportCell* any = nullptr;
+  int within = 0, total = 0;
+  std::vector<double> compared, gaps;
+  const bool lower = lower_is_better(r, m);
+  for (const auto& c : r.cells) {
+    if (!has(&c, m)) continue;
+    ++total;
+    if (!std::isfinite(annotation(c, m, k::kFloor))) continue;
+    any = &c;
+    within += within_floor(r, c, m);
+    const double v = c.metrics.at(m);
+    // The best stock value this cell was compared with: v x ratio (lower is better) or v - diff.
+    const double vs = annotation(c, m, k::kVsStock), next = annotation(c, m, k::kVsNext);
+    if (!is_stock_schedule(c.schedule) && std::isfinite(vs)) compared.push_back(std::fabs(lower ? v * vs - v : vs));
+    if (std::isfinite(next)) gaps.push_back(std::fabs(lower ? v * next - v : next));
+  }
+  if (!any) return {};
+  const double f = annotation(*any, m, k::kFloor), e = annotation(*any, m, k::kFloorExponent),
+               n = annotation(*any, m, k::kParticles);
+  std::string md = "Noise floor: " + fmt(f) +
+                   interval_text(annotation(*any, m, k::kFloorLow), annotation(*any, m, k::kFloorHigh)) +
+                   ", the metric between two independent sets of the target distribution at these sizes (what a "
+                   "perfect sampler scores). " +
+                   std::to_string(within) + " of " + std::to_string(total) +
+                   " cells are within it (no better than its upper bound): they cannot be told from exact samples "
+                   "at this batch.";
+  const bool optimised = !compared.empty();
+  const double d = median(optimised ? compared : gaps);
+  if (std::isfinite(d) && d == 0) {
+    md += " The compared cells measure identical values here (the same particles end in the same places).";
+  } else if (std::isfinite(d) && d < f && std::isfinite(n) && n > 0) {
+    const double exponent = std::isfinite(e) && e > 0 ? e : 0.5;
+    const double needed = n * std::pow(f / (0.5 * std::max(d, 1e-300)), 1.0 / exponent);
+    md += " The floor is larger than the median difference being compared (" + fmt(d) + ", " +
+          (optimised ? "optimised schedules against the best stock one" : "each cell against the best other one") +
+          "): at this batch those differences are noise. " +
+          (needed < 1e9 ? "About " + fmt(std::ceil(needed / 1000.0) * 1000.0) + " particles"
+                        : "More than 10^9 particles") +
+          " would bring the floor to half of it (the floor scales as particles^-" + fmt(exponent) + ", measured).";
+  }
+  return md + "\n\n";
+}
 
 std::string wall_time_table(const Grid& g) {
   std::string md = "| schedule | sampler |";
@@ -201,13 +304,16 @@ std::string report_markdown(const Report& r, const std::string& title, const std
   md += "Model: " + r.model + "\n\n";
   if (!r.reference.empty()) md += "Reference: " + r.reference + "\n\n";
   md +=
-      "Cells show the metric, the model evaluations (NFE) the run spent and, for optimised schedules, how they "
-      "compare with the best stock schedule of the column: for errors and distances the ratio best-stock / this "
-      "(above 1: better than every stock schedule), for log-densities the difference this - best-stock (above 0: "
-      "better). Bold: the best schedule for that sampler and step count.\n\n";
+      "Cells show the metric with its 95 % interval in brackets (a paired bootstrap over the particles, when the "
+      "sweep measured one), the model evaluations (NFE) the run spent and, for optimised schedules, how they compare "
+      "with the best stock schedule of the column: for errors and distances the ratio best-stock / this (above 1: "
+      "better than every stock schedule), for log-densities the difference this - best-stock (above 0: better), with "
+      "its paired interval and a verdict: better or worse only when the interval excludes a tie, otherwise within "
+      "noise. Bold: the best schedule for that sampler and step count, when its paired interval against the "
+      "runner-up excludes a tie. Flips: particles that ended nearest another mode than the reference solve's.\n\n";
   for (const auto& m : r.metric_names)
     md += "## " + m + (lower_is_better(r, m) ? " (lower is better)" : " (higher is better)") + "\n\n" +
-          markdown_table(r, m) + "\n";
+          markdown_table(r, m) + "\n" + floor_markdown(r, m);
   if (!r.cells.empty()) md += "## Wall time per cell (seconds)\n\n" + wall_time_table(g);
   if (!r.timings.empty()) {
     md += "\n## Timings\n\n";
@@ -307,32 +413,64 @@ std::string report_json(const Report& r, const std::string& title, const std::st
 
 Status write_schedule_plots(const Grid& g, const PathFor& path_for, std::vector<std::string>& written);
 
-// One error-vs-NFE plot per sampler (a line per schedule), and the schedules at the largest N.
-Status write_cell_plots(const Report& r, const PathFor& path_for, std::vector<std::string>& written) {
-  const std::string& primary = r.metric_names.front();
-  Grid g = index(r);
+// One metric-vs-NFE plot per sampler: a line per schedule with the cells' intervals as error
+// bars, and the metric's noise floor as a band when it was measured.
+Status write_metric_plots(const Report& r, const Grid& g, const std::string& m, const std::string& file_stem,
+                          const PathFor& path_for, std::vector<std::string>& written) {
   for (const auto& sampler : g.samplers) {
-    std::vector<Series> err;
+    std::vector<Series> series;
+    Series floor{"noise floor", {}, {}};
+    floor.band = true;
     for (const auto& s : g.schedules) {
       Series se{s, {}, {}};
       for (auto n : g.steps) {
         auto it = g.at.find({s, sampler, n});
-        if (it == g.at.end() || !has(it->second, primary)) continue;
-        se.x.push_back(static_cast<double>(it->second->nfe));
-        se.y.push_back(it->second->metrics.at(primary));
+        if (it == g.at.end() || !has(it->second, m)) continue;
+        const ReportCell& c = *it->second;
+        se.x.push_back(static_cast<double>(c.nfe));
+        se.y.push_back(c.metrics.at(m));
+        se.y_lo.push_back(annotation(c, m, metric_keys::kIntervalLow));
+        se.y_hi.push_back(annotation(c, m, metric_keys::kIntervalHigh));
+        if (floor.y.empty() && std::isfinite(annotation(c, m, metric_keys::kFloor))) {
+          floor.y.push_back(annotation(c, m, metric_keys::kFloor));
+          floor.y_lo.push_back(annotation(c, m, metric_keys::kFloorLow));
+          floor.y_hi.push_back(annotation(c, m, metric_keys::kFloorHigh));
+        }
       }
-      if (!se.x.empty()) err.push_back(se);
+      if (!se.x.empty()) series.push_back(se);
     }
-    if (err.empty()) continue;
-    std::string safe = safe_name(sampler);
-    PlotSpec spec = plot_spec(primary + " vs NFE, sampler " + sampler, "model evaluations (NFE)", primary, true,
-                              lower_is_better(r, primary));
-    for (const auto& se : err) spec.x_ticks.insert(spec.x_ticks.end(), se.x.begin(), se.x.end());
+    if (series.empty()) continue;
+    if (!floor.y.empty()) {
+      floor.x.push_back(series.front().x.front());  // a level: drawn across the window
+      series.push_back(floor);
+    }
+    PlotSpec spec =
+        plot_spec(m + " vs NFE, sampler " + sampler, "model evaluations (NFE)", m, true, lower_is_better(r, m));
+    for (const auto& se : series)
+      if (!se.band) spec.x_ticks.insert(spec.x_ticks.end(), se.x.begin(), se.x.end());
     std::sort(spec.x_ticks.begin(), spec.x_ticks.end());
     spec.x_ticks.erase(std::unique(spec.x_ticks.begin(), spec.x_ticks.end()), spec.x_ticks.end());
-    Status st = write_plot(path_for("_error_vs_nfe_" + safe), spec, err, &written);
+    Status st = write_plot(path_for(file_stem + safe_name(sampler)), spec, series, &written);
     // Metrics without NFE (e.g. measured on data) have nothing to place on a log axis: no plot.
     if (!st.ok() && st.code() != Code::kInvalidArgument) return st;
+  }
+  return Status::Ok();
+}
+
+// The primary metric per sampler, sliced W2 per sampler when it has a noise floor (the floor is
+// what a reader must see next to a distribution metric), and the schedules at the largest N.
+Status write_cell_plots(const Report& r, const PathFor& path_for, std::vector<std::string>& written) {
+  const std::string& primary = r.metric_names.front();
+  Grid g = index(r);
+  Status st = write_metric_plots(r, g, primary, "_error_vs_nfe_", path_for, written);
+  if (!st.ok()) return st;
+  const std::string distribution = "sliced_wasserstein";
+  const bool floored = std::any_of(r.cells.begin(), r.cells.end(), [&](const ReportCell& c) {
+    return std::isfinite(annotation(c, distribution, metric_keys::kFloor));
+  });
+  if (primary != distribution && floored) {
+    st = write_metric_plots(r, g, distribution, "_sliced_w2_vs_nfe_", path_for, written);
+    if (!st.ok()) return st;
   }
   return write_schedule_plots(g, path_for, written);
 }
@@ -452,7 +590,8 @@ Status write_diagnostic_plots(const ScheduleDiagnostics& d, const std::string& s
 Status write_report(const Report& r, const std::string& title, const PathFor& path_for, const std::string& graph_json,
                     const std::string& versions, ReportFiles* files) {
   std::vector<std::string> written;
-  for (auto [path, body] : {std::pair{path_for(".md"), report_markdown(r, title, versions)},
+  const std::string markdown = report_markdown(r, title, versions);
+  for (auto [path, body] : {std::pair{path_for(".md"), markdown},
                             std::pair{path_for(".json"), report_json(r, title, graph_json, versions)}}) {
     Status st = write_file_atomic(path, body);
     if (!st.ok()) return st;
@@ -470,6 +609,18 @@ Status write_report(const Report& r, const std::string& title, const PathFor& pa
       st = write_diagnostic_plots(d, suffix, path_for, written);
     if (!st.ok()) return st;
   }
+  // Last, the page that holds it all: every SVG plot just written, inline.
+  std::vector<std::string> svgs;
+  for (const auto& path : written)
+    if (path.size() > 4 && path.compare(path.size() - 4, 4, ".svg") == 0) {
+      Result<std::string> svg = read_file_bounded(path, kMaxGraphFileBytes);
+      if (!svg.ok()) return svg.status();
+      svgs.push_back(*svg);
+    }
+  const std::string html_path = path_for(".html");
+  Status st = write_file_atomic(html_path, report_html(title, markdown, svgs, graph_json));
+  if (!st.ok()) return st;
+  written.push_back(html_path);
   if (files) {
     files->written = written;
     files->table_text = r.metric_names.empty() ? std::string() : markdown_table(r, r.metric_names.front());

@@ -1,4 +1,5 @@
-// Turns a REPORT into report.md (tables), report.json (every number) and plots.
+// Turns a REPORT into report.md (tables), report.json (every number), plots and report.html (all of
+// it in one self-contained page).
 #pragma once
 
 #include <functional>

@@ -1,6 +1,7 @@
 // ScheduleSweep: the full schedule x sampler x steps matrix from one initial noise, with metrics
 // against a converged reference.
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <chrono>
@@ -9,7 +10,10 @@
 #include <nlohmann/json.hpp>
 
 #include "../common/text.h"
+#include "cell_intervals.h"
 #include "nodes.h"
+#include "report_writer.h"
+#include "sigmaflow/diffusion/bootstrap.h"
 #include "sigmaflow/diffusion/memory.h"
 #include "sigmaflow/diffusion/metrics.h"
 #include "sigmaflow/diffusion/noise.h"
@@ -130,16 +134,20 @@ at::Tensor distance_target(const Inputs& in, const Model& model, const at::Tenso
   return reference;
 }
 
+// What a cell's metrics are measured with, and the bootstrap behind their intervals.
 struct CellRunner {
   const Model& model;
   const at::Tensor& noise;
   const at::Tensor& reference;
+  const at::Tensor& reference_modes;  // nearest component of each reference output (exact models)
   const diffusion::SlicedWassersteinReference& sw;
   uint64_t seed;
-  double sampling_seconds = 0, metric_seconds = 0;
+  uint64_t bootstrap_seed;
+  int64_t resamples;  // 0: no intervals
+  double sampling_seconds = 0, metric_seconds = 0, interval_seconds = 0;
 
   ReportCell run(const std::string& sched, const std::string& sampler_name, const Sampler& sampler,
-                 const diffusion::Sigmas& sig, int64_t n) {
+                 const diffusion::Sigmas& sig, int64_t n, CellReplicates& replicates) {
     ReportCell cell{sched, sampler_name, n, 0, 0.0, {}, sig.values()};
     SampleContext sc;
     sc.seed = seed;
@@ -149,14 +157,64 @@ struct CellRunner {
     sampling_seconds += cell.wall_seconds;
     cell.nfe = sc.nfe;
     auto t_m = Clock::now();
-    if (!sampler.traits().stochastic) cell.metrics["trajectory_error"] = diffusion::rms_distance(out, reference);
-    cell.metrics["sliced_wasserstein"] = sw.distance(out);
-    if (const ExactDensity* exact = model.exact()) {
-      cell.metrics["mode_coverage_tv"] =
-          diffusion::mode_coverage_tv(out, exact->component_means(), exact->component_weights());
-      cell.metrics["mean_log_density"] = exact->log_density(out, 0.0).mean().item<double>();
+    // Per-particle values: the point metrics are their means; the bootstrap resamples them.
+    at::Tensor squared, log_density, modes;
+    const ExactDensity* exact = model.exact();
+    if (!sampler.traits().stochastic) {
+      squared = diffusion::row_squared_distances(out, reference).contiguous();
+      cell.metrics["trajectory_error"] = std::sqrt(squared.mean().item<double>());
+    }
+    // With intervals, the linearised distance carries the point value too (one projection sort).
+    diffusion::SlicedWassersteinReference::Linearised sw_parts;
+    if (resamples > 0) sw_parts = sw.linearised(out);
+    cell.metrics["sliced_wasserstein"] =
+        resamples > 0 && sw.reference_size() == out.size(0) ? std::sqrt(sw_parts.squared) : sw.distance(out);
+    if (exact) {
+      modes = diffusion::nearest_component(out, exact->component_means());
+      cell.metrics["mode_coverage_tv"] = diffusion::mode_coverage_tv_of(modes, exact->component_weights());
+      cell.metrics[metric_annotation("mode_coverage_tv", metric_keys::kFlips)] =
+          static_cast<double>(modes.ne(reference_modes).sum().item<int64_t>());
+      log_density = exact->log_density(out, 0.0).to(at::kCPU, at::kDouble).contiguous();
+      cell.metrics["mean_log_density"] = log_density.mean().item<double>();
     }
     metric_seconds += seconds_since(t_m);
+    for (const auto& [name, v] : std::map<std::string, double>(cell.metrics))
+      if (!is_metric_annotation(name))
+        cell.metrics[metric_annotation(name, metric_keys::kParticles)] = static_cast<double>(out.size(0));
+    if (resamples == 0) return cell;
+    auto t_i = Clock::now();
+    const int64_t rows = out.size(0);
+    replicates.clear();
+    const auto B = static_cast<size_t>(resamples);
+    std::vector<double>& sw_reps = replicates["sliced_wasserstein"];
+    sw_reps.resize(B);
+    std::vector<double>*te = nullptr, *tv = nullptr, *ld = nullptr;
+    if (squared.defined()) (te = &replicates["trajectory_error"])->resize(B);
+    at::Tensor weights;
+    if (exact) {
+      (tv = &replicates["mode_coverage_tv"])->resize(B);
+      (ld = &replicates["mean_log_density"])->resize(B);
+      weights = exact->component_weights().to(at::kCPU, at::kDouble).contiguous();
+      modes = modes.contiguous();
+    }
+    // Resamples are independent (each draws its own counts): spread over LibTorch's threads.
+    at::parallel_for(0, resamples, 1, [&](int64_t first, int64_t last) {
+      for (int64_t b = first; b < last; ++b) {
+        const std::vector<uint32_t> counts = diffusion::bootstrap_counts(rows, bootstrap_seed, b);
+        const auto k = static_cast<size_t>(b);
+        sw_reps[k] = sw_parts.resampled(counts);
+        auto weighted_mean = [&](const at::Tensor& values) {
+          const double* v = values.data_ptr<double>();
+          double sum = 0;
+          for (int64_t i = 0; i < rows; ++i) sum += counts[static_cast<size_t>(i)] * v[i];
+          return sum / static_cast<double>(rows);
+        };
+        if (te) (*te)[k] = std::sqrt(weighted_mean(squared));
+        if (tv) (*tv)[k] = diffusion::mode_coverage_tv_of(modes, weights, counts);
+        if (ld) (*ld)[k] = weighted_mean(log_density);
+      }
+    });
+    interval_seconds += seconds_since(t_i);
     return cell;
   }
 };
@@ -186,7 +244,8 @@ std::vector<int> assign_cells(const SweepPlan& plan, int world) {
 
 // Every rank's cells (`mine[i]` is cell `indices[i]`), in the single-process order.
 std::vector<ReportCell> gather_cells(const Collectives& group, const std::vector<ReportCell>& mine,
-                                     const std::vector<int64_t>& indices, size_t total) {
+                                     std::vector<CellReplicates>& replicates, const std::vector<int64_t>& indices,
+                                     size_t total) {
   // Numbers travel as %.17g text: exact, and NaN / inf survive (JSON numbers would not).
   auto text = [](double v) {
     char b[40];
@@ -200,7 +259,11 @@ std::vector<ReportCell> gather_cells(const Collectives& group, const std::vector
     for (const auto& [k, v] : c.metrics) metrics[k] = text(v);
     std::vector<std::string> sigmas;
     for (double v : c.sigmas) sigmas.push_back(text(v));
+    std::map<std::string, std::vector<std::string>> reps;
+    for (const auto& [k, list] : replicates[q])
+      for (double v : list) reps[k].push_back(text(v));
     j.push_back({{"index", indices[q]},
+                 {"replicates", reps},
                  {"schedule", c.schedule},
                  {"sampler", c.sampler},
                  {"steps", c.steps},
@@ -210,16 +273,118 @@ std::vector<ReportCell> gather_cells(const Collectives& group, const std::vector
                  {"sigmas", sigmas}});
   }
   std::vector<ReportCell> all(total);
+  std::vector<CellReplicates> all_replicates(total);
   for (const auto& rank_text :
        group.all_gather_strings(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))) {
     for (const auto& e : nlohmann::json::parse(rank_text)) {
       ReportCell c{e["schedule"], e["sampler"], e["steps"], e["nfe"], e["wall_seconds"], {}, {}};
       for (const auto& [k, v] : e["metrics"].items()) c.metrics[k] = std::stod(v.get<std::string>());
       for (const auto& v : e["sigmas"]) c.sigmas.push_back(std::stod(v.get<std::string>()));
+      CellReplicates reps;
+      for (const auto& [k, list] : e["replicates"].items())
+        for (const auto& v : list) reps[k].push_back(std::stod(v.get<std::string>()));
       all.at(e["index"].get<size_t>()) = std::move(c);
+      all_replicates.at(e["index"].get<size_t>()) = std::move(reps);
     }
   }
+  replicates = std::move(all_replicates);
   return all;
+}
+
+// The noise floor of a distribution metric: its value between two independent sets of the target
+// distribution with the sizes the cells are measured at, i.e. what a perfect sampler would score.
+struct Floor {
+  double value = NAN;
+  diffusion::Interval interval{NAN, NAN};
+  double exponent = NAN;  // the floor scales as (effective set size)^-exponent
+};
+
+// A floor's interval from the bootstrap of one of its two sets, widened by sqrt 2 about the value:
+// the other set (the target) is as random and is not resampled.
+diffusion::Interval floor_interval(double value, const std::vector<double>& replicates) {
+  const diffusion::Interval i = diffusion::percentile_interval(replicates);
+  return {value - std::sqrt(2.0) * (value - i.lo), value + std::sqrt(2.0) * (i.hi - value)};
+}
+
+// The effective size of a comparison between sets of a and b samples (1 / (1/a + 1/b)): sampling
+// noise in a two-sample distance adds up as the sum of the inverse sizes.
+double effective_size(double a, double b) { return 1.0 / (1.0 / a + 1.0 / b); }
+
+// Measured from exact data (a fresh set against the target, and two sets a quarter of the size for
+// the scaling) or from the connected reference samples (their halves and quarters, rescaled to the
+// cells' sizes with the measured exponent). Distances against the reference solve need no floor:
+// it comes from the same noise as the cells.
+std::map<std::string, Floor> measure_floors(const Model& model, const at::Tensor& target, bool target_is_independent,
+                                            const diffusion::SlicedWassersteinReference& sw, int64_t batch,
+                                            int64_t projections, uint64_t seed, uint64_t bootstrap_seed,
+                                            int64_t resamples) {
+  std::map<std::string, Floor> floors;
+  auto exponent_of = [](double small_set, double large_set, double size_ratio) {
+    const double e = std::log(small_set / large_set) / std::log(size_ratio);
+    return std::isfinite(e) ? std::clamp(e, 0.1, 1.0) : 0.5;  // 0.5: the central-limit rate
+  };
+  const int64_t quarter = batch / 4;
+  if (const ExactDensity* exact = model.exact()) {
+    at::Tensor fresh = exact->sample_data(batch, seed + 3);
+    Floor sw_floor;
+    sw_floor.value = sw.distance(fresh);
+    if (resamples > 0) {
+      sw_floor.interval = floor_interval(sw_floor.value, sw.resampled_distances(fresh, bootstrap_seed, resamples));
+      sw_floor.interval.lo = std::max(0.0, sw_floor.interval.lo);
+    }
+    Floor tv_floor;
+    at::Tensor modes = diffusion::nearest_component(fresh, exact->component_means());
+    tv_floor.value = diffusion::mode_coverage_tv_of(modes, exact->component_weights());
+    std::vector<double> reps;
+    for (int64_t b = 0; b < resamples; ++b)
+      reps.push_back(diffusion::mode_coverage_tv_of(modes, exact->component_weights(),
+                                                    diffusion::bootstrap_counts(batch, bootstrap_seed, b)));
+    if (resamples > 0) {
+      tv_floor.interval = floor_interval(tv_floor.value, reps);
+      tv_floor.interval.lo = std::max(0.0, tv_floor.interval.lo);
+    }
+    if (quarter >= 16) {
+      at::Tensor a = exact->sample_data(quarter, seed + 4), b = exact->sample_data(quarter, seed + 5);
+      const double sw_quarter = diffusion::SlicedWassersteinReference(a, projections, seed + 7).distance(b);
+      // Effective sizes batch / 2 (cells) and quarter / 2: a ratio of 4.
+      sw_floor.exponent = exponent_of(sw_quarter, sw_floor.value, 4.0);
+      tv_floor.exponent = exponent_of(
+          diffusion::mode_coverage_tv(a, exact->component_means(), exact->component_weights()), tv_floor.value, 4.0);
+    }
+    floors["sliced_wasserstein"] = sw_floor;
+    floors["mode_coverage_tv"] = tv_floor;
+  } else if (target_is_independent && target.size(0) >= 64) {
+    const int64_t m = target.size(0), half = m / 2, q = m / 4;
+    const diffusion::SlicedWassersteinReference first_half(target.narrow(0, 0, half), projections, seed + 7);
+    const at::Tensor second_half = target.narrow(0, half, half);
+    const double at_half = first_half.distance(second_half);
+    const double at_quarter = diffusion::SlicedWassersteinReference(target.narrow(0, 0, q), projections, seed + 7)
+                                  .distance(target.narrow(0, q, q));
+    Floor f;
+    f.exponent = exponent_of(at_quarter, at_half, 2.0);
+    // From the halves (effective size m / 4) to a cell against the whole target.
+    const double scale =
+        std::pow(effective_size(static_cast<double>(batch), static_cast<double>(m)) / (m / 4.0), -f.exponent);
+    f.value = at_half * scale;
+    if (resamples > 0) {
+      diffusion::Interval i =
+          floor_interval(at_half, first_half.resampled_distances(second_half, bootstrap_seed, resamples));
+      f.interval = {std::max(0.0, i.lo) * scale, i.hi * scale};
+    }
+    floors["sliced_wasserstein"] = f;
+  }
+  return floors;
+}
+
+void annotate_floors(Report& report, const std::map<std::string, Floor>& floors) {
+  for (auto& cell : report.cells)
+    for (const auto& [m, f] : floors) {
+      if (!cell.metrics.count(m)) continue;
+      cell.metrics[metric_annotation(m, metric_keys::kFloor)] = f.value;
+      cell.metrics[metric_annotation(m, metric_keys::kFloorLow)] = f.interval.lo;
+      cell.metrics[metric_annotation(m, metric_keys::kFloorHigh)] = f.interval.hi;
+      cell.metrics[metric_annotation(m, metric_keys::kFloorExponent)] = f.exponent;
+    }
 }
 
 std::shared_ptr<Report> run_sweep(Context& ctx, const Inputs& in) {
@@ -244,13 +409,19 @@ std::shared_ptr<Report> run_sweep(Context& ctx, const Inputs& in) {
   check_projection_memory(2 * noise.size(0), noise.numel() / std::max<int64_t>(1, noise.size(0)),
                           in.get_int("projections"));
   at::Tensor reference = reference_solve(*model, noise, ref_steps, seed, *report, group);
+  const int64_t resamples = in.get_int("resamples");
+  const uint64_t bootstrap_seed = seed ^ 0xB0075712A9ull;
+  at::Tensor reference_modes;
+  if (const ExactDensity* exact = inner->exact())
+    reference_modes = diffusion::nearest_component(reference, exact->component_means());
   std::string target_desc;
   at::Tensor target = distance_target(in, *inner, noise, reference, batch, seed, target_desc);
   report->metric_names = {"trajectory_error", "sliced_wasserstein"};
   if (inner->exact()) report->metric_names.insert(report->metric_names.end(), {"mode_coverage_tv", "mean_log_density"});
   for (const auto& m : report->metric_names) report->lower_is_better[m] = m != "mean_log_density";
   const diffusion::SlicedWassersteinReference sw(target, in.get_int("projections"), seed + 7, group);
-  CellRunner cells{*model, noise, reference, sw, seed};
+  CellRunner cells{*model, noise, reference, reference_modes, sw, seed, bootstrap_seed, resamples};
+  std::vector<CellReplicates> replicates;
   const auto total = static_cast<int64_t>(plan.schedules.size() * plan.samplers.size() * plan.steps.size());
   int64_t done = 0, index = 0;
   double sched_seconds = 0, model_before = model->seconds();
@@ -269,12 +440,18 @@ std::shared_ptr<Report> run_sweep(Context& ctx, const Inputs& in) {
         auto t_s = Clock::now();
         if (per_sampler || shared.empty()) shared = sweep_schedule(ctx, *model, sched, n, sampler);
         sched_seconds += seconds_since(t_s);
-        report->cells.push_back(cells.run(sched, sname, sampler, shared, n));
+        replicates.emplace_back();
+        report->cells.push_back(cells.run(sched, sname, sampler, shared, n, replicates.back()));
         ctx.progress(std::min(done += world, total), total);
       }
     }
   }
-  if (world > 1) report->cells = gather_cells(*group, report->cells, mine, static_cast<size_t>(total));
+  if (world > 1) report->cells = gather_cells(*group, report->cells, replicates, mine, static_cast<size_t>(total));
+  auto t_floor = Clock::now();
+  annotate_intervals(*report, replicates, is_stock_schedule);
+  annotate_floors(*report, measure_floors(*inner, target, in.has("reference_samples"), sw, batch,
+                                          in.get_int("projections"), seed, bootstrap_seed, resamples));
+  report->timings["interval_seconds"] = cells.interval_seconds + seconds_since(t_floor);
   report->timings["schedule_seconds"] = sched_seconds;
   report->timings["sampling_seconds"] = cells.sampling_seconds;
   report->timings["metric_seconds"] = cells.metric_seconds;
@@ -283,6 +460,9 @@ std::shared_ptr<Report> run_sweep(Context& ctx, const Inputs& in) {
   report->timings["sweep_seconds"] = seconds_since(t_total);
   report->timings["model_evaluations"] = static_cast<double>(model->calls());
   report->reference += "; distances against " + target_desc;
+  if (resamples > 0)
+    report->reference += "; intervals: 95 % paired bootstrap over the " + std::to_string(batch) + " particles (" +
+                         std::to_string(resamples) + " resamples)";
   return report;
 }
 
@@ -295,10 +475,14 @@ NodeDef schedule_sweep_node() {
       "converged reference: trajectory_error (deterministic samplers; RMS distance to a heun solve with "
       "reference_steps karras steps from the same noise), sliced_wasserstein (against exact data samples when the "
       "model has them, else the reference), and for mixtures mode_coverage_tv and mean_log_density. Schedules and "
-      "samplers are given by registered name (comma separated), score_optimal among them.",
+      "samplers are given by registered name (comma separated), score_optimal among them. Every metric carries a 95 % "
+      "paired bootstrap interval over the particles, and a paired comparison with the best stock schedule of its "
+      "column; distribution metrics carry their noise floor (the metric between two independent sets of the target).",
       {Port("model", "MODEL"), String("schedulers", "score_optimal, karras, exponential, align_your_steps, uniform"),
        String("samplers", "euler, heun, dpmpp_2m"), String("steps_list", "5, 10, 20"), Int("batch", 1000, 1, 1 << 22),
        Seed("seed"), Int("reference_steps", 1000, 2, 100000), Int("projections", 128, 1, 100000),
+       Tooltip(Int("resamples", 200, 0, 10000),
+               "bootstrap resamples behind every interval (95 %, paired over the particles); 0: no intervals"),
        Optional(Tooltip(Port("reference_samples", "LATENT"), "samples of the target distribution for distances"))},
       {{"REPORT", "REPORT"}});
   return make_node(c, [](Context& ctx, const Inputs& in) { return Outputs{Value(run_sweep(ctx, in))}; });

@@ -17,11 +17,12 @@ namespace sf::nodes {
 
 namespace {
 
-// White background, black axes, then a qualitative palette.
-const PLINT kR[] = {255, 0, 31, 255, 44, 214, 148, 140, 227, 127, 188, 23};
-const PLINT kG[] = {255, 0, 119, 127, 160, 39, 103, 86, 119, 127, 189, 190};
-const PLINT kB[] = {255, 0, 180, 14, 44, 40, 189, 75, 194, 127, 34, 207};
-constexpr int kColors = 12;
+// White background, black axes, then a qualitative palette; last, the light grey of bands.
+const PLINT kR[] = {255, 0, 31, 255, 44, 214, 148, 140, 227, 127, 188, 23, 225};
+const PLINT kG[] = {255, 0, 119, 127, 160, 39, 103, 86, 119, 127, 189, 190, 225};
+const PLINT kB[] = {255, 0, 180, 14, 44, 40, 189, 75, 194, 127, 34, 207, 225};
+constexpr int kColors = 12;  // background, axes and series colours
+constexpr int kBandColor = kColors;
 // One marker glyph per series (the same glyph is drawn in the plot and in the legend).
 const char* const kMarkers[] = {"●", "■", "▲", "◆", "▼", "★", "○", "□", "△", "◇"};
 constexpr int kMarkerCount = 10;
@@ -44,6 +45,12 @@ Result<Frame> frame_of(const PlotSpec& spec, const std::vector<Series>& series) 
       x1 = std::max(x1, to_axis(s.x[i], spec.log_x));
       y0 = std::min(y0, to_axis(s.y[i], spec.log_y));
       y1 = std::max(y1, to_axis(s.y[i], spec.log_y));
+      // Error bars and bands stay inside the window.
+      for (const auto* bound : {&s.y_lo, &s.y_hi})
+        if (i < bound->size() && plottable(s.x[i], (*bound)[i], spec)) {
+          y0 = std::min(y0, to_axis((*bound)[i], spec.log_y));
+          y1 = std::max(y1, to_axis((*bound)[i], spec.log_y));
+        }
     }
   if (!std::isfinite(x0) || !std::isfinite(y0)) return InvalidArgument("nothing to plot for '" + spec.title + "'");
   if (x1 - x0 < 1e-12) x0 -= 0.5, x1 += 0.5;
@@ -116,18 +123,47 @@ void draw_axes(plstream& pls, const PlotSpec& spec, const Frame& f) {
 
 // Lines of up to 60 points carry a marker at every point; longer lines are plain (the legend
 // follows the same rule).
-bool has_markers(const Series& s) { return s.points || std::min(s.x.size(), s.y.size()) <= 60; }
+bool has_markers(const Series& s) { return !s.band && (s.points || std::min(s.x.size(), s.y.size()) <= 60); }
 
-void draw_series(plstream& pls, const PlotSpec& spec, const Series& s, size_t k) {
-  std::vector<PLFLT> xs, ys;
+// The shaded interval of a band series (light grey, under the data) across the window's x range.
+void draw_band(plstream& pls, const PlotSpec& spec, const Series& s, const Frame& f) {
+  if (s.y.empty() || s.y_lo.empty() || s.y_hi.empty()) return;
+  const double lo = s.y_lo.front(), hi = s.y_hi.front();
+  if (!plottable(1.0, lo, spec) || !plottable(1.0, hi, spec)) return;
+  PLFLT xs[] = {f.x0, f.x1, f.x1, f.x0},
+        ys[] = {to_axis(lo, spec.log_y), to_axis(lo, spec.log_y), to_axis(hi, spec.log_y), to_axis(hi, spec.log_y)};
+  pls.col0(kBandColor);
+  pls.fill(4, xs, ys);
+}
+
+void draw_series(plstream& pls, const PlotSpec& spec, const Series& s, size_t k, const Frame& f) {
+  std::vector<PLFLT> xs, ys, lo, hi, ex;
   for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
     if (!plottable(s.x[i], s.y[i], spec)) continue;
     xs.push_back(to_axis(s.x[i], spec.log_x));
     ys.push_back(to_axis(s.y[i], spec.log_y));
+    if (i < s.y_lo.size() && i < s.y_hi.size() && plottable(s.x[i], s.y_lo[i], spec) &&
+        plottable(s.x[i], s.y_hi[i], spec)) {
+      ex.push_back(xs.back());
+      lo.push_back(to_axis(s.y_lo[i], spec.log_y));
+      hi.push_back(to_axis(s.y_hi[i], spec.log_y));
+    }
   }
   if (xs.empty()) return;
   pls.col0(2 + static_cast<PLINT>(k % (kColors - 2)));
   pls.width(2.0);
+  if (s.band) {  // the level across the window, dashed
+    PLFLT lx[] = {f.x0, f.x1}, ly[] = {ys.front(), ys.front()};
+    pls.lsty(2);
+    pls.line(2, lx, ly);
+    pls.lsty(1);
+    return;
+  }
+  if (!ex.empty()) {
+    pls.width(1.2);
+    pls.erry(static_cast<PLINT>(ex.size()), ex.data(), lo.data(), hi.data());
+    pls.width(2.0);
+  }
   if (!s.points) pls.line(static_cast<PLINT>(xs.size()), xs.data(), ys.data());
   // Large clouds get small markers so the density shows; short series, full-size ones.
   pls.schr(0, xs.size() > 500 ? 0.35 : 0.9);
@@ -192,7 +228,7 @@ Status draw(const std::string& device, const std::string& file, const PlotSpec& 
   plstream pls;  // plend in the destructor: the file is complete when this scope ends
   pls.sdev(device.c_str());
   pls.sfnam(file.c_str());
-  pls.scmap0(kR, kG, kB, kColors);
+  pls.scmap0(kR, kG, kB, kColors + 1);
   pls.spage(0, 0, spec.width, spec.height, 0, 0);
   pls.init();
   pls.schr(0, 0.85);
@@ -201,8 +237,11 @@ Status draw(const std::string& device, const std::string& file, const PlotSpec& 
     pls.vpas(0.14, 0.95, 0.12, 0.9, (f->y1 - f->y0) / (f->x1 - f->x0));
   else
     pls.vpor(0.14, 0.95, 0.12, 0.9);
+  pls.wind(f->x0, f->x1, f->y0, f->y1);  // bands go under the axes and the data
+  for (const auto& s : series)
+    if (s.band) draw_band(pls, spec, s, *f);
   draw_axes(pls, spec, *f);
-  for (size_t k = 0; k < series.size(); ++k) draw_series(pls, spec, series[k], k);
+  for (size_t k = 0; k < series.size(); ++k) draw_series(pls, spec, series[k], k, *f);
   if (series.size() > 1) draw_legend(pls, series, emptiest_place(spec, series, *f));
   return Status::Ok();
 }

@@ -12,9 +12,17 @@
 namespace sf::nodes {
 
 struct Series {
+  Series() = default;
+  Series(std::string label_, std::vector<double> x_ = {}, std::vector<double> y_ = {}, bool points_ = false)
+      : label(std::move(label_)), x(std::move(x_)), y(std::move(y_)), points(points_) {}
   std::string label;
   std::vector<double> x, y;
   bool points = false;  // markers only (a scatter), instead of a line with markers
+  // Error bars (an interval per point: y_lo[i] .. y_hi[i]); empty: none.
+  std::vector<double> y_lo, y_hi;
+  // A reference level rather than data: y_lo .. y_hi shaded across the x range and y dashed
+  // (e.g. a noise floor and its interval).
+  bool band = false;
 };
 
 struct PlotSpec {

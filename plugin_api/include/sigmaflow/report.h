@@ -32,6 +32,39 @@ class SF_SHARED Metric : public Object {
   std::string schedule;
 };
 
+// Annotations of a metric (API 2.3). Next to a metric `m`, a cell's `metrics` may hold
+// metric_annotation(m, kIntervalLow) and so on; readers skip keys they do not know
+// (is_metric_annotation), and an absent key means "not measured". Intervals are 95 % paired
+// bootstrap intervals over the particles (sigmaflow/diffusion/bootstrap.h).
+//  lo, hi                      the interval of m
+//  vs_stock, vs_stock_lo/_hi   against the best other stock schedule of the column (same sampler and
+//                              steps): best / this for lower-is-better metrics (above 1: this is
+//                              better), this - best otherwise (above 0: better); paired interval
+//  vs_next, vs_next_lo/_hi     the same against the best other schedule of the column, of any kind
+//  floor, floor_lo/_hi         m between two independent sets of the target distribution of this
+//                              size: what a perfect sampler would measure (distribution metrics)
+//  floor_exponent              the floor scales as particles^-floor_exponent (measured)
+//  particles                   how many particles the cell measured
+//  flips                       particles whose nearest mode differs from the reference solve's
+namespace metric_keys {
+inline constexpr const char* kIntervalLow = "lo";
+inline constexpr const char* kIntervalHigh = "hi";
+inline constexpr const char* kVsStock = "vs_stock";
+inline constexpr const char* kVsStockLow = "vs_stock_lo";
+inline constexpr const char* kVsStockHigh = "vs_stock_hi";
+inline constexpr const char* kVsNext = "vs_next";
+inline constexpr const char* kVsNextLow = "vs_next_lo";
+inline constexpr const char* kVsNextHigh = "vs_next_hi";
+inline constexpr const char* kFloor = "floor";
+inline constexpr const char* kFloorLow = "floor_lo";
+inline constexpr const char* kFloorHigh = "floor_hi";
+inline constexpr const char* kFloorExponent = "floor_exponent";
+inline constexpr const char* kParticles = "particles";
+inline constexpr const char* kFlips = "flips";
+}  // namespace metric_keys
+inline std::string metric_annotation(const std::string& metric, const char* what) { return metric + ":" + what; }
+inline bool is_metric_annotation(const std::string& key) { return key.find(':') != std::string::npos; }
+
 // One cell of a sweep: a schedule x sampler x steps run and its metrics.
 struct ReportCell {
   std::string schedule;
@@ -39,7 +72,7 @@ struct ReportCell {
   int64_t steps = 0;
   int64_t nfe = 0;
   double wall_seconds = 0.0;
-  std::map<std::string, double> metrics;
+  std::map<std::string, double> metrics;  // metric values and their annotations (above)
   std::vector<double> sigmas;
 };
 

@@ -158,5 +158,33 @@ TEST(Metrics, NanSamplesAreRefusedNotMeasured) {
   }
 }
 
+// The linearised bootstrap of sliced W2 (what the sweep's intervals use) against independent
+// truth: the spread of the distance over 200 independent sample sets measured against one fixed
+// reference. From a single set, the bootstrap's standard deviation matches it within 30 %, and its
+// resample with all counts 1 is the distance itself.
+TEST(SlicedWassersteinBootstrap, SpreadMatchesIndependentSets) {
+  const int64_t n = 1000, dims = 2;
+  auto sample = [&](uint64_t seed) {  // two well-separated Gaussian clusters
+    at::Tensor x = randn({n, dims}, seed) * 0.3;
+    x.narrow(0, 0, n / 2).add_(2.0);
+    return x;
+  };
+  const diffusion::SlicedWassersteinReference ref(sample(1), 64, 9);
+  std::vector<double> independent;
+  for (uint64_t k = 0; k < 200; ++k) independent.push_back(ref.distance(sample(100 + k)));
+  auto sd = [](const std::vector<double>& v) {
+    double m = 0, q = 0;
+    for (double x : v) m += x / static_cast<double>(v.size());
+    for (double x : v) q += (x - m) * (x - m) / static_cast<double>(v.size() - 1);
+    return std::sqrt(q);
+  };
+  const at::Tensor one = sample(7);
+  const std::vector<double> boot = ref.resampled_distances(one, 3, 400);
+  EXPECT_NEAR(sd(boot), sd(independent), 0.3 * sd(independent));
+  const auto parts = ref.linearised(one);
+  EXPECT_NEAR(parts.resampled(std::vector<uint32_t>(n, 1)), ref.distance(one), 1e-12);
+  EXPECT_NEAR(std::sqrt(parts.squared), ref.distance(one), 1e-12);
+}
+
 }  // namespace
 }  // namespace sf

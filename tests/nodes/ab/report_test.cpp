@@ -6,6 +6,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "sigmaflow/diffusion/metrics.h"
+#include "sigmaflow/model.h"
 #include "sigmaflow/report.h"
 #include "sigmaflow/testing/node_runner.h"
 
@@ -77,8 +79,8 @@ TEST(CompareReport, WritesMarkdownJsonAndPlotsAtomically) {
                         {{"report", sweep.outputs[0]}, {"diagnostics", diag.outputs[1]}});
   ASSERT_TRUE(r.ok) << r.error;
   std::string base = runner().output_dir() + "/rep/small";
-  for (const char* ext : {".md", ".json", "_error_vs_nfe_heun.png", "_error_vs_nfe_heun.svg", "_schedules.png",
-                          "_cost.png", "_length.svg"})
+  for (const char* ext : {".md", ".json", ".html", "_error_vs_nfe_heun.png", "_error_vs_nfe_heun.svg",
+                          "_sliced_w2_vs_nfe_heun.svg", "_schedules.png", "_cost.png", "_length.svg"})
     EXPECT_TRUE(fs::exists(base + ext) && fs::file_size(base + ext) > 100) << ext;
   std::ifstream png(base + "_schedules.png", std::ios::binary);
   char magic[8];
@@ -94,6 +96,20 @@ TEST(CompareReport, WritesMarkdownJsonAndPlotsAtomically) {
   EXPECT_NE(text.find("**"), std::string::npos);
   ASSERT_FALSE(r.messages.empty());
   EXPECT_NE(r.messages[0].find("trajectory_error"), std::string::npos);
+  // The page: every SVG written inline, one table per metric (and the wall times), no script.
+  std::ifstream page(base + ".html");
+  std::string html((std::istreambuf_iterator<char>(page)), std::istreambuf_iterator<char>());
+  auto count = [&](const std::string& needle) {
+    size_t n = 0;
+    for (size_t at = html.find(needle); at != std::string::npos; at = html.find(needle, at + 1)) ++n;
+    return n;
+  };
+  size_t svgs = 0;
+  for (const auto& e : fs::directory_iterator(runner().output_dir() + "/rep")) svgs += e.path().extension() == ".svg";
+  EXPECT_EQ(count("<svg"), svgs);
+  EXPECT_GE(count("<table>"), 4u);  // trajectory error, sliced W2, mode coverage, mean log density (+ wall time)
+  EXPECT_EQ(count("<script"), 0u);
+  EXPECT_NE(html.find("default-src 'none'"), std::string::npos);
   for (const auto& e : fs::directory_iterator(runner().output_dir() + "/rep"))
     EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos) << e.path();
 }
@@ -106,14 +122,123 @@ TEST(CompareReport, MetricsAloneAndBadInputs) {
   ASSERT_TRUE(te.ok);
   auto r = runner().run("CompareReport", R"({"filename_prefix": "metrics_only"})", {{"metric_1", te.outputs[0]}});
   ASSERT_TRUE(r.ok) << r.error;
+  // Nothing connected is refused at validation, before any node runs, naming the inputs.
   auto nothing = runner().run("CompareReport", "{}");
   ASSERT_FALSE(nothing.ok);
+  EXPECT_EQ(nothing.error_kind, "validation");
+  EXPECT_EQ(nothing.error_type, "required_input_missing");
   EXPECT_EQ(nothing.error_input, "report");
+  EXPECT_NE(nothing.error.find("connect at least one of: report, metric_1"), std::string::npos) << nothing.error;
   testing::NodeRunner locked({SF_PLUGIN_DIR}, "/proc/sigmaflow-no-such-place");
   auto unwritable = locked.run("CompareReport", R"({"filename_prefix": "x"})", {{"metric_1", te.outputs[0]}});
   ASSERT_FALSE(unwritable.ok);
   EXPECT_EQ(unwritable.error_input, "filename_prefix");
   EXPECT_NE(unwritable.error.find("/proc/sigmaflow-no-such-place"), std::string::npos) << unwritable.error;
+}
+
+// ---- intervals, paired comparisons and noise floors (issue 25) ----
+
+double note(const ReportCell& c, const std::string& m, const char* key) {
+  auto it = c.metrics.find(metric_annotation(m, key));
+  return it == c.metrics.end() ? NAN : it->second;
+}
+
+// One Gaussian N(mu, s0^2 I) in 3-D: Euler maps x(sigma_0) - mu linearly, by the product of the
+// per-step gains 1 + (s_{k+1} - s_k) s_k / (s0^2 + s_k^2), and the exact ODE by
+// s0 / sqrt(s0^2 + sigma_0^2). Every particle's error is |gain - exact| times the same per-particle
+// vector for every schedule, so a ratio between two schedules is the same for every particle: its
+// paired interval collapses onto the closed-form ratio.
+constexpr double kS0 = 0.5;
+double euler_gain_error(const std::vector<double>& sigmas) {
+  double gain = 1.0;
+  for (size_t k = 0; k + 1 < sigmas.size(); ++k)
+    gain *= 1.0 + (sigmas[k + 1] - sigmas[k]) * sigmas[k] / (kS0 * kS0 + sigmas[k] * sigmas[k]);
+  return std::fabs(gain - kS0 / std::sqrt(kS0 * kS0 + sigmas[0] * sigmas[0]));
+}
+
+TEST(ScheduleSweep, PairedIntervalsMatchTheClosedFormOnAGaussian) {
+  auto model = runner().run("GaussianMixtureModel", R"({"preset": "custom", "means": {"__value__": [[0.3, -0.2, 0.1]]},
+      "stds": {"__value__": [0.5]}, "dtype": "float64"})");
+  ASSERT_TRUE(model.ok) << model.error;
+  auto r = runner().run("ScheduleSweep", R"({"schedulers": "score_optimal, karras, exponential", "samplers": "euler",
+      "steps_list": "4, 8", "batch": 500, "seed": 3, "reference_steps": 4000, "projections": 32, "resamples": 200})",
+                        {{"model", model.outputs[0]}});
+  ASSERT_TRUE(r.ok) << r.error;
+  auto rep = std::dynamic_pointer_cast<const Report>(r.outputs[0].object());
+  ASSERT_EQ(rep->cells.size(), 6u);
+  int compared = 0;
+  for (const auto& c : rep->cells) {
+    for (const std::string m : {"trajectory_error", "sliced_wasserstein", "mean_log_density"}) {
+      const double v = c.metrics.at(m), lo = note(c, m, metric_keys::kIntervalLow),
+                   hi = note(c, m, metric_keys::kIntervalHigh);
+      EXPECT_LT(lo, v) << m << " " << c.schedule;
+      EXPECT_GT(hi, v) << m << " " << c.schedule;
+    }
+    EXPECT_EQ(note(c, "mode_coverage_tv", metric_keys::kFlips), 0.0);  // one mode: nowhere to flip to
+    EXPECT_EQ(note(c, "trajectory_error", metric_keys::kParticles), 500.0);
+    if (c.schedule != "score_optimal") continue;
+    // The best stock schedule of the column, by the closed form.
+    double best = INFINITY;
+    for (const auto& o : rep->cells)
+      if (o.schedule != "score_optimal" && o.steps == c.steps) best = std::min(best, euler_gain_error(o.sigmas));
+    const double expected = best / euler_gain_error(c.sigmas);
+    const double ratio = note(c, "trajectory_error", metric_keys::kVsStock);
+    EXPECT_NEAR(ratio, expected, 1e-3 * expected) << c.steps;
+    EXPECT_NEAR(note(c, "trajectory_error", metric_keys::kVsStockLow), ratio, 1e-9 * ratio);
+    EXPECT_NEAR(note(c, "trajectory_error", metric_keys::kVsStockHigh), ratio, 1e-9 * ratio);
+    ++compared;
+  }
+  EXPECT_EQ(compared, 2);
+}
+
+// The floor is the metric between two independent sets of the target: its mean over many such
+// pairs, measured here directly, lies within the floor's interval.
+TEST(ScheduleSweep, NoiseFloorMatchesIndependentExactSets) {
+  Value ring = ring_model();
+  auto r = runner().run("ScheduleSweep", R"({"schedulers": "karras", "samplers": "heun", "steps_list": "30",
+      "batch": 1000, "seed": 5, "reference_steps": 200, "projections": 64, "resamples": 300})",
+                        {{"model", ring}});
+  ASSERT_TRUE(r.ok) << r.error;
+  auto rep = std::dynamic_pointer_cast<const Report>(r.outputs[0].object());
+  const ReportCell& c = rep->cells.at(0);
+  const double floor = note(c, "sliced_wasserstein", metric_keys::kFloor),
+               lo = note(c, "sliced_wasserstein", metric_keys::kFloorLow),
+               hi = note(c, "sliced_wasserstein", metric_keys::kFloorHigh);
+  ASSERT_TRUE(std::isfinite(floor) && std::isfinite(lo) && std::isfinite(hi));
+  EXPECT_LT(lo, floor);
+  EXPECT_GT(hi, floor);
+  EXPECT_GT(note(c, "sliced_wasserstein", metric_keys::kFloorExponent), 0.0);
+  const ExactDensity* exact = std::dynamic_pointer_cast<const Model>(ring.object())->exact();
+  ASSERT_NE(exact, nullptr);
+  double sum = 0;
+  const int pairs = 20;
+  for (int k = 0; k < pairs; ++k)
+    sum += diffusion::sliced_wasserstein(exact->sample_data(1000, 1000 + 2 * k), exact->sample_data(1000, 1001 + 2 * k),
+                                         64, 77 + k);
+  const double mean = sum / pairs;
+  EXPECT_GE(mean, lo);
+  EXPECT_LE(mean, hi);
+  // A converged sampler is within the floor, and the report says so.
+  EXPECT_LE(c.metrics.at("sliced_wasserstein"), hi);
+  auto page = runner().run("CompareReport", R"({"filename_prefix": "floor/r"})", {{"report", r.outputs[0]}});
+  ASSERT_TRUE(page.ok) << page.error;
+  std::ifstream md(runner().output_dir() + "/floor/r.md");
+  std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("Noise floor: "), std::string::npos);
+  EXPECT_NE(text.find("within the noise floor"), std::string::npos);
+}
+
+TEST(ScheduleSweep, WithoutResamplesThereAreNoIntervalsAndBadCountsAreRefused) {
+  auto r = runner().run("ScheduleSweep", R"({"schedulers": "karras", "samplers": "euler", "steps_list": "4",
+      "batch": 100, "reference_steps": 50, "resamples": 0})",
+                        {{"model", ring_model()}});
+  ASSERT_TRUE(r.ok) << r.error;
+  auto rep = std::dynamic_pointer_cast<const Report>(r.outputs[0].object());
+  EXPECT_EQ(rep->cells.at(0).metrics.count(metric_annotation("trajectory_error", metric_keys::kIntervalLow)), 0u);
+  auto bad = runner().run("ScheduleSweep", R"({"resamples": -1})", {{"model", ring_model()}});
+  ASSERT_FALSE(bad.ok);
+  EXPECT_EQ(bad.error_kind, "validation");
+  EXPECT_EQ(bad.error_input, "resamples");
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 #include "sigmaflow/collectives.h"
 
@@ -17,6 +18,9 @@ namespace sf::diffusion {
 // sqrt(mean_i ||a_i - b_i||^2): discretisation error against a reference from the same noise.
 // Sharded along rows.
 double rms_distance(const at::Tensor& a, const at::Tensor& b, const Collectives* group = nullptr);
+// ||a_i - b_i||^2 per row: [N] float64 on the CPU (what rms_distance averages; the bootstrap
+// resamples it). Sharded along rows.
+at::Tensor row_squared_distances(const at::Tensor& a, const at::Tensor& b, const Collectives* group = nullptr);
 // Sliced 2-Wasserstein: sqrt(mean over random unit directions of W2^2 of the 1-D projections);
 // unequal sample counts are compared through quantiles. Sharded along the directions.
 double sliced_wasserstein(const at::Tensor& a, const at::Tensor& b, int64_t projections, uint64_t seed,
@@ -30,6 +34,23 @@ class SlicedWassersteinReference {
   SlicedWassersteinReference(const at::Tensor& reference, int64_t projections, uint64_t seed,
                              const Collectives* group = nullptr);
   double distance(const at::Tensor& samples) const;
+  // The distance of `resamples` bootstrap resamples of `samples` (resample b: the counts
+  // bootstrap_counts(N, seed, b), so runs from the same noises are resampled alike: paired),
+  // against the fixed reference, to first order (the linearised bootstrap: each particle's
+  // influence on SW^2 from the Kantorovich potentials, so no resample inflates the distance with
+  // duplicated particles). The reference is not resampled: its own sampling noise is what the
+  // noise floor measures. O(N x P) once, then O(N) per resample.
+  std::vector<double> resampled_distances(const at::Tensor& samples, uint64_t seed, int64_t resamples) const;
+  // The same in parts, for callers that draw the resamples' counts themselves.
+  struct Linearised {
+    double squared = 0.0;  // SW^2 of the samples
+    at::Tensor influence;  // [N] float64 CPU: each particle's influence on SW^2 (summing to 0)
+    // The distance of a resample drawn with these counts (one per sample, summing to N).
+    double resampled(const std::vector<uint32_t>& counts) const;
+  };
+  // sqrt(squared) equals distance(samples) when the samples are as many as the reference.
+  Linearised linearised(const at::Tensor& samples) const;
+  int64_t reference_size() const { return ref_sorted_.size(1); }
 
  private:
   at::Tensor dirs_;        // [d, P]
@@ -40,6 +61,12 @@ class SlicedWassersteinReference {
 // Sharded along rows.
 double mode_coverage_tv(const at::Tensor& samples, const at::Tensor& means, const at::Tensor& weights,
                         const Collectives* group = nullptr);
+// The index of the nearest mean per sample: [N] int64 on the CPU. Sharded along rows.
+at::Tensor nearest_component(const at::Tensor& samples, const at::Tensor& means, const Collectives* group = nullptr);
+// mode_coverage_tv from nearest_component's indices, each sample counted `counts[i]` times
+// (empty counts: once).
+double mode_coverage_tv_of(const at::Tensor& nearest, const at::Tensor& weights,
+                           const std::vector<uint32_t>& counts = {});
 
 // Rows [r, ...] -> features [r, F] (float64); empty: the flattened rows themselves.
 using FeatureMap = std::function<at::Tensor(const at::Tensor&)>;
