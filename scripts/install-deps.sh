@@ -11,6 +11,7 @@ PKGS=(
   libboost-dev nlohmann-json3-dev libfmt-dev libcli11-dev
   libgtest-dev googletest
   libpng-dev libplplot-dev plplot-driver-cairo fonts-dejavu-core
+  libcmark-gfm-dev libcmark-gfm-extensions-dev
   zlib1g-dev
   dataset-fashion-mnist
 )
