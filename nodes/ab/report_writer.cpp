@@ -250,6 +250,93 @@ std::string floor_markdown(const Report& r, const std::string& m) {
   return md + "\n\n";
 }
 
+// The model evaluations the best stock schedule needs to reach `error`: each stock schedule's
+// error-vs-NFE curve interpolated log-log between its measured points (extrapolated from the
+// nearest two beyond them), the fewest over the stock schedules. NaN without two points.
+double stock_nfe_for(const Grid& g, const std::string& sampler, const std::string& m, double error) {
+  double best = NAN;
+  for (const auto& s : g.schedules) {
+    if (!is_stock_schedule(s)) continue;
+    std::vector<std::pair<double, double>> curve;  // (log nfe, log error)
+    for (auto n : g.steps) {
+      auto it = g.at.find({s, sampler, n});
+      if (it == g.at.end() || !has(it->second, m) || it->second->nfe <= 0 || !(it->second->metrics.at(m) > 0)) continue;
+      curve.emplace_back(std::log(static_cast<double>(it->second->nfe)), std::log(it->second->metrics.at(m)));
+    }
+    if (curve.size() < 2 || !(error > 0)) continue;
+    const double target = std::log(error);
+    // The segment whose error range holds the target, else the end segment on the target's side.
+    size_t k = 0;
+    for (; k + 2 < curve.size(); ++k)
+      if ((curve[k].second - target) * (curve[k + 1].second - target) <= 0) break;
+    const auto [x0, y0] = curve[k];
+    const auto [x1, y1] = curve[k + 1];
+    if (y1 == y0) continue;
+    const double nfe = std::exp(x0 + (target - y0) * (x1 - x0) / (y1 - y0));
+    if (std::isfinite(nfe) && (std::isnan(best) || nfe < best)) best = nfe;
+  }
+  return best;
+}
+
+// "Steps saved": for each optimised schedule's cell, the share of model evaluations the best stock
+// schedule would need beyond this cell's to reach the same primary-metric value, with the interval
+// from the cell's own interval (the stock curve taken as exact).
+std::string steps_saved_markdown(const Report& r) {
+  if (r.metric_names.empty() || !lower_is_better(r, r.metric_names.front())) return {};
+  const std::string& m = r.metric_names.front();
+  Grid g = index(r);
+  auto saved = [](double cell_nfe, double stock_nfe) { return 100.0 * (1.0 - cell_nfe / stock_nfe); };
+  auto percent = [](double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.0f", v);
+    return std::string(b);
+  };
+  std::string rows;
+  for (const auto& s : g.schedules) {
+    if (is_stock_schedule(s)) continue;
+    for (const auto& sampler : g.samplers) {
+      std::string row = "| " + s + " | " + sampler + " |";
+      bool any = false;
+      for (auto n : g.steps) {
+        auto it = g.at.find({s, sampler, n});
+        if (it == g.at.end() || !has(it->second, m) || it->second->nfe <= 0) {
+          row += " - |";
+          continue;
+        }
+        const ReportCell& c = *it->second;
+        const double need = stock_nfe_for(g, sampler, m, c.metrics.at(m));
+        if (!std::isfinite(need)) {
+          row += " - |";
+          continue;
+        }
+        any = true;
+        const double nfe = static_cast<double>(c.nfe), v = saved(nfe, need);
+        // A lower error needs more stock evaluations: the interval's low end saves the most.
+        const double a = stock_nfe_for(g, sampler, m, annotation(c, m, metric_keys::kIntervalHigh)),
+                     b = stock_nfe_for(g, sampler, m, annotation(c, m, metric_keys::kIntervalLow));
+        std::string cell = v > -0.5 ? "saves " + percent(std::max(0.0, v)) + " %" : "needs " + percent(-v) + " % more";
+        if (std::isfinite(a) && std::isfinite(b))
+          cell += " [" + percent(saved(nfe, a)) + ", " + percent(saved(nfe, b)) + "]";
+        row += " " + cell + " (stock: " + fmt(need) + " NFE) |";
+      }
+      if (any) rows += row + "\n";
+    }
+  }
+  if (rows.empty()) return {};
+  std::string md = "## Steps saved (" + m +
+                   ")\n\nFor each optimised schedule: the model evaluations the best stock schedule "
+                   "would need to reach the same " +
+                   m +
+                   " (its error-vs-NFE curve interpolated log-log between the "
+                   "measured step counts, extrapolated beyond them), and the share this cell saves; in brackets, the "
+                   "same for the ends of the cell's interval. Negative: the stock schedule gets there with fewer.\n\n"
+                   "| schedule | sampler |";
+  for (auto n : g.steps) md += " " + std::to_string(n) + " steps |";
+  md += "\n|---|---|";
+  for (size_t i = 0; i < g.steps.size(); ++i) md += "---|";
+  return md + "\n" + rows + "\n";
+}
+
 std::string wall_time_table(const Grid& g) {
   std::string md = "| schedule | sampler |";
   for (auto n : g.steps) md += " " + std::to_string(n) + " steps |";
@@ -314,6 +401,7 @@ std::string report_markdown(const Report& r, const std::string& title, const std
   for (const auto& m : r.metric_names)
     md += "## " + m + (lower_is_better(r, m) ? " (lower is better)" : " (higher is better)") + "\n\n" +
           markdown_table(r, m) + "\n" + floor_markdown(r, m);
+  md += steps_saved_markdown(r);
   if (!r.cells.empty()) md += "## Wall time per cell (seconds)\n\n" + wall_time_table(g);
   if (!r.timings.empty()) {
     md += "\n## Timings\n\n";

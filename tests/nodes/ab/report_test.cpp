@@ -241,5 +241,28 @@ TEST(ScheduleSweep, WithoutResamplesThereAreNoIntervalsAndBadCountsAreRefused) {
   EXPECT_EQ(bad.error_input, "resamples");
 }
 
+// Steps saved against a hand-made curve: the stock schedule's error is 1 / NFE^2 at 5, 10 and 20
+// NFE; an optimised cell reaching 1/64 at 5 NFE matches the stock schedule at 8 NFE (log-log
+// interpolation is exact on a power law): it saves 1 - 5/8 = 37.5 %, and its interval
+// [1/81, 1/49] maps to 9 and 7 NFE: [29, 44] %.
+TEST(CompareReport, StepsSavedInterpolatesTheStockCurve) {
+  auto r = std::make_shared<Report>();
+  r->model = "hand-made";
+  r->metric_names = {"trajectory_error"};
+  r->lower_is_better["trajectory_error"] = true;
+  for (int64_t n : {5, 10, 20})
+    r->cells.push_back({"karras", "euler", n, n, 0.0, {{"trajectory_error", 1.0 / (n * n)}}, {}});
+  ReportCell opt{"optimal_steps", "euler", 5, 5, 0.0, {{"trajectory_error", 1.0 / 64}}, {}};
+  opt.metrics[metric_annotation("trajectory_error", metric_keys::kIntervalLow)] = 1.0 / 81;
+  opt.metrics[metric_annotation("trajectory_error", metric_keys::kIntervalHigh)] = 1.0 / 49;
+  r->cells.push_back(opt);
+  auto page = runner().run("CompareReport", R"({"filename_prefix": "saved/r"})",
+                           {{"report", Value(std::shared_ptr<const Report>(r))}});
+  ASSERT_TRUE(page.ok) << page.error;
+  std::ifstream md(runner().output_dir() + "/saved/r.md");
+  std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("| optimal_steps | euler | saves 38 % [29, 44] (stock: 8 NFE) |"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace sf
