@@ -121,7 +121,8 @@ bool within_floor(const Report& r, const ReportCell& c, const std::string& m) {
 }  // namespace
 
 bool is_stock_schedule(const std::string& name) {
-  return name.rfind("score_optimal", 0) != 0 && name.rfind("optimal_steps", 0) != 0;
+  return name.rfind("score_optimal", 0) != 0 && name.rfind("optimal_steps", 0) != 0 &&
+         name.rfind("extra_sigmas", 0) != 0;
 }
 
 std::string markdown_table(const Report& r, const std::string& m) {

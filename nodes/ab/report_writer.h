@@ -24,7 +24,8 @@ using PathFor = std::function<std::string(const std::string& suffix)>;
 Status write_report(const Report& report, const std::string& title, const PathFor& path_for,
                     const std::string& graph_json, const std::string& versions, ReportFiles* files);
 
-// True for names that are not score-optimal variants (the "stock" baseline of the ratios).
+// True for names that are not score-optimal variants, optimal_steps or connected extra candidates
+// (extra_sigmas_*): the "stock" baseline of the ratios.
 bool is_stock_schedule(const std::string& name);
 
 // The primary-metric table as Markdown (also used for the terminal).

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 
 #include <nlohmann/json.hpp>
 
@@ -38,10 +39,24 @@ std::string join(const std::vector<std::string>& v) {
 
 // What the sweep runs: names resolved against the registries, step counts parsed.
 struct SweepPlan {
-  std::vector<std::string> schedules, samplers;
+  std::vector<std::string> schedules, samplers;  // schedules: registered names, then extra inputs
   std::vector<int64_t> steps;
   std::map<std::string, std::shared_ptr<const Sampler>> sampler_objects;
+  // Connected SIGMAS candidates by input name: each runs at its own step count only.
+  std::map<std::string, diffusion::Sigmas> extra;
+  bool runs(const std::string& schedule, int64_t n) const {
+    auto it = extra.find(schedule);
+    return it == extra.end() || static_cast<int64_t>(it->second.size()) - 1 == n;
+  }
+  int64_t cell_count() const {
+    int64_t count = 0;
+    for (const auto& s : schedules)
+      for (int64_t n : steps) count += runs(s, n) ? static_cast<int64_t>(samplers.size()) : 0;
+    return count;
+  }
 };
+
+constexpr const char* kExtraSchedules[] = {"extra_sigmas_1", "extra_sigmas_2"};
 
 SweepPlan plan_sweep(Context& ctx, const Inputs& in) {
   SweepPlan p;
@@ -66,6 +81,18 @@ SweepPlan plan_sweep(Context& ctx, const Inputs& in) {
     auto obj = ctx.make_sampler(s, settings);
     if (!obj.ok()) throw InputError("samplers", s, obj.status().message());
     p.sampler_objects[s] = *obj;
+  }
+  for (const char* name : kExtraSchedules) {
+    if (!in.has(name)) continue;
+    diffusion::Sigmas sig = diffusion::Sigmas::from_tensor(in.get_tensor(name)).rounded_to_float32();
+    sig.check_sampling(name);
+    const auto n = static_cast<int64_t>(sig.size()) - 1;
+    if (std::find(p.steps.begin(), p.steps.end(), n) == p.steps.end())
+      throw InputError(name, "a schedule of " + std::to_string(n) + " steps",
+                       "its step count is not in steps_list (\"" + in.get_string("steps_list") + "\"): add " +
+                           std::to_string(n) + " there or connect a schedule of one of those lengths");
+    p.schedules.push_back(name);
+    p.extra.emplace(name, sig);
   }
   return p;
 }
@@ -97,11 +124,12 @@ void check_batch_memory(const Model& model, int64_t batch) {
 // A converged probability-flow ODE solve from the same noise: heun on a fine karras schedule.
 // Under torchrun each rank solves its rows of the batch and the rows are gathered.
 at::Tensor reference_solve(const Model& model, const at::Tensor& noise, int64_t steps, uint64_t seed, Report& report,
-                           const Collectives* group) {
+                           const Collectives* group, const std::function<void(int64_t, int64_t)>& progress) {
   auto t0 = Clock::now();
   auto sig = diffusion::Sigmas(schedules::karras(steps, model.sigma_min(), model.sigma_max())).rounded_to_float32();
   SampleContext rctx;
   rctx.seed = seed;
+  rctx.progress = progress;
   diffusion::TableSampler heun(*diffusion::find_sampler("heun"), SamplerSettings{});
   const int64_t n = noise.size(0);
   at::Tensor reference = diffusion::rows_gathered(group, n, [&](int64_t begin, int64_t end) {
@@ -118,15 +146,15 @@ at::Tensor reference_solve(const Model& model, const at::Tensor& noise, int64_t 
 }
 
 // Samples the distances are measured against: the connected ones, exact data, or the reference.
-at::Tensor distance_target(const Inputs& in, const Model& model, const at::Tensor& noise, const at::Tensor& reference,
-                           int64_t batch, uint64_t seed, std::string& description) {
+at::Tensor distance_target(const Inputs& in, const ExactDensity* exact, const at::Tensor& noise,
+                           const at::Tensor& reference, int64_t batch, uint64_t seed, std::string& description) {
   if (in.has("reference_samples")) {
     Latent probe(noise);
     check_same_sample_shape(probe, "model samples", *in.get<Latent>("reference_samples"), "reference_samples");
     description = "the connected reference_samples";
     return in.get<Latent>("reference_samples")->samples();
   }
-  if (const ExactDensity* exact = model.exact()) {
+  if (exact) {
     description = "exact data samples";
     return exact->sample_data(batch, seed + 1);
   }
@@ -140,6 +168,7 @@ struct CellRunner {
   const at::Tensor& noise;
   const at::Tensor& reference;
   const at::Tensor& reference_modes;  // nearest component of each reference output (exact models)
+  const ExactDensity* exact;          // the model's, or the connected reference_model's; may be null
   const diffusion::SlicedWassersteinReference& sw;
   uint64_t seed;
   uint64_t bootstrap_seed;
@@ -159,7 +188,6 @@ struct CellRunner {
     auto t_m = Clock::now();
     // Per-particle values: the point metrics are their means; the bootstrap resamples them.
     at::Tensor squared, log_density, modes;
-    const ExactDensity* exact = model.exact();
     if (!sampler.traits().stochastic) {
       squared = diffusion::row_squared_distances(out, reference).contiguous();
       cell.metrics["trajectory_error"] = std::sqrt(squared.mean().item<double>());
@@ -244,10 +272,11 @@ struct CellRunner {
 // every 10-step cell of a 5/10 sweep.
 std::vector<int> assign_cells(const SweepPlan& plan, int world) {
   std::vector<double> cost;
-  for (size_t a = 0; a < plan.schedules.size(); ++a)
+  for (const auto& sched : plan.schedules)
     for (int64_t n : plan.steps)
       for (const auto& sname : plan.samplers)
-        cost.push_back(static_cast<double>(n * plan.sampler_objects.at(sname)->traits().evaluations_per_step) + 2);
+        if (plan.runs(sched, n))
+          cost.push_back(static_cast<double>(n * plan.sampler_objects.at(sname)->traits().evaluations_per_step) + 2);
   std::vector<size_t> order(cost.size());
   for (size_t k = 0; k < order.size(); ++k) order[k] = k;
   std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return cost[x] > cost[y]; });
@@ -333,9 +362,9 @@ double effective_size(double a, double b) { return 1.0 / (1.0 / a + 1.0 / b); }
 // the scaling) or from the connected reference samples (their halves and quarters, rescaled to the
 // cells' sizes with the measured exponent). Distances against the reference solve need no floor:
 // it comes from the same noise as the cells.
-std::map<std::string, Floor> measure_floors(const Model& model, const at::Tensor& target, bool target_is_independent,
-                                            const diffusion::SlicedWassersteinReference& sw, int64_t batch,
-                                            int64_t projections, uint64_t seed, uint64_t bootstrap_seed,
+std::map<std::string, Floor> measure_floors(const ExactDensity* exact, const at::Tensor& target,
+                                            bool target_is_independent, const diffusion::SlicedWassersteinReference& sw,
+                                            int64_t batch, int64_t projections, uint64_t seed, uint64_t bootstrap_seed,
                                             int64_t resamples) {
   std::map<std::string, Floor> floors;
   auto exponent_of = [](double small_set, double large_set, double size_ratio) {
@@ -343,7 +372,7 @@ std::map<std::string, Floor> measure_floors(const Model& model, const at::Tensor
     return std::isfinite(e) ? std::clamp(e, 0.1, 1.0) : 0.5;  // 0.5: the central-limit rate
   };
   const int64_t quarter = batch / 4;
-  if (const ExactDensity* exact = model.exact()) {
+  if (exact) {
     at::Tensor fresh = exact->sample_data(batch, seed + 3);
     Floor sw_floor;
     sw_floor.value = sw.distance(fresh);
@@ -406,6 +435,12 @@ void annotate_floors(Report& report, const std::map<std::string, Floor>& floors)
     }
 }
 
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string t = "[";
+  for (size_t i = 0; i < shape.size(); ++i) t += (i ? ", " : "") + std::to_string(shape[i]);
+  return t + "]";
+}
+
 std::shared_ptr<Report> run_sweep(Context& ctx, const Inputs& in) {
   auto t_total = Clock::now();
   auto inner = in.get<Model>("model");
@@ -419,6 +454,18 @@ std::shared_ptr<Report> run_sweep(Context& ctx, const Inputs& in) {
                          ") than the largest compared run (" + std::to_string(max_steps) + ")");
   const uint64_t seed = in.get_uint("seed");
   check_batch_memory(*model, batch);
+  // Mode coverage and log-density need an exact density: the model's, or a connected mixture of
+  // the same sample shape (a learned network's target).
+  const ExactDensity* exact = inner->exact();
+  if (in.has("reference_model")) {
+    auto reference_model = in.get<Model>("reference_model");
+    if (reference_model->sample_shape() != inner->sample_shape())
+      throw InputError("reference_model", reference_model->describe(),
+                       "its sample shape " + shape_text(reference_model->sample_shape()) +
+                           " differs from the model's " + shape_text(inner->sample_shape()));
+    exact = reference_model->exact();
+    if (!exact) throw InputError("reference_model", reference_model->describe(), "it has no exact density");
+  }
   at::Tensor noise = diffusion::seeded_normal(seed, diffusion::batch_shape(batch, model->sample_shape()),
                                               model->device(), model->dtype());
   auto report = std::make_shared<Report>();
@@ -427,21 +474,25 @@ std::shared_ptr<Report> run_sweep(Context& ctx, const Inputs& in) {
   // Before any work: the distance target has about as many rows as the batch.
   check_projection_memory(2 * noise.size(0), noise.numel() / std::max<int64_t>(1, noise.size(0)),
                           in.get_int("projections"));
-  at::Tensor reference = reference_solve(*model, noise, ref_steps, seed, *report, group);
+  // Progress: the reference solve is the first half of the bar, the cells the second (a plain log
+  // gets lines from inside the solve, which is most of a small sweep's time).
+  const int64_t total = plan.cell_count();
+  at::Tensor reference =
+      reference_solve(*model, noise, ref_steps, seed, *report, group, [&](int64_t done_steps, int64_t all_steps) {
+        ctx.progress(total * done_steps / std::max<int64_t>(1, all_steps), 2 * total);
+      });
   const int64_t resamples = in.get_int("resamples");
   const uint64_t bootstrap_seed = seed ^ 0xB0075712A9ull;
   at::Tensor reference_modes;
-  if (const ExactDensity* exact = inner->exact())
-    reference_modes = diffusion::nearest_component(reference, exact->component_means());
+  if (exact) reference_modes = diffusion::nearest_component(reference, exact->component_means());
   std::string target_desc;
-  at::Tensor target = distance_target(in, *inner, noise, reference, batch, seed, target_desc);
+  at::Tensor target = distance_target(in, exact, noise, reference, batch, seed, target_desc);
   report->metric_names = {"trajectory_error", "sliced_wasserstein"};
-  if (inner->exact()) report->metric_names.insert(report->metric_names.end(), {"mode_coverage_tv", "mean_log_density"});
+  if (exact) report->metric_names.insert(report->metric_names.end(), {"mode_coverage_tv", "mean_log_density"});
   for (const auto& m : report->metric_names) report->lower_is_better[m] = m != "mean_log_density";
   const diffusion::SlicedWassersteinReference sw(target, in.get_int("projections"), seed + 7, group);
-  CellRunner cells{*model, noise, reference, reference_modes, sw, seed, bootstrap_seed, resamples};
+  CellRunner cells{*model, noise, reference, reference_modes, exact, sw, seed, bootstrap_seed, resamples};
   std::vector<CellReplicates> replicates;
-  const auto total = static_cast<int64_t>(plan.schedules.size() * plan.samplers.size() * plan.steps.size());
   int64_t done = 0, index = 0;
   double sched_seconds = 0, model_before = model->seconds();
   // Under torchrun each rank runs the cells assigned to it; the cells are gathered afterwards.
@@ -452,16 +503,20 @@ std::shared_ptr<Report> run_sweep(Context& ctx, const Inputs& in) {
     const bool per_sampler = ctx.schedule_uses_sampler(sched);
     for (int64_t n : plan.steps) {
       diffusion::Sigmas shared;
+      if (!plan.runs(sched, n)) continue;
       for (const auto& sname : plan.samplers) {
         if (owner[static_cast<size_t>(index++)] != rank) continue;
         mine.push_back(index - 1);
         const Sampler& sampler = *plan.sampler_objects[sname];
         auto t_s = Clock::now();
-        if (per_sampler || shared.empty()) shared = sweep_schedule(ctx, *model, sched, n, sampler);
+        if (plan.extra.count(sched))
+          shared = plan.extra.at(sched);
+        else if (per_sampler || shared.empty())
+          shared = sweep_schedule(ctx, *model, sched, n, sampler);
         sched_seconds += seconds_since(t_s);
         replicates.emplace_back();
         report->cells.push_back(cells.run(sched, sname, sampler, shared, n, replicates.back()));
-        ctx.progress(std::min(done += world, total), total);
+        ctx.progress(total + std::min(done += world, total), 2 * total);
       }
     }
   }
@@ -470,7 +525,7 @@ std::shared_ptr<Report> run_sweep(Context& ctx, const Inputs& in) {
   annotate_intervals(*report, replicates, is_stock_schedule);
   report->timings["interval_seconds"] = cells.interval_seconds + seconds_since(t_annotate);
   auto t_floor = Clock::now();
-  annotate_floors(*report, measure_floors(*inner, target, in.has("reference_samples"), sw, batch,
+  annotate_floors(*report, measure_floors(exact, target, in.has("reference_samples"), sw, batch,
                                           in.get_int("projections"), seed, bootstrap_seed, resamples));
   report->timings["floor_seconds"] = seconds_since(t_floor);
   report->timings["schedule_seconds"] = sched_seconds;
@@ -504,7 +559,14 @@ NodeDef schedule_sweep_node() {
        Seed("seed"), Int("reference_steps", 1000, 2, 100000), Int("projections", 128, 1, 100000),
        Tooltip(Int("resamples", 200, 0, 10000),
                "bootstrap resamples behind every interval (95 %, paired over the particles); 0: no intervals"),
-       Optional(Tooltip(Port("reference_samples", "LATENT"), "samples of the target distribution for distances"))},
+       Optional(Tooltip(Port("reference_samples", "LATENT"), "samples of the target distribution for distances")),
+       Optional(Tooltip(Requires(Port("reference_model", "MODEL"), kExactDensity),
+                        "an exact model of the target (a mixture): mode coverage and log-density for a learned "
+                        "network, distances against its exact samples")),
+       Optional(Tooltip(Port("extra_sigmas_1", "SIGMAS"),
+                        "an extra candidate schedule (e.g. an OptimalStepsScheduler with other settings), run at its "
+                        "own step count, which must be in steps_list; labelled by this input's name")),
+       Optional(Tooltip(Port("extra_sigmas_2", "SIGMAS"), "a second extra candidate"))},
       {{"REPORT", "REPORT"}});
   return make_node(c, [](Context& ctx, const Inputs& in) { return Outputs{Value(run_sweep(ctx, in))}; });
 }

@@ -264,5 +264,51 @@ TEST(CompareReport, StepsSavedInterpolatesTheStockCurve) {
   EXPECT_NE(text.find("| optimal_steps | euler | saves 38 % [29, 44] (stock: 8 NFE) |"), std::string::npos) << text;
 }
 
+// Extra SIGMAS candidates run at their own step count, labelled by input name, and count as
+// optimised (compared with the best stock schedule); a length not in steps_list is refused, naming
+// the input. A reference model supplies mode coverage; one of another sample shape is refused.
+TEST(ScheduleSweep, ExtraCandidatesAndAReferenceModel) {
+  auto karras4 = runner().run("KarrasScheduler", R"({"steps": 4, "sigma_min": 0.002, "sigma_max": 80, "rho": 3})");
+  ASSERT_TRUE(karras4.ok) << karras4.error;
+  const char* sweep = R"({"schedulers": "karras, exponential", "samplers": "euler, heun", "steps_list": "4, 8",
+      "batch": 200, "seed": 1, "reference_steps": 100, "projections": 16})";
+  auto r = runner().run("ScheduleSweep", sweep, {{"model", ring_model()}, {"extra_sigmas_1", karras4.outputs[0]}});
+  ASSERT_TRUE(r.ok) << r.error;
+  auto rep = std::dynamic_pointer_cast<const Report>(r.outputs[0].object());
+  ASSERT_EQ(rep->cells.size(), 2u * 2u * 2u + 2u);
+  int extra = 0;
+  for (const auto& c : rep->cells)
+    if (c.schedule == "extra_sigmas_1") {
+      ++extra;
+      EXPECT_EQ(c.steps, 4);
+      EXPECT_TRUE(std::isfinite(note(c, "trajectory_error", metric_keys::kVsStock))) << "compared with stock";
+    }
+  EXPECT_EQ(extra, 2);
+  auto karras6 = runner().run("KarrasScheduler", R"({"steps": 6, "sigma_min": 0.002, "sigma_max": 80})");
+  auto wrong = runner().run("ScheduleSweep", sweep, {{"model", ring_model()}, {"extra_sigmas_2", karras6.outputs[0]}});
+  ASSERT_FALSE(wrong.ok);
+  EXPECT_EQ(wrong.error_input, "extra_sigmas_2");
+  EXPECT_NE(wrong.error.find("add 6 there"), std::string::npos) << wrong.error;
+
+  // Mode coverage against another mixture's modes: 2 clusters instead of the ring's 8.
+  auto clusters = runner().run("GaussianMixtureModel", R"({"preset": "clusters2d", "dtype": "float64"})");
+  ASSERT_TRUE(clusters.ok) << clusters.error;
+  auto own = runner().run("ScheduleSweep", sweep, {{"model", ring_model()}});
+  auto other =
+      runner().run("ScheduleSweep", sweep, {{"model", ring_model()}, {"reference_model", clusters.outputs[0]}});
+  ASSERT_TRUE(own.ok && other.ok) << own.error << other.error;
+  auto a = std::dynamic_pointer_cast<const Report>(own.outputs[0].object());
+  auto b = std::dynamic_pointer_cast<const Report>(other.outputs[0].object());
+  EXPECT_NE(a->cells[0].metrics.at("mode_coverage_tv"), b->cells[0].metrics.at("mode_coverage_tv"));
+  EXPECT_EQ(a->cells[0].metrics.at("trajectory_error"), b->cells[0].metrics.at("trajectory_error"));
+  auto three_d = runner().run("GaussianMixtureModel", R"({"preset": "custom", "means": {"__value__": [[0, 0, 0]]},
+      "stds": {"__value__": [1.0]}})");
+  ASSERT_TRUE(three_d.ok) << three_d.error;
+  auto shape = runner().run("ScheduleSweep", sweep, {{"model", ring_model()}, {"reference_model", three_d.outputs[0]}});
+  ASSERT_FALSE(shape.ok);
+  EXPECT_EQ(shape.error_input, "reference_model");
+  EXPECT_NE(shape.error.find("sample shape [3] differs from the model's [2]"), std::string::npos) << shape.error;
+}
+
 }  // namespace
 }  // namespace sf
