@@ -4,9 +4,13 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <functional>
+#include <numeric>
 
 #include <nlohmann/json.hpp>
 
@@ -441,6 +445,79 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   return t + "]";
 }
 
+// The evaluation seeds: the `seeds` list when given (validated at validation: no empty entry,
+// no duplicate, each an unsigned 64-bit integer), else `seed`.
+std::vector<uint64_t> parse_seed_list(const std::string& text) {
+  std::vector<uint64_t> out;
+  if (text.find_first_not_of(" \t") == std::string::npos) return out;
+  for (size_t begin = 0; begin <= text.size();) {
+    size_t end = text.find(',', begin);
+    if (end == std::string::npos) end = text.size();
+    std::string item = text.substr(begin, end - begin);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    const std::string shown = "\"" + text.substr(0, 200) + "\"";
+    if (item.empty()) throw InputError("seeds", shown, "an empty entry in the seed list");
+    if (item[0] == '-') throw InputError("seeds", shown, "seed '" + item.substr(0, 40) + "' is negative");
+    errno = 0;
+    char* rest = nullptr;
+    const unsigned long long v = std::strtoull(item.c_str(), &rest, 10);
+    if (errno != 0 || !rest || *rest != '\0' || !std::isdigit(static_cast<unsigned char>(item[0])))
+      throw InputError("seeds", shown, "'" + item.substr(0, 40) + "' is not a seed (an integer in 0..2^64-1)");
+    if (std::find(out.begin(), out.end(), v) != out.end())
+      throw InputError("seeds", shown, "seed " + item + " is listed twice");
+    out.push_back(v);
+    begin = end + 1;
+  }
+  if (out.size() > 64) throw InputError("seeds", std::to_string(out.size()) + " seeds", "at most 64 seeds");
+  return out;
+}
+
+std::vector<uint64_t> sweep_seeds(const Inputs& in) {
+  std::vector<uint64_t> seeds = parse_seed_list(in.get_string("seeds"));
+  if (seeds.empty()) seeds.push_back(in.get_uint("seed"));
+  return seeds;
+}
+
+// One cell per schedule x sampler x steps from the runs of every seed: each metric the mean over
+// the seeds, flips their sum; each replicate the mean of the seeds'
+// replicates with the same resample index (a stratified bootstrap: every seed's particles are
+// resampled within that seed).
+std::vector<CellReplicates> combine_seeds(const std::vector<std::vector<ReportCell>>& cells,
+                                          const std::vector<std::vector<CellReplicates>>& replicates,
+                                          std::vector<ReportCell>& out) {
+  const double seeds = static_cast<double>(cells.size());
+  out = cells.front();
+  std::vector<CellReplicates> combined = replicates.front();
+  if (cells.size() == 1) return combined;
+  for (size_t i = 0; i < out.size(); ++i) {
+    for (auto& [key, value] : out[i].metrics) {
+      auto ends_with = [&](const std::string& tail) {
+        return key.size() >= tail.size() && key.compare(key.size() - tail.size(), tail.size(), tail) == 0;
+      };
+      // Particles stay per run: the noise floor, and the batch it suggests, are per run too.
+      if (ends_with(std::string(":") + metric_keys::kParticles)) continue;
+      const bool summed = ends_with(std::string(":") + metric_keys::kFlips);
+      double sum = 0;
+      for (const auto& run : cells) {
+        auto it = run[i].metrics.find(key);
+        sum += it == run[i].metrics.end() ? NAN : it->second;
+      }
+      value = summed ? sum : sum / seeds;
+    }
+    double wall = 0;
+    for (const auto& run : cells) wall += run[i].wall_seconds;
+    out[i].wall_seconds = wall;
+    for (auto& [m, list] : combined[i])
+      for (size_t b = 0; b < list.size(); ++b) {
+        double sum = 0;
+        for (const auto& run : replicates) sum += run[i].count(m) && b < run[i].at(m).size() ? run[i].at(m)[b] : NAN;
+        list[b] = sum / seeds;
+      }
+  }
+  return combined;
+}
+
 std::shared_ptr<Report> run_sweep(Context& ctx, const Inputs& in) {
   auto t_total = Clock::now();
   auto inner = in.get<Model>("model");
@@ -452,7 +529,6 @@ std::shared_ptr<Report> run_sweep(Context& ctx, const Inputs& in) {
     throw InputError("reference_steps", std::to_string(ref_steps),
                      "the reference has fewer steps (" + std::to_string(ref_steps) +
                          ") than the largest compared run (" + std::to_string(max_steps) + ")");
-  const uint64_t seed = in.get_uint("seed");
   check_batch_memory(*model, batch);
   // Mode coverage and log-density need an exact density: the model's, or a connected mixture of
   // the same sample shape (a learned network's target).
@@ -466,79 +542,115 @@ std::shared_ptr<Report> run_sweep(Context& ctx, const Inputs& in) {
     exact = reference_model->exact();
     if (!exact) throw InputError("reference_model", reference_model->describe(), "it has no exact density");
   }
-  at::Tensor noise = diffusion::seeded_normal(seed, diffusion::batch_shape(batch, model->sample_shape()),
-                                              model->device(), model->dtype());
   auto report = std::make_shared<Report>();
   report->model = inner->describe();
   const Collectives* group = ctx.collectives();
   // Before any work: the distance target has about as many rows as the batch.
-  check_projection_memory(2 * noise.size(0), noise.numel() / std::max<int64_t>(1, noise.size(0)),
-                          in.get_int("projections"));
-  // Progress: the reference solve is the first half of the bar, the cells the second (a plain log
-  // gets lines from inside the solve, which is most of a small sweep's time).
-  const int64_t total = plan.cell_count();
-  at::Tensor reference =
-      reference_solve(*model, noise, ref_steps, seed, *report, group, [&](int64_t done_steps, int64_t all_steps) {
-        ctx.progress(total * done_steps / std::max<int64_t>(1, all_steps), 2 * total);
-      });
+  const int64_t sample_numel = std::accumulate(inner->sample_shape().begin(), inner->sample_shape().end(), int64_t{1},
+                                               std::multiplies<int64_t>());
+  check_projection_memory(2 * batch, sample_numel, in.get_int("projections"));
+  const std::vector<uint64_t> seeds = sweep_seeds(in);
   const int64_t resamples = in.get_int("resamples");
-  const uint64_t bootstrap_seed = seed ^ 0xB0075712A9ull;
-  at::Tensor reference_modes;
-  if (exact) reference_modes = diffusion::nearest_component(reference, exact->component_means());
-  std::string target_desc;
-  at::Tensor target = distance_target(in, exact, noise, reference, batch, seed, target_desc);
   report->metric_names = {"trajectory_error", "sliced_wasserstein"};
   if (exact) report->metric_names.insert(report->metric_names.end(), {"mode_coverage_tv", "mean_log_density"});
   for (const auto& m : report->metric_names) report->lower_is_better[m] = m != "mean_log_density";
-  const diffusion::SlicedWassersteinReference sw(target, in.get_int("projections"), seed + 7, group);
-  CellRunner cells{*model, noise, reference, reference_modes, exact, sw, seed, bootstrap_seed, resamples};
-  std::vector<CellReplicates> replicates;
-  int64_t done = 0, index = 0;
-  double sched_seconds = 0, model_before = model->seconds();
-  // Under torchrun each rank runs the cells assigned to it; the cells are gathered afterwards.
-  const int rank = group ? group->rank() : 0, world = group ? group->world_size() : 1;
-  const std::vector<int> owner = assign_cells(plan, world);
-  std::vector<int64_t> mine;
-  for (const auto& sched : plan.schedules) {
-    const bool per_sampler = ctx.schedule_uses_sampler(sched);
-    for (int64_t n : plan.steps) {
-      diffusion::Sigmas shared;
-      if (!plan.runs(sched, n)) continue;
-      for (const auto& sname : plan.samplers) {
-        if (owner[static_cast<size_t>(index++)] != rank) continue;
-        mine.push_back(index - 1);
-        const Sampler& sampler = *plan.sampler_objects[sname];
-        auto t_s = Clock::now();
-        if (plan.extra.count(sched))
-          shared = plan.extra.at(sched);
-        else if (per_sampler || shared.empty())
-          shared = sweep_schedule(ctx, *model, sched, n, sampler);
-        sched_seconds += seconds_since(t_s);
-        replicates.emplace_back();
-        report->cells.push_back(cells.run(sched, sname, sampler, shared, n, replicates.back()));
-        ctx.progress(total + std::min(done += world, total), 2 * total);
+  // Progress: per seed, the reference solve is the first half of its share of the bar and the
+  // cells the second (a plain log gets lines from inside the solve, most of a small sweep's time).
+  const int64_t total = plan.cell_count();
+  const auto phases = static_cast<int64_t>(seeds.size());
+  double sched_seconds = 0, sampling_seconds = 0, metric_seconds = 0, interval_seconds = 0, floor_seconds = 0;
+  const double model_before_cells = model->seconds();
+  std::vector<std::vector<ReportCell>> cells_per_seed;
+  std::vector<std::vector<CellReplicates>> replicates_per_seed;
+  std::map<std::string, Floor> floors;
+  std::string target_desc;
+  // The bootstrap's counts are the same for every seed and cell: each seed's particles are
+  // resampled alike, so the mean over seeds of a replicate is a resample of the whole set.
+  const uint64_t bootstrap_seed = seeds.front() ^ 0xB0075712A9ull;
+  for (size_t k = 0; k < seeds.size(); ++k) {
+    const uint64_t seed = seeds[k];
+    const auto phase = static_cast<int64_t>(k);
+    at::Tensor noise = diffusion::seeded_normal(seed, diffusion::batch_shape(batch, model->sample_shape()),
+                                                model->device(), model->dtype());
+    Report seed_report;
+    at::Tensor reference =
+        reference_solve(*model, noise, ref_steps, seed, seed_report, group, [&](int64_t done_steps, int64_t all_steps) {
+          ctx.progress((2 * phase * total) + total * done_steps / std::max<int64_t>(1, all_steps), 2 * total * phases);
+        });
+    if (k == 0) {
+      report->reference = seed_report.reference;
+      report->timings["reference_seconds"] = 0;
+    }
+    report->timings["reference_seconds"] += seed_report.timings["reference_seconds"];
+    at::Tensor reference_modes;
+    if (exact) reference_modes = diffusion::nearest_component(reference, exact->component_means());
+    at::Tensor target = distance_target(in, exact, noise, reference, batch, seed, target_desc);
+    const diffusion::SlicedWassersteinReference sw(target, in.get_int("projections"), seed + 7, group);
+    CellRunner cells{*model, noise, reference, reference_modes, exact, sw, seed, bootstrap_seed, resamples};
+    std::vector<ReportCell> seed_cells;
+    std::vector<CellReplicates> replicates;
+    int64_t done = 0, index = 0;
+    // Under torchrun each rank runs the cells assigned to it; the cells are gathered afterwards.
+    const int rank = group ? group->rank() : 0, world = group ? group->world_size() : 1;
+    const std::vector<int> owner = assign_cells(plan, world);
+    std::vector<int64_t> mine;
+    for (const auto& sched : plan.schedules) {
+      const bool per_sampler = ctx.schedule_uses_sampler(sched);
+      for (int64_t n : plan.steps) {
+        diffusion::Sigmas shared;
+        if (!plan.runs(sched, n)) continue;
+        for (const auto& sname : plan.samplers) {
+          if (owner[static_cast<size_t>(index++)] != rank) continue;
+          mine.push_back(index - 1);
+          const Sampler& sampler = *plan.sampler_objects[sname];
+          auto t_s = Clock::now();
+          if (plan.extra.count(sched))
+            shared = plan.extra.at(sched);
+          else if (per_sampler || shared.empty())
+            shared = sweep_schedule(ctx, *model, sched, n, sampler);
+          sched_seconds += seconds_since(t_s);
+          replicates.emplace_back();
+          seed_cells.push_back(cells.run(sched, sname, sampler, shared, n, replicates.back()));
+          ctx.progress(2 * phase * total + total + std::min(done += world, total), 2 * total * phases);
+        }
       }
     }
+    if (world > 1) seed_cells = gather_cells(*group, seed_cells, replicates, mine, static_cast<size_t>(total));
+    sampling_seconds += cells.sampling_seconds;
+    metric_seconds += cells.metric_seconds;
+    interval_seconds += cells.interval_seconds;
+    if (k == 0) {  // the floor depends on the sizes, not on the seed
+      auto t_floor = Clock::now();
+      floors = measure_floors(exact, target, in.has("reference_samples"), sw, batch, in.get_int("projections"), seed,
+                              bootstrap_seed, resamples);
+      floor_seconds = seconds_since(t_floor);
+    }
+    cells_per_seed.push_back(std::move(seed_cells));
+    replicates_per_seed.push_back(std::move(replicates));
   }
-  if (world > 1) report->cells = gather_cells(*group, report->cells, replicates, mine, static_cast<size_t>(total));
+  std::vector<CellReplicates> replicates = combine_seeds(cells_per_seed, replicates_per_seed, report->cells);
   auto t_annotate = Clock::now();
   annotate_intervals(*report, replicates, is_stock_schedule);
-  report->timings["interval_seconds"] = cells.interval_seconds + seconds_since(t_annotate);
-  auto t_floor = Clock::now();
-  annotate_floors(*report, measure_floors(exact, target, in.has("reference_samples"), sw, batch,
-                                          in.get_int("projections"), seed, bootstrap_seed, resamples));
-  report->timings["floor_seconds"] = seconds_since(t_floor);
+  report->timings["interval_seconds"] = interval_seconds + seconds_since(t_annotate);
+  annotate_floors(*report, floors);
+  report->timings["floor_seconds"] = floor_seconds;
   report->timings["schedule_seconds"] = sched_seconds;
-  report->timings["sampling_seconds"] = cells.sampling_seconds;
-  report->timings["metric_seconds"] = cells.metric_seconds;
+  report->timings["sampling_seconds"] = sampling_seconds;
+  report->timings["metric_seconds"] = metric_seconds;
   report->timings["model_evaluation_seconds"] = model->seconds();  // reference, schedules and cells
-  report->timings["cell_model_evaluation_seconds"] = model->seconds() - model_before;
+  report->timings["cell_model_evaluation_seconds"] = model->seconds() - model_before_cells;
   report->timings["sweep_seconds"] = seconds_since(t_total);
   report->timings["model_evaluations"] = static_cast<double>(model->calls());
   report->reference += "; distances against " + target_desc;
+  if (seeds.size() > 1) {
+    std::string list;
+    for (uint64_t v : seeds) list += (list.empty() ? "" : ", ") + std::to_string(v);
+    report->reference += "; " + std::to_string(seeds.size()) + " seeds (" + list +
+                         "): every value is the mean over them, flips their sum";
+  }
   if (resamples > 0)
-    report->reference += "; intervals: 95 % paired bootstrap over the " + std::to_string(batch) + " particles (" +
-                         std::to_string(resamples) + " resamples)";
+    report->reference += "; intervals: 95 % paired bootstrap over the " + std::to_string(batch) + " particles" +
+                         (seeds.size() > 1 ? " of each seed" : "") + " (" + std::to_string(resamples) + " resamples)";
   return report;
 }
 
@@ -556,7 +668,11 @@ NodeDef schedule_sweep_node() {
       "column; distribution metrics carry their noise floor (the metric between two independent sets of the target).",
       {Port("model", "MODEL"), String("schedulers", "score_optimal, karras, exponential, align_your_steps, uniform"),
        String("samplers", "euler, heun, dpmpp_2m"), String("steps_list", "5, 10, 20"), Int("batch", 1000, 1, 1 << 22),
-       Seed("seed"), Int("reference_steps", 1000, 2, 100000), Int("projections", 128, 1, 100000),
+       Seed("seed"),
+       Tooltip(String("seeds", ""),
+               "evaluation seeds, comma separated (e.g. \"0, 1, 2\"): every cell runs with each, values are means "
+               "over them and intervals resample each seed's particles; empty: seed alone"),
+       Int("reference_steps", 1000, 2, 100000), Int("projections", 128, 1, 100000),
        Tooltip(Int("resamples", 200, 0, 10000),
                "bootstrap resamples behind every interval (95 %, paired over the particles); 0: no intervals"),
        Optional(Tooltip(Port("reference_samples", "LATENT"), "samples of the target distribution for distances")),
@@ -568,7 +684,9 @@ NodeDef schedule_sweep_node() {
                         "own step count, which must be in steps_list; labelled by this input's name")),
        Optional(Tooltip(Port("extra_sigmas_2", "SIGMAS"), "a second extra candidate"))},
       {{"REPORT", "REPORT"}});
-  return make_node(c, [](Context& ctx, const Inputs& in) { return Outputs{Value(run_sweep(ctx, in))}; });
+  return with_input_check(
+      make_node(c, [](Context& ctx, const Inputs& in) { return Outputs{Value(run_sweep(ctx, in))}; }),
+      [](const Inputs& in) { parse_seed_list(in.get_string("seeds")); });
 }
 
 }  // namespace sf::nodes

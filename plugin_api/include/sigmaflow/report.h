@@ -44,7 +44,7 @@ class SF_SHARED Metric : public Object {
 //  floor, floor_lo/_hi         m between two independent sets of the target distribution of this
 //                              size: what a perfect sampler would measure (distribution metrics)
 //  floor_exponent              the floor scales as particles^-floor_exponent (measured)
-//  particles                   how many particles the cell measured
+//  particles                   how many particles one run of the cell measured (per seed)
 //  flips                       particles whose nearest mode differs from the reference solve's
 namespace metric_keys {
 inline constexpr const char* kIntervalLow = "lo";

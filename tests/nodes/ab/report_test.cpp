@@ -310,5 +310,40 @@ TEST(ScheduleSweep, ExtraCandidatesAndAReferenceModel) {
   EXPECT_NE(shape.error.find("sample shape [3] differs from the model's [2]"), std::string::npos) << shape.error;
 }
 
+// With several seeds every value is the mean of the single-seed sweeps, and the interval, which
+// resamples each seed's particles, is narrower than one seed's (about 1/sqrt 2 for two).
+TEST(ScheduleSweep, SeedsAverageRunsAndNarrowIntervals) {
+  const std::string base = R"("schedulers": "karras, exponential", "samplers": "euler", "steps_list": "6",
+      "batch": 400, "reference_steps": 100, "projections": 16)";
+  auto one = runner().run("ScheduleSweep", "{" + base + R"(, "seed": 11})", {{"model", ring_model()}});
+  auto two = runner().run("ScheduleSweep", "{" + base + R"(, "seed": 12})", {{"model", ring_model()}});
+  auto both = runner().run("ScheduleSweep", "{" + base + R"(, "seeds": "11, 12"})", {{"model", ring_model()}});
+  ASSERT_TRUE(one.ok && two.ok && both.ok) << one.error << two.error << both.error;
+  auto a = std::dynamic_pointer_cast<const Report>(one.outputs[0].object());
+  auto b = std::dynamic_pointer_cast<const Report>(two.outputs[0].object());
+  auto ab = std::dynamic_pointer_cast<const Report>(both.outputs[0].object());
+  ASSERT_EQ(ab->cells.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    for (const std::string m : {"trajectory_error", "sliced_wasserstein", "mean_log_density"})
+      EXPECT_NEAR(ab->cells[i].metrics.at(m), 0.5 * (a->cells[i].metrics.at(m) + b->cells[i].metrics.at(m)), 1e-12)
+          << m;
+    EXPECT_EQ(note(ab->cells[i], "mode_coverage_tv", metric_keys::kFlips),
+              note(a->cells[i], "mode_coverage_tv", metric_keys::kFlips) +
+                  note(b->cells[i], "mode_coverage_tv", metric_keys::kFlips));
+    auto width = [](const ReportCell& c) {
+      return note(c, "trajectory_error", metric_keys::kIntervalHigh) -
+             note(c, "trajectory_error", metric_keys::kIntervalLow);
+    };
+    EXPECT_LT(width(ab->cells[i]), 0.85 * 0.5 * (width(a->cells[i]) + width(b->cells[i])));
+  }
+  EXPECT_NE(ab->reference.find("2 seeds (11, 12)"), std::string::npos) << ab->reference;
+  for (const char* bad : {"1, 1", "-3", "1,,2", "x", "1, 99999999999999999999999"}) {
+    auto r = runner().run("ScheduleSweep", std::string(R"({"seeds": ")") + bad + R"("})", {{"model", ring_model()}});
+    ASSERT_FALSE(r.ok) << bad;
+    EXPECT_EQ(r.error_kind, "validation") << bad;
+    EXPECT_EQ(r.error_input, "seeds") << bad;
+  }
+}
+
 }  // namespace
 }  // namespace sf
