@@ -179,6 +179,14 @@ struct CellRunner {
   int64_t resamples;  // 0: no intervals
   double sampling_seconds = 0, metric_seconds = 0, interval_seconds = 0;
 
+  // Each particle's part of the metrics: the point values are their means; the bootstrap
+  // resamples them.
+  struct Particles {
+    int64_t rows = 0;
+    at::Tensor squared, log_density, modes;  // undefined when not measured
+    diffusion::SlicedWassersteinReference::Linearised sw;
+  };
+
   ReportCell run(const std::string& sched, const std::string& sampler_name, const Sampler& sampler,
                  const diffusion::Sigmas& sig, int64_t n, CellReplicates& replicates) {
     ReportCell cell{sched, sampler_name, n, 0, 0.0, {}, sig.values()};
@@ -190,53 +198,57 @@ struct CellRunner {
     sampling_seconds += cell.wall_seconds;
     cell.nfe = sc.nfe;
     auto t_m = Clock::now();
-    // Per-particle values: the point metrics are their means; the bootstrap resamples them.
-    at::Tensor squared, log_density, modes;
+    Particles p;
+    p.rows = out.size(0);
     if (!sampler.traits().stochastic) {
-      squared = diffusion::row_squared_distances(out, reference).contiguous();
-      cell.metrics["trajectory_error"] = std::sqrt(squared.mean().item<double>());
+      p.squared = diffusion::row_squared_distances(out, reference).contiguous();
+      cell.metrics["trajectory_error"] = std::sqrt(p.squared.mean().item<double>());
     }
     // With intervals, the linearised distance carries the point value too (one projection sort).
-    diffusion::SlicedWassersteinReference::Linearised sw_parts;
-    if (resamples > 0) sw_parts = sw.linearised(out);
+    if (resamples > 0) p.sw = sw.linearised(out);
     cell.metrics["sliced_wasserstein"] =
-        resamples > 0 && sw.reference_size() == out.size(0) ? std::sqrt(sw_parts.squared) : sw.distance(out);
+        resamples > 0 && sw.reference_size() == p.rows ? std::sqrt(p.sw.squared) : sw.distance(out);
     if (exact) {
-      modes = diffusion::nearest_component(out, exact->component_means());
-      cell.metrics["mode_coverage_tv"] = diffusion::mode_coverage_tv_of(modes, exact->component_weights());
+      p.modes = diffusion::nearest_component(out, exact->component_means()).contiguous();
+      cell.metrics["mode_coverage_tv"] = diffusion::mode_coverage_tv_of(p.modes, exact->component_weights());
       cell.metrics[metric_annotation("mode_coverage_tv", metric_keys::kFlips)] =
-          static_cast<double>(modes.ne(reference_modes).sum().item<int64_t>());
-      log_density = exact->log_density(out, 0.0).to(at::kCPU, at::kDouble).contiguous();
-      cell.metrics["mean_log_density"] = log_density.mean().item<double>();
+          static_cast<double>(p.modes.ne(reference_modes).sum().item<int64_t>());
+      p.log_density = exact->log_density(out, 0.0).to(at::kCPU, at::kDouble).contiguous();
+      cell.metrics["mean_log_density"] = p.log_density.mean().item<double>();
     }
     metric_seconds += seconds_since(t_m);
     for (const auto& [name, v] : std::map<std::string, double>(cell.metrics))
       if (!is_metric_annotation(name))
-        cell.metrics[metric_annotation(name, metric_keys::kParticles)] = static_cast<double>(out.size(0));
-    if (resamples == 0) return cell;
-    auto t_i = Clock::now();
-    const int64_t rows = out.size(0);
-    replicates.clear();
+        cell.metrics[metric_annotation(name, metric_keys::kParticles)] = static_cast<double>(p.rows);
+    if (resamples > 0) {
+      auto t_i = Clock::now();
+      replicates = resample(p);
+      interval_seconds += seconds_since(t_i);
+    }
+    return cell;
+  }
+
+  // Every metric's bootstrap replicates. Resamples are independent (each draws its own counts):
+  // spread over LibTorch's threads; one pass over the particles per resample serves every metric.
+  CellReplicates resample(const Particles& p) const {
     const auto B = static_cast<size_t>(resamples);
+    CellReplicates replicates;
     std::vector<double>& sw_reps = replicates["sliced_wasserstein"];
     sw_reps.resize(B);
     std::vector<double>*te = nullptr, *tv = nullptr, *ld = nullptr;
-    if (squared.defined()) (te = &replicates["trajectory_error"])->resize(B);
+    if (p.squared.defined()) (te = &replicates["trajectory_error"])->resize(B);
     at::Tensor weights;
     if (exact) {
       (tv = &replicates["mode_coverage_tv"])->resize(B);
       (ld = &replicates["mean_log_density"])->resize(B);
       weights = exact->component_weights().to(at::kCPU, at::kDouble).contiguous();
-      modes = modes.contiguous();
     }
-    // Resamples are independent (each draws its own counts): spread over LibTorch's threads. One
-    // pass over the particles per resample serves every metric.
-    const double* sq = squared.defined() ? squared.data_ptr<double>() : nullptr;
-    const double* lp = exact ? log_density.data_ptr<double>() : nullptr;
-    const int64_t* mp = exact ? modes.data_ptr<int64_t>() : nullptr;
+    const double* sq = te ? p.squared.data_ptr<double>() : nullptr;
+    const double* lp = exact ? p.log_density.data_ptr<double>() : nullptr;
+    const int64_t* mp = exact ? p.modes.data_ptr<int64_t>() : nullptr;
     const double* wp = exact ? weights.data_ptr<double>() : nullptr;
-    const double* inf = sw_parts.influence.data_ptr<double>();
-    const int64_t components = exact ? weights.numel() : 0;
+    const double* inf = p.sw.influence.data_ptr<double>();
+    const int64_t components = exact ? weights.numel() : 0, rows = p.rows;
     const auto particles = static_cast<double>(rows);
     at::parallel_for(0, resamples, 1, [&](int64_t first, int64_t last) {
       std::vector<double> hist(static_cast<size_t>(components));
@@ -255,7 +267,7 @@ struct CellRunner {
           }
         }
         const auto k = static_cast<size_t>(b);
-        sw_reps[k] = std::sqrt(std::max(0.0, sw_parts.squared + sw_shift / particles));
+        sw_reps[k] = std::sqrt(std::max(0.0, p.sw.squared + sw_shift / particles));
         if (te) (*te)[k] = std::sqrt(te_sum / particles);
         if (ld) (*ld)[k] = ld_sum / particles;
         if (tv) {
@@ -265,8 +277,7 @@ struct CellRunner {
         }
       }
     });
-    interval_seconds += seconds_since(t_i);
-    return cell;
+    return replicates;
   }
 };
 
@@ -518,141 +529,185 @@ std::vector<CellReplicates> combine_seeds(const std::vector<std::vector<ReportCe
   return combined;
 }
 
-std::shared_ptr<Report> run_sweep(Context& ctx, const Inputs& in) {
-  auto t_total = Clock::now();
-  auto inner = in.get<Model>("model");
-  auto model = std::make_shared<TimedModel>(inner);
-  SweepPlan plan = plan_sweep(ctx, in);
-  const int64_t ref_steps = in.get_int("reference_steps"), batch = in.get_int("batch");
-  const int64_t max_steps = *std::max_element(plan.steps.begin(), plan.steps.end());
-  if (ref_steps < max_steps)
-    throw InputError("reference_steps", std::to_string(ref_steps),
-                     "the reference has fewer steps (" + std::to_string(ref_steps) +
-                         ") than the largest compared run (" + std::to_string(max_steps) + ")");
-  check_batch_memory(*model, batch);
-  // Mode coverage and log-density need an exact density: the model's, or a connected mixture of
-  // the same sample shape (a learned network's target).
-  const ExactDensity* exact = inner->exact();
-  if (in.has("reference_model")) {
-    auto reference_model = in.get<Model>("reference_model");
-    if (reference_model->sample_shape() != inner->sample_shape())
-      throw InputError("reference_model", reference_model->describe(),
-                       "its sample shape " + shape_text(reference_model->sample_shape()) +
-                           " differs from the model's " + shape_text(inner->sample_shape()));
-    exact = reference_model->exact();
-    if (!exact) throw InputError("reference_model", reference_model->describe(), "it has no exact density");
+// The exact density behind mode coverage and log-density: the model's, or a connected mixture of
+// the same sample shape (a learned network's target). Null: neither.
+const ExactDensity* exact_density(const Inputs& in, const Model& model) {
+  if (!in.has("reference_model")) return model.exact();
+  auto reference_model = in.get<Model>("reference_model");
+  if (reference_model->sample_shape() != model.sample_shape())
+    throw InputError("reference_model", reference_model->describe(),
+                     "its sample shape " + shape_text(reference_model->sample_shape()) + " differs from the model's " +
+                         shape_text(model.sample_shape()));
+  if (!reference_model->exact())
+    throw InputError("reference_model", reference_model->describe(), "it has no exact density");
+  return reference_model->exact();
+}
+
+// One sweep: the checks on construction (before any work), then one pass per seed, then the
+// cells combined over the seeds with their intervals and floors.
+class Sweep {
+ public:
+  Sweep(Context& ctx, const Inputs& in)
+      : ctx_(ctx),
+        in_(in),
+        inner_(in.get<Model>("model")),
+        model_(std::make_shared<TimedModel>(inner_)),
+        plan_(plan_sweep(ctx, in)),
+        ref_steps_(in.get_int("reference_steps")),
+        batch_(in.get_int("batch")),
+        resamples_(in.get_int("resamples")),
+        seeds_(sweep_seeds(in)),
+        group_(ctx.collectives()) {
+    const int64_t max_steps = *std::max_element(plan_.steps.begin(), plan_.steps.end());
+    if (ref_steps_ < max_steps)
+      throw InputError("reference_steps", std::to_string(ref_steps_),
+                       "the reference has fewer steps (" + std::to_string(ref_steps_) +
+                           ") than the largest compared run (" + std::to_string(max_steps) + ")");
+    check_batch_memory(*model_, batch_);
+    exact_ = exact_density(in, *inner_);
+    // The distance target has about as many rows as the batch.
+    const int64_t sample_numel = std::accumulate(inner_->sample_shape().begin(), inner_->sample_shape().end(),
+                                                 int64_t{1}, std::multiplies<int64_t>());
+    check_projection_memory(2 * batch_, sample_numel, in.get_int("projections"));
+    total_ = plan_.cell_count();
+    // The bootstrap's counts are the same for every seed and cell: each seed's particles are
+    // resampled alike, so the mean over seeds of a replicate is a resample of the whole set.
+    bootstrap_seed_ = seeds_.front() ^ 0xB0075712A9ull;
   }
-  auto report = std::make_shared<Report>();
-  report->model = inner->describe();
-  const Collectives* group = ctx.collectives();
-  // Before any work: the distance target has about as many rows as the batch.
-  const int64_t sample_numel = std::accumulate(inner->sample_shape().begin(), inner->sample_shape().end(), int64_t{1},
-                                               std::multiplies<int64_t>());
-  check_projection_memory(2 * batch, sample_numel, in.get_int("projections"));
-  const std::vector<uint64_t> seeds = sweep_seeds(in);
-  const int64_t resamples = in.get_int("resamples");
-  report->metric_names = {"trajectory_error", "sliced_wasserstein"};
-  if (exact) report->metric_names.insert(report->metric_names.end(), {"mode_coverage_tv", "mean_log_density"});
-  for (const auto& m : report->metric_names) report->lower_is_better[m] = m != "mean_log_density";
+
+  std::shared_ptr<Report> run() {
+    auto t_total = Clock::now();
+    report_->model = inner_->describe();
+    report_->metric_names = {"trajectory_error", "sliced_wasserstein"};
+    if (exact_) report_->metric_names.insert(report_->metric_names.end(), {"mode_coverage_tv", "mean_log_density"});
+    for (const auto& m : report_->metric_names) report_->lower_is_better[m] = m != "mean_log_density";
+    const double model_before = model_->seconds();
+    for (size_t k = 0; k < seeds_.size(); ++k) run_seed(k);
+    std::vector<CellReplicates> replicates = combine_seeds(cells_per_seed_, replicates_per_seed_, report_->cells);
+    auto t_annotate = Clock::now();
+    annotate_intervals(*report_, replicates, is_stock_schedule);
+    interval_seconds_ += seconds_since(t_annotate);
+    annotate_floors(*report_, floors_);
+    auto& t = report_->timings;
+    t["interval_seconds"] = interval_seconds_;
+    t["floor_seconds"] = floor_seconds_;
+    t["schedule_seconds"] = sched_seconds_;
+    t["sampling_seconds"] = sampling_seconds_;
+    t["metric_seconds"] = metric_seconds_;
+    t["reference_seconds"] = reference_seconds_;
+    t["model_evaluation_seconds"] = model_->seconds();  // reference, schedules and cells
+    t["cell_model_evaluation_seconds"] = model_->seconds() - model_before;
+    t["sweep_seconds"] = seconds_since(t_total);
+    t["model_evaluations"] = static_cast<double>(model_->calls());
+    describe_reference();
+    return report_;
+  }
+
+ private:
   // Progress: per seed, the reference solve is the first half of its share of the bar and the
   // cells the second (a plain log gets lines from inside the solve, most of a small sweep's time).
-  const int64_t total = plan.cell_count();
-  const auto phases = static_cast<int64_t>(seeds.size());
-  double sched_seconds = 0, sampling_seconds = 0, metric_seconds = 0, interval_seconds = 0, floor_seconds = 0;
-  const double model_before_cells = model->seconds();
-  std::vector<std::vector<ReportCell>> cells_per_seed;
-  std::vector<std::vector<CellReplicates>> replicates_per_seed;
-  std::map<std::string, Floor> floors;
-  std::string target_desc;
-  // The bootstrap's counts are the same for every seed and cell: each seed's particles are
-  // resampled alike, so the mean over seeds of a replicate is a resample of the whole set.
-  const uint64_t bootstrap_seed = seeds.front() ^ 0xB0075712A9ull;
-  for (size_t k = 0; k < seeds.size(); ++k) {
-    const uint64_t seed = seeds[k];
-    const auto phase = static_cast<int64_t>(k);
-    at::Tensor noise = diffusion::seeded_normal(seed, diffusion::batch_shape(batch, model->sample_shape()),
-                                                model->device(), model->dtype());
+  void progress(size_t seed_index, int64_t done_in_phase, bool cells) {
+    const auto phases = static_cast<int64_t>(seeds_.size());
+    ctx_.progress(2 * static_cast<int64_t>(seed_index) * total_ + (cells ? total_ : 0) + done_in_phase,
+                  2 * total_ * phases);
+  }
+
+  void run_seed(size_t k) {
+    const uint64_t seed = seeds_[k];
+    at::Tensor noise = diffusion::seeded_normal(seed, diffusion::batch_shape(batch_, model_->sample_shape()),
+                                                model_->device(), model_->dtype());
     Report seed_report;
-    at::Tensor reference =
-        reference_solve(*model, noise, ref_steps, seed, seed_report, group, [&](int64_t done_steps, int64_t all_steps) {
-          ctx.progress((2 * phase * total) + total * done_steps / std::max<int64_t>(1, all_steps), 2 * total * phases);
-        });
-    if (k == 0) {
-      report->reference = seed_report.reference;
-      report->timings["reference_seconds"] = 0;
-    }
-    report->timings["reference_seconds"] += seed_report.timings["reference_seconds"];
+    at::Tensor reference = reference_solve(
+        *model_, noise, ref_steps_, seed, seed_report, group_,
+        [&](int64_t done, int64_t all) { progress(k, total_ * done / std::max<int64_t>(1, all), false); });
+    if (k == 0) report_->reference = seed_report.reference;
+    reference_seconds_ += seed_report.timings["reference_seconds"];
     at::Tensor reference_modes;
-    if (exact) reference_modes = diffusion::nearest_component(reference, exact->component_means());
-    at::Tensor target = distance_target(in, exact, noise, reference, batch, seed, target_desc);
-    const diffusion::SlicedWassersteinReference sw(target, in.get_int("projections"), seed + 7, group);
-    CellRunner cells{*model, noise, reference, reference_modes, exact, sw, seed, bootstrap_seed, resamples};
+    if (exact_) reference_modes = diffusion::nearest_component(reference, exact_->component_means());
+    at::Tensor target = distance_target(in_, exact_, noise, reference, batch_, seed, target_desc_);
+    const diffusion::SlicedWassersteinReference sw(target, in_.get_int("projections"), seed + 7, group_);
+    CellRunner cells{*model_, noise, reference, reference_modes, exact_, sw, seed, bootstrap_seed_, resamples_};
     std::vector<ReportCell> seed_cells;
     std::vector<CellReplicates> replicates;
-    int64_t done = 0, index = 0;
-    // Under torchrun each rank runs the cells assigned to it; the cells are gathered afterwards.
-    const int rank = group ? group->rank() : 0, world = group ? group->world_size() : 1;
-    const std::vector<int> owner = assign_cells(plan, world);
+    run_cells(k, cells, seed_cells, replicates);
+    sampling_seconds_ += cells.sampling_seconds;
+    metric_seconds_ += cells.metric_seconds;
+    interval_seconds_ += cells.interval_seconds;
+    if (k == 0) {  // the floor depends on the sizes, not on the seed
+      auto t_floor = Clock::now();
+      floors_ = measure_floors(exact_, target, in_.has("reference_samples"), sw, batch_, in_.get_int("projections"),
+                               seed, bootstrap_seed_, resamples_);
+      floor_seconds_ = seconds_since(t_floor);
+    }
+    cells_per_seed_.push_back(std::move(seed_cells));
+    replicates_per_seed_.push_back(std::move(replicates));
+  }
+
+  // Under torchrun each rank runs the cells assigned to it; the cells are gathered afterwards.
+  void run_cells(size_t k, CellRunner& cells, std::vector<ReportCell>& out, std::vector<CellReplicates>& replicates) {
+    const int rank = group_ ? group_->rank() : 0, world = group_ ? group_->world_size() : 1;
+    const std::vector<int> owner = assign_cells(plan_, world);
     std::vector<int64_t> mine;
-    for (const auto& sched : plan.schedules) {
-      const bool per_sampler = ctx.schedule_uses_sampler(sched);
-      for (int64_t n : plan.steps) {
+    int64_t done = 0, index = 0;
+    for (const auto& sched : plan_.schedules) {
+      const bool per_sampler = ctx_.schedule_uses_sampler(sched);
+      for (int64_t n : plan_.steps) {
         diffusion::Sigmas shared;
-        if (!plan.runs(sched, n)) continue;
-        for (const auto& sname : plan.samplers) {
+        if (!plan_.runs(sched, n)) continue;
+        for (const auto& sname : plan_.samplers) {
           if (owner[static_cast<size_t>(index++)] != rank) continue;
           mine.push_back(index - 1);
-          const Sampler& sampler = *plan.sampler_objects[sname];
+          const Sampler& sampler = *plan_.sampler_objects[sname];
           auto t_s = Clock::now();
-          if (plan.extra.count(sched))
-            shared = plan.extra.at(sched);
+          if (plan_.extra.count(sched))
+            shared = plan_.extra.at(sched);
           else if (per_sampler || shared.empty())
-            shared = sweep_schedule(ctx, *model, sched, n, sampler);
-          sched_seconds += seconds_since(t_s);
+            shared = sweep_schedule(ctx_, *model_, sched, n, sampler);
+          sched_seconds_ += seconds_since(t_s);
           replicates.emplace_back();
-          seed_cells.push_back(cells.run(sched, sname, sampler, shared, n, replicates.back()));
-          ctx.progress(2 * phase * total + total + std::min(done += world, total), 2 * total * phases);
+          out.push_back(cells.run(sched, sname, sampler, shared, n, replicates.back()));
+          progress(k, std::min(done += world, total_), true);
         }
       }
     }
-    if (world > 1) seed_cells = gather_cells(*group, seed_cells, replicates, mine, static_cast<size_t>(total));
-    sampling_seconds += cells.sampling_seconds;
-    metric_seconds += cells.metric_seconds;
-    interval_seconds += cells.interval_seconds;
-    if (k == 0) {  // the floor depends on the sizes, not on the seed
-      auto t_floor = Clock::now();
-      floors = measure_floors(exact, target, in.has("reference_samples"), sw, batch, in.get_int("projections"), seed,
-                              bootstrap_seed, resamples);
-      floor_seconds = seconds_since(t_floor);
+    if (world > 1) out = gather_cells(*group_, out, replicates, mine, static_cast<size_t>(total_));
+  }
+
+  void describe_reference() {
+    report_->reference += "; distances against " + target_desc_;
+    if (seeds_.size() > 1) {
+      std::string list;
+      for (uint64_t v : seeds_) list += (list.empty() ? "" : ", ") + std::to_string(v);
+      report_->reference += "; " + std::to_string(seeds_.size()) + " seeds (" + list +
+                            "): every value is the mean over them, flips their sum";
     }
-    cells_per_seed.push_back(std::move(seed_cells));
-    replicates_per_seed.push_back(std::move(replicates));
+    if (resamples_ > 0)
+      report_->reference += "; intervals: 95 % paired bootstrap over the " + std::to_string(batch_) + " particles" +
+                            (seeds_.size() > 1 ? " of each seed" : "") + " (" + std::to_string(resamples_) +
+                            " resamples)";
   }
-  std::vector<CellReplicates> replicates = combine_seeds(cells_per_seed, replicates_per_seed, report->cells);
-  auto t_annotate = Clock::now();
-  annotate_intervals(*report, replicates, is_stock_schedule);
-  report->timings["interval_seconds"] = interval_seconds + seconds_since(t_annotate);
-  annotate_floors(*report, floors);
-  report->timings["floor_seconds"] = floor_seconds;
-  report->timings["schedule_seconds"] = sched_seconds;
-  report->timings["sampling_seconds"] = sampling_seconds;
-  report->timings["metric_seconds"] = metric_seconds;
-  report->timings["model_evaluation_seconds"] = model->seconds();  // reference, schedules and cells
-  report->timings["cell_model_evaluation_seconds"] = model->seconds() - model_before_cells;
-  report->timings["sweep_seconds"] = seconds_since(t_total);
-  report->timings["model_evaluations"] = static_cast<double>(model->calls());
-  report->reference += "; distances against " + target_desc;
-  if (seeds.size() > 1) {
-    std::string list;
-    for (uint64_t v : seeds) list += (list.empty() ? "" : ", ") + std::to_string(v);
-    report->reference += "; " + std::to_string(seeds.size()) + " seeds (" + list +
-                         "): every value is the mean over them, flips their sum";
-  }
-  if (resamples > 0)
-    report->reference += "; intervals: 95 % paired bootstrap over the " + std::to_string(batch) + " particles" +
-                         (seeds.size() > 1 ? " of each seed" : "") + " (" + std::to_string(resamples) + " resamples)";
-  return report;
-}
+
+  Context& ctx_;
+  const Inputs& in_;
+  std::shared_ptr<const Model> inner_;
+  std::shared_ptr<TimedModel> model_;
+  SweepPlan plan_;
+  int64_t ref_steps_, batch_, resamples_;
+  std::vector<uint64_t> seeds_;
+  const Collectives* group_;
+  const ExactDensity* exact_ = nullptr;
+  int64_t total_ = 0;
+  uint64_t bootstrap_seed_ = 0;
+  std::shared_ptr<Report> report_ = std::make_shared<Report>();
+  std::vector<std::vector<ReportCell>> cells_per_seed_;
+  std::vector<std::vector<CellReplicates>> replicates_per_seed_;
+  std::map<std::string, Floor> floors_;
+  std::string target_desc_;
+  double sched_seconds_ = 0, sampling_seconds_ = 0, metric_seconds_ = 0, interval_seconds_ = 0, floor_seconds_ = 0,
+         reference_seconds_ = 0;
+};
+
+std::shared_ptr<Report> run_sweep(Context& ctx, const Inputs& in) { return Sweep(ctx, in).run(); }
 
 }  // namespace
 
