@@ -15,6 +15,7 @@
 #include "exec/threads.h"
 #include "sigmaflow/report.h"
 #include "sigmaflow/testing/node_runner.h"
+#include "support/gaussian_reference.h"
 
 using namespace sf;
 
@@ -58,10 +59,8 @@ int coverage(testing::NodeRunner& runner, int64_t repeats, int64_t batch) {
     const ReportCell& c = rep->cells.at(0);
     // Euler's output is mu + g (sigma0 z - mu); the converged solve's, mu + g* (sigma0 z - mu).
     const double sigma0 = c.sigmas[0];
-    double g = 1.0;
-    for (size_t k = 0; k + 1 < c.sigmas.size(); ++k)
-      g *= 1.0 + (c.sigmas[k + 1] - c.sigmas[k]) * c.sigmas[k] / (s0 * s0 + c.sigmas[k] * c.sigmas[k]);
-    const double g_exact = s0 / std::sqrt(s0 * s0 + sigma0 * sigma0);
+    const double g = test::reference_multiplier("euler", s0, c.sigmas);
+    const double g_exact = test::exact_multiplier(s0, sigma0, 0.0);
     const double spread = 3 * sigma0 * sigma0 + mu2;  // E ||sigma0 z - mu||^2
     const double rms = std::fabs(g - g_exact) * std::sqrt(spread);
     const double log_density = -1.5 * std::log(2 * M_PI * s0 * s0) - g * g * spread / (2 * s0 * s0);

@@ -12,9 +12,12 @@ namespace sf::nodes {
 NodeDef compare_report_node() {
   NodeContract c = OutputNode(
       "CompareReport", kAbCategory,
-      "Writes <prefix>.md (tables: schedule x sampler rows, step-count columns, NFE, best per column in bold, ratio to "
-      "the best stock schedule), <prefix>.json (every number, the graph and versions) and PNG/SVG plots (error vs NFE, "
-      "the schedules, and the score-optimal cost curve and cumulative length when diagnostics are connected). Takes a "
+      "Writes <prefix>.html (everything below in one self-contained page, plots inline, no request), <prefix>.md "
+      "(tables: schedule x sampler rows, step-count columns, each value with its 95 % interval, NFE, the paired ratio "
+      "to the best stock schedule with a verdict (better / worse / within noise), the clear best per column in bold, "
+      "noise floors, steps saved), <prefix>.json (every number, the graph and versions) and PNG/SVG plots (error vs "
+      "NFE with error bars, sliced W2 with its floor, the schedules, and the score-optimal cost curve and cumulative "
+      "length when diagnostics are connected). Takes a "
       "REPORT from ScheduleSweep and/or individual METRIC values, and SCHEDULE_DIAGNOSTICS (an optimiser's held-out "
       "selection table among them; diagnostics alone make a report too). Prints the main table.",
       {Optional(Port("report", "REPORT")), Optional(Port("metric_1", "METRIC")), Optional(Port("metric_2", "METRIC")),

@@ -22,6 +22,8 @@ import tempfile
 import threading
 import urllib.request
 
+from chromium import find_chromium
+
 PAGE = """<!doctype html><html><head><title>pending</title></head><body><pre id="log"></pre><script>
 const port = new URLSearchParams(location.search).get("port");
 const log = (s) => { document.getElementById("log").textContent += s + "\\n"; };
@@ -37,14 +39,6 @@ let opened = false;
 ws.onopen = () => { opened = true; log("ws: open"); ws.close(); };
 ws.onclose = () => { log(opened ? "ws: closed after open" : "ws: refused"); done(); };
 </script></body></html>"""
-
-
-def find_chromium():
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
 
 
 class Quiet(http.server.SimpleHTTPRequestHandler):

@@ -14,10 +14,11 @@ Prints "N passed, M failed"; exit 0 only when every check passed.
 import glob
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
+
+from chromium import find_chromium
 
 GRAPH = """{
  "1": {"class_type": "GaussianMixtureModel", "inputs": {"preset": "ring8", "dtype": "float64"}},
@@ -34,14 +35,6 @@ results = []
 def check(name, ok, detail=""):
     results.append(ok)
     print(("PASS " if ok else "FAIL ") + name + ("" if ok else ": " + detail))
-
-
-def find_chromium():
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
 
 
 def open_page(chromium, page, profile, extra):

@@ -9,6 +9,8 @@
 #include <numeric>
 #include <random>
 
+#include "support/gaussian_reference.h"
+
 namespace sf::diffusion {
 namespace {
 
@@ -116,16 +118,14 @@ TEST(Bootstrap, PairedIntervalIsNarrowerOnCorrelatedErrors) {
 
 // The trajectory error a sweep reports for Euler on one Gaussian N(mu, s0^2 I) in 3-D: every
 // particle's error is |gain - exact| ||sigma0 z_i - mu|| (z_i standard normal; the gains in closed
-// form, tests/nodes/ab/report_test.cpp), so the RMS over infinitely many particles is
+// form, tests/support/gaussian_reference.h), so the RMS over infinitely many particles is
 // |gain - exact| sqrt(3 sigma0^2 + ||mu||^2). The 95 % interval of the RMS of 400 particles, from
 // resample counts as the sweep draws them, covers it in 93-97 % of 1000 repeats.
 TEST(Bootstrap, RmsIntervalCoversEulersClosedFormErrorAtItsLevel) {
   const double s0 = 0.5, sigma0 = 80.0, mu[3] = {0.3, -0.2, 0.1};
   const std::vector<double> sigmas = {80.0, 10.0, 1.0, 0.1, 0.0};
-  double gain = 1.0;
-  for (size_t k = 0; k + 1 < sigmas.size(); ++k)
-    gain *= 1.0 + (sigmas[k + 1] - sigmas[k]) * sigmas[k] / (s0 * s0 + sigmas[k] * sigmas[k]);
-  const double factor = std::fabs(gain - s0 / std::sqrt(s0 * s0 + sigma0 * sigma0));
+  const double factor =
+      std::fabs(test::reference_multiplier("euler", s0, sigmas) - test::exact_multiplier(s0, sigma0, 0.0));
   const double truth = factor * std::sqrt(3 * sigma0 * sigma0 + mu[0] * mu[0] + mu[1] * mu[1] + mu[2] * mu[2]);
   std::mt19937_64 gen(2024);
   std::normal_distribution<double> normal(0.0, 1.0);

@@ -10,6 +10,7 @@
 #include "sigmaflow/model.h"
 #include "sigmaflow/report.h"
 #include "sigmaflow/testing/node_runner.h"
+#include "support/gaussian_reference.h"
 
 namespace sf {
 namespace {
@@ -143,17 +144,13 @@ double note(const ReportCell& c, const std::string& m, const char* key) {
   return it == c.metrics.end() ? NAN : it->second;
 }
 
-// One Gaussian N(mu, s0^2 I) in 3-D: Euler maps x(sigma_0) - mu linearly, by the product of the
-// per-step gains 1 + (s_{k+1} - s_k) s_k / (s0^2 + s_k^2), and the exact ODE by
-// s0 / sqrt(s0^2 + sigma_0^2). Every particle's error is |gain - exact| times the same per-particle
-// vector for every schedule, so a ratio between two schedules is the same for every particle: its
-// paired interval collapses onto the closed-form ratio.
+// One Gaussian N(mu, s0^2 I) in 3-D: Euler maps x(sigma_0) - mu linearly, and so does the exact
+// ODE (the multipliers of tests/support/gaussian_reference.h). Every particle's error is |gain - exact| times the same
+// per-particle vector for every schedule, so a ratio between two schedules is the same for every particle: its paired
+// interval collapses onto the closed-form ratio.
 constexpr double kS0 = 0.5;
 double euler_gain_error(const std::vector<double>& sigmas) {
-  double gain = 1.0;
-  for (size_t k = 0; k + 1 < sigmas.size(); ++k)
-    gain *= 1.0 + (sigmas[k + 1] - sigmas[k]) * sigmas[k] / (kS0 * kS0 + sigmas[k] * sigmas[k]);
-  return std::fabs(gain - kS0 / std::sqrt(kS0 * kS0 + sigmas[0] * sigmas[0]));
+  return std::fabs(test::reference_multiplier("euler", kS0, sigmas) - test::exact_multiplier(kS0, sigmas.front(), 0.0));
 }
 
 TEST(ScheduleSweep, PairedIntervalsMatchTheClosedFormOnAGaussian) {
