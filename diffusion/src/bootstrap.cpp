@@ -5,6 +5,8 @@
 #include <limits>
 #include <random>
 
+#include <boost/math/distributions/normal.hpp>
+
 namespace sf::diffusion {
 
 namespace {
@@ -12,6 +14,13 @@ namespace {
 // the same on every platform (std::uniform_int_distribution is not).
 int64_t index_of(uint64_t bits, int64_t n) {
   return static_cast<int64_t>((static_cast<unsigned __int128>(bits) * static_cast<unsigned __int128>(n)) >> 64);
+}
+// The q-quantile of ascending values, interpolated linearly (numpy's default).
+double sorted_quantile(const std::vector<double>& values, double q) {
+  const double pos = q * static_cast<double>(values.size() - 1);
+  const auto lo = static_cast<size_t>(std::floor(pos));
+  const size_t hi = std::min(lo + 1, values.size() - 1);
+  return values[lo] + (values[hi] - values[lo]) * (pos - static_cast<double>(lo));
 }
 }  // namespace
 
@@ -38,14 +47,44 @@ Interval percentile_interval(std::vector<double> values, double level) {
   constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
   if (values.empty()) return {kNaN, kNaN};
   std::sort(values.begin(), values.end());
-  auto at_quantile = [&](double q) {
-    const double pos = q * static_cast<double>(values.size() - 1);
-    const auto lo = static_cast<size_t>(std::floor(pos));
-    const size_t hi = std::min(lo + 1, values.size() - 1);
-    return values[lo] + (values[hi] - values[lo]) * (pos - static_cast<double>(lo));
-  };
   const double tail = (1.0 - level) / 2.0;
-  return {at_quantile(tail), at_quantile(1.0 - tail)};
+  return {sorted_quantile(values, tail), sorted_quantile(values, 1.0 - tail)};
+}
+
+Interval bca_interval(std::vector<double> values, double point, double acceleration, double level) {
+  const Interval plain = percentile_interval(values, level);
+  if (values.size() < 2 || !std::isfinite(point) || !std::isfinite(acceleration)) return plain;
+  double below = 0;
+  for (double v : values) below += v < point ? 1.0 : v == point ? 0.5 : 0.0;
+  const double share = below / static_cast<double>(values.size());
+  if (share <= 0.0 || share >= 1.0) return plain;
+  const boost::math::normal normal;
+  const double z0 = boost::math::quantile(normal, share);
+  auto adjusted = [&](double tail) {
+    const double z = z0 + boost::math::quantile(normal, tail);
+    const double denominator = 1.0 - acceleration * z;
+    return denominator > 0 ? boost::math::cdf(normal, z0 + z / denominator) : std::numeric_limits<double>::quiet_NaN();
+  };
+  const double lo = adjusted((1.0 - level) / 2.0), hi = adjusted((1.0 + level) / 2.0);
+  if (!(lo > 0.0 && hi < 1.0 && lo < hi)) return plain;
+  std::sort(values.begin(), values.end());
+  return {sorted_quantile(values, lo), sorted_quantile(values, hi)};
+}
+
+double bca_acceleration(const double* influence, int64_t n) {
+  if (n < 3) return 0.0;
+  double mean = 0;
+  for (int64_t i = 0; i < n; ++i) mean += influence[i] / static_cast<double>(n);
+  double s2 = 0, s3 = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double u = influence[i] - mean;
+    s2 += u * u;
+    s3 += u * u * u;
+  }
+  // No spread beyond rounding (a constant metric): no skewness either.
+  const double resolution = 1e-12 * std::max(1.0, std::fabs(mean));
+  if (s2 <= static_cast<double>(n) * resolution * resolution) return 0.0;
+  return s3 / (6.0 * std::pow(s2, 1.5));
 }
 
 std::vector<double> paired_replicates(const std::vector<double>& a, const std::vector<double>& b, bool ratio) {

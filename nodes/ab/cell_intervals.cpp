@@ -43,7 +43,9 @@ void annotate_intervals(Report& report, const std::vector<CellReplicates>& repli
       if (!measured(i)) continue;
       ReportCell& cell = report.cells[i];
       const std::vector<double>& mine = replicates[i].at(m);
-      const diffusion::Interval own = diffusion::percentile_interval(mine);
+      auto accel = cell.metrics.find(metric_annotation(m, keys::kAcceleration));
+      const diffusion::Interval own =
+          diffusion::bca_interval(mine, cell.metrics.at(m), accel == cell.metrics.end() ? 0.0 : accel->second);
       cell.metrics[metric_annotation(m, keys::kIntervalLow)] = own.lo;
       cell.metrics[metric_annotation(m, keys::kIntervalHigh)] = own.hi;
       // The best other stock schedule and the best other schedule of the column, by point value.

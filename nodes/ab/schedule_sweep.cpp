@@ -222,6 +222,15 @@ struct CellRunner {
         cell.metrics[metric_annotation(name, metric_keys::kParticles)] = static_cast<double>(p.rows);
     if (resamples > 0) {
       auto t_i = Clock::now();
+      // Skewness of each metric's per-particle influence: the BCa interval's acceleration.
+      auto accelerate = [&](const char* metric, const at::Tensor& influence) {
+        if (influence.defined())
+          cell.metrics[metric_annotation(metric, metric_keys::kAcceleration)] =
+              diffusion::bca_acceleration(influence.data_ptr<double>(), p.rows);
+      };
+      accelerate("trajectory_error", p.squared);
+      accelerate("sliced_wasserstein", p.sw.influence);
+      accelerate("mean_log_density", p.log_density);
       replicates = resample(p);
       interval_seconds += seconds_since(t_i);
     }
@@ -509,12 +518,14 @@ std::vector<CellReplicates> combine_seeds(const std::vector<std::vector<ReportCe
       // Particles stay per run: the noise floor, and the batch it suggests, are per run too.
       if (ends_with(std::string(":") + metric_keys::kParticles)) continue;
       const bool summed = ends_with(std::string(":") + metric_keys::kFlips);
+      // Skewness adds up over the seeds' particles: the mean acceleration / sqrt(seeds).
+      const double scale = ends_with(std::string(":") + metric_keys::kAcceleration) ? std::sqrt(seeds) : 1.0;
       double sum = 0;
       for (const auto& run : cells) {
         auto it = run[i].metrics.find(key);
         sum += it == run[i].metrics.end() ? NAN : it->second;
       }
-      value = summed ? sum : sum / seeds;
+      value = summed ? sum : sum / seeds / scale;
     }
     double wall = 0;
     for (const auto& run : cells) wall += run[i].wall_seconds;

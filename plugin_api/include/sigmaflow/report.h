@@ -36,7 +36,8 @@ class SF_SHARED Metric : public Object {
 // metric_annotation(m, kIntervalLow) and so on; readers skip keys they do not know
 // (is_metric_annotation), and an absent key means "not measured". Intervals are 95 % paired
 // bootstrap intervals over the particles (sigmaflow/diffusion/bootstrap.h).
-//  lo, hi                      the interval of m
+//  lo, hi                      the interval of m (BCa: bias-corrected and accelerated)
+//  acceleration                the BCa acceleration (the skewness of the particles' influence / 6)
 //  vs_stock, vs_stock_lo/_hi   against the best other stock schedule of the column (same sampler and
 //                              steps): best / this for lower-is-better metrics (above 1: this is
 //                              better), this - best otherwise (above 0: better); paired interval
@@ -49,6 +50,7 @@ class SF_SHARED Metric : public Object {
 namespace metric_keys {
 inline constexpr const char* kIntervalLow = "lo";
 inline constexpr const char* kIntervalHigh = "hi";
+inline constexpr const char* kAcceleration = "acceleration";
 inline constexpr const char* kVsStock = "vs_stock";
 inline constexpr const char* kVsStockLow = "vs_stock_lo";
 inline constexpr const char* kVsStockHigh = "vs_stock_hi";
