@@ -129,9 +129,10 @@ bool has_markers(const Series& s) { return !s.band && (s.points || std::min(s.x.
 void draw_band(plstream& pls, const PlotSpec& spec, const Series& s, const Frame& f) {
   if (s.y.empty() || s.y_lo.empty() || s.y_hi.empty()) return;
   const double lo = s.y_lo.front(), hi = s.y_hi.front();
-  if (!plottable(1.0, lo, spec) || !plottable(1.0, hi, spec)) return;
-  PLFLT xs[] = {f.x0, f.x1, f.x1, f.x0},
-        ys[] = {to_axis(lo, spec.log_y), to_axis(lo, spec.log_y), to_axis(hi, spec.log_y), to_axis(hi, spec.log_y)};
+  if (!plottable(1.0, hi, spec) || !std::isfinite(lo)) return;
+  // A lower bound of 0 on a log axis: the band reaches the bottom of the window.
+  const double bottom = plottable(1.0, lo, spec) ? to_axis(lo, spec.log_y) : f.y0;
+  PLFLT xs[] = {f.x0, f.x1, f.x1, f.x0}, ys[] = {bottom, bottom, to_axis(hi, spec.log_y), to_axis(hi, spec.log_y)};
   pls.col0(kBandColor);
   pls.fill(4, xs, ys);
 }
@@ -209,6 +210,7 @@ void draw_legend(plstream& pls, const std::vector<Series>& series, PLINT corner)
   std::vector<const char*> texts(series.size()), symbols(series.size());
   for (size_t k = 0; k < series.size(); ++k) {
     opt[k] = (series[k].points ? 0 : PL_LEGEND_LINE) | (has_markers(series[k]) ? PL_LEGEND_SYMBOL : 0);
+    if (series[k].band) styles[k] = 2;  // dashed, as drawn
     colors[k] = 2 + static_cast<PLINT>(k % (kColors - 2));
     texts[k] = series[k].label.c_str();
     symbols[k] = kMarkers[k % kMarkerCount];
