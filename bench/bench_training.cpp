@@ -1,13 +1,14 @@
 // Training benchmarks (issue: train denoisers, Algorithm 2):
-//   claim   the paper's claim measured: adaptive (Algorithm 2, from linear) vs fixed linear levels
-//           at equal steps, on exact targets, 3 seeds: score error and likelihood (mean, spread);
+//   claim   the paper's claim measured: adaptive (Algorithm 2, from linear) vs fixed linear levels,
+//           EDM's lognormal levels (the default everyone trains with) and the offline score-optimal
+//           schedule of the exact target as fixed levels, at equal steps, on exact targets, 3 seeds:
+//           score error and likelihood (mean, spread);
 //           and the adaptive schedule at the end vs the offline score-optimal schedule of the same
 //           trained network (max |ln sigma_adaptive - ln sigma_offline| over the knots).
 //   speed   steps/s of the 2-D MLP at batch 256 (lognormal and adaptive levels, 1 and 2 threads).
 // Usage: bench_training [claim|speed|all]
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <torch/csrc/jit/api/module.h>
 
 #include <chrono>
 #include <cmath>
@@ -18,10 +19,10 @@
 #include "sigmaflow/diffusion/gaussian_mixture.h"
 #include "sigmaflow/diffusion/model_metrics.h"
 #include "sigmaflow/diffusion/networks.h"
-#include "sigmaflow/diffusion/torchscript_model.h"
 #include "sigmaflow/diffusion/training.h"
 #include "sigmaflow/scheduler/score_optimal/adaptive_levels.h"
 #include "sigmaflow/scheduler/score_optimal/schedule.h"
+#include "trained_network.h"
 
 using namespace sf;
 
@@ -47,43 +48,46 @@ diffusion::MixtureParams cantor() {
   return p;
 }
 
-struct Trained {
-  std::shared_ptr<Model> model;
-  std::vector<double> knots;
-  double seconds;
-};
+// The level distributions compared at equal steps (docs/training.md, "The paper's claim").
+enum class Levels { kAdaptive, kLinear, kLognormal, kScoreOptimal };
+const char* levels_label(Levels l) {
+  switch (l) {
+    case Levels::kAdaptive:
+      return "adaptive (Algorithm 2, from linear)";
+    case Levels::kLinear:
+      return "fixed linear (64)";
+    case Levels::kLognormal:
+      return "EDM lognormal (-1.2, 1.2)";
+    case Levels::kScoreOptimal:
+      return "fixed score-optimal of the exact target (64)";
+  }
+  return "";
+}
 
-Trained train(const diffusion::GaussianMixture& exact, int64_t steps, bool adaptive, uint64_t seed) {
+bench::TrainedNetwork train(const diffusion::GaussianMixture& exact, int64_t steps, Levels kind, uint64_t seed) {
   at::Tensor data = exact.sample_data(20000, 7).to(at::kFloat);
-  const int64_t d = data.size(1);
   std::vector<double> start = diffusion::discrete_schedule("linear", 64, 0.002, 80);
   std::shared_ptr<diffusion::NoiseLevelDistribution> levels;
-  if (adaptive) {
+  if (kind == Levels::kAdaptive) {
     so::AdaptiveOptions o;
     o.burn_in = 500;
-    o.dim = d;
+    o.dim = data.size(1);
     levels = std::make_shared<so::AdaptiveLevels>(start, o);
-  } else {
+  } else if (kind == Levels::kLinear) {
     levels = std::make_shared<diffusion::DiscreteLevels>(start, "linear");
+  } else if (kind == Levels::kLognormal) {
+    levels = std::make_shared<diffusion::LogNormalLevels>(-1.2, 1.2, 0.002, 80);
+  } else {
+    // The best fixed levels an offline user could pick: the paper's schedule of the exact
+    // target itself (64 levels, the knots the adaptive run ends with).
+    so::ScoreOptimalRequest rq;
+    rq.steps = 64;
+    rq.measure_steps = false;
+    std::vector<double> knots = so::score_optimal_schedule(exact, rq).sigmas;
+    knots.pop_back();  // the final 0
+    levels = std::make_shared<diffusion::DiscreteLevels>(knots, "score_optimal");
   }
-  diffusion::TrainOptions o;
-  o.steps = steps;
-  o.batch = 256;
-  o.seed = seed;
-  o.sigma_data = data.std().item<double>();
-  o.threads = 1;  // as TrainDenoiser does for the MLP
-  diffusion::DenoiserTrainer t(diffusion::make_mlp({d, 128, 3, 32}, seed), data, levels, o);
-  t.run(nullptr, {});
-  auto ema = t.ema_network();
-  std::ostringstream bytes;
-  ema->save(bytes);
-  diffusion::TorchScriptSettings ts;
-  ts.path = "(in memory)";
-  ts.parametrization = Parametrization::kEdm;
-  ts.time_input = TimeInput::kSigma;
-  ts.sigma_data = o.sigma_data;
-  ts.sample_shape = {d};
-  return {diffusion::TorchScriptModel::from_module(ts, *ema, bytes.str()), levels->knots(), t.log().seconds};
+  return bench::train_network(data, steps, levels, seed);
 }
 
 std::string fmt3(double v) {
@@ -112,10 +116,11 @@ void claim() {
     diffusion::GaussianMixture exact(tg.params, 0.002, 80, c10::Device(c10::kCPU), at::kFloat);
     at::Tensor x = exact.sample_data(512, 3).to(at::kDouble);
     double exact_ll = exact.log_density(x.to(at::kFloat), 0.002).to(at::kDouble).mean().item<double>();
-    for (bool adaptive : {true, false}) {
+    for (Levels kind : {Levels::kAdaptive, Levels::kLinear, Levels::kLognormal, Levels::kScoreOptimal}) {
+      const bool adaptive = kind == Levels::kAdaptive;
       std::vector<double> err, ll, gap;
       for (uint64_t seed : {1, 2, 3}) {
-        Trained t = train(exact, tg.steps, adaptive, seed);
+        bench::TrainedNetwork t = train(exact, tg.steps, kind, seed);
         err.push_back(diffusion::score_error(*t.model, exact, 4096, 8, 0.002, 80, 3).weighted);
         ll.push_back(diffusion::ode_log_likelihood(*t.model, x, 64, 0.002, 80).mean().item<double>());
         if (adaptive) {
@@ -133,8 +138,8 @@ void claim() {
       stats(ll, lm, ls);
       if (adaptive) stats(gap, gm, gs);
       std::printf("| %s | %lld | %s | %.5f +- %.1e | %.3f +- %.1e | %.3f | %s |\n", tg.name.c_str(),
-                  static_cast<long long>(tg.steps), adaptive ? "adaptive (from linear)" : "fixed linear", em, es, lm,
-                  ls, exact_ll, adaptive ? (fmt3(gm) + " +- " + fmt3(gs)).c_str() : "-");
+                  static_cast<long long>(tg.steps), levels_label(kind), em, es, lm, ls, exact_ll,
+                  adaptive ? (fmt3(gm) + " +- " + fmt3(gs)).c_str() : "-");
       std::fflush(stdout);
     }
   }
