@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -237,8 +238,37 @@ struct CellRunner {
     return cell;
   }
 
-  // Every metric's bootstrap replicates. Resamples are independent (each draws its own counts):
-  // spread over LibTorch's threads; one pass over the particles per resample serves every metric.
+  // Every resample's counts, [resample][particle]: the same for every cell (that is what pairs
+  // them), so drawn once per runner, not once per cell (drawing them was most of the intervals'
+  // cost). Empty when they would take more than kMaxSharedCounts entries, or a count does not
+  // fit 16 bits; then each cell draws its own, as before. Built by the driver thread.
+  static constexpr int64_t kMaxSharedCounts = int64_t{1} << 26;  // 128 MB
+  mutable std::vector<uint16_t> shared_counts{};
+  mutable int64_t shared_rows = -1;
+
+  const uint16_t* counts_of_every_resample(int64_t rows) const {
+    if (shared_rows == rows) return shared_counts.empty() ? nullptr : shared_counts.data();
+    shared_rows = rows;
+    shared_counts.clear();
+    if (rows * resamples > kMaxSharedCounts) return nullptr;
+    shared_counts.resize(static_cast<size_t>(rows * resamples));
+    std::atomic<bool> fits{true};
+    at::parallel_for(0, resamples, 1, [&](int64_t first, int64_t last) {
+      for (int64_t b = first; b < last; ++b) {
+        const std::vector<uint32_t> counts = diffusion::bootstrap_counts(rows, bootstrap_seed, b);
+        for (int64_t i = 0; i < rows; ++i) {
+          const uint32_t c = counts[static_cast<size_t>(i)];
+          if (c > UINT16_MAX) fits = false;
+          shared_counts[static_cast<size_t>(b * rows + i)] = static_cast<uint16_t>(c);
+        }
+      }
+    });
+    if (!fits) shared_counts.clear();
+    return shared_counts.empty() ? nullptr : shared_counts.data();
+  }
+
+  // Every metric's bootstrap replicates. Resamples are independent: spread over LibTorch's
+  // threads; one pass over the particles per resample serves every metric.
   CellReplicates resample(const Particles& p) const {
     const auto B = static_cast<size_t>(resamples);
     CellReplicates replicates;
@@ -259,14 +289,17 @@ struct CellRunner {
     const double* inf = p.sw.influence.data_ptr<double>();
     const int64_t components = exact ? weights.numel() : 0, rows = p.rows;
     const auto particles = static_cast<double>(rows);
+    const uint16_t* shared = counts_of_every_resample(rows);
     at::parallel_for(0, resamples, 1, [&](int64_t first, int64_t last) {
       std::vector<double> hist(static_cast<size_t>(components));
+      std::vector<uint32_t> own;
       for (int64_t b = first; b < last; ++b) {
-        const std::vector<uint32_t> counts = diffusion::bootstrap_counts(rows, bootstrap_seed, b);
+        if (!shared) own = diffusion::bootstrap_counts(rows, bootstrap_seed, b);
+        const uint16_t* row = shared ? shared + b * rows : nullptr;
         double sw_shift = 0, te_sum = 0, ld_sum = 0;
         std::fill(hist.begin(), hist.end(), 0.0);
         for (int64_t i = 0; i < rows; ++i) {
-          const uint32_t c = counts[static_cast<size_t>(i)];
+          const uint32_t c = row ? row[i] : own[static_cast<size_t>(i)];
           if (c == 0) continue;
           sw_shift += c * inf[i];
           if (sq) te_sum += c * sq[i];
