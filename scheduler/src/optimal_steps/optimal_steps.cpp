@@ -296,8 +296,9 @@ std::vector<double> stock_candidate(const Model& model, const OptimalStepsReques
 
 std::string selection_key(const OptimalStepsRequest& rq, const std::string& plan,
                           const std::vector<CandidateSchedule>& c, const Sampler& sampler) {
-  std::string k =
-      plan + "|select-v1|sampler_object=" + sampler.name() + "|held_out=" + std::to_string(rq.held_out_noises);
+  std::string k = plan + "|select-v2|sampler_object=" + sampler.name() +
+                  "|held_out=" + std::to_string(rq.held_out_noises) +
+                  "|max_held_out=" + std::to_string(rq.max_held_out);
   for (const auto& cand : c) {
     k += "|" + cand.label + "=";
     for (double v : cand.sigmas) k += num(v) + ",";
@@ -368,6 +369,29 @@ std::optional<Selection> load_selection(const std::string& file, const std::stri
   }
 }
 
+std::string held_out_reference_file(const std::string& cache_dir, const std::string& plan_cache_key) {
+  if (cache_dir.empty()) return {};
+  const std::string key = plan_cache_key + "|held-out-reference-v2";
+  return cache_dir + "/optimal_steps/" + diffusion::hex64(diffusion::fnv1a(key)) + "-held-out.npy";
+}
+
+// The cached held-out reference rows, or an undefined tensor (none, or not a reference of this model).
+at::Tensor load_held_out_reference(const Model& model, const std::string& file,
+                                   const std::function<void(const std::string&)>& warn) {
+  if (file.empty()) return {};
+  auto loaded = diffusion::load_npy(file);
+  if (!loaded.ok()) return {};
+  const std::vector<int64_t> want = diffusion::batch_shape(1, model.sample_shape());
+  const bool fits = loaded->dim() == static_cast<int64_t>(want.size()) && loaded->size(0) >= 1 &&
+                    loaded->sizes().slice(1).vec() == std::vector<int64_t>(want.begin() + 1, want.end()) &&
+                    loaded->scalar_type() == at::kDouble && loaded->isfinite().all().item<bool>();
+  if (!fits) {
+    if (warn) warn("ignoring cache entry " + file + " (not the expected reference); recomputing");
+    return {};
+  }
+  return loaded->to(model.device());
+}
+
 constexpr int64_t kConvergedIntervals = 64;
 
 Selection run_selection(const Model& model, const OptimalStepsRequest& rq, const OptimalStepsPlan& plan,
@@ -414,31 +438,18 @@ Selection run_selection(const Model& model, const OptimalStepsRequest& rq, const
   srq.substeps = rq.substeps;
   srq.interrupt = rq.interrupt;
   srq.info = rq.info;
-  // The held-out reference outputs serve every N of this plan: cached beside it as .npy.
-  const int64_t count = srq.held_out > 0 ? srq.held_out : srq.max_held_out;
-  int64_t reference_nfe = 0;
-  if (!rq.cache_dir.empty()) {
-    const std::string ref_key = plan_cache_key + "|held-out-reference-v1|count=" + std::to_string(count);
-    const std::string ref_file =
-        rq.cache_dir + "/optimal_steps/" + diffusion::hex64(diffusion::fnv1a(ref_key)) + "-held-out.npy";
-    std::vector<int64_t> want = diffusion::batch_shape(count, model.sample_shape());
-    auto loaded = diffusion::load_npy(ref_file);
-    if (loaded.ok() && loaded->sizes().vec() == want && loaded->scalar_type() == at::kDouble &&
-        loaded->isfinite().all().item<bool>()) {
-      srq.reference = loaded->to(model.device());
-    } else {
-      if (loaded.ok() && rq.warn)
-        rq.warn("ignoring cache entry " + ref_file + " (not the expected reference); recomputing");
-      if (rq.info)
-        rq.info("optimal_steps held-out selection: integrating the reference for " + std::to_string(count) +
-                " held-out noises (once per plan)");
-      srq.reference = held_out_reference(model, srq, count, reference_nfe);
-      Status st = diffusion::save_npy(ref_file, srq.reference.cpu());
-      if (!st.ok() && rq.warn) rq.warn("cannot write the optimal-steps cache (" + st.message() + "); continuing");
-    }
-  }
+  // The held-out reference outputs serve every N of this plan: cached beside it as .npy, as many
+  // rows as were ever measured (the noises are one stream: any prefix is valid).
+  const std::string ref_file = held_out_reference_file(rq.cache_dir, plan_cache_key);
+  srq.reference = load_held_out_reference(model, ref_file, rq.warn);
+  const int64_t cached_rows = srq.reference.defined() ? srq.reference.size(0) : 0;
   Selection s = select_on_held_out(model, *sampler, candidates, srq);
-  s.nfe += reference_nfe + candidate_nfe;
+  s.nfe += candidate_nfe;
+  if (!ref_file.empty() && s.reference.defined() && s.reference.size(0) > cached_rows) {
+    Status st = diffusion::save_npy(ref_file, s.reference.cpu());
+    if (!st.ok() && rq.warn) rq.warn("cannot write the optimal-steps cache (" + st.message() + "); continuing");
+  }
+  s.reference = at::Tensor();  // not kept in the diagnostics
   if (!file.empty()) {
     Status st = store_selection(file, key, s);
     if (!st.ok() && rq.warn) rq.warn("cannot write the optimal-steps cache (" + st.message() + "); continuing");
@@ -544,7 +555,9 @@ OptimalStepsRequest resolve_automatic_settings(const Model& model, OptimalStepsR
   }
   rq.grid_size = K;
   rq.training_noises = M;
-  rq.max_held_out = std::min<int64_t>(rq.max_held_out, std::max<int64_t>(64, 2 * M));
+  // Held-out noises cost as much as training noises here: at most 2 M, and the 512 that sufficed
+  // before ties grew the set (an image model's budget has no room for 2048).
+  rq.max_held_out = std::min<int64_t>(rq.max_held_out, std::max<int64_t>(64, std::min<int64_t>(512, 2 * M)));
   // The score_optimal candidate needs its own estimate (the default one: 393,728 evaluations,
   // docs/score-optimal.md): on an image network that alone can pass the budget. It competes only
   // when it costs at most a quarter of the budget (or is already cached, which is free).

@@ -210,8 +210,19 @@ Selection select_on_held_out(const Model& model, const Sampler& sampler,
                                                    model.device(), at::kDouble);
   directions = directions / directions.norm(2, 0, true);
   int64_t nfe = 0;
-  at::Tensor reference = rq.reference;
-  if (!reference.defined() || reference.size(0) < most) reference = held_out_reference(model, rq, most, nfe);
+  // The reference is integrated only for the noises measured: a set that grows extends it (the
+  // noises are one stream, so a longer set starts with the shorter one).
+  at::Tensor reference =
+      rq.reference.defined() ? rq.reference.narrow(0, 0, std::min(rq.reference.size(0), most)) : at::Tensor();
+  auto reference_for = [&](int64_t rows) {
+    const int64_t have = reference.defined() ? reference.size(0) : 0;
+    if (have >= rows) return;
+    if (rq.info)
+      rq.info("optimal_steps held-out selection: integrating the reference for held-out noises " +
+              std::to_string(have + 1) + " to " + std::to_string(rows) + " (once per plan)");
+    at::Tensor more = integrate_outputs(model, rq, noise.narrow(0, have, rows - have), nfe);
+    reference = have > 0 ? at::cat({reference, more.to(reference.device())}, 0) : more;
+  };
   // Sampler runs in blocks of particles (the states of every candidate are small next to the
   // reference's path, but an image model's batch must stay bounded too).
   const int64_t block = std::max<int64_t>(1, rq.chunk_elements / std::max<int64_t>(1, 8 * dims));
@@ -221,6 +232,7 @@ Selection select_on_held_out(const Model& model, const Sampler& sampler,
   m.projections.resize(candidates.size() + 1);
   int64_t target = first;
   for (;;) {
+    reference_for(target);
     while (m.particles < target) {
       const int64_t rows = std::min(block, target - m.particles);
       measure_block(model, sampler, candidates, rq, noise.narrow(0, m.particles, rows),
@@ -237,6 +249,7 @@ Selection select_on_held_out(const Model& model, const Sampler& sampler,
     }
     s.nfe = nfe;
     s.summary = summary_of(s, first);
+    s.reference = reference;
     return s;
   }
 }

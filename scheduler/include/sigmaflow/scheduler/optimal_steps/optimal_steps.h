@@ -46,8 +46,8 @@ struct OptimalStepsRequest {
   // Held-out selection (selection.h): the DP's schedule competes with the stock candidates and
   // the extra ones on noises it never trained on; the best is returned. Off: the DP's schedule.
   bool select = true;
-  int64_t held_out_noises = -1;  // -1: automatic (256, doubled up to max_held_out)
-  int64_t max_held_out = 512;
+  int64_t held_out_noises = -1;  // -1: automatic (256, doubled while the choice is within noise, up to max_held_out)
+  int64_t max_held_out = 2048;
   // Named stock candidates: karras, exponential, align_your_steps (AYS-like), kl_optimal,
   // score_optimal (the paper's default schedule; its estimate is cached like any other).
   std::vector<std::string> stock_candidates{"karras", "exponential", "align_your_steps", "score_optimal"};

@@ -10,9 +10,10 @@
 //     the difference excluding 0, is not eligible (it moves mass between modes, whatever its
 //     trajectory error).
 //  2. Trajectory: among the eligible, the lowest RMS distance from the reference.
-// With an automatic held-out size, the set starts at 256 noises and doubles (up to 512) while the runner-up's paired
-// ratio interval still contains 1. The reference outputs of the held-out noises depend on the model, grid and seed
-// only: computed once (held_out_reference) they serve every step count.
+// With an automatic held-out size, the set starts at 256 noises and doubles (up to max_held_out, 2048 by default)
+// while the runner-up's paired ratio interval still contains 1: a tie is resolved by measuring more, and
+// only a tie pays for it. The reference outputs of the held-out noises depend on the model, grid and seed
+// only: computed once (held_out_reference, extended as the set grows) they serve every step count.
 //
 // Threading: single-threaded driver; LibTorch parallelises the tensor work.
 #pragma once
@@ -58,21 +59,24 @@ struct Selection {
   std::vector<CandidateScore> scores;
   std::string summary;  // one sentence: what was chosen and why
   int64_t nfe = 0;      // model evaluations spent (reference, sampler runs, candidates not cached)
+  // The held-out reference outputs for the noises measured (the request's, extended when the set
+  // grew past it), for the caller to keep for the plan's other step counts; not stored in caches.
+  at::Tensor reference;
 };
 
 struct SelectionRequest {
-  int64_t held_out = -1;       // noises; -1: automatic (256, doubled while the choice is within noise, up to max)
-  int64_t max_held_out = 512;  // automatic size: the upper bound
-  uint64_t seed = 0;           // the optimiser's seed: the held-out noises come from a stream derived from it
-  std::vector<double> grid;    // the reference's grid (the DP's), sigma_max ... sigma_min
-  int64_t substeps = 4;        // Heun sub-steps per grid interval of the reference
+  int64_t held_out = -1;        // noises; -1: automatic (256, doubled while the choice is within noise, up to max)
+  int64_t max_held_out = 2048;  // automatic size: the upper bound
+  uint64_t seed = 0;            // the optimiser's seed: the held-out noises come from a stream derived from it
+  std::vector<double> grid;     // the reference's grid (the DP's), sigma_max ... sigma_min
+  int64_t substeps = 4;         // Heun sub-steps per grid interval of the reference
   int64_t resamples = 500;
   int64_t projections = 64;          // sliced W2 directions
   int64_t chunk_elements = 1 << 22;  // bound on the elements of one batch of particles
   const std::atomic<bool>* interrupt = nullptr;
   std::function<void(const std::string&)> info;
-  // held_out_reference for at least the noises the selection may use (the automatic bound or the
-  // explicit size); undefined or shorter: computed here.
+  // held_out_reference for the first rows of the held-out stream (any number, e.g. from a cache);
+  // undefined or shorter than the noises measured: the rest is integrated here.
   at::Tensor reference;
 };
 
