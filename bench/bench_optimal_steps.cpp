@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "exec/threads.h"
+#include "shrinkage.h"
 #include "sigmaflow/diffusion/gaussian_mixture.h"
 #include "sigmaflow/diffusion/metrics.h"
 #include "sigmaflow/diffusion/noise.h"
@@ -34,7 +35,6 @@
 #include "sigmaflow/diffusion/sigmas.h"
 #include "sigmaflow/diffusion/training.h"
 #include "sigmaflow/scheduler/optimal_steps/optimal_steps.h"
-#include "shrinkage.h"
 #include "sigmaflow/scheduler/optimal_steps/step_rules.h"
 #include "sigmaflow/scheduler/stock.h"
 #include "trained_network.h"
