@@ -118,7 +118,7 @@ NodeDef optimal_steps_scheduler_node() {
       Tooltip(Combo("selection", {"held_out", "off"}),
               "held_out: return the best of the DP's schedule and the candidates on fresh noises; off: the DP's"),
       Tooltip(Int("held_out_noises", -1, -1, 1 << 20),
-              "noises the candidates are measured on (-1 = 256, doubled up to 512 while the choice is within "
+              "noises the candidates are measured on (-1 = 256, doubled up to 2048 while the choice is within "
               "noise; given: 16 to training_noises)"),
       Tooltip(String("candidates", "karras, exponential, align_your_steps, score_optimal"),
               "stock schedules that compete (karras, exponential, align_your_steps, kl_optimal, score_optimal)"),
