@@ -190,10 +190,6 @@ static at::Tensor held_out_noises(const Model& model, const SelectionRequest& rq
                                   diffusion::batch_shape(count, model.sample_shape()), model.device(), at::kDouble);
 }
 
-at::Tensor held_out_reference(const Model& model, const SelectionRequest& rq, int64_t count, int64_t& nfe) {
-  return integrate_outputs(model, rq, held_out_noises(model, rq, count), nfe);
-}
-
 Selection select_on_held_out(const Model& model, const Sampler& sampler,
                              const std::vector<CandidateSchedule>& candidates, const SelectionRequest& rq) {
   if (rq.held_out != -1 && rq.held_out < kSmallestSize)

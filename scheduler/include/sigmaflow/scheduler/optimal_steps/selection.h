@@ -13,7 +13,7 @@
 // With an automatic held-out size, the set starts at 256 noises and doubles (up to max_held_out, 2048 by default)
 // while the runner-up's paired ratio interval still contains 1: a tie is resolved by measuring more, and
 // only a tie pays for it. The reference outputs of the held-out noises depend on the model, grid and seed
-// only: computed once (held_out_reference, extended as the set grows) they serve every step count.
+// only: computed once (and extended as the set grows) they serve every step count.
 //
 // Threading: single-threaded driver; LibTorch parallelises the tensor work.
 #pragma once
@@ -75,15 +75,11 @@ struct SelectionRequest {
   int64_t chunk_elements = 1 << 22;  // bound on the elements of one batch of particles
   const std::atomic<bool>* interrupt = nullptr;
   std::function<void(const std::string&)> info;
-  // held_out_reference for the first rows of the held-out stream (any number, e.g. from a cache);
-  // undefined or shorter than the noises measured: the rest is integrated here.
+  // The converged outputs D(x_ref(sigma_min), sigma_min) of the first rows of the held-out stream
+  // on `grid`, [rows, ...sample shape] float64 (any number of rows, e.g. Selection::reference of an
+  // earlier call or a cache); undefined or shorter than the noises measured: the rest is integrated here.
   at::Tensor reference;
 };
-
-// The converged outputs D(x_ref(sigma_min), sigma_min) of the first `count` held-out noises of
-// rq.seed on rq.grid: [count, ...sample shape] float64 on the model's device. Adds the model
-// evaluations to `nfe`.
-at::Tensor held_out_reference(const Model& model, const SelectionRequest& rq, int64_t count, int64_t& nfe);
 
 // Measures every candidate with `sampler` on held-out noises and selects one (see the rule
 // above). Throws sf::InputError ("held_out_noises") for a size below 16, std::runtime_error
