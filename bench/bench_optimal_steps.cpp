@@ -35,7 +35,6 @@
 #include "sigmaflow/diffusion/sigmas.h"
 #include "sigmaflow/diffusion/training.h"
 #include "sigmaflow/scheduler/optimal_steps/optimal_steps.h"
-#include "sigmaflow/scheduler/optimal_steps/step_rules.h"
 #include "sigmaflow/scheduler/stock.h"
 #include "trained_network.h"
 
@@ -91,7 +90,7 @@ oss::OptimalStepsRequest request_from_args(const std::string& sampler) {
   rq.grid = arg("grid", rq.grid);
   rq.log_share = std::stod(arg("share", "0.5"));
   // The named schedule's defaults: 512 training noises, 256 for the two-evaluation samplers.
-  const bool two_eval = oss::step_rule(sampler, rq.settings).two_evaluations();
+  const bool two_eval = diffusion::find_sampler(sampler)->traits.evaluations_per_step == 2;
   rq.training_noises = std::stoll(arg("M", two_eval ? "256" : "512"));
   rq.substeps = std::stoll(arg("substeps", std::to_string(rq.substeps)));
   rq.ratio_bound = std::stod(arg("ratio", "2"));

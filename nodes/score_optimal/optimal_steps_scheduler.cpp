@@ -7,7 +7,7 @@
 #include "sigmaflow/files.h"
 #include "sigmaflow/node.h"
 #include "sigmaflow/scheduler/optimal_steps/optimal_steps.h"
-#include "sigmaflow/scheduler/optimal_steps/step_rules.h"
+#include "sigmaflow/scheduler/optimal_steps/step_forms.h"
 
 namespace sf::oss {
 
@@ -37,15 +37,8 @@ constexpr const char* kExtraCandidates[] = {"extra_sigmas_1", "extra_sigmas_2"};
 OptimalStepsRequest request_from_inputs(Context& ctx, const Inputs& in) {
   OptimalStepsRequest rq;
   rq.sampler_object = in.get<Sampler>("sampler").get();
-  auto [name, settings] = sampler_identity(*in.get<Sampler>("sampler"));
-  try {
-    step_rule(name, settings);  // a setting the optimiser cannot reproduce is a problem of this input
-  } catch (const InputError& e) {
-    throw InputError("sampler", e.input() == "sampler" ? name : name + " (" + e.input() + " " + e.value() + ")",
-                     e.what());
-  }
-  rq.sampler = name;
-  rq.settings = settings;
+  rq.sampler = rq.sampler_object->name();
+  checked_step_form(*rq.sampler_object);  // before any other input: without a form nothing else matters
   rq.steps = in.get_int("steps");
   rq.denoise = in.get_float("denoise");
   rq.max_steps = in.get_int("max_steps");
@@ -144,7 +137,7 @@ std::vector<ScheduleDef> optimal_steps_schedules() {
       "selection); euler where the caller does not say (BasicScheduler)",
       [](const Model& m, int64_t steps, const ScheduleHints& hints) {
         OptimalStepsRequest rq;
-        if (hints.sampler) std::tie(rq.sampler, rq.settings) = sampler_identity(*hints.sampler);
+        if (hints.sampler) rq.sampler = hints.sampler->name();
         rq.sampler_object = hints.sampler;
         // Automatic settings: the measured defaults up to 256 dimensions (two-evaluation samplers
         // train on 256 noises, which keeps them within 30x the cost of the score-optimal estimate),

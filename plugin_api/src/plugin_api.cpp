@@ -219,6 +219,22 @@ at::Tensor Sampler::sample(const Model& model, at::Tensor x, const std::vector<d
   return out;
 }
 
+StepForm::~StepForm() = default;
+
+// A form that does not implement its kind's method yields nothing; the optimiser's check refuses
+// it, naming the sampler (no exception crosses the plugin boundary).
+std::vector<double> StepForm::coefficients(double, double, const std::vector<double>&) const { return {}; }
+
+at::Tensor StepForm::finish(const at::Tensor&, const at::Tensor&, double, const at::Tensor&, const at::Tensor&,
+                            const at::Tensor&, const at::Tensor&) const {
+  return {};
+}
+
+at::Tensor StepForm::history_item(const at::Tensor& x_i, const at::Tensor& denoised_i, double sigma_i) const {
+  if (history() == History::kDenoised) return denoised_i;
+  return (x_i - denoised_i) / sigma_i;
+}
+
 Noise::~Noise() = default;
 Latent::~Latent() = default;
 

@@ -4,6 +4,7 @@
 #include <sigmaflow/testing/node_runner.h>
 
 #include <cmath>
+#include <cstdio>
 
 namespace {
 
@@ -86,6 +87,48 @@ TEST(MySampler, IsSecondOrderAgainstTheExactOdeSolution) {
   };
   double order = std::log2(error_at(32) / error_at(64));
   EXPECT_NEAR(order, 2.0, 0.2);
+}
+
+// optimal_steps serves ralston through its step form. Measured on fresh noise against a converged
+// reference (heun, 400 karras steps): the optimised schedule beats every stock schedule tried.
+TEST(MySampler, OptimalStepsBeatsStockSchedulesForIt) {
+  auto ring8 = runner().run("GaussianMixtureModel", R"({"preset": "ring8", "dtype": "float64"})");
+  ASSERT_TRUE(ring8.ok) << ring8.error;
+  auto model = std::dynamic_pointer_cast<const sf::Model>(ring8.outputs.at(0).object());
+  auto heun = runner().run("KSamplerSelect", R"({"sampler_name": "heun"})");
+  ASSERT_TRUE(heun.ok) << heun.error;
+  at::Tensor noise = at::randn({2000, 2}, at::make_generator<at::CPUGeneratorImpl>(12345), at::kDouble) * 80.0;
+  auto run = [&](const sf::Sampler& smp, const sf::Value& sigmas) {
+    sf::SampleContext ctx;
+    return smp.sample(*model, noise, values(sigmas), ctx);
+  };
+  auto fine = runner().run("KarrasScheduler", R"({"steps": 400, "sigma_max": 80, "sigma_min": 0.002})");
+  ASSERT_TRUE(fine.ok) << fine.error;
+  at::Tensor reference =
+      run(*std::dynamic_pointer_cast<const sf::Sampler>(heun.outputs.at(0).object()), fine.outputs.at(0));
+  auto error = [&](const sf::Value& sigmas) {
+    return (run(*ralston(), sigmas) - reference).pow(2).sum(1).mean().sqrt().item<double>();
+  };
+  for (int steps : {5, 10}) {
+    const std::string n = std::to_string(steps);
+    auto optimal = runner().run(
+        "OptimalStepsScheduler",
+        R"({"steps": )" + n + R"(, "max_steps": 10, "grid_size": 64, "training_noises": 128, "use_cache": false})",
+        {{"model", ring8.outputs[0]},
+         {"sampler", runner().run("KSamplerSelect", R"({"sampler_name": "ralston"})").outputs.at(0)}});
+    ASSERT_TRUE(optimal.ok) << optimal.error;
+    const double ours = error(optimal.outputs[0]);
+    std::printf("ralston N=%d: optimal_steps %.4g", steps, ours);
+    for (const char* stock : {"karras", "exponential", "kl_optimal", "simple"}) {
+      auto s = runner().run("BasicScheduler", R"({"scheduler": ")" + std::string(stock) + R"(", "steps": )" + n + "}",
+                            {{"model", ring8.outputs[0]}});
+      ASSERT_TRUE(s.ok) << s.error;
+      const double theirs = error(s.outputs[0]);
+      std::printf(", %s %.4g", stock, theirs);
+      EXPECT_LT(ours, theirs) << stock << " N=" << steps;
+    }
+    std::printf("\n");
+  }
 }
 
 TEST(MySampler, IsOfferedByTheStockSamplerNodes) {

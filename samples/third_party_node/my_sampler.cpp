@@ -6,6 +6,9 @@
 // estimate), derivative (k-diffusion's to_d), steps_into_zero (the final-step rule) and
 // SamplerRun::step_done (progress, interrupts). Stochastic samplers draw per-step noise with
 // SamplerRun::noise (seeded from the run's seed, the same on every device).
+//
+// A deterministic sampler may also describe its step as algebra (sigmaflow/step_form.h); then
+// optimal_steps (OptimalStepsScheduler, the named schedule) can optimise a schedule for it.
 #include <ATen/ATen.h>
 #include <sigmaflow/diffusion/sampler_kit.h>
 #include <sigmaflow/node.h>
@@ -34,11 +37,29 @@ at::Tensor ralston(SamplerRun& run, at::Tensor x, const std::vector<double>& s, 
   return x;
 }
 
+// Ralston's step as algebra: an Euler probe two thirds of the way to sigma_j, then 1/4 and 3/4 of
+// the derivatives at sigma_i and at the probe. optimal_steps checks it against ralston() above
+// before using it.
+class RalstonForm final : public sf::StepForm {
+ public:
+  bool two_evaluations() const override { return true; }
+  double probe_sigma(double si, double sj) const override { return si + 2.0 / 3.0 * (sj - si); }
+  at::Tensor finish(const at::Tensor& x_i, const at::Tensor& den_i, double si, const at::Tensor& x_probe,
+                    const at::Tensor& den_probe, const at::Tensor& sj, const at::Tensor& sp) const override {
+    at::Tensor d1 = (x_i - den_i) / si;
+    at::Tensor d2 = (x_probe - den_probe) / sp;
+    return x_i + (d1 * 0.25 + d2 * 0.75) * (sj - si);
+  }
+};
+
 class Ralston : public sf::Sampler {
  public:
   explicit Ralston(sf::SamplerSettings settings) : settings_(std::move(settings)) {}
   std::string name() const override { return "ralston"; }
   sf::SamplerTraits traits() const override { return {false, false, 2, 2}; }
+  sf::Result<std::shared_ptr<const sf::StepForm>> step_form() const override {
+    return std::shared_ptr<const sf::StepForm>(std::make_shared<RalstonForm>());
+  }
 
  protected:
   // run_located replays a run whose result is not finite to name the sigma where NaN appeared.

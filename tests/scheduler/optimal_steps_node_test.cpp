@@ -169,13 +169,34 @@ TEST(OptimalStepsNode, HeldOutSelectionReachesTheDiagnosticsAndTheReport) {
   EXPECT_EQ(unknown.error_input, "candidates");
 }
 
+// Plugin samplers: optimal_steps asks the sampler for its step form; one without a form, one whose
+// form describes another step, and one whose form implements nothing are refused by name.
+TEST(OptimalStepsNode, PluginSamplersWithoutACorrectStepFormAreRefused) {
+  static testing::NodeRunner with_fixtures({SF_PLUGIN_DIR, SF_FIXTURE_DIR "/step_forms"});
+  auto ring8 = with_fixtures.run("GaussianMixtureModel", R"({"preset": "ring8", "dtype": "float64"})");
+  ASSERT_TRUE(ring8.ok) << ring8.error;
+  auto refused = [&](const std::string& name) {
+    auto s = with_fixtures.run("KSamplerSelect", R"({"sampler_name": ")" + name + R"("})");
+    EXPECT_TRUE(s.ok) << s.error;
+    auto r =
+        with_fixtures.run("OptimalStepsScheduler", small(5), {{"model", ring8.outputs[0]}, {"sampler", s.outputs[0]}});
+    EXPECT_FALSE(r.ok) << name;
+    EXPECT_EQ(r.error_input, "sampler") << r.error;
+    EXPECT_NE(r.error.find("'" + name + "' (plugin fixture_step_forms)"), std::string::npos) << r.error;
+    return r.error;
+  };
+  EXPECT_NE(refused("fixture_formless").find("offers no step form"), std::string::npos);
+  EXPECT_NE(refused("fixture_misdescribed").find("does not reproduce the sampler"), std::string::npos);
+  EXPECT_NE(refused("fixture_empty_form").find("coefficients() returned 0 values"), std::string::npos);
+}
+
 TEST(OptimalStepsNode, BadInputsAreClearErrors) {
   auto stochastic =
       runner().run("OptimalStepsScheduler", small(5), {{"model", model()}, {"sampler", sampler("euler_ancestral")}});
   ASSERT_FALSE(stochastic.ok);
   EXPECT_EQ(stochastic.error_input, "sampler");
   EXPECT_NE(stochastic.error.find("stochastic"), std::string::npos) << stochastic.error;
-  EXPECT_NE(stochastic.error.find("euler, heun, dpm_2, lms, dpmpp_2m, ipndm, ipndm_v"), std::string::npos);
+  EXPECT_NE(stochastic.error.find("euler, heun, dpm_2, lms, dpmpp_2m, dpmpp_3m, ipndm, ipndm_v"), std::string::npos);
   auto lof = runner().run("SamplerMultistepOptions", R"({"sampler_name": "dpmpp_2m", "lower_order_final": "auto"})");
   ASSERT_TRUE(lof.ok) << lof.error;
   auto with_lof = runner().run("OptimalStepsScheduler", small(5), {{"model", model()}, {"sampler", lof.outputs[0]}});

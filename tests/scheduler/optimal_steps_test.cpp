@@ -1,4 +1,4 @@
-// The optimal-steps library (scheduler/optimal_steps): each step rule reproduces its table sampler;
+// The optimal-steps library (scheduler/optimal_steps): each step form reproduces its table sampler;
 // the DP's bookkeeping equals running the real sampler; on a small grid its choice equals
 // exhaustive search; on a single Gaussian, where Euler's error has a closed form, its schedule is
 // the best on the grid and no worse than karras / exponential / AYS-like; determinism; bad inputs.
@@ -14,6 +14,7 @@
 #include "sigmaflow/diffusion/samplers.h"
 #include "sigmaflow/scheduler/optimal_steps/dp.h"
 #include "sigmaflow/scheduler/optimal_steps/optimal_steps.h"
+#include "sigmaflow/scheduler/optimal_steps/step_forms.h"
 #include "sigmaflow/scheduler/stock.h"
 #include "sigmaflow/status.h"
 #include "single_gaussian.h"
@@ -50,37 +51,28 @@ double rms(const at::Tensor& a, const at::Tensor& b) {
   return (a - b).reshape({a.size(0), -1}).pow(2).sum(1).mean().sqrt().item<double>();
 }
 
-// Walks a fixed path with the rule (as the DP does) and returns the state at its end.
-at::Tensor walk(const Model& m, const StepRule& rule, at::Tensor x, const std::vector<double>& path) {
-  std::vector<at::Tensor> hist;
-  std::vector<double> past;
-  for (size_t k = 0; k + 1 < path.size(); ++k) {
-    const double si = path[k], sj = path[k + 1];
-    at::Tensor den = m.denoise(x, si), next;
-    if (rule.two_evaluations()) {
-      const double sp = rule.probe_sigma(si, sj);
-      at::Tensor probe = x + (x - den) * ((sp - si) / si);
-      next = rule.finish(x, den, si, probe, m.denoise(probe, sp), at::scalar_tensor(sj, at::kDouble),
-                         at::scalar_tensor(sp, at::kDouble));
-    } else {
-      auto c = rule.coefficients(si, sj, past);
-      next = c[0] * x + c[1] * den;
-      for (size_t q = 0; q < hist.size(); ++q) next = next + c[q + 2] * hist[q];
-    }
-    if (rule.history_capacity() > 0) {
-      hist.insert(hist.begin(), rule.history_item(x, den, si));
-      past.insert(past.begin(), si);
-      if (static_cast<int>(hist.size()) > rule.history_capacity()) {
-        hist.pop_back();
-        past.pop_back();
-      }
-    }
-    x = next;
-  }
-  return x;
+// The table samplers that have a step form, in table order.
+std::vector<std::string> supported_samplers() {
+  std::vector<std::string> names;
+  for (const auto& e : diffusion::sampler_table())
+    if (e.step_form) names.push_back(e.name);
+  return names;
 }
 
-TEST(StepRules, EverySupportedSamplerMatchesItsTableSampler) {
+// The checked step form of a table sampler.
+std::shared_ptr<const StepForm> form(const std::string& name, const SamplerSettings& settings = {}) {
+  diffusion::TableSampler s(*diffusion::find_sampler(name), settings);
+  return checked_step_form(s);
+}
+
+TEST(StepForms, EveryDeterministicTableSamplerHasOne) {
+  // The deterministic samplers of the table, by hand: each must offer a form.
+  const std::vector<std::string> want = {"euler", "heun", "dpm_2", "lms", "dpmpp_2m", "dpmpp_3m", "ipndm", "ipndm_v"};
+  EXPECT_EQ(supported_samplers(), want);
+  for (const auto& e : diffusion::sampler_table()) EXPECT_EQ(e.step_form != nullptr, !e.traits.stochastic) << e.name;
+}
+
+TEST(StepForms, EverySupportedSamplerMatchesItsTableSampler) {
   auto m = ring8();
   at::Tensor noise = training_noise(32, 2, 5);
   // Uneven steps, so multistep weights differ from step to step.
@@ -89,40 +81,47 @@ TEST(StepRules, EverySupportedSamplerMatchesItsTableSampler) {
     for (int max_order : {4, 2}) {
       SamplerSettings st;
       st.max_order = max_order;
-      StepRule rule = step_rule(name, st);
       at::Tensor want = run_sampler(*m, name, noise, path, st);
-      at::Tensor got = walk(*m, rule, noise * path[0], path);
+      at::Tensor got = walk_step_form(denoiser(*m), *form(name, st), noise * path[0], path);
       EXPECT_LT((want - got).abs().max().item<double>(), 1e-11) << name << " max_order " << max_order;
     }
   }
 }
 
-TEST(StepRules, RefusesWhatItCannotReproduce) {
-  for (const char* name : {"euler_ancestral", "dpmpp_2m_sde", "ddpm", "lcm", "no_such_sampler"}) {
+TEST(StepForms, RefusesWhatItCannotReproduce) {
+  for (const char* name : {"euler_ancestral", "dpmpp_2m_sde", "ddpm", "lcm"}) {
     try {
-      step_rule(name, SamplerSettings{});
+      form(name);
       ADD_FAILURE() << name;
     } catch (const InputError& e) {
       EXPECT_EQ(e.input(), "sampler");
-      EXPECT_NE(std::string(e.what()).find("euler, heun, dpm_2, lms, dpmpp_2m, ipndm, ipndm_v"), std::string::npos);
+      EXPECT_EQ(e.value(), name);
+      EXPECT_NE(std::string(e.what()).find("offers no step form"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("stochastic"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("euler, heun, dpm_2, lms, dpmpp_2m, dpmpp_3m, ipndm, ipndm_v"),
+                std::string::npos)
+          << e.what();
     }
   }
   SamplerSettings lof;
   lof.lower_order_final = LowerOrderFinal::kAuto;
   try {
-    step_rule("dpmpp_2m", lof);
+    form("dpmpp_2m", lof);
     ADD_FAILURE();
   } catch (const InputError& e) {
-    EXPECT_EQ(e.input(), "lower_order_final");
+    EXPECT_EQ(e.input(), "sampler");
+    EXPECT_EQ(e.value(), "dpmpp_2m (lower_order_final auto)");
   }
   SamplerSettings churn;
   churn.s_churn = 1.0;
   try {
-    step_rule("heun", churn);
+    form("heun", churn);
     ADD_FAILURE();
   } catch (const InputError& e) {
-    EXPECT_EQ(e.input(), "s_churn");
+    EXPECT_EQ(e.value(), "heun (s_churn 1)");
   }
+  // Single-step samplers ignore lower_order_final, so their forms hold with it on.
+  EXPECT_NO_THROW(form("heun", lof));
 }
 
 // Heun is second order: 8x more sub-steps divide the error by ~64, down to 5e-6 of the scale.
@@ -156,7 +155,7 @@ TEST(OptimalStepsDp, TrainingErrorIsTheRealSamplersError) {
     DpOptions o;
     o.max_steps = 8;
     o.exact_candidates = 2;
-    DpResult r = optimise_steps(denoiser(*m), step_rule(name, {}), ref, o);
+    DpResult r = optimise_steps(denoiser(*m), *form(name), ref, o);
     ASSERT_EQ(r.schedules.size(), 8u);
     for (size_t n = 0; n < r.schedules.size(); ++n) {
       const auto& s = r.schedules[n];
@@ -184,8 +183,8 @@ TEST(OptimalStepsDp, ProductPathAndCandidatePathAgree) {
     a.max_steps = b.max_steps = 10;
     b.objective = Objective::kTrimmed;
     b.trim_fraction = 0;
-    DpResult ra = optimise_steps(denoiser(*m), step_rule(name, {}), ref, a);
-    DpResult rb = optimise_steps(denoiser(*m), step_rule(name, {}), ref, b);
+    DpResult ra = optimise_steps(denoiser(*m), *form(name), ref, a);
+    DpResult rb = optimise_steps(denoiser(*m), *form(name), ref, b);
     EXPECT_EQ(ra.schedules, rb.schedules) << name;
     for (size_t n = 0; n < ra.training_error.size(); ++n)
       EXPECT_NEAR(ra.training_error[n], rb.training_error[n], 1e-12) << name;
@@ -204,7 +203,7 @@ TEST(OptimalStepsDp, SmallGridEqualsExhaustiveSearch) {
     DpOptions o;
     o.max_steps = 3;
     o.ratio_bound = 0;  // the bound would exclude some a; exhaustive search has none
-    DpResult r = optimise_steps(denoiser(*m), step_rule(name, {}), ref, o);
+    DpResult r = optimise_steps(denoiser(*m), *form(name), ref, o);
     double best = INFINITY;
     size_t best_a = 0;
     for (size_t a = 1; a < 12; ++a) {
@@ -245,7 +244,7 @@ TEST(OptimalStepsDp, SingleGaussianEulerBeatsStockOnTheSameGrid) {
   Reference ref = integrate_reference(denoiser(*m), grid, noise, 64);
   DpOptions o;
   o.max_steps = 12;
-  DpResult r = optimise_steps(denoiser(*m), step_rule("euler", {}), ref, o);
+  DpResult r = optimise_steps(denoiser(*m), *form("euler"), ref, o);
   for (int64_t n : {2, 3, 5, 8, 12}) {
     const auto& s = r.schedules[static_cast<size_t>(n - 1)];
     double closed = euler_closed_form_error(s, noise, mu);
@@ -306,6 +305,8 @@ TEST(OptimalStepsPlan, BadInputsNameTheField) {
   bad = rq;
   bad.sampler = "euler_ancestral";
   expect_input(bad, "sampler");
+  bad.sampler = "no_such_sampler";
+  expect_input(bad, "sampler");
   bad = rq;
   bad.objective = "median";
   expect_input(bad, "objective");
@@ -317,7 +318,7 @@ TEST(OptimalStepsPlan, BadInputsNameTheField) {
   DpOptions o;
   o.max_steps = 10;
   try {
-    optimise_steps(denoiser(*m), step_rule("euler", {}), ref, o);
+    optimise_steps(denoiser(*m), *form("euler"), ref, o);
     ADD_FAILURE();
   } catch (const InputError& e) {
     EXPECT_EQ(e.input(), "max_steps");
@@ -338,7 +339,7 @@ TEST(OptimalStepsDp, NanMidwayNamesTheSigma) {
   DpOptions o;
   o.max_steps = 6;
   try {
-    optimise_steps(broken, step_rule("euler", {}), ref, o);
+    optimise_steps(broken, *form("euler"), ref, o);
     ADD_FAILURE();
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("sigma = " + std::to_string(bad_sigma)), std::string::npos) << e.what();

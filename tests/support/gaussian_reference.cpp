@@ -78,6 +78,7 @@ double reference_multiplier(const std::string& name, double c, const std::vector
   std::vector<double> hist;  // past slopes*m (d values) or denoised multipliers
   double old_den = 0;
   bool have_old = false;
+  std::vector<double> dens, hs;  // dpmpp_3m: earlier denoised multipliers and log steps, most recent last
   for (int i = 0; i < n; ++i) {
     double a = s[static_cast<size_t>(i)], b = s[static_cast<size_t>(i + 1)];
     double den = dm(c, a) * m;
@@ -104,6 +105,21 @@ double reference_multiplier(const std::string& name, double c, const std::vector
         double r = std::log(s[static_cast<size_t>(i - 1)] / a) / h;
         m = (b / a) * m + (1 - std::exp(-h)) * ((1 + 1 / (2 * r)) * den - (1 / (2 * r)) * old_den);
       }
+    } else if (name == "dpmpp_3m") {
+      // k-diffusion sample_dpmpp_3m_sde with eta = 0, as written there.
+      const double h = std::log(a / b), phi2 = std::expm1(-h) / h + 1;
+      m = std::exp(-h) * m - std::expm1(-h) * den;
+      const size_t k = dens.size();
+      if (k >= 2 && cap(i) >= 3) {
+        const double r0 = hs[k - 1] / h, r1 = hs[k - 2] / h;
+        const double d1_0 = (den - dens[k - 1]) / r0, d1_1 = (dens[k - 1] - dens[k - 2]) / r1;
+        const double d1 = d1_0 + (d1_0 - d1_1) * r0 / (r0 + r1), d2 = (d1_0 - d1_1) / (r0 + r1);
+        m = m + phi2 * d1 - (phi2 / h - 0.5) * d2;
+      } else if (k >= 1 && cap(i) >= 2) {
+        m = m + phi2 * (den - dens[k - 1]) / (hs[k - 1] / h);
+      }
+      dens.push_back(den);
+      hs.push_back(h);
     } else if (name == "lms") {
       hist.push_back(d);
       if (hist.size() > 4) hist.erase(hist.begin());

@@ -49,3 +49,60 @@ at::Tensor dpm_2(SamplerRun& run, at::Tensor x, const std::vector<double>& s, co
 }
 
 }  // namespace sf::diffusion::samplers
+
+// ---- Step forms (sigmaflow/step_form.h): the same steps as algebra, with churn off ----------
+
+namespace sf::diffusion::samplers {
+
+namespace {
+
+Status churn_free(const SamplerSettings& o) {
+  if (o.s_churn > 0)
+    return InvalidArgument("s_churn > 0 adds fresh noise at every step, so the steps cannot be reproduced as algebra")
+        .about("s_churn", number_text(o.s_churn));
+  return Status::Ok();
+}
+
+class EulerForm final : public StepForm {
+ public:
+  std::vector<double> coefficients(double si, double sj, const std::vector<double>&) const override {
+    return {sj / si, 1.0 - sj / si};
+  }
+};
+
+// heun: the trapezoid of the derivatives at sigma_i and at the probe (= sigma_j).
+class HeunForm final : public StepForm {
+ public:
+  bool two_evaluations() const override { return true; }
+  at::Tensor finish(const at::Tensor& x_i, const at::Tensor& den_i, double si, const at::Tensor& x_probe,
+                    const at::Tensor& den_probe, const at::Tensor& sj, const at::Tensor&) const override {
+    at::Tensor d_i = (x_i - den_i) / si;
+    return x_i + (d_i + (x_probe - den_probe) / sj) * ((sj - si) / 2);
+  }
+};
+
+// dpm_2: the derivative at the log-sigma midpoint carries the whole step.
+class Dpm2Form final : public StepForm {
+ public:
+  bool two_evaluations() const override { return true; }
+  double probe_sigma(double si, double sj) const override { return std::exp((std::log(si) + std::log(sj)) / 2); }
+  at::Tensor finish(const at::Tensor& x_i, const at::Tensor&, double si, const at::Tensor& x_probe,
+                    const at::Tensor& den_probe, const at::Tensor& sj, const at::Tensor& sp) const override {
+    return x_i + (x_probe - den_probe) / sp * (sj - si);
+  }
+};
+
+template <class Form>
+Result<std::shared_ptr<const StepForm>> churn_free_form(const SamplerSettings& o) {
+  Status st = churn_free(o);
+  if (!st.ok()) return st;
+  return std::shared_ptr<const StepForm>(std::make_shared<Form>());
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const StepForm>> euler_form(const SamplerSettings& o) { return churn_free_form<EulerForm>(o); }
+Result<std::shared_ptr<const StepForm>> heun_form(const SamplerSettings& o) { return churn_free_form<HeunForm>(o); }
+Result<std::shared_ptr<const StepForm>> dpm_2_form(const SamplerSettings& o) { return churn_free_form<Dpm2Form>(o); }
+
+}  // namespace sf::diffusion::samplers

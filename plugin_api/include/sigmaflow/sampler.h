@@ -13,6 +13,8 @@
 
 #include "sigmaflow/contract.h"
 #include "sigmaflow/model.h"
+#include "sigmaflow/status.h"
+#include "sigmaflow/step_form.h"
 #include "sigmaflow/value.h"
 
 namespace sf {
@@ -56,6 +58,11 @@ class SF_SHARED Sampler : public Object {
   std::string describe() const override;
   virtual std::string name() const = 0;
   virtual SamplerTraits traits() const { return {}; }
+  // (3.0) The sampler's step algebra (sigmaflow/step_form.h), the capability optimal_steps needs;
+  // null (the default) when the sampler offers none. A non-ok Status when the settings this
+  // sampler was made with make its steps irreproducible (e.g. churn), naming that setting as
+  // its input. Called on the execution thread; the form may be kept and used from any thread.
+  virtual Result<std::shared_ptr<const StepForm>> step_form() const { return std::shared_ptr<const StepForm>(); }
 
   // Runs the sampler: x is the start state (latent + sigmas[0] * noise) on the model's device;
   // sigmas the schedule on the host (descending, ending in 0 for a full run). Runs

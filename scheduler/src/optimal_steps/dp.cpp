@@ -44,9 +44,9 @@ ParticleShare resolve(const ParticleShare& given, int64_t local_rows) {
 
 class Programme {
  public:
-  Programme(const Denoiser& denoise, const StepRule& rule, const Reference& ref, const DpOptions& opt)
+  Programme(const Denoiser& denoise, const StepForm& form, const Reference& ref, const DpOptions& opt)
       : denoise_(denoise),
-        rule_(rule),
+        form_(form),
         ref_(ref),
         opt_(opt),
         share_(resolve(opt.share, ref.x.size(1))),
@@ -81,7 +81,7 @@ class Programme {
   at::Tensor basis_rows(const State& s, const at::Tensor& den, int64_t row0, int64_t rows) const;
 
   const Denoiser& denoise_;
-  const StepRule& rule_;
+  const StepForm& form_;
   const Reference& ref_;
   const DpOptions& opt_;
   const ParticleShare share_;
@@ -138,7 +138,7 @@ at::Tensor Programme::objective(const at::Tensor& e2) const {
 // ratio bound h_next <= ratio * h_prev in log sigma.
 int64_t Programme::last_target(const State& s, int64_t i, int64_t n) const {
   (void)n;
-  if (!rule_.multistep() || s.past.empty() || opt_.ratio_bound <= 0) return K_;
+  if (!form_.multistep() || s.past.empty() || opt_.ratio_bound <= 0) return K_;
   const double h_max = opt_.ratio_bound * std::log(s.past[0] / sigma(i)) * (1 + 1e-12);
   int64_t j = i + 1;
   while (j + 1 <= K_ && std::log(sigma(i) / sigma(j + 1)) <= h_max) ++j;
@@ -170,7 +170,7 @@ void Programme::relax_linear(const State& s, const at::Tensor& den, int64_t i, i
     std::vector<std::vector<double>> rows;
     std::vector<double> flat;
     for (int64_t j = j0; j < j0 + J; ++j) {
-      rows.push_back(rule_.coefficients(sigma(i), sigma(j), s.past));
+      rows.push_back(form_.coefficients(sigma(i), sigma(j), s.past));
       flat.insert(flat.end(), rows.back().begin(), rows.back().end());
     }
     at::Tensor c = at::tensor(flat, at::kDouble).reshape({J, v.size(0)}).to(v.device());
@@ -217,7 +217,7 @@ void Programme::relax_linear_by_products(const Layer& layer, const std::vector<a
       const int64_t i = live[a + static_cast<size_t>(q)];
       const State& s = *layer[static_cast<size_t>(i)];
       const int64_t hi = last_target(s, i, n), lo = n + 2 == opt_.max_steps ? K_ : i + 1;
-      for (int64_t j = lo; j <= hi; ++j) steps.push_back({q, i, j, rule_.coefficients(sigma(i), sigma(j), s.past)});
+      for (int64_t j = lo; j <= hi; ++j) steps.push_back({q, i, j, form_.coefficients(sigma(i), sigma(j), s.past)});
     }
     // Per block of particles: every step's sum of squared errors, from V R' [S * B, G], V V' per
     // state [S, B, B] and ||R_j||^2 of that block's rows.
@@ -298,10 +298,10 @@ void Programme::rank_two_eval(const Layer& layer, const std::vector<at::Tensor>&
       at::Tensor d2 = d2_all.narrow(0, offset, b.J * m).reshape(b.probe.sizes());
       offset += b.J * m;
       if (!d2.isfinite().all().item<bool>())
-        throw std::runtime_error("the model returned NaN or Inf at a " + rule_.sampler() +
+        throw std::runtime_error("the model returned NaN or Inf at a " + opt_.sampler_name +
                                  " probe from sigma = " + std::to_string(sigma(b.i)) + " (optimal-steps DP, step " +
                                  std::to_string(n + 1) + ")");
-      at::Tensor cand = rule_.finish(b.x, b.d, sigma(b.i), b.probe, d2, b.tj, b.tp);
+      at::Tensor cand = form_.finish(b.x, b.d, sigma(b.i), b.probe, d2, b.tj, b.tp);
       at::Tensor e2 = (cand - ref_.x.narrow(0, b.lo, b.J).narrow(1, 0, m)).reshape({b.J, m, -1}).pow(2).sum(2);
       at::Tensor val = e2.mean(1).cpu().contiguous();
       for (int64_t q = 0; q < b.J; ++q)
@@ -319,7 +319,7 @@ void Programme::rank_two_eval(const Layer& layer, const std::vector<at::Tensor>&
     std::vector<double> sj, sp;
     for (int64_t j = lo; j <= K_; ++j) {
       sj.push_back(sigma(j));
-      sp.push_back(rule_.probe_sigma(sigma(i), sigma(j)));
+      sp.push_back(form_.probe_sigma(sigma(i), sigma(j)));
       b.rows.insert(b.rows.end(), static_cast<size_t>(m), sp.back());
     }
     b.tj = per_target(sj, s->x.dim(), b.x);
@@ -358,7 +358,7 @@ void Programme::relax_two_eval(const Layer& layer, const std::vector<at::Tensor>
     for (size_t q = a; q < b; ++q) {
       const auto [j, i] = pairs[q];
       const State& s = *layer[static_cast<size_t>(i)];
-      const double sp = rule_.probe_sigma(sigma(i), sigma(j));
+      const double sp = form_.probe_sigma(sigma(i), sigma(j));
       probes.push_back(s.x + (s.x - den[static_cast<size_t>(i)]) * ((sp - sigma(i)) / sigma(i)));
       rows.insert(rows.end(), static_cast<size_t>(M_), sp);
     }
@@ -372,8 +372,8 @@ void Programme::relax_two_eval(const Layer& layer, const std::vector<at::Tensor>
       const double sp = rows[(q - a) * static_cast<size_t>(M_)];
       if (!d2.isfinite().all().item<bool>())
         throw std::runtime_error("the model returned NaN or Inf at sigma = " + std::to_string(sp) +
-                                 " (optimal-steps DP, " + rule_.sampler() + " probe)");
-      cands.push_back(rule_.finish(s.x, den[static_cast<size_t>(i)], sigma(i), probes[q - a], d2,
+                                 " (optimal-steps DP, " + opt_.sampler_name + " probe)");
+      cands.push_back(form_.finish(s.x, den[static_cast<size_t>(i)], sigma(i), probes[q - a], d2,
                                    at::scalar_tensor(sigma(j), at::kDouble), at::scalar_tensor(sp, at::kDouble)));
       e2.push_back(owned(cands.back() - ref_.x[j]).reshape({1, share_.count, -1}).pow(2).sum(2));
     }
@@ -396,7 +396,7 @@ Layer Programme::advance(const Layer& layer, const std::vector<at::Tensor>& den,
   Best best{std::vector<double>(G, kInf), std::vector<int64_t>(G, -1), std::vector<std::vector<double>>(G),
             std::vector<at::Tensor>(G)};
   std::vector<Ranked> ranked(G);
-  if (rule_.two_evaluations()) {
+  if (form_.two_evaluations()) {
     rank_two_eval(layer, den, n, ranked);
     relax_two_eval(layer, den, ranked, best);
   } else if (opt_.objective == Objective::kMeanSquare) {
@@ -412,16 +412,16 @@ Layer Programme::advance(const Layer& layer, const std::vector<at::Tensor>& den,
     const size_t i = static_cast<size_t>(best.from[j]);
     const State& s = *layer[i];
     State ns;
-    if (rule_.two_evaluations()) {
+    if (form_.two_evaluations()) {
       ns.x = best.x[j];
     } else {
       at::Tensor c = at::tensor(best.coefficients[j], at::kDouble).reshape({1, -1}).to(s.x.device());
       ns.x = c.mm(basis(s, den[i])).reshape(s.x.sizes());
     }
-    if (rule_.history_capacity() > 0) {
-      ns.history.push_back(rule_.history_item(s.x, den[i], sigma(static_cast<int64_t>(i))));
+    if (form_.history_capacity() > 0) {
+      ns.history.push_back(form_.history_item(s.x, den[i], sigma(static_cast<int64_t>(i))));
       ns.past.push_back(sigma(static_cast<int64_t>(i)));
-      for (size_t q = 0; q < s.history.size() && ns.history.size() < static_cast<size_t>(rule_.history_capacity());
+      for (size_t q = 0; q < s.history.size() && ns.history.size() < static_cast<size_t>(form_.history_capacity());
            ++q) {
         ns.history.push_back(s.history[q]);
         ns.past.push_back(s.past[q]);
@@ -461,7 +461,7 @@ DpResult Programme::run(const std::atomic<bool>* interrupt, const std::function<
 
 }  // namespace
 
-DpResult optimise_steps(const Denoiser& denoise, const StepRule& rule, const Reference& reference,
+DpResult optimise_steps(const Denoiser& denoise, const StepForm& form, const Reference& reference,
                         const DpOptions& options, const std::atomic<bool>* interrupt,
                         const std::function<void(int64_t, int64_t)>& progress) {
   const int64_t K = static_cast<int64_t>(reference.grid.size()) - 1;
@@ -469,7 +469,7 @@ DpResult optimise_steps(const Denoiser& denoise, const StepRule& rule, const Ref
     throw InputError("max_steps", std::to_string(options.max_steps),
                      "max_steps must be 1 to grid_size + 1 (" + std::to_string(K + 1) +
                          "): N steps take N - 1 distinct grid points after sigma_max");
-  Programme p(denoise, rule, reference, options);
+  Programme p(denoise, form, reference, options);
   return p.run(interrupt, progress);
 }
 

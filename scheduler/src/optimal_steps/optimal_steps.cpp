@@ -20,6 +20,7 @@
 #include "sigmaflow/files.h"
 #include "sigmaflow/json_depth.h"
 #include "sigmaflow/scheduler/optimal_steps/dp.h"
+#include "sigmaflow/scheduler/optimal_steps/step_forms.h"
 #include "sigmaflow/scheduler/score_optimal/schedule.h"
 #include "sigmaflow/scheduler/stock.h"
 #include "sigmaflow/status.h"
@@ -36,12 +37,40 @@ int64_t sample_dim(const Model& model) {
   return d;
 }
 
+// The sampler a request serves and its checked step form: the connected sampler, or the table
+// sampler the request names with its settings.
+struct Served {
+  std::shared_ptr<const Sampler> owned;
+  const Sampler* sampler = nullptr;
+  std::shared_ptr<const StepForm> form;
+  // Sampler, plugin and the form's settings: what makes two samplers' plans differ.
+  std::string key() const {
+    return sampler->name() + "|plugin=" + sampler->provider() + "|form=" + form->settings_key();
+  }
+};
+
+Served serve(const OptimalStepsRequest& rq) {
+  Served s;
+  s.sampler = rq.sampler_object;
+  if (!s.sampler) {
+    const diffusion::SamplerEntry* entry = diffusion::find_sampler(rq.sampler);
+    if (!entry)
+      throw InputError(
+          "sampler", rq.sampler,
+          "unknown sampler '" + rq.sampler + "'; samplers with a step form: " + samplers_with_step_forms());
+    s.owned = std::make_shared<diffusion::TableSampler>(*entry, rq.settings);
+    s.sampler = s.owned.get();
+  }
+  s.form = checked_step_form(*s.sampler);
+  return s;
+}
+
 // Every setting that changes the plan is in the key.
 std::string plan_key(const Model& model, const OptimalStepsRequest& rq, int64_t n_max) {
-  std::string k = "oss-v2|model=" + model.fingerprint() + "|smin=" + num(model.sigma_min()) +
+  std::string k = "oss-v3|model=" + model.fingerprint() + "|smin=" + num(model.sigma_min()) +
                   "|smax=" + num(model.sigma_max()) + "|dtype=" + c10::toString(model.dtype()) +
-                  "|sampler=" + rq.sampler + "|max_order=" + std::to_string(rq.settings.max_order) +
-                  "|N=" + std::to_string(n_max) + "|K=" + std::to_string(rq.grid_size) + "|grid=" + rq.grid;
+                  "|sampler=" + serve(rq).key() + "|N=" + std::to_string(n_max) + "|K=" + std::to_string(rq.grid_size) +
+                  "|grid=" + rq.grid;
   if (rq.grid == "cost") k += "|log_share=" + num(rq.log_share) + "|estimate=default";
   k += "|M=" + std::to_string(rq.training_noises) + "|substeps=" + std::to_string(rq.substeps) +
        "|ratio=" + num(rq.ratio_bound) + "|exact=" + std::to_string(rq.exact_candidates) +
@@ -236,13 +265,14 @@ std::vector<double> plan_grid(const Model& model, const OptimalStepsRequest& rq,
 
 OptimalStepsPlan compute_plan(const Model& model, const OptimalStepsRequest& rq, int64_t n_max) {
   const auto t0 = std::chrono::steady_clock::now();
-  StepRule rule = step_rule(rq.sampler, rq.settings);
+  const Served served = serve(rq);
+  const StepForm& form = *served.form;
   OptimalStepsPlan plan;
   plan.grid = plan_grid(model, rq, plan.nfe);
   at::Tensor noise = diffusion::seeded_normal(rq.seed, diffusion::batch_shape(rq.training_noises, model.sample_shape()),
                                               model.device(), at::kDouble);
   const int64_t ranking =
-      rule.two_evaluations() && rq.exact_candidates > 0 ? std::min(rq.rank_particles, rq.training_noises) : 0;
+      form.two_evaluations() && rq.exact_candidates > 0 ? std::min(rq.rank_particles, rq.training_noises) : 0;
   const ParticleShare share = share_particles(rq.group, rq.training_noises, ranking);
   if (share.group)  // this rank's rows: the ranking particles' copies, then its own blocks
     noise = at::cat({noise.narrow(0, 0, share.shadow), noise.narrow(0, share.first, share.count)}, 0);
@@ -261,10 +291,11 @@ OptimalStepsPlan compute_plan(const Model& model, const OptimalStepsRequest& rq,
   opt.objective = rq.objective == "trimmed" ? Objective::kTrimmed : Objective::kMeanSquare;
   opt.trim_fraction = rq.trim_fraction;
   opt.share = share;
+  opt.sampler_name = served.sampler->name();
   auto dp_progress = [&](int64_t d, int64_t) {
     if (rq.progress) rq.progress(rq.grid_size + d, total);
   };
-  DpResult dp = optimise_steps(denoise, rule, ref, opt, rq.interrupt, dp_progress);
+  DpResult dp = optimise_steps(denoise, form, ref, opt, rq.interrupt, dp_progress);
   plan.schedules = std::move(dp.schedules);
   plan.training_error = std::move(dp.training_error);
   plan.nfe += ref.nfe + dp.nfe;
@@ -402,14 +433,8 @@ Selection run_selection(const Model& model, const OptimalStepsRequest& rq, const
   for (const auto& name : rq.stock_candidates)
     candidates.push_back({name, stock_candidate(model, rq, name, total, candidate_nfe)});
   for (const auto& extra : rq.extra_candidates) candidates.push_back(extra);
-  std::unique_ptr<Sampler> table;
-  const Sampler* sampler = rq.sampler_object;
-  if (!sampler) {
-    const diffusion::SamplerEntry* entry = diffusion::find_sampler(rq.sampler);
-    if (!entry) throw InputError("sampler", rq.sampler, "unknown sampler '" + rq.sampler + "'");
-    table = std::make_unique<diffusion::TableSampler>(*entry, rq.settings);
-    sampler = table.get();
-  }
+  const Served served = serve(rq);
+  const Sampler* sampler = served.sampler;
   const std::string key = selection_key(rq, plan_cache_key + "|N=" + std::to_string(total), candidates, *sampler);
   const std::string file = rq.cache_dir.empty() ? std::string() : plan_file(rq.cache_dir, key);
   if (!file.empty()) {
@@ -501,7 +526,7 @@ OptimalStepsDiagnostics::~OptimalStepsDiagnostics() = default;
 OptimalStepsRequest resolve_automatic_settings(const Model& model, OptimalStepsRequest rq, std::string& note) {
   note.clear();
   if (rq.grid_size != 0 && rq.training_noises != 0) return rq;
-  const bool two = step_rule(rq.sampler, rq.settings).two_evaluations();
+  const bool two = serve(rq).form->two_evaluations();
   const int64_t dims = sample_dim(model);
   const int64_t total = std::max<int64_t>(1, rq.steps);
   if (dims <= 256) {
@@ -585,7 +610,7 @@ OptimalStepsPlan optimal_steps_plan(const Model& model, const OptimalStepsReques
   if (!note.empty() && rq.info) rq.info(note);
   const int64_t total = std::max<int64_t>(1, rq.steps);
   const int64_t n_max = rq.max_steps > 0 ? rq.max_steps : std::max<int64_t>(40, total);
-  step_rule(rq.sampler, rq.settings);  // refuse unsupported samplers before any other check
+  serve(rq);  // refuse a sampler without a (correct) step form before any other check
   check_request(model, rq, n_max, total);
   const std::string key = plan_key(model, rq, n_max);
   std::string file = rq.cache_dir.empty() ? std::string() : plan_file(rq.cache_dir, key);
@@ -655,20 +680,6 @@ OptimalStepsResult optimal_steps_schedule(const Model& model, const OptimalSteps
   result.sigmas = std::move(schedule);
   result.diagnostics = diag;
   return result;
-}
-
-std::pair<std::string, SamplerSettings> sampler_identity(const Sampler& sampler) {
-  const auto* table = dynamic_cast<const diffusion::TableSampler*>(&sampler);
-  if (!table) {
-    std::string list;
-    for (const auto& n : supported_samplers()) list += (list.empty() ? "" : ", ") + n;
-    throw InputError("sampler", sampler.name(),
-                     "optimal_steps can only optimise the stock deterministic samplers (" + list + "); '" +
-                         sampler.name() + "'" +
-                         (sampler.provider().empty() ? std::string() : " from plugin " + sampler.provider()) +
-                         " is not one of them");
-  }
-  return {sampler.name(), table->settings()};
 }
 
 }  // namespace sf::oss

@@ -1,6 +1,8 @@
 // k-diffusion's samplers in C++: one function per sampler (src/samplers/), each citing its
-// k-diffusion / ComfyUI twin, and one table of {name, function, traits}. Every list of sampler
-// names and every option node's choices derive from this table (through the host's registry).
+// k-diffusion / ComfyUI twin, and one table of {name, function, traits, step form}. Every list of
+// sampler names and every option node's choices derive from this table (through the host's
+// registry). A deterministic sampler's step form (sigmaflow/step_form.h) lives next to its
+// function; optimal_steps serves every sampler that has one.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -14,11 +16,16 @@
 
 namespace sf::diffusion {
 
+// The step form of a sampler made with `settings`: null when it has none; a Status naming the
+// setting (s_churn, lower_order_final, max_order) when those settings have no form.
+using StepFormFactory = Result<std::shared_ptr<const StepForm>> (*)(const SamplerSettings& settings);
+
 struct SamplerEntry {
   const char* name;
   SamplerFn fn;
   SamplerTraits traits;
   const char* description;
+  StepFormFactory step_form = nullptr;
 };
 
 // Every stock sampler, in ComfyUI's order.
@@ -33,6 +40,10 @@ class TableSampler : public Sampler {
   std::string name() const override { return entry_.name; }
   SamplerTraits traits() const override { return entry_.traits; }
   const SamplerSettings& settings() const { return settings_; }
+  Result<std::shared_ptr<const StepForm>> step_form() const override {
+    if (!entry_.step_form) return std::shared_ptr<const StepForm>();
+    return entry_.step_form(settings_);
+  }
 
  protected:
   at::Tensor run(const Model& model, at::Tensor x, const std::vector<double>& sigmas,
@@ -58,8 +69,19 @@ at::Tensor ipndm(SamplerRun&, at::Tensor, const std::vector<double>&, const Samp
 at::Tensor ipndm_v(SamplerRun&, at::Tensor, const std::vector<double>&, const SamplerSettings&);
 at::Tensor dpmpp_2m_sde(SamplerRun&, at::Tensor, const std::vector<double>&, const SamplerSettings&);
 at::Tensor dpmpp_3m_sde(SamplerRun&, at::Tensor, const std::vector<double>&, const SamplerSettings&);
+at::Tensor dpmpp_3m(SamplerRun&, at::Tensor, const std::vector<double>&, const SamplerSettings&);
 at::Tensor ddpm(SamplerRun&, at::Tensor, const std::vector<double>&, const SamplerSettings&);
 at::Tensor lcm(SamplerRun&, at::Tensor, const std::vector<double>&, const SamplerSettings&);
+
+// Step forms (sigmaflow/step_form.h), each next to its sampler's function.
+Result<std::shared_ptr<const StepForm>> euler_form(const SamplerSettings&);
+Result<std::shared_ptr<const StepForm>> heun_form(const SamplerSettings&);
+Result<std::shared_ptr<const StepForm>> dpm_2_form(const SamplerSettings&);
+Result<std::shared_ptr<const StepForm>> lms_form(const SamplerSettings&);
+Result<std::shared_ptr<const StepForm>> dpmpp_2m_form(const SamplerSettings&);
+Result<std::shared_ptr<const StepForm>> dpmpp_3m_form(const SamplerSettings&);
+Result<std::shared_ptr<const StepForm>> ipndm_form(const SamplerSettings&);
+Result<std::shared_ptr<const StepForm>> ipndm_v_form(const SamplerSettings&);
 
 // Coefficients of k-diffusion's linear multistep method: integral over [t[i], t[i+1]] of the
 // Lagrange basis polynomial j built on t[i], t[i-1], ..., t[i-order+1]. Exact (Gauss-Legendre).

@@ -12,11 +12,12 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "sigmaflow/scheduler/optimal_steps/particle_share.h"
 #include "sigmaflow/scheduler/optimal_steps/reference.h"
-#include "sigmaflow/scheduler/optimal_steps/step_rules.h"
+#include "sigmaflow/step_form.h"
 
 namespace sf::oss {
 
@@ -39,6 +40,7 @@ struct DpOptions {
   double trim_fraction = 0.01;
   int64_t chunk_elements = int64_t{1} << 24;  // bound on float64 elements of one batched tensor
   ParticleShare share;                        // total = 0: the reference's particles, one process
+  std::string sampler_name = "sampler";       // for messages
 };
 
 struct DpResult {
@@ -49,9 +51,10 @@ struct DpResult {
   int64_t nfe = 0;
 };
 
+// `form` is the sampler's step form, checked (step_forms.h: checked_step_form).
 // `reference` holds the training noises' trajectories. Throws sf::InputError ("max_steps") when max_steps exceeds the
 // grid, std::runtime_error naming the sigma when the model returns NaN or Inf, sf::Interrupted on request.
-DpResult optimise_steps(const Denoiser& denoise, const StepRule& rule, const Reference& reference,
+DpResult optimise_steps(const Denoiser& denoise, const StepForm& form, const Reference& reference,
                         const DpOptions& options, const std::atomic<bool>* interrupt = nullptr,
                         const std::function<void(int64_t, int64_t)>& progress = {});
 

@@ -21,6 +21,8 @@ namespace sf::oss {
 struct OptimalStepsRequest {
   int64_t steps = 20;
   double denoise = 1.0;
+  // The sampler: sampler_object when set (any sampler with a step form, stock or plugin), else the
+  // table sampler named `sampler` with `settings`. `sampler` also names it in messages.
   std::string sampler = "euler";
   SamplerSettings settings;
   int64_t max_steps = 0;  // N_max; 0: max(40, the total step count)
@@ -53,7 +55,8 @@ struct OptimalStepsRequest {
   std::vector<std::string> stock_candidates{"karras", "exponential", "align_your_steps", "score_optimal"};
   // Connected SIGMAS: each a full schedule of the total step count (steps + 1 values ending in 0).
   std::vector<CandidateSchedule> extra_candidates;
-  // The sampler the held-out runs use; null: the table sampler named `sampler` with `settings`.
+  // The sampler optimised for and run on the held-out noises (borrowed for the call); null: the
+  // table sampler named `sampler` with `settings`.
   const Sampler* sampler_object = nullptr;
   // Under torchrun: the training noises are shared out in blocks across the ranks (every rank
   // must make the same call); the plan is the single process's. Null: one process.
@@ -104,9 +107,5 @@ struct OptimalStepsResult {
 // chose (cached with the plan). Throws sf::InputError naming the field at fault
 // (held_out_noises, candidates, an extra candidate's label, ...), like optimal_steps_plan.
 OptimalStepsResult optimal_steps_schedule(const Model& model, const OptimalStepsRequest& request);
-
-// The settings of a SAMPLER value the optimiser can reproduce: its table name and options.
-// Throws sf::InputError ("sampler") for samplers outside the stock table.
-std::pair<std::string, SamplerSettings> sampler_identity(const Sampler& sampler);
 
 }  // namespace sf::oss
