@@ -63,6 +63,11 @@ Conditioning slice_rows(const Conditioning& c, int64_t begin, int64_t end) {
 }
 }  // namespace
 
+std::shared_ptr<const Model> guided_rows(const Model& model, int64_t begin, int64_t end) {
+  const auto* guided = dynamic_cast<const GuidedModel*>(&model);
+  return guided ? guided->rows(begin, end) : nullptr;
+}
+
 std::shared_ptr<const Model> GuidedModel::rows(int64_t begin, int64_t end) const {
   std::optional<Conditioning> negative;
   if (negative_) negative = slice_rows(*negative_, begin, end);

@@ -357,7 +357,7 @@ std::string wall_time_table(const Grid& g) {
 }
 
 const oss::Selection* held_out_selection(const ScheduleDiagnostics& d) {
-  const auto* o = dynamic_cast<const oss::OptimalStepsDiagnostics*>(&d);
+  const auto* o = oss::as_optimal_steps(d);
   return o && o->selected ? &o->selection : nullptr;
 }
 
@@ -367,7 +367,7 @@ std::string selection_markdown(const Report& r) {
   for (const auto& d : r.diagnostics) {
     const oss::Selection* s = held_out_selection(*d);
     if (!s) continue;
-    const auto* o = dynamic_cast<const oss::OptimalStepsDiagnostics*>(d.get());
+    const auto* o = oss::as_optimal_steps(*d);
     md += "\n## Held-out selection: " + d->method + "\n\n" +
           (o && !o->settings_note.empty() ? "Settings: " + o->settings_note + ".\n\n" : std::string()) + s->summary +
           ".\n\n" + "Measured with the sampler on " + std::to_string(s->held_out) +

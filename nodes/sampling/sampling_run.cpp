@@ -56,9 +56,8 @@ SamplingResult sample_latent(Context& ctx, const Model& model, const Noise* nois
     // Under torchrun: each rank samples its rows of the batch (noise drawn for the whole batch,
     // so every row gets what a single process gives it), then the rows are gathered.
     auto [begin, end] = group->shard(x.size(0));
-    std::shared_ptr<const Model> guided_rows;
-    if (auto g = dynamic_cast<const diffusion::GuidedModel*>(&model)) guided_rows = g->rows(begin, end);
-    const Model& part = guided_rows ? *guided_rows : model;
+    std::shared_ptr<const Model> rows = diffusion::guided_rows(model, begin, end);
+    const Model& part = rows ? *rows : model;
     sc.row_offset = begin;
     sc.global_rows = x.size(0);
     at::Tensor local = sampler.sample(part, x.narrow(0, begin, end - begin), sigmas.values(), sc);

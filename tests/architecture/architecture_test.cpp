@@ -212,6 +212,53 @@ TEST(Architecture, NoFunctionOver80LinesInTheLibrariesAndNodes) {
   EXPECT_GT(functions, 200u);
 }
 
+// The classes a library declares in its public headers.
+std::set<std::string> declared_classes(const std::string& top) {
+  static const std::regex class_re(
+      R"(\b(?:class|struct)\s+(?:SF_SHARED\s+|__attribute__\(\([^)]*\)\)\s+)?(\w+)\s*(?:final\s*)?[:{])");
+  std::set<std::string> names;
+  for (const auto& file : sources(top + "/include")) {
+    const std::string code = code_only(read(file));
+    for (std::sregex_iterator it(code.begin(), code.end(), class_re), end; it != end; ++it) names.insert((*it)[1]);
+  }
+  return names;
+}
+
+// A capability is asked through an interface (Sampler::step_form(), Model::exact()) or through a
+// function of the library that owns the class, never by casting to a diffusion/ or scheduler/
+// class from another floor: such casts cross shared libraries on types that are not exported.
+TEST(Architecture, NoDynamicCastToALibraryClassOutsideItsLibrary) {
+  static const std::regex cast_re(R"(dynamic(?:_pointer)?_cast\s*<\s*(?:const\s+)?([\w:]+))");
+  size_t casts = 0;
+  for (const char* owner : {"diffusion", "scheduler"}) {
+    const std::set<std::string> owned = declared_classes(owner);
+    EXPECT_GT(owned.size(), 10u) << owner;
+    for (const char* top : {"plugin_api", "diffusion", "scheduler", "nodes", "host", "samples"}) {
+      if (std::string(top) == owner) continue;
+      for (const auto& file : sources(top)) {
+        const std::string code = code_only(read(file));
+        for (std::sregex_iterator it(code.begin(), code.end(), cast_re), end; it != end; ++it) {
+          ++casts;
+          std::string type = (*it)[1];
+          type = type.substr(type.rfind(':') == std::string::npos ? 0 : type.rfind(':') + 1);
+          if (owned.count(type))
+            ADD_FAILURE() << fs::relative(file, kRoot).string() << " casts to " << (*it)[1] << ", a class of " << owner
+                          << "/; ask an interface or a function of " << owner << "/ instead";
+        }
+      }
+    }
+  }
+  EXPECT_GT(casts, 0u);  // the scan sees casts (e.g. to sf::Model in the host)
+}
+
+TEST(Architecture, TheCastRuleKnowsTheLibrariesClasses) {
+  const auto diffusion = declared_classes("diffusion"), scheduler = declared_classes("scheduler");
+  EXPECT_TRUE(diffusion.count("GuidedModel"));
+  EXPECT_TRUE(diffusion.count("TableSampler"));
+  EXPECT_TRUE(scheduler.count("OptimalStepsDiagnostics"));
+  EXPECT_FALSE(diffusion.count("Model"));  // plugin_api's, free to cast to
+}
+
 TEST(Architecture, TheSpanFinderSeesFunctionsNotBlocks) {
   std::string code = code_only(
       "namespace a {\nstruct S {\n  int f() const {\n    if (x) {\n    }\n    return 1;\n  }\n};\n"

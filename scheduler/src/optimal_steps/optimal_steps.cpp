@@ -523,6 +523,10 @@ double planned_evaluations(int64_t M, int64_t K, int64_t n_max, int64_t substeps
 
 OptimalStepsDiagnostics::~OptimalStepsDiagnostics() = default;
 
+const OptimalStepsDiagnostics* as_optimal_steps(const ScheduleDiagnostics& diagnostics) {
+  return dynamic_cast<const OptimalStepsDiagnostics*>(&diagnostics);
+}
+
 OptimalStepsRequest resolve_automatic_settings(const Model& model, OptimalStepsRequest rq, std::string& note) {
   note.clear();
   if (rq.grid_size != 0 && rq.training_noises != 0) return rq;

@@ -37,6 +37,11 @@ class GuidedModel : public Model {
   double cfg_;
 };
 
+// For sharded sampling: `model` for rows [begin, end) of the batch when it is a GuidedModel (its
+// per-row conditioning sliced), null when any rows may use `model` itself. The type test stays in
+// this library (the architecture test forbids casts to its classes elsewhere).
+std::shared_ptr<const Model> guided_rows(const Model& model, int64_t begin, int64_t end);
+
 // A stable text fingerprint of a conditioning (labels or embedding bytes).
 std::string conditioning_fingerprint(const Conditioning& c);
 

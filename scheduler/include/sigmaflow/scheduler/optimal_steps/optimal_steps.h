@@ -99,6 +99,10 @@ class SF_SHARED OptimalStepsDiagnostics : public ScheduleDiagnostics {
   std::string settings_note;  // what automatic settings chose and why (empty: none automatic)
 };
 
+// The optimal_steps diagnostics behind a SCHEDULE_DIAGNOSTICS value, or null for another
+// scheduler's (the type test stays in this library).
+const OptimalStepsDiagnostics* as_optimal_steps(const ScheduleDiagnostics& diagnostics);
+
 struct OptimalStepsResult {
   std::vector<double> sigmas;  // steps + 1 values ending in 0 (denoise rule applied; empty for denoise 0)
   std::shared_ptr<OptimalStepsDiagnostics> diagnostics;
