@@ -32,11 +32,12 @@ at::Tensor SamplerRun::denoise(const at::Tensor& x, double sigma) {
 }
 
 at::Tensor SamplerRun::noise(const at::Tensor& like) {
-  if (ctx_.global_rows > like.size(0)) {
+  const SampleSharding* shard = find_extension<SampleSharding>(ctx_);
+  if (shard && extension_covers(*shard, shard->global_rows) && shard->global_rows > like.size(0)) {
     // A shard of a bigger batch: the whole batch's noise, this shard's rows.
     std::vector<int64_t> shape = like.sizes().vec();
-    shape[0] = ctx_.global_rows;
-    return normal_like(gen_, shape, like.device(), like.scalar_type()).narrow(0, ctx_.row_offset, like.size(0));
+    shape[0] = shard->global_rows;
+    return normal_like(gen_, shape, like.device(), like.scalar_type()).narrow(0, shard->row_offset, like.size(0));
   }
   return normal_like(gen_, like.sizes(), like.device(), like.scalar_type());
 }
@@ -88,8 +89,9 @@ at::Tensor run_located(SamplerFn fn, const SamplerSettings& settings, const Mode
   SamplerRun run(model, ctx, s);
   at::Tensor out = fn(run, std::move(x), s, settings);
   if (!at::isfinite(out).all().item<bool>()) {
-    SampleContext again;
+    SampleContext again;  // the same noise: the same seed and extensions (sharding included)
     again.seed = ctx.seed;
+    again.extensions = ctx.extensions;
     SamplerRun replay(model, again, s, true);
     fn(replay, start, s, settings);  // throws naming the sigma
     throw std::runtime_error("the sampler produced NaN or Inf values (the model's outputs were finite)");

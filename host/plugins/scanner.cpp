@@ -27,8 +27,31 @@ using json = nlohmann::json;
 
 namespace {
 
+constexpr const char* kStarted = "SF-SCAN-STARTED\n";  // the helper runs: its own start-up is done
 constexpr const char* kHandshake = "\nSF-SCAN-COMPLETE\n";
+// The helper's start-up (exec, the dynamic loader mapping LibTorch) is bounded separately and
+// generously, so a busy machine does not turn a slow start into a "hung" plugin; the scan
+// timeout counts from the moment the helper says it runs.
+constexpr int kHelperStartSeconds = 300;
 constexpr size_t kMaxScanOutput = size_t{64} << 20;
+constexpr int kHelperNotStarted = 127;  // the exit status of a child whose exec failed
+
+// The folder of the binary holding this code: the executable, or libsigmaflow_testing.so for
+// the SDK's test harness.
+std::string own_binary_dir() {
+  Dl_info info{};
+  std::string file;
+  if (dladdr(reinterpret_cast<void*>(&own_binary_dir), &info) != 0 && info.dli_fname &&
+      std::strchr(info.dli_fname, '/') && std::strstr(info.dli_fname, ".so"))
+    file = info.dli_fname;
+  if (file.empty()) {
+    char buf[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n > 0) file.assign(buf, static_cast<size_t>(n));
+  }
+  const size_t slash = file.rfind('/');
+  return slash == std::string::npos ? std::string(".") : file.substr(0, slash);
+}
 
 class CollectingRegistrar : public Registrar {
  public:
@@ -100,9 +123,12 @@ void scan_from_json(const json& j, ScanRecord& r) {
   for (const auto& n : j.at("samplers")) r.samplers.push_back(registry_name_from_json(n));
 }
 
-// The child: load, describe, write the description and the handshake, exit. Never returns.
-[[noreturn]] void child_scan(const std::string& path, int out_fd) {
+}  // namespace
+
+// The helper's work: load, describe, write the description and the handshake, exit.
+[[noreturn]] void scan_and_exit(const std::string& path, int out_fd) {
   reset_fatal_signal_handlers();
+  if (::write(out_fd, kStarted, std::strlen(kStarted)) != static_cast<ssize_t>(std::strlen(kStarted))) _exit(3);
   int devnull = ::open("/dev/null", O_WRONLY);
   if (devnull >= 0) {
     dup2(devnull, 1);
@@ -126,8 +152,13 @@ void scan_from_json(const json& j, ScanRecord& r) {
   _exit(0);
 }
 
-// Reads the child's output until EOF or the deadline. False on timeout or oversized output.
-bool read_child(int fd, std::chrono::steady_clock::time_point deadline, std::string& out) {
+namespace {
+
+// Reads the child's output until EOF or the deadline: kHelperStartSeconds until the helper says it
+// runs, then `timeout_seconds` from that moment. False on timeout or oversized output.
+bool read_child(int fd, int timeout_seconds, std::string& out) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kHelperStartSeconds);
+  bool started = false;
   char buf[65536];
   while (true) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -141,10 +172,17 @@ bool read_child(int fd, std::chrono::steady_clock::time_point deadline, std::str
     if (n <= 0) return true;
     out.append(buf, static_cast<size_t>(n));
     if (out.size() > kMaxScanOutput) return false;
+    if (!started && out.size() >= std::strlen(kStarted)) {
+      started = true;
+      deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+    }
   }
 }
 
-std::string verdict_of(int status, bool handshake) {
+std::string verdict_of(int status, bool handshake, const std::string& helper) {
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kHelperNotStarted)
+    return "could not be scanned: the plugin scanner helper '" + helper +
+           "' did not start (install it with sigmaflow, or name it in SIGMAFLOW_PLUGIN_SCANNER)";
   if (WIFSIGNALED(status))
     return std::string("crashed while loading (signal ") + std::to_string(WTERMSIG(status)) + ", " +
            strsignal(WTERMSIG(status)) + ")";
@@ -215,14 +253,29 @@ Status load_plugin(const std::string& path, Registered& out, sf_build_record& re
   return Status::Ok();
 }
 
+std::string scanner_helper_path() {
+  if (const char* env = std::getenv("SIGMAFLOW_PLUGIN_SCANNER"); env && *env) return env;
+  const std::string dir = own_binary_dir(), helper = "libexec/sigmaflow/sigmaflow-plugin-scanner";
+  // bin/ or lib/ of a prefix, or a multiarch lib/<triplet>/.
+  for (const std::string& up : {dir + "/../", dir + "/../../"})
+    if (::access((up + helper).c_str(), X_OK) == 0) return up + helper;
+  return dir + "/../" + helper;
+}
+
 ScanRecord scan_in_child(const std::string& path, int timeout_seconds) {
   ScanRecord rec;
   rec.path = path;
+  // Everything the child needs is prepared before fork(): between fork and exec it only calls
+  // async-signal-safe functions (this process may run other threads and have LibTorch loaded).
+  const std::string helper = scanner_helper_path();
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
     rec.message = std::string("cannot start the scan child: ") + std::strerror(errno);
     return rec;
   }
+  const std::string fd_text = std::to_string(fds[1]);
+  std::vector<char*> argv = {const_cast<char*>(helper.c_str()), const_cast<char*>(fd_text.c_str()),
+                             const_cast<char*>(path.c_str()), nullptr};
   std::fflush(nullptr);
   pid_t pid = fork();
   if (pid < 0) {
@@ -231,14 +284,15 @@ ScanRecord scan_in_child(const std::string& path, int timeout_seconds) {
     rec.message = std::string("cannot start the scan child: ") + std::strerror(errno);
     return rec;
   }
-  if (pid == 0) {
-    ::close(fds[0]);
-    child_scan(path, fds[1]);
+  if (pid == 0) {                 // a fresh process image: the helper (never a fork that runs plugin code)
+    ::fcntl(fds[1], F_SETFD, 0);  // the write end survives exec
+    ::execv(helper.c_str(), argv.data());
+    _exit(kHelperNotStarted);
   }
   ::close(fds[1]);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
   std::string out;
-  bool finished = read_child(fds[0], deadline, out);
+  bool finished = read_child(fds[0], timeout_seconds, out);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
   ::close(fds[0]);
   int status = 0;
   while (finished && waitpid(pid, &status, WNOHANG) == 0) {
@@ -254,9 +308,10 @@ ScanRecord scan_in_child(const std::string& path, int timeout_seconds) {
     rec.message = "hung for " + std::to_string(timeout_seconds) + " s while loading (killed)";
     return rec;
   }
+  if (out.rfind(kStarted, 0) == 0) out.erase(0, std::strlen(kStarted));
   size_t mark = out.rfind(kHandshake);
   bool handshake = mark != std::string::npos && mark + std::strlen(kHandshake) == out.size();
-  rec.message = verdict_of(status, handshake);
+  rec.message = verdict_of(status, handshake, helper);
   if (!rec.message.empty()) return rec;
   auto j = json::parse(out.substr(0, mark), nullptr, false);
   try {

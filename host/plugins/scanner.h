@@ -1,8 +1,9 @@
-// Plugin scanning, GStreamer-style: a plugin is loaded once in a child process, which reports
-// everything it registers (contracts, schedule and sampler names) back through a pipe; the
-// verdict and the contracts are cached by path, size, mtime and host build. So `validate` and
-// `nodes` load no plugin, a crashing, hanging or exiting plugin is reported and skipped, and the
-// child is only forked for new or changed files.
+// Plugin scanning, GStreamer-style: a plugin is loaded once in a helper process
+// (sigmaflow-plugin-scanner, exec'd: a fresh process image, never a fork of a process that has
+// LibTorch loaded or CUDA touched), which reports everything it registers (contracts, schedule and
+// sampler names) back through a pipe; the verdict and the contracts are cached by path, size,
+// mtime and host build. So `validate` and `nodes` load no plugin, a crashing, hanging or exiting
+// plugin is reported and skipped, and the helper only runs for new or changed files.
 #pragma once
 
 #include <string>
@@ -26,9 +27,19 @@ struct ScanRecord {
   std::vector<RegistryName> schedules, samplers;
 };
 
-// Scans `path` in a child process (at most `timeout_seconds`). Never throws; a crash, hang, exit
-// without the completion handshake or refusal becomes ok = false with the reason.
+// Scans `path` in the helper process (at most `timeout_seconds`). Never throws; a crash, hang,
+// exit without the completion handshake, refusal, or a helper that does not start becomes
+// ok = false with the reason.
 ScanRecord scan_in_child(const std::string& path, int timeout_seconds = 20);
+
+// The helper: $SIGMAFLOW_PLUGIN_SCANNER, else <prefix>/libexec/sigmaflow/sigmaflow-plugin-scanner
+// of the prefix holding the binary with the host code (<prefix>/bin/sigmaflow, or the SDK's test
+// library in <prefix>/lib or <prefix>/lib/<triplet>).
+std::string scanner_helper_path();
+
+// The helper's body: loads `path`, writes its scan report and a completion handshake to out_fd,
+// and exits (with the fatal signals at their default actions, so a crash is seen as one).
+[[noreturn]] void scan_and_exit(const std::string& path, int out_fd);
 
 // What a plugin registers, collected by a Registrar (in the child, or in-process).
 struct Registered {

@@ -137,10 +137,12 @@ at::Tensor reference_solve(const Model& model, const at::Tensor& noise, int64_t 
   rctx.progress = progress;
   diffusion::TableSampler heun(*diffusion::find_sampler("heun"), SamplerSettings{});
   const int64_t n = noise.size(0);
+  SampleSharding shard;
   at::Tensor reference = diffusion::rows_gathered(group, n, [&](int64_t begin, int64_t end) {
-    if (end - begin < n) {  // this rank's rows of the batch
-      rctx.row_offset = begin;
-      rctx.global_rows = n;
+    if (end - begin < n && !rctx.extensions) {  // this rank's rows of the batch
+      shard.row_offset = begin;
+      shard.global_rows = n;
+      rctx.attach(shard);
     }
     return heun.sample(model, noise.narrow(0, begin, end - begin) * sig[0], sig.values(), rctx);
   });

@@ -58,8 +58,10 @@ SamplingResult sample_latent(Context& ctx, const Model& model, const Noise* nois
     auto [begin, end] = group->shard(x.size(0));
     std::shared_ptr<const Model> rows = diffusion::guided_rows(model, begin, end);
     const Model& part = rows ? *rows : model;
-    sc.row_offset = begin;
-    sc.global_rows = x.size(0);
+    SampleSharding shard;
+    shard.row_offset = begin;
+    shard.global_rows = x.size(0);
+    sc.attach(shard);
     at::Tensor local = sampler.sample(part, x.narrow(0, begin, end - begin), sigmas.values(), sc);
     out = group->all_gather_rows(local.to(at::kCPU)).to(x.device());
     if (sc.denoised.defined()) sc.denoised = group->all_gather_rows(sc.denoised.to(at::kCPU)).to(x.device());

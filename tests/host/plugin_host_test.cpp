@@ -11,6 +11,7 @@
 
 #include "plugins/build_gate.h"
 #include "plugins/plugin_host.h"
+#include "plugins/scanner.h"
 #include "registry/contract_check.h"
 #include "sigmaflow/files.h"
 
@@ -116,6 +117,40 @@ TEST(PluginHost, InitThatCrashesIsIsolatedInAChildProcess) {
   EXPECT_NE(st.message().find("crashed while loading (signal 11"), std::string::npos) << st.message();
 }
 
+// Isolated scans exec the helper (a fresh process image, never a fork of this process, which has
+// LibTorch loaded): a stand-in helper named by SIGMAFLOW_PLUGIN_SCANNER records how it was
+// started; a helper that cannot start is a refusal saying so.
+TEST(PluginHost, IsolatedScansExecTheScannerHelper) {
+  const fs::path dir = fs::temp_directory_path() / ("sf-scanner-helper-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const fs::path helper = dir / "helper.sh", args = dir / "args.txt";
+  {
+    std::ofstream f(helper);
+    f << "#!/bin/sh\necho \"$2\" > '" << args.string() << "'\nexit 0\n";
+  }
+  fs::permissions(helper, fs::perms::owner_all);
+  ::setenv("SIGMAFLOW_PLUGIN_SCANNER", helper.c_str(), 1);
+  ScanRecord r = scan_in_child(fixture_so("good"), 5);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.message.find("before completing the load"), std::string::npos) << r.message;
+  std::ifstream recorded(args);
+  std::string plugin;
+  std::getline(recorded, plugin);
+  EXPECT_EQ(plugin, fixture_so("good"));
+  ::setenv("SIGMAFLOW_PLUGIN_SCANNER", (dir / "missing").c_str(), 1);
+  r = scan_in_child(fixture_so("good"), 5);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.message.find("the plugin scanner helper '" + (dir / "missing").string() + "' did not start"),
+            std::string::npos)
+      << r.message;
+  ::unsetenv("SIGMAFLOW_PLUGIN_SCANNER");
+  fs::remove_all(dir);
+  r = scan_in_child(fixture_so("good"), 30);  // the real helper, found beside this build
+  EXPECT_TRUE(r.ok) << r.message;
+  EXPECT_FALSE(r.nodes.empty());
+  EXPECT_NE(scanner_helper_path().find("libexec/sigmaflow/sigmaflow-plugin-scanner"), std::string::npos);
+}
+
 TEST(PluginHost, ExitInAConstructorIsARefusalNotASuccess) {
   PluginHost h;
   Status st = add(h, "exiting", isolated());
@@ -209,7 +244,7 @@ TEST(PluginHost, ScanCacheHoldsContractsSoNothingLoadsUntilUsed) {
   h.scan(isolated({SF_PLUGIN_DIR, fixture("crashing_init")}, cache));
   EXPECT_EQ(h.loaded_count(), 0u);
   ASSERT_NE(h.catalogue().find("KSampler"), nullptr);
-  EXPECT_EQ(h.catalogue().sampler_names().size(), 14u);
+  EXPECT_EQ(h.catalogue().sampler_names().size(), 15u);  // the stock table: 14 of ComfyUI's samplers and dpmpp_3m
   EXPECT_NE(problems_text(h).find("signal 11"), std::string::npos);
   EXPECT_NE(h.node("KarrasScheduler"), nullptr);  // loads the schedulers plugin, and only it
   EXPECT_EQ(h.loaded_count(), 1u);
@@ -296,9 +331,10 @@ TEST(PluginHost, StockPluginsLoadCleanly) {
   for (const char* ct : {"BasicScheduler", "KarrasScheduler", "KSampler", "SamplerCustom", "GaussianMixtureModel"})
     EXPECT_NE(h.node(ct), nullptr) << ct;
   EXPECT_GE(h.catalogue().schedule_names().size(), 9u);
-  EXPECT_EQ(h.catalogue().sampler_names().size(), 14u);
+  EXPECT_EQ(h.catalogue().sampler_names().size(), 15u);
   EXPECT_EQ(h.catalogue().sampler_names("stochastic").size(), 7u);
-  EXPECT_EQ(h.catalogue().sampler_names("multistep").size(), 6u);
+  EXPECT_EQ(h.catalogue().sampler_names("multistep").size(),
+            7u);  // lms, dpmpp_2m, dpmpp_2m_sde, dpmpp_3m_sde, dpmpp_3m, ipndm, ipndm_v
 }
 
 }  // namespace

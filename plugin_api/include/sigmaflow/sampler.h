@@ -5,10 +5,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "sigmaflow/contract.h"
@@ -34,6 +36,29 @@ struct SamplerSettings {
   int max_order = 4;  // lms, ipndm, ipndm_v
 };
 
+// (3.0) Extension points of SampleContext. Plugins allocate SampleContext, so its layout is fixed
+// for the whole major: what a 3.x minor adds to it comes as an extension struct that the caller
+// attaches and the sampler finds by id (CLAP's extensions are the model). Every extension is a
+// standard-layout struct whose first member is a SampleExtension header: its id, its size as the
+// caller compiled it, and the next extension of the chain. Readers skip ids they do not know and
+// read a field only when the caller's size covers it (extension_covers), so a caller built for an
+// older minor simply gets the defaults, and a caller built for a newer one is not misread.
+struct SampleExtension {
+  const char* id;
+  uint32_t size;
+  const SampleExtension* next = nullptr;
+};
+
+// Sharded sampling (torchrun): x holds rows [row_offset, row_offset + B) of a batch of
+// global_rows; per-step noise is drawn for the whole batch and sliced, so the rows get the
+// numbers a single process would give them. Absent or global_rows <= B: x is the whole batch.
+struct SampleSharding {
+  static constexpr const char* kId = "sigmaflow.sharding";
+  SampleExtension header{kId, sizeof(SampleSharding)};
+  int64_t row_offset = 0;
+  int64_t global_rows = 0;
+};
+
 // What a sampler receives besides the model, the state and the sigmas.
 struct SampleContext {
   uint64_t seed = 0;  // per-step noise of stochastic samplers is generated on the CPU from this
@@ -44,12 +69,34 @@ struct SampleContext {
   // Filled by the sampler: model evaluations spent and the last denoised estimate.
   int64_t nfe = 0;
   at::Tensor denoised;
-  // (2.1) x holds rows [row_offset, row_offset + B) of a batch of global_rows (sharded sampling):
-  // per-step noise is drawn for the whole batch and sliced, so the rows get the numbers a single
-  // process would give them. 0: x is the whole batch.
-  int64_t row_offset = 0;
-  int64_t global_rows = 0;
+  // The attached extensions (borrowed: each must outlive the sample() call); null: none.
+  const SampleExtension* extensions = nullptr;
+
+  // Prepends `extension` to the chain.
+  template <class Extension>
+  void attach(Extension& extension) {
+    extension.header.next = extensions;
+    extensions = &extension.header;
+  }
 };
+
+// The extension of type Extension attached to ctx (matched by Extension::kId), or null.
+template <class Extension>
+const Extension* find_extension(const SampleContext& ctx) {
+  static_assert(std::is_standard_layout_v<Extension>, "an extension must be standard-layout");
+  for (const SampleExtension* e = ctx.extensions; e; e = e->next)
+    if (e->id && std::strcmp(e->id, Extension::kId) == 0 && e->size >= sizeof(SampleExtension))
+      return reinterpret_cast<const Extension*>(e);  // the header is the first member
+  return nullptr;
+}
+
+// Whether the caller's copy of `extension` (of header.size bytes) contains `field`.
+template <class Extension, class Field>
+bool extension_covers(const Extension& extension, const Field& field) {
+  const auto* begin = reinterpret_cast<const char*>(&extension);
+  const auto* end = reinterpret_cast<const char*>(&field) + sizeof(Field);
+  return end <= begin + extension.header.size;
+}
 
 class SF_SHARED Sampler : public Object {
  public:

@@ -140,6 +140,27 @@ TEST(Samplers, LowerOrderFinalTakesTheLastPositiveStepAtFirstOrder) {
   }
 }
 
+// SampleContext's extension chain as plugins of other minors build it (fixture_extensions): the
+// sharding extension gives a shard the whole batch's noise rows; an unknown extension is skipped;
+// a sharding extension too short to hold global_rows (an older layout) is ignored.
+TEST(Samplers, SampleContextExtensionsFromOtherMinors) {
+  static testing::NodeRunner with_fixture({SF_PLUGIN_DIR, SF_FIXTURE_DIR "/extensions"});
+  auto model = with_fixture.run("GaussianMixtureModel", R"({"preset": "ring8", "dtype": "float64"})");
+  ASSERT_TRUE(model.ok) << model.error;
+  auto variant = [&](int v) {
+    auto r = with_fixture.run("FixtureExtensionChains", R"({"variant": )" + std::to_string(v) + "}",
+                              {{"model", model.outputs.at(0)}});
+    EXPECT_TRUE(r.ok) << r.error;
+    return std::dynamic_pointer_cast<const Latent>(r.outputs.at(0).object())->samples();
+  };
+  at::Tensor whole = variant(0), sharded = variant(1), behind_unknown = variant(2), older = variant(3),
+             alone = variant(4);
+  EXPECT_TRUE(at::equal(sharded, whole.narrow(0, 2, 2)));
+  EXPECT_TRUE(at::equal(behind_unknown, whole.narrow(0, 2, 2)));
+  EXPECT_TRUE(at::equal(older, alone));
+  EXPECT_FALSE(at::equal(alone, whole.narrow(0, 2, 2)));  // the noise rows differ without the extension
+}
+
 TEST(Samplers, StochasticSamplersAreReproducibleAndSeedDependent) {
   test::GaussianModel model(1.0, 2);
   auto sig = schedules::karras(8, 0.002, 80, 7);
