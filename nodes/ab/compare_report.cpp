@@ -48,6 +48,7 @@ NodeDef compare_report_node() {
       cell.nfe = m->nfe;
       cell.wall_seconds = m->wall_seconds;
       cell.metrics[m->name] = m->value;
+      for (const auto& [key, v] : m->annotations) cell.metrics[metric_annotation(m->name, key.c_str())] = v;
       if (std::find(report.metric_names.begin(), report.metric_names.end(), m->name) == report.metric_names.end())
         report.metric_names.push_back(m->name);
       report.lower_is_better[m->name] = m->lower_is_better;
@@ -57,7 +58,7 @@ NodeDef compare_report_node() {
         return c.schedule == cell.schedule && c.sampler == cell.sampler && c.steps == cell.steps;
       });
       if (same != report.cells.end())
-        same->metrics[m->name] = m->value;
+        for (const auto& [key, v] : cell.metrics) same->metrics[key] = v;
       else
         report.cells.push_back(cell);
     }

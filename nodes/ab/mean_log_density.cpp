@@ -23,6 +23,7 @@ NodeDef mean_log_density_node() {
     });
     auto m = make_metric("mean_log_density", lp.mean().item<double>(),
                          std::to_string(s->samples().size(0)) + " samples under the exact density", *s, false);
+    annotate_particle_interval(*m, lp, OfMean::kIdentity);
     return Outputs{Value(std::shared_ptr<const Object>(m))};
   });
 }

@@ -1,6 +1,10 @@
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <cmath>
 
 #include "nodes.h"
+#include "sigmaflow/diffusion/bootstrap.h"
 #include "sigmaflow/diffusion/memory.h"
 
 namespace sf::nodes {
@@ -17,6 +21,32 @@ std::shared_ptr<Metric> make_metric(const std::string& name, double value, const
   m->wall_seconds = s.wall_seconds;
   m->sampler = s.sampler;
   return m;
+}
+
+void annotate_particle_interval(Metric& metric, const at::Tensor& per_particle, OfMean f) {
+  constexpr int64_t kResamples = 1000;
+  constexpr uint64_t kBootstrapSeed = 0;
+  at::Tensor v = per_particle.to(at::kCPU, at::kDouble).contiguous().reshape({-1});
+  const int64_t n = v.numel();
+  if (n == 0) return;
+  const double* x = v.data_ptr<double>();
+  auto of_mean = [f](double mean) { return f == OfMean::kSqrt ? std::sqrt(std::max(0.0, mean)) : mean; };
+  std::vector<double> replicates(static_cast<size_t>(kResamples));
+  at::parallel_for(0, kResamples, 1, [&](int64_t first, int64_t last) {
+    for (int64_t b = first; b < last; ++b) {
+      const std::vector<uint32_t> counts = diffusion::bootstrap_counts(n, kBootstrapSeed, b);
+      double sum = 0;
+      for (int64_t i = 0; i < n; ++i) sum += counts[static_cast<size_t>(i)] * x[i];
+      replicates[static_cast<size_t>(b)] = of_mean(sum / static_cast<double>(n));
+    }
+  });
+  // A monotone f of a mean: the particles' influence is proportional to x_i - mean.
+  const double acceleration = diffusion::bca_acceleration(x, n);
+  const diffusion::Interval i = diffusion::bca_interval(std::move(replicates), metric.value, acceleration);
+  metric.annotations[metric_keys::kIntervalLow] = i.lo;
+  metric.annotations[metric_keys::kIntervalHigh] = i.hi;
+  metric.annotations[metric_keys::kAcceleration] = acceleration;
+  metric.annotations[metric_keys::kParticles] = static_cast<double>(n);
 }
 
 const ExactDensity& exact_of(const Model& model, const std::string& input) {

@@ -25,6 +25,11 @@ NodeDef compare_report_node();
 // A METRIC carrying the provenance of the measured samples.
 std::shared_ptr<Metric> make_metric(const std::string& name, double value, const std::string& computed_on,
                                     const Latent& samples, bool lower_is_better = true);
+// Annotates `metric` (its value f(mean of per_particle), f = sqrt for an RMS, identity for a mean)
+// with the 95 % BCa bootstrap interval over the particles (1000 resamples of a fixed seed, the
+// resampling ScheduleSweep uses), its acceleration and the particle count.
+enum class OfMean { kIdentity, kSqrt };
+void annotate_particle_interval(Metric& metric, const at::Tensor& per_particle, OfMean f);
 // The model's exact-density capability; throws InputError about `input` when it has none.
 const ExactDensity& exact_of(const Model& model, const std::string& input);
 // Sliced W2 holds the directions [dims, P] and the projections of every row [rows, P] in float64,

@@ -24,11 +24,15 @@ NodeDef trajectory_error_node() {
       throw InputError("reference", std::to_string(r->steps) + " steps",
                        "the reference has fewer steps (" + std::to_string(r->steps) + ") than the compared run (" +
                            std::to_string(s->steps) + ")");
-    double v = diffusion::rms_distance(s->samples(), r->samples(), ctx.collectives());
+    // Per-particle squared distances (every rank gets all of them): the RMS exactly as
+    // diffusion::rms_distance computes it, and its interval.
+    at::Tensor squared = diffusion::row_squared_distances(s->samples(), r->samples(), ctx.collectives());
+    const double v = squared.mean().sqrt().item<double>();
     auto m = make_metric("trajectory_error", v,
                          std::to_string(s->samples().size(0)) + " samples vs a " + std::to_string(r->steps) + "-step " +
                              r->sampler + " reference",
                          *s);
+    annotate_particle_interval(*m, squared, OfMean::kSqrt);
     return Outputs{Value(std::shared_ptr<const Object>(m))};
   });
 }

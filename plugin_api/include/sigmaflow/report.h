@@ -30,6 +30,10 @@ class SF_SHARED Metric : public Object {
   double wall_seconds = 0.0;
   std::string sampler;
   std::string schedule;
+  // (3.0) Annotations of this metric with the keys of a report cell (metric_keys below: lo, hi,
+  // acceleration, particles, ...): CompareReport copies them into the metric's cell. Metric nodes
+  // that measure a per-particle statistic give its 95 % BCa bootstrap interval here.
+  std::map<std::string, double> annotations;
 };
 
 // Annotations of a metric (API 2.3). Next to a metric `m`, a cell's `metrics` may hold

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "sigmaflow/diffusion/metrics.h"
 #include "sigmaflow/report.h"
@@ -45,6 +47,67 @@ TEST(Metrics, TrajectoryErrorIsTheRmsDistance) {
   auto m = std::dynamic_pointer_cast<const Metric>(r.outputs[0].object());
   EXPECT_EQ(m->nfe, 10);
   EXPECT_EQ(m->steps, 10);
+}
+
+// A constant per-particle distance: the interval has zero width.
+TEST(MetricIntervals, ConstantDistanceHasAZeroWidthInterval) {
+  at::Tensor a = randn({100, 3}, 1);
+  auto r = runner().run("TrajectoryError", "{}",
+                        {{"samples", latent(a + at::tensor({3.0, 0.0, 4.0}, at::kDouble), 10, 10)},
+                         {"reference", latent(a, 1000, 2000)}});
+  ASSERT_TRUE(r.ok) << r.error;
+  auto m = std::dynamic_pointer_cast<const Metric>(r.outputs[0].object());
+  EXPECT_NEAR(m->annotations.at("lo"), 5.0, 1e-12);
+  EXPECT_NEAR(m->annotations.at("hi"), 5.0, 1e-12);
+  EXPECT_EQ(m->annotations.at("particles"), 100.0);
+}
+
+// Per-particle distances a_i ~ |N(0, 1)| in one coordinate: e_i = a_i^2, RMS = sqrt(mean e). By
+// the delta method the 95 % interval's width is about 2 x 1.96 sd(e) / (2 RMS sqrt(n)); and
+// MeanLogDensity's is 2 x 1.96 sd(log p) / sqrt(n).
+TEST(MetricIntervals, WidthsMatchTheDeltaMethod) {
+  const int64_t n = 4000;
+  at::Tensor ref = randn({n, 2}, 3), a = randn({n}, 4);
+  at::Tensor samples = ref.clone();
+  samples.select(1, 0).add_(a);
+  auto r = runner().run("TrajectoryError", "{}", {{"samples", latent(samples, 10)}, {"reference", latent(ref, 100)}});
+  ASSERT_TRUE(r.ok) << r.error;
+  auto m = std::dynamic_pointer_cast<const Metric>(r.outputs[0].object());
+  at::Tensor e = a * a;
+  const double rms = std::sqrt(e.mean().item<double>());
+  EXPECT_NEAR(m->value, rms, 1e-12);
+  const double want = 2 * 1.96 * e.std().item<double>() / (2 * rms * std::sqrt(double(n)));
+  const double width = m->annotations.at("hi") - m->annotations.at("lo");
+  EXPECT_NEAR(width / want, 1.0, 0.1) << width << " vs " << want;
+  EXPECT_LT(m->annotations.at("lo"), m->value);
+  EXPECT_GT(m->annotations.at("hi"), m->value);
+
+  auto mixture = runner().run("GaussianMixtureModel", R"({"preset": "ring8", "dtype": "float64"})");
+  ASSERT_TRUE(mixture.ok) << mixture.error;
+  auto model = std::dynamic_pointer_cast<const Model>(mixture.outputs[0].object());
+  at::Tensor x = model->exact()->sample_data(n, 5);
+  auto ld = runner().run("MeanLogDensity", "{}", {{"samples", latent(x)}, {"model", mixture.outputs[0]}});
+  ASSERT_TRUE(ld.ok) << ld.error;
+  auto lm = std::dynamic_pointer_cast<const Metric>(ld.outputs[0].object());
+  at::Tensor lp = model->exact()->log_density(x, 0.0);
+  const double want_ld = 2 * 1.96 * lp.std().item<double>() / std::sqrt(double(n));
+  EXPECT_NEAR((lm->annotations.at("hi") - lm->annotations.at("lo")) / want_ld, 1.0, 0.1);
+}
+
+// CompareReport carries a metric's interval into its cell.
+TEST(MetricIntervals, CompareReportKeepsThem) {
+  at::Tensor ref = randn({500, 2}, 3);
+  auto te = runner().run("TrajectoryError", "{}",
+                         {{"samples", latent(ref + randn({500, 2}, 6) * 0.1, 10)}, {"reference", latent(ref, 100)}});
+  ASSERT_TRUE(te.ok) << te.error;
+  auto m = std::dynamic_pointer_cast<const Metric>(te.outputs[0].object());
+  auto report = runner().run("CompareReport", R"({"filename_prefix": "metric_intervals/r", "labels": "noisy"})",
+                             {{"metric_1", te.outputs[0]}});
+  ASSERT_TRUE(report.ok) << report.error;
+  auto j = nlohmann::json::parse(std::ifstream(runner().output_dir() + "/metric_intervals/r.json"));
+  ASSERT_EQ(j["cells"].size(), 1u);
+  EXPECT_EQ(j["cells"][0]["metrics"]["trajectory_error:lo"].get<double>(), m->annotations.at("lo"));
+  EXPECT_EQ(j["cells"][0]["metrics"]["trajectory_error:hi"].get<double>(), m->annotations.at("hi"));
 }
 
 TEST(Metrics, SlicedWassersteinOfShiftedGaussians) {
