@@ -40,6 +40,9 @@ PluginHost::~PluginHost() = default;
 
 namespace {
 
+// Marks a record whose scan is still to come (PluginHost::scan_uncached); never shown.
+const char* const kNotScannedYet = "\x01not scanned yet";
+
 std::string who(const std::string& plugin, const std::string& path) { return "plugin '" + plugin + "' (" + path + ")"; }
 
 std::string clash_message(const std::string& kind, const std::string& name, const std::string& holder,
@@ -89,12 +92,38 @@ void PluginHost::scan(const ScanOptions& options) {
     for (const auto& f : files) {
       std::string canon = fs::weakly_canonical(f, ec).string();
       if (!seen.insert(canon).second) continue;
-      records_.push_back(scan_one(canon, options, cache, preloaded_));
+      ScanRecord rec;
+      if (!options.isolate) {
+        rec = scan_one(canon, options, cache, preloaded_);
+      } else if (!cache.lookup(canon, rec)) {
+        rec.path = canon;
+        rec.message = kNotScannedYet;
+      }
+      records_.push_back(std::move(rec));
       stock_.push_back(is_stock);
     }
   }
+  scan_uncached(options, cache);
   cache.save();
   resolve();
+}
+
+// The records the cache did not hold, scanned together in helper processes (loading LibTorch
+// once per helper, not once per plugin).
+void PluginHost::scan_uncached(const ScanOptions& options, ScanCache& cache) {
+  std::vector<std::string> paths;
+  std::vector<size_t> at;
+  for (size_t i = 0; i < records_.size(); ++i)
+    if (!records_[i].ok && records_[i].message == kNotScannedYet) {
+      paths.push_back(records_[i].path);
+      at.push_back(i);
+    }
+  if (paths.empty()) return;
+  std::vector<ScanRecord> scanned = scan_in_helper(paths, options.timeout_seconds);
+  for (size_t k = 0; k < at.size(); ++k) {
+    cache.store(scanned[k]);
+    records_[at[k]] = std::move(scanned[k]);
+  }
 }
 
 Status PluginHost::add_file(const std::string& path, const ScanOptions& options) {

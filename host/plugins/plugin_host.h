@@ -90,6 +90,7 @@ class PluginHost : public NodeSource {
 
  private:
   void resolve();
+  void scan_uncached(const ScanOptions& options, ScanCache& cache);
   void add_names(const ScanRecord& record, PluginInfo& info);
   void add_registry_names(const std::vector<RegistryName>& names, bool samplers, PluginInfo& info);
   Status ensure_loaded(const std::string& plugin_path) const;

@@ -125,40 +125,63 @@ void scan_from_json(const json& j, ScanRecord& r) {
 
 }  // namespace
 
-// The helper's work: load, describe, write the description and the handshake, exit.
-[[noreturn]] void scan_and_exit(const std::string& path, int out_fd) {
+// The helper's work: for each plugin in order, load, describe, write the description and the
+// handshake; then exit.
+[[noreturn]] void scan_and_exit(const std::vector<std::string>& paths, int out_fd) {
   reset_fatal_signal_handlers();
-  if (::write(out_fd, kStarted, std::strlen(kStarted)) != static_cast<ssize_t>(std::strlen(kStarted))) _exit(3);
+  auto write_all = [out_fd](const std::string& text) {
+    for (size_t off = 0; off < text.size();) {
+      ssize_t n = ::write(out_fd, text.data() + off, text.size() - off);
+      if (n <= 0) _exit(3);
+      off += static_cast<size_t>(n);
+    }
+  };
+  write_all(kStarted);
   int devnull = ::open("/dev/null", O_WRONLY);
   if (devnull >= 0) {
     dup2(devnull, 1);
     dup2(devnull, 2);
   }
-  ScanRecord rec;
-  rec.path = path;
-  Registered reg;
-  void* handle = nullptr;
-  Status st = load_plugin(path, reg, rec.record, &handle);
-  rec.has_record = rec.record.api_major != 0;
-  rec.ok = st.ok();
-  rec.message = st.message();
-  if (st.ok()) describe(reg, rec);
-  std::string text = scan_to_json(rec).dump(-1, ' ', false, json::error_handler_t::replace) + kHandshake;
-  for (size_t off = 0; off < text.size();) {
-    ssize_t n = ::write(out_fd, text.data() + off, text.size() - off);
-    if (n <= 0) _exit(3);
-    off += static_cast<size_t>(n);
+  for (const auto& path : paths) {
+    ScanRecord rec;
+    rec.path = path;
+    Registered reg;
+    void* handle = nullptr;
+    Status st = load_plugin(path, reg, rec.record, &handle);
+    rec.has_record = rec.record.api_major != 0;
+    rec.ok = st.ok();
+    rec.message = st.message();
+    if (st.ok()) describe(reg, rec);
+    write_all(scan_to_json(rec).dump(-1, ' ', false, json::error_handler_t::replace) + kHandshake);
   }
   _exit(0);
 }
 
 namespace {
 
-// Reads the child's output until EOF or the deadline: kHelperStartSeconds until the helper says it
-// runs, then `timeout_seconds` from that moment. False on timeout or oversized output.
-bool read_child(int fd, int timeout_seconds, std::string& out) {
+// One report of the helper, for `path`.
+ScanRecord parse_report(const std::string& text, const std::string& path) {
+  ScanRecord rec;
+  rec.path = path;
+  auto j = json::parse(text, nullptr, false);
+  try {
+    if (j.is_discarded()) throw std::runtime_error("unreadable scan output");
+    scan_from_json(j, rec);
+  } catch (const std::exception& e) {
+    rec = ScanRecord{};
+    rec.path = path;
+    rec.message = std::string("the plugin scanner's report is unreadable: ") + e.what();
+  }
+  return rec;
+}
+
+// Reads the helper's reports for `paths` (in order) into `done` until EOF or a stall: the helper
+// has kHelperStartSeconds to start, then each plugin `timeout_seconds` from the previous report.
+// False on a stall or oversized output.
+bool read_reports(int fd, const std::vector<std::string>& paths, int timeout_seconds, std::vector<ScanRecord>& done) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kHelperStartSeconds);
   bool started = false;
+  std::string out;
   char buf[65536];
   while (true) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -174,6 +197,12 @@ bool read_child(int fd, int timeout_seconds, std::string& out) {
     if (out.size() > kMaxScanOutput) return false;
     if (!started && out.size() >= std::strlen(kStarted)) {
       started = true;
+      out.erase(0, std::strlen(kStarted));
+      deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+    }
+    for (size_t mark; started && done.size() < paths.size() && (mark = out.find(kHandshake)) != std::string::npos;) {
+      done.push_back(parse_report(out.substr(0, mark), paths[done.size()]));
+      out.erase(0, mark + std::strlen(kHandshake));
       deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
     }
   }
@@ -262,38 +291,46 @@ std::string scanner_helper_path() {
   return dir + "/../" + helper;
 }
 
-ScanRecord scan_in_child(const std::string& path, int timeout_seconds) {
-  ScanRecord rec;
-  rec.path = path;
-  // Everything the child needs is prepared before fork(): between fork and exec it only calls
-  // async-signal-safe functions (this process may run other threads and have LibTorch loaded).
-  const std::string helper = scanner_helper_path();
+namespace {
+
+// What one helper process did with paths (in order): the reports it completed, and why the next
+// plugin has none (empty when all completed).
+struct HelperRun {
+  std::vector<ScanRecord> done;
+  std::string failure;
+};
+
+HelperRun run_helper(const std::string& helper, const std::vector<std::string>& paths, int timeout_seconds) {
+  HelperRun run;
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
-    rec.message = std::string("cannot start the scan child: ") + std::strerror(errno);
-    return rec;
+    run.failure = std::string("cannot start the plugin scanner: ") + std::strerror(errno);
+    return run;
   }
-  const std::string fd_text = std::to_string(fds[1]);
-  std::vector<char*> argv = {const_cast<char*>(helper.c_str()), const_cast<char*>(fd_text.c_str()),
-                             const_cast<char*>(path.c_str()), nullptr};
+  // Everything the child needs is prepared before fork(): between fork and exec it only calls
+  // async-signal-safe functions (this process may run other threads and have LibTorch loaded).
+  std::vector<std::string> args = {helper, std::to_string(fds[1])};
+  args.insert(args.end(), paths.begin(), paths.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   std::fflush(nullptr);
   pid_t pid = fork();
   if (pid < 0) {
     ::close(fds[0]);
     ::close(fds[1]);
-    rec.message = std::string("cannot start the scan child: ") + std::strerror(errno);
-    return rec;
+    run.failure = std::string("cannot start the plugin scanner: ") + std::strerror(errno);
+    return run;
   }
   if (pid == 0) {                 // a fresh process image: the helper (never a fork that runs plugin code)
     ::fcntl(fds[1], F_SETFD, 0);  // the write end survives exec
-    ::execv(helper.c_str(), argv.data());
+    ::execv(argv[0], argv.data());
     _exit(kHelperNotStarted);
   }
   ::close(fds[1]);
-  std::string out;
-  bool finished = read_child(fds[0], timeout_seconds, out);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+  bool finished = read_reports(fds[0], paths, timeout_seconds, run.done);
   ::close(fds[0]);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
   int status = 0;
   while (finished && waitpid(pid, &status, WNOHANG) == 0) {
     if (std::chrono::steady_clock::now() > deadline) {
@@ -305,24 +342,35 @@ ScanRecord scan_in_child(const std::string& path, int timeout_seconds) {
   if (!finished) {
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
-    rec.message = "hung for " + std::to_string(timeout_seconds) + " s while loading (killed)";
-    return rec;
+    if (run.done.size() < paths.size())
+      run.failure = "hung for " + std::to_string(timeout_seconds) + " s while loading (killed)";
+    return run;
   }
-  if (out.rfind(kStarted, 0) == 0) out.erase(0, std::strlen(kStarted));
-  size_t mark = out.rfind(kHandshake);
-  bool handshake = mark != std::string::npos && mark + std::strlen(kHandshake) == out.size();
-  rec.message = verdict_of(status, handshake, helper);
-  if (!rec.message.empty()) return rec;
-  auto j = json::parse(out.substr(0, mark), nullptr, false);
-  try {
-    if (j.is_discarded()) throw std::runtime_error("unreadable scan output");
-    scan_from_json(j, rec);
-  } catch (const std::exception& e) {
-    rec = ScanRecord{};
-    rec.path = path;
-    rec.message = std::string("the scan child's report is unreadable: ") + e.what();
+  if (run.done.size() < paths.size()) run.failure = verdict_of(status, false, helper);
+  return run;
+}
+
+}  // namespace
+
+std::vector<ScanRecord> scan_in_helper(const std::vector<std::string>& paths, int timeout_seconds) {
+  const std::string helper = scanner_helper_path();
+  std::vector<ScanRecord> records;
+  while (records.size() < paths.size()) {
+    HelperRun run =
+        run_helper(helper, std::vector<std::string>(paths.begin() + records.size(), paths.end()), timeout_seconds);
+    for (auto& r : run.done) records.push_back(std::move(r));
+    if (records.size() < paths.size()) {  // the helper ended or stalled on this plugin: refuse it, go on
+      ScanRecord failed;
+      failed.path = paths[records.size()];
+      failed.message = run.failure.empty() ? "the plugin scanner ended without a report" : run.failure;
+      records.push_back(std::move(failed));
+    }
   }
-  return rec;
+  return records;
+}
+
+ScanRecord scan_in_child(const std::string& path, int timeout_seconds) {
+  return scan_in_helper({path}, timeout_seconds).front();
 }
 
 namespace {

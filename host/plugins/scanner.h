@@ -37,9 +37,15 @@ ScanRecord scan_in_child(const std::string& path, int timeout_seconds = 20);
 // library in <prefix>/lib or <prefix>/lib/<triplet>).
 std::string scanner_helper_path();
 
-// The helper's body: loads `path`, writes its scan report and a completion handshake to out_fd,
-// and exits (with the fatal signals at their default actions, so a crash is seen as one).
-[[noreturn]] void scan_and_exit(const std::string& path, int out_fd);
+// Scans several plugins in as few helper processes as possible (one, unless a plugin crashes,
+// hangs or exits while loading: that one is refused and a new helper goes on with the rest).
+// One record per path, in order.
+std::vector<ScanRecord> scan_in_helper(const std::vector<std::string>& paths, int timeout_seconds = 20);
+
+// The helper's body: loads each plugin in order, writes its scan report and a completion
+// handshake to out_fd, and exits (with the fatal signals at their default actions, so a crash is
+// seen as one).
+[[noreturn]] void scan_and_exit(const std::vector<std::string>& paths, int out_fd);
 
 // What a plugin registers, collected by a Registrar (in the child, or in-process).
 struct Registered {

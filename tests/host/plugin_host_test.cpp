@@ -151,6 +151,24 @@ TEST(PluginHost, IsolatedScansExecTheScannerHelper) {
   EXPECT_NE(scanner_helper_path().find("libexec/sigmaflow/sigmaflow-plugin-scanner"), std::string::npos);
 }
 
+// One helper scans a batch; a plugin that crashes or exits takes only itself down: it is refused
+// with its own verdict and a new helper goes on with the rest.
+TEST(PluginHost, ABatchScanRefusesOnlyThePluginsThatFail) {
+  const std::vector<std::string> paths = {fixture_so("good"), fixture_so("crashing_init"), fixture_so("exiting"),
+                                          fixture_so("step_forms")};
+  std::vector<ScanRecord> r = scan_in_helper(paths, 30);
+  ASSERT_EQ(r.size(), 4u);
+  for (size_t i = 0; i < r.size(); ++i) EXPECT_EQ(r[i].path, paths[i]);
+  EXPECT_TRUE(r[0].ok) << r[0].message;
+  EXPECT_FALSE(r[0].nodes.empty());
+  EXPECT_FALSE(r[1].ok);
+  EXPECT_NE(r[1].message.find("crashed while loading (signal 11"), std::string::npos) << r[1].message;
+  EXPECT_FALSE(r[2].ok);
+  EXPECT_NE(r[2].message.find("exited with status 0 while loading"), std::string::npos) << r[2].message;
+  EXPECT_TRUE(r[3].ok) << r[3].message;
+  EXPECT_EQ(r[3].samplers.size(), 3u);
+}
+
 TEST(PluginHost, ExitInAConstructorIsARefusalNotASuccess) {
   PluginHost h;
   Status st = add(h, "exiting", isolated());
