@@ -37,9 +37,11 @@ std::string record_string(const char* field, size_t size) { return std::string(f
 
 Status check_build_record(const sf_build_record& p, const sf_build_record& h) {
   if (p.api_major != h.api_major)
-    return FailedPrecondition("plugin API major version " + std::to_string(p.api_major) +
-                              " does not match the host's " + std::to_string(h.api_major) +
-                              " (rebuild the plugin against this sigmaflow)");
+    return FailedPrecondition("plugin API major version " + std::to_string(p.api_major) + " (" +
+                              std::to_string(p.api_major) + "." + std::to_string(p.api_minor) +
+                              ") does not match the host's " + std::to_string(h.api_major) + " (" +
+                              std::to_string(h.api_major) + "." + std::to_string(h.api_minor) +
+                              "; rebuild the plugin against this sigmaflow)");
   if (p.record_size < sizeof(sf_build_record))
     return FailedPrecondition("build record is " + std::to_string(p.record_size) + " bytes, host expects " +
                               std::to_string(sizeof(sf_build_record)));

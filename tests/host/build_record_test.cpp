@@ -53,6 +53,15 @@ TEST(BuildRecord, GateRules) {
   Status st = check_build_record(newer, h);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("newer than the host's"), std::string::npos);
+  // A plugin built for plugin API 2.3 (before step forms and SampleContext extensions) in a 3.0
+  // host: refused, both versions named.
+  sf_build_record api2 = host_copy();
+  api2.api_major = 2;
+  api2.api_minor = 3;
+  st = check_build_record(api2, h);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("2.3"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find(std::to_string(h.api_major)), std::string::npos) << st.message();
   sf_build_record cuda = host_copy();
   cuda.torch_cuda = !h.torch_cuda;
   st = check_build_record(cuda, h);
