@@ -121,7 +121,8 @@ TEST(PluginHost, InitThatCrashesIsIsolatedInAChildProcess) {
 // LibTorch loaded): a stand-in helper named by SIGMAFLOW_PLUGIN_SCANNER records how it was
 // started; a helper that cannot start is a refusal saying so.
 TEST(PluginHost, IsolatedScansExecTheScannerHelper) {
-  const fs::path dir = fs::temp_directory_path() / ("sf-scanner-helper-" + std::to_string(::getpid()));
+  // In the build tree, not the temp folder: that may be mounted noexec.
+  const fs::path dir = fs::path(SF_FIXTURE_DIR).parent_path() / ("scanner-helper-test-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const fs::path helper = dir / "helper.sh", args = dir / "args.txt";
   {
