@@ -303,10 +303,25 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool head_ = false;
 };
 
+// Open connections, counted by the sessions. Owned by run_server and declared before the
+// io_context: the io_context's destructor destroys the sessions its pending handlers still hold,
+// and their destructors count down here.
+struct ConnectionCounts {
+  std::atomic<size_t> open{0};
+  std::atomic<size_t> open_ws{0};
+};
+
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  Listener(net::io_context& ioc, tcp::endpoint at, Hub& hub, ServerCore& core, net::thread_pool& workers)
-      : ioc_(ioc), acceptor_(ioc), hub_(hub), core_(core), workers_(workers) {
+  Listener(net::io_context& ioc, tcp::endpoint at, Hub& hub, ServerCore& core, net::thread_pool& workers,
+           ConnectionCounts& counts)
+      : ioc_(ioc),
+        acceptor_(ioc),
+        hub_(hub),
+        core_(core),
+        workers_(workers),
+        open_(counts.open),
+        open_ws_(counts.open_ws) {
     acceptor_.open(at.protocol());
     acceptor_.set_option(net::socket_base::reuse_address(true));
     acceptor_.bind(at);
@@ -344,8 +359,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
   Hub& hub_;
   ServerCore& core_;
   net::thread_pool& workers_;
-  std::atomic<size_t> open_{0};
-  std::atomic<size_t> open_ws_{0};
+  std::atomic<size_t>& open_;
+  std::atomic<size_t>& open_ws_;
 };
 
 }  // namespace
@@ -353,10 +368,14 @@ class Listener : public std::enable_shared_from_this<Listener> {
 int run_server(const NodeSource& source, const ServeOptions& options) {
   // Writes to a dead executor process's pipe must fail with EPIPE, not end the server.
   ::signal(SIGPIPE, SIG_IGN);
-  net::io_context ioc{1};
+  // Declaration order is destruction order in reverse: everything a session refers to (workers,
+  // hub, core, counts) is declared before the io_context, whose destructor destroys the sessions
+  // still held by pending handlers.
   net::thread_pool workers(2);
   Hub hub;
   ServerCore core(source, options, [&hub](const std::string& client, const std::string& m) { hub.send(client, m); });
+  ConnectionCounts counts;
+  net::io_context ioc{1};
   beast::error_code ec;
   auto address = net::ip::make_address(options.listen, ec);
   if (ec) {
@@ -366,7 +385,7 @@ int run_server(const NodeSource& source, const ServeOptions& options) {
   std::shared_ptr<Listener> listener;
   try {
     listener = std::make_shared<Listener>(ioc, tcp::endpoint{address, static_cast<unsigned short>(options.port)}, hub,
-                                          core, workers);
+                                          core, workers, counts);
   } catch (const std::exception& e) {
     fmt::print(stderr, "error: cannot listen on {}:{}: {}\n", options.listen, options.port, e.what());
     return 1;

@@ -103,8 +103,24 @@ class Server {
   static inline int count_ = 0;
 };
 
-// Sends raw bytes, returns everything the server answers until it closes (or `timeout_ms`).
-std::string raw(int port, const std::string& bytes, int timeout_ms = 5000, bool half_close = true) {
+// CPU time (user, clock ticks) process `pid` has used: progress a wait can be bounded by.
+long cpu_ticks(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  if (text.rfind(')') == std::string::npos) return 0;
+  std::istringstream fields(text.substr(text.rfind(')') + 2));
+  std::string f;
+  long ticks = 0;
+  for (int i = 3; i <= 14 && fields >> f; ++i)
+    if (i == 14) ticks = std::stol(f);  // utime
+  return ticks;
+}
+
+// Sends raw bytes, returns everything the server answers until it closes, or until `timeout_ms`
+// pass without an answer. With `working_pid`, the wait goes on while that process keeps using CPU
+// (a server validating a large prompt on a busy machine is progress, not a hang).
+std::string raw(int port, const std::string& bytes, int timeout_ms = 5000, bool half_close = true,
+                pid_t working_pid = 0) {
   int s = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -122,7 +138,13 @@ std::string raw(int port, const std::string& bytes, int timeout_ms = 5000, bool 
   if (half_close) shutdown(s, SHUT_WR);
   std::string out;
   auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < end) {
+  long ticks = working_pid > 0 ? cpu_ticks(working_pid) : 0;
+  for (;;) {
+    if (std::chrono::steady_clock::now() >= end) {
+      if (working_pid <= 0 || cpu_ticks(working_pid) == ticks) break;
+      ticks = cpu_ticks(working_pid);
+      end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    }
     pollfd p{s, POLLIN, 0};
     if (poll(&p, 1, 50) <= 0) continue;
     char buf[65536];
@@ -141,12 +163,12 @@ struct Reply {
 };
 
 Reply request(int port, const std::string& method, const std::string& target, const std::string& body = "",
-              const std::string& headers = "Host: 127.0.0.1\r\n",
-              const std::string& content_type = "application/json") {
+              const std::string& headers = "Host: 127.0.0.1\r\n", const std::string& content_type = "application/json",
+              pid_t working_pid = 0) {
   std::string req = method + " " + target + " HTTP/1.1\r\n" + headers + "Connection: close\r\n";
   if (!body.empty() || method == "POST")
     req += "Content-Type: " + content_type + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-  std::string text = raw(port, req + "\r\n" + body, 30000);
+  std::string text = raw(port, req + "\r\n" + body, 30000, true, working_pid);
   Reply r;
   if (text.rfind("HTTP/1.1 ", 0) == 0) r.status = std::stoi(text.substr(9, 3));
   size_t at = text.find("\r\n\r\n");
@@ -788,22 +810,13 @@ TEST(Serve, ALargePromptBeingValidatedDoesNotHoldUpOtherClients) {
   std::atomic<int> order{0};
   int big_done = 0, small_done = 0;
   std::thread poster([&] {
-    Reply r = request(s.port, "POST", "/prompt", body);
+    Reply r = request(s.port, "POST", "/prompt", body, "Host: 127.0.0.1\r\n", "application/json", s.pid());
     EXPECT_EQ(r.status, 400);
     big_done = ++order;
   });
   // Wait until the server is busy with the big prompt: its validation shows as CPU time in the
   // server process, which is progress, not a guess at wall time.
-  auto busy = [&] {
-    std::ifstream stat("/proc/" + std::to_string(s.pid()) + "/stat");
-    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-    std::istringstream fields(text.substr(text.rfind(')') + 2));
-    std::string f;
-    long ticks = 0;
-    for (int i = 3; i <= 14 && fields >> f; ++i)
-      if (i == 14) ticks = std::stol(f);  // utime
-    return ticks;
-  };
+  auto busy = [&] { return cpu_ticks(s.pid()); };
   const long start = busy();
   while (busy() < start + 20 && big_done == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ(request(s.port, "GET", "/system_stats").status, 200);
