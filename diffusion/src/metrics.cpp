@@ -201,4 +201,55 @@ FeatureMap random_feature_map(int64_t in_dim, int64_t dim, uint64_t seed) {
   };
 }
 
+TwoSampleInfluence sliced_wasserstein_influence(const at::Tensor& a, const at::Tensor& b, int64_t projections,
+                                                uint64_t seed) {
+  const SlicedWassersteinReference::Linearised of_a = SlicedWassersteinReference(b, projections, seed).linearised(a);
+  const SlicedWassersteinReference::Linearised of_b = SlicedWassersteinReference(a, projections, seed).linearised(b);
+  const double w = sliced_wasserstein(a, b, projections, seed);
+  return {w * w, of_a.influence, of_b.influence};
+}
+
+namespace {
+// M^-1/2 of a symmetric positive semi-definite matrix; eigenvalues below 1e-12 of the largest
+// count as zero (a pseudo-inverse: feature directions without spread carry no influence).
+at::Tensor inverse_sqrt_psd(const at::Tensor& m) {
+  auto [vals, vecs] = at::linalg_eigh(m);
+  const double largest = vals.max().item<double>();
+  at::Tensor kept = vals > 1e-12 * std::max(largest, 0.0);
+  at::Tensor inv = at::where(kept, vals.clamp_min(1e-300).rsqrt(), at::zeros_like(vals));
+  return at::matmul(vecs * inv.unsqueeze(0), vecs.transpose(0, 1));
+}
+
+// Each row's influence on the Frechet distance through its own set's fit (mean, cov): see
+// frechet_influence. Rows mapped to features kFrechetBlock at a time.
+at::Tensor frechet_row_influence(const at::Tensor& x, const FeatureMap& features, const at::Tensor& mean,
+                                 const at::Tensor& cov, const at::Tensor& mean_gradient,
+                                 const at::Tensor& cov_gradient) {
+  const int64_t n = x.size(0);
+  const double offset = (cov_gradient * cov).sum().item<double>();
+  std::vector<at::Tensor> parts;
+  for (int64_t r = 0; r < n; r += kFrechetBlock) {
+    at::Tensor rows = x.narrow(0, r, std::min(kFrechetBlock, n - r));
+    at::Tensor c = (features ? features(rows).to(at::kCPU, at::kDouble) : flat64(rows)) - mean;
+    parts.push_back(at::matmul(c, mean_gradient) + (at::matmul(c, cov_gradient) * c).sum(1) - offset);
+  }
+  at::Tensor influence = at::cat(parts);
+  return (influence - influence.mean()).contiguous();
+}
+}  // namespace
+
+TwoSampleInfluence frechet_influence(const at::Tensor& a, const at::Tensor& b, const FeatureMap& features) {
+  auto [ma, ca] = gaussian_fit(a, nullptr, features);
+  auto [mb, cb] = gaussian_fit(b, nullptr, features);
+  const at::Tensor identity = at::eye(ca.size(0), ca.options());
+  const at::Tensor sa = sqrtm_psd(ca), sb = sqrtm_psd(cb);
+  const at::Tensor ga = identity - at::matmul(at::matmul(sb, inverse_sqrt_psd(at::matmul(at::matmul(sb, ca), sb))), sb);
+  const at::Tensor gb = identity - at::matmul(at::matmul(sa, inverse_sqrt_psd(at::matmul(at::matmul(sa, cb), sa))), sa);
+  TwoSampleInfluence out;
+  out.statistic = frechet_distance(a, b, nullptr, features);
+  out.of_a = frechet_row_influence(a, features, ma, ca, 2 * (ma - mb), ga);
+  out.of_b = frechet_row_influence(b, features, mb, cb, 2 * (mb - ma), gb);
+  return out;
+}
+
 }  // namespace sf::diffusion

@@ -14,7 +14,7 @@
 namespace sf::diffusion {
 
 ScoreErrorResult score_error(const Model& model, const Model& reference, int64_t n, int64_t bands, double smin,
-                             double smax, uint64_t seed, const Collectives* group) {
+                             double smax, uint64_t seed, const Collectives* group, const ProgressFn& progress) {
   const ExactDensity* exact = reference.exact();
   if (!exact) throw std::invalid_argument("the reference model has no exact density");
   if (n < 1 || bands < 1 || !(smin > 0) || !(smin < smax)) throw std::invalid_argument("bad score-error settings");
@@ -60,6 +60,7 @@ ScoreErrorResult score_error(const Model& model, const Model& reference, int64_t
     const double* ep = err.data_ptr<double>();
     for (int64_t i = 0; i < n; ++i)
       weighted_sum += edm_loss_weight(sigma[static_cast<size_t>(i)], r.sigma_data) * ep[i];
+    if (progress) progress(b + 1, bands);
   }
   r.weighted = weighted_sum / static_cast<double>(n * bands);
   return r;
@@ -84,7 +85,7 @@ std::pair<at::Tensor, at::Tensor> drift_and_trace(const Model& model, const at::
 }  // namespace
 
 at::Tensor ode_log_likelihood(const Model& model, const at::Tensor& x_in, int64_t steps, double smin, double smax,
-                              int64_t max_dim) {
+                              int64_t max_dim, const ProgressFn& progress) {
   if (steps < 1 || !(smin > 0) || !(smin < smax)) throw std::invalid_argument("bad likelihood settings");
   at::Tensor x = x_in.to(at::kCPU, at::kDouble);
   const int64_t n = x.size(0), d = x.numel() / std::max<int64_t>(n, 1);
@@ -103,6 +104,7 @@ at::Tensor ode_log_likelihood(const Model& model, const at::Tensor& x_in, int64_
     auto [f1, t1] = drift_and_trace(model, xe, s1);
     x = x + 0.5 * h * (f0 + f1);
     delta += 0.5 * h * ((dd - t0) + (dd - t1));
+    if (progress) progress(k + 1, steps);
   }
   at::Tensor flat = x.reshape({n, -1});
   at::Tensor prior = -0.5 * flat.square().sum(1) / (smax * smax) - 0.5 * dd * std::log(2 * M_PI * smax * smax);

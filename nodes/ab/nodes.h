@@ -1,11 +1,16 @@
 // The A/B plugin: metrics, schedule sweeps and comparison reports.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "sigmaflow/node.h"
 #include "sigmaflow/report.h"
+
+namespace sf::diffusion {
+struct TwoSampleInfluence;
+}
 
 namespace sf::nodes {
 
@@ -30,6 +35,20 @@ std::shared_ptr<Metric> make_metric(const std::string& name, double value, const
 // resampling ScheduleSweep uses), its acceleration and the particle count.
 enum class OfMean { kIdentity, kSqrt };
 void annotate_particle_interval(Metric& metric, const at::Tensor& per_particle, OfMean f);
+// The same for a two-sample statistic (sliced W2: f = sqrt of SW^2; Frechet: identity) from its
+// linearised bootstrap: both sets resampled, independently (1000 resamples; the samples' counts
+// from bootstrap seed 0, the reference's from seed 1). `particles` is the samples' count.
+void annotate_two_sample_interval(Metric& metric, const diffusion::TwoSampleInfluence& t, OfMean f);
+// The noise floor of a two-sample distance (metric_keys::kFloor*): the mean distance between the
+// two halves of 4 seeded shuffles of `reference` (effective size m / 4; rows taken as independent
+// draws), rescaled to this comparison's effective size 1 / (1/n + 1/m) with the exponent measured
+// from their quarters (clamped to [0.1, 1]); its interval from one split's two-sample bootstrap.
+// Nothing is written for fewer than 64 reference rows (quarters of 16 say nothing).
+// `statistic` gives the statistic alone (SW^2, FD) where `measure` gives it with its influence.
+using TwoSampleMeasure = std::function<diffusion::TwoSampleInfluence(const at::Tensor&, const at::Tensor&)>;
+using TwoSampleStatistic = std::function<double(const at::Tensor&, const at::Tensor&)>;
+void annotate_reference_floor(Metric& metric, const at::Tensor& reference, int64_t n, uint64_t seed, OfMean f,
+                              const TwoSampleMeasure& measure, const TwoSampleStatistic& statistic);
 // The model's exact-density capability; throws InputError about `input` when it has none.
 const ExactDensity& exact_of(const Model& model, const std::string& input);
 // Sliced W2 holds the directions [dims, P] and the projections of every row [rows, P] in float64,

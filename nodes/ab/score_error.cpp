@@ -47,9 +47,9 @@ NodeDef score_error_node() {
   c.constraints = {Less("sigma_min", "sigma_max")};
   return make_node(c, [](Context& ctx, const Inputs& in) {
     auto [model, ref] = compared_models(in);
-    diffusion::ScoreErrorResult r =
-        diffusion::score_error(*model, *ref, in.get_int("samples"), in.get_int("bands"), in.get_float("sigma_min"),
-                               in.get_float("sigma_max"), in.get_uint("seed"), ctx.collectives());
+    diffusion::ScoreErrorResult r = diffusion::score_error(
+        *model, *ref, in.get_int("samples"), in.get_int("bands"), in.get_float("sigma_min"), in.get_float("sigma_max"),
+        in.get_uint("seed"), ctx.collectives(), [&ctx](int64_t done, int64_t total) { ctx.progress(done, total); });
     std::ostringstream os;
     os << "score error per band (sigma range: mean ||D - D_true||^2 / d):";
     for (size_t b = 0; b < r.band_error.size(); ++b)
@@ -82,7 +82,8 @@ NodeDef log_likelihood_node() {
     try {
       ll = diffusion::rows_gathered(ctx.collectives(), x.size(0), [&](int64_t begin, int64_t end) {
         return diffusion::ode_log_likelihood(*model, x.narrow(0, begin, end - begin), in.get_int("steps"),
-                                             in.get_float("sigma_min"), in.get_float("sigma_max"));
+                                             in.get_float("sigma_min"), in.get_float("sigma_max"), 64,
+                                             [&ctx](int64_t done, int64_t total) { ctx.progress(done, total); });
       });
     } catch (const std::invalid_argument& e) {
       throw InputError("model", c10::str(model->sample_shape()), e.what());

@@ -110,6 +110,114 @@ TEST(MetricIntervals, CompareReportKeepsThem) {
   EXPECT_EQ(j["cells"][0]["metrics"]["trajectory_error:hi"].get<double>(), m->annotations.at("hi"));
 }
 
+// How often a metric node's 95 % interval holds `truth` over `repeats` independent runs;
+// `run(r)` runs the node on the r-th independent data.
+template <class Run>
+double interval_coverage(int repeats, double truth, Run run) {
+  int covered = 0;
+  for (int r = 0; r < repeats; ++r) {
+    testing::NodeRun out = run(r);
+    if (!out.ok) {
+      ADD_FAILURE() << out.error;
+      return NAN;
+    }
+    auto m = std::dynamic_pointer_cast<const Metric>(out.outputs[0].object());
+    covered += m->annotations.at("lo") <= truth && truth <= m->annotations.at("hi");
+  }
+  return static_cast<double>(covered) / repeats;
+}
+
+// 300 repeats: the coverage of a right 95 % interval is 95 % +- 1.3 % (1 sd); 91-98.5 % is 3 sd.
+// (bench_intervals metrics runs 1000.)
+constexpr int kCoverageRepeats = 300;
+
+// Sliced W2 between N(0, I) and N(0, s^2 I): every 1-D projection is N(0, 1) against N(0, s^2),
+// W2 = |1 - s| whatever the directions, so SW = 0.5 for s = 1.5.
+TEST(MetricIntervals, SlicedWassersteinCoversTheClosedForm) {
+  const double coverage = interval_coverage(kCoverageRepeats, 0.5, [](int r) {
+    return runner().run("SlicedWasserstein", R"({"projections": 64, "seed": 3})",
+                        {{"samples", latent(randn({800, 2}, 100 + 2 * r))},
+                         {"reference_samples", latent(randn({600, 2}, 101 + 2 * r) * 1.5)}});
+  });
+  EXPECT_GE(coverage, 0.91);
+  EXPECT_LE(coverage, 0.985);
+}
+
+// Frechet distance between N(0, I) and N(m, s^2 I) in d dims: |m|^2 + d (1 - s)^2 = 1.5 for
+// m = (1, 0), s = 1.5.
+TEST(MetricIntervals, FrechetDistanceCoversTheClosedForm) {
+  const at::Tensor shift = at::tensor({1.0, 0.0}, at::kDouble);
+  const double coverage = interval_coverage(kCoverageRepeats, 1.5, [&](int r) {
+    return runner().run("FrechetDistance", R"({"features": "identity", "seed": 0})",
+                        {{"samples", latent(randn({800, 2}, 5000 + 2 * r))},
+                         {"reference_samples", latent(randn({600, 2}, 5001 + 2 * r) * 1.5 + shift)}});
+  });
+  EXPECT_GE(coverage, 0.91);
+  EXPECT_LE(coverage, 0.985);
+}
+
+// Two modes 10 apart (a particle lands nearer the wrong mean with probability 3e-7), equal
+// weights, samples drawn 70 / 30: TV = 0.2.
+TEST(MetricIntervals, ModeCoverageCoversTheClosedForm) {
+  auto model = runner().run("GaussianMixtureModel", R"({"preset": "custom", "means": {"__value__": [[-5, 0], [5, 0]]},
+      "stds": {"__value__": [1, 1]}, "dtype": "float64"})");
+  ASSERT_TRUE(model.ok) << model.error;
+  const double coverage = interval_coverage(kCoverageRepeats, 0.2, [&](int r) {
+    at::Generator g = at::make_generator<at::CPUGeneratorImpl>(9000 + r);
+    at::Tensor second = at::rand({400}, g, at::TensorOptions().dtype(at::kDouble)) < 0.3;
+    at::Tensor x = randn({400, 2}, 7000 + r);
+    x.select(1, 0).add_(at::where(second, 5.0, -5.0));
+    return runner().run("ModeCoverage", "{}", {{"samples", latent(x)}, {"model", model.outputs[0]}});
+  });
+  EXPECT_GE(coverage, 0.91);
+  EXPECT_LE(coverage, 0.985);
+}
+
+// The floor is what two sets of one distribution measure: over 20 independent pairs of exact sets
+// at the node's sizes, the mean distance lies inside the floor's interval (sliced W2, Frechet on
+// random features, mode coverage against the exact model).
+TEST(MetricIntervals, FloorsMatchIndependentSetsOfOneDistribution) {
+  auto mixture = runner().run("GaussianMixtureModel", R"({"preset": "ring8", "dtype": "float64"})");
+  ASSERT_TRUE(mixture.ok) << mixture.error;
+  const ExactDensity* exact = std::dynamic_pointer_cast<const Model>(mixture.outputs[0].object())->exact();
+  struct Case {
+    std::string node, literals;
+  };
+  for (const Case& c :
+       {Case{"SlicedWasserstein", R"({"projections": 64, "seed": 1})"},
+        Case{"FrechetDistance", R"({"features": "random_relu", "seed": 1})"}, Case{"ModeCoverage", "{}"}}) {
+    double sum = 0;
+    std::shared_ptr<const Metric> first;
+    for (int r = 0; r < 20; ++r) {
+      std::map<std::string, Value> links{{"samples", latent(exact->sample_data(500, 300 + 2 * r))}};
+      if (c.node == "ModeCoverage")
+        links.emplace("model", mixture.outputs[0]);
+      else
+        links.emplace("reference_samples", latent(exact->sample_data(2000, 301 + 2 * r)));
+      auto out = runner().run(c.node, c.literals, links);
+      ASSERT_TRUE(out.ok) << c.node << ": " << out.error;
+      auto m = std::dynamic_pointer_cast<const Metric>(out.outputs[0].object());
+      if (!first) first = m;
+      sum += m->value;
+    }
+    const double mean = sum / 20, lo = first->annotations.at("floor_lo"), hi = first->annotations.at("floor_hi");
+    EXPECT_LE(lo, mean) << c.node << " floor " << first->annotations.at("floor");
+    EXPECT_GE(hi, mean) << c.node << " floor " << first->annotations.at("floor");
+    EXPECT_GT(first->annotations.at("floor"), 0.0) << c.node;
+  }
+}
+
+// Identical sets: the distance and every resample of it are 0 (Frechet) or the one value (SW).
+TEST(MetricIntervals, IdenticalSetsHaveAZeroWidthInterval) {
+  at::Tensor a = randn({300, 3}, 8);
+  auto fd = runner().run("FrechetDistance", R"({"features": "identity", "seed": 0})",
+                         {{"samples", latent(a)}, {"reference_samples", latent(a.clone())}});
+  ASSERT_TRUE(fd.ok) << fd.error;
+  auto m = std::dynamic_pointer_cast<const Metric>(fd.outputs[0].object());
+  EXPECT_NEAR(m->value, 0.0, 1e-9);
+  EXPECT_NEAR(m->annotations.at("hi") - m->annotations.at("lo"), 0.0, 1e-9);
+}
+
 TEST(Metrics, SlicedWassersteinOfShiftedGaussians) {
   // SW2 between N(0, I) and N(m, I) in d dims is |m| / sqrt(d).
   // Direction sampling error with 2000 projections: about 0.03 (1 sd).

@@ -322,6 +322,14 @@ TEST(ModelMetrics, TheOdeLikelihoodOfAnExactMixtureIsItsExactDensity) {
   auto e = diffusion::score_error(*exact, *exact, 256, 4, 0.002, 80, 1);
   EXPECT_EQ(e.weighted, 0.0);
   EXPECT_THROW(diffusion::ode_log_likelihood(*exact, at::zeros({2, 65}), 4, 0.002, 80), std::invalid_argument);
+  // Progress (the nodes' lines in a plain log): once per step, and once per band, in order.
+  std::vector<std::pair<int64_t, int64_t>> calls;
+  auto record = [&](int64_t done, int64_t total) { calls.emplace_back(done, total); };
+  diffusion::ode_log_likelihood(*exact, x, 5, 0.002, 80, 64, record);
+  EXPECT_EQ(calls, (std::vector<std::pair<int64_t, int64_t>>{{1, 5}, {2, 5}, {3, 5}, {4, 5}, {5, 5}}));
+  calls.clear();
+  diffusion::score_error(*exact, *exact, 16, 3, 0.002, 80, 1, nullptr, record);
+  EXPECT_EQ(calls, (std::vector<std::pair<int64_t, int64_t>>{{1, 3}, {2, 3}, {3, 3}}));
 }
 
 }  // namespace

@@ -80,4 +80,23 @@ double frechet_distance(const at::Tensor& a, const at::Tensor& b, const Collecti
 // W ~ N(0, 1/in_dim).
 FeatureMap random_feature_map(int64_t in_dim, int64_t dim, uint64_t seed);
 
+// A two-sample statistic T(a, b) with each particle's first-order influence on it: resampling a
+// with counts c (summing to N) and b with counts d (summing to M) gives, to first order,
+// T + (1/N) sum_i (c_i - 1) of_a_i + (1/M) sum_j (d_j - 1) of_b_j. The linearised bootstrap of
+// both sets (docs/ab-testing.md): no resample re-sorts or re-fits, and none inflates a distance
+// with duplicated particles. Not sharded: every rank of a group computes the same.
+struct TwoSampleInfluence {
+  double statistic = 0.0;  // SW^2 for sliced W2, the distance itself for Frechet
+  at::Tensor of_a, of_b;   // [N], [M] float64 on the CPU, each summing to 0
+};
+// Sliced W2 (the directions of sliced_wasserstein with the same seed): SW^2 and the Kantorovich
+// potentials of each set against the other (SlicedWassersteinReference::linearised, both ways).
+TwoSampleInfluence sliced_wasserstein_influence(const at::Tensor& a, const at::Tensor& b, int64_t projections,
+                                                uint64_t seed);
+// Frechet distance: a particle x of a moves the fit by (x - mu_a) and (x - mu_a)(x - mu_a)^T - C_a,
+// so its influence is 2 (mu_a - mu_b).(x - mu_a) + <G_a, (x - mu_a)(x - mu_a)^T - C_a> with
+// G_a = dFD/dC_a = I - C_b^1/2 (C_b^1/2 C_a C_b^1/2)^-1/2 C_b^1/2 (pseudo-inverse below 1e-12 of the
+// largest eigenvalue); the same for b with the roles swapped. Features mapped in blocks of rows.
+TwoSampleInfluence frechet_influence(const at::Tensor& a, const at::Tensor& b, const FeatureMap& features = {});
+
 }  // namespace sf::diffusion

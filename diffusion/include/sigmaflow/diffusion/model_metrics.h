@@ -5,6 +5,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "sigmaflow/collectives.h"
@@ -24,14 +25,17 @@ struct ScoreErrorResult {
 // `seed`). Both models see the same x. lambda is EDM's weight with the data's std.
 // Under torchrun (`group`), each rank evaluates its rows of every band and the per-row errors
 // are gathered, so every rank returns the single process's result.
+// `progress(done, total)`, when given, after each band (called on the calling thread).
+using ProgressFn = std::function<void(int64_t, int64_t)>;
 ScoreErrorResult score_error(const Model& model, const Model& reference, int64_t n, int64_t bands, double sigma_min,
-                             double sigma_max, uint64_t seed, const Collectives* group = nullptr);
+                             double sigma_max, uint64_t seed, const Collectives* group = nullptr,
+                             const ProgressFn& progress = {});
 
 // log p(x) (nats, [N] float64) of the probability-flow ODE dx/d(ln sigma) = x - D(x, sigma) run
 // from sigma_min to sigma_max by Heun's method in ln sigma with `steps` steps, with the exact
 // divergence (d backward passes per evaluation) and the prior N(0, sigma_max^2 I). Throws
-// std::invalid_argument when the dimension exceeds max_dim.
+// std::invalid_argument when the dimension exceeds max_dim. `progress(done, steps)` after each step.
 at::Tensor ode_log_likelihood(const Model& model, const at::Tensor& x, int64_t steps, double sigma_min,
-                              double sigma_max, int64_t max_dim = 64);
+                              double sigma_max, int64_t max_dim = 64, const ProgressFn& progress = {});
 
 }  // namespace sf::diffusion
