@@ -2,19 +2,22 @@
 //   coverage [repeats=1000] [batch=400]: Euler on one Gaussian N(mu, s0^2 I) in 3-D, where the
 //     trajectory error and the mean log-density of a run have closed forms; each repeat is a whole
 //     sweep with another seed, and counts whether its 95 % intervals hold the closed-form values.
-//   cost [batch=20000]: a 4-schedule x 2-sampler x 3-step sweep on ring8 with resamples 0 and 200.
+//   cost [batch=20000] [pairs=5]: a 4-schedule x 2-sampler x 3-step sweep on ring8 with resamples 0
+//     and 200, alternating; the median ratio.
 //   metrics [repeats=1000]: the single-metric nodes' two-sample intervals on closed forms (sliced
 //     W2 of N(0, I) vs N(0, 1.5^2 I): 0.5; Frechet of N(0, I) vs N((1, 0), 1.5^2 I): 1.5; mode
 //     coverage of a 70 / 30 draw of two far modes of equal weight: 0.2), 800 vs 600 samples.
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "exec/threads.h"
 #include "sigmaflow/report.h"
@@ -81,20 +84,31 @@ int coverage(testing::NodeRunner& runner, int64_t repeats, int64_t batch) {
   return 0;
 }
 
-int cost(testing::NodeRunner& runner, int64_t batch) {
+// Sweeps with resamples 0 and 200 in alternation, `pairs` times: the machine's drift between
+// runs (here up to 15 %) cancels in each pair's ratio; the median ratio is the figure.
+int cost(testing::NodeRunner& runner, int64_t batch, int pairs) {
   auto m = runner.run("GaussianMixtureModel", R"({"preset": "ring8", "dtype": "float64"})");
   if (!m.ok) return std::fprintf(stderr, "%s\n", m.error.c_str()), 1;
   const std::string base = R"({"schedulers": "score_optimal, karras, exponential, align_your_steps",
       "samplers": "euler, dpmpp_2m", "steps_list": "5, 10, 20", "batch": )" +
                            std::to_string(batch) + R"(, "seed": 1, "reference_steps": 400, "resamples": )";
   sweep(runner, m.outputs[0], base + "0}");  // warm: the score-optimal schedules are cached
-  for (int resamples : {0, 200}) {
-    auto rep = sweep(runner, m.outputs[0], base + std::to_string(resamples) + "}");
-    std::printf("resamples %3d: sweep %.2f s (intervals %.2f s, floors %.2f s, metrics %.2f s, sampling %.2f s)\n",
-                resamples, rep->timings.at("sweep_seconds"), rep->timings.at("interval_seconds"),
-                rep->timings.at("floor_seconds"), rep->timings.at("metric_seconds"),
-                rep->timings.at("sampling_seconds"));
+  std::vector<double> ratios;
+  for (int k = 0; k < pairs; ++k) {
+    double seconds[2] = {0, 0};
+    for (int with : {0, 1}) {
+      const int resamples = with ? 200 : 0;
+      auto rep = sweep(runner, m.outputs[0], base + std::to_string(resamples) + "}");
+      seconds[with] = rep->timings.at("sweep_seconds");
+      std::printf("resamples %3d: sweep %.2f s (intervals %.2f s, floors %.2f s, metrics %.2f s, sampling %.2f s)\n",
+                  resamples, seconds[with], rep->timings.at("interval_seconds"), rep->timings.at("floor_seconds"),
+                  rep->timings.at("metric_seconds"), rep->timings.at("sampling_seconds"));
+    }
+    ratios.push_back(seconds[1] / seconds[0]);
   }
+  std::sort(ratios.begin(), ratios.end());
+  std::printf("intervals and floors add %+.1f %% (median of %d pairs; range %+.1f .. %+.1f %%)\n",
+              100 * (ratios[ratios.size() / 2] - 1), pairs, 100 * (ratios.front() - 1), 100 * (ratios.back() - 1));
   return 0;
 }
 
@@ -153,10 +167,12 @@ int main(int argc, char** argv) {
   if (mode == "coverage")
     return coverage(runner, std::stoll(o.count("repeats") ? o["repeats"] : "1000"),
                     std::stoll(o.count("batch") ? o["batch"] : "400"));
-  if (mode == "cost") return cost(runner, std::stoll(o.count("batch") ? o["batch"] : "20000"));
+  if (mode == "cost")
+    return cost(runner, std::stoll(o.count("batch") ? o["batch"] : "20000"),
+                std::stoi(o.count("pairs") ? o["pairs"] : "5"));
   if (mode == "metrics") return metric_coverage(runner, std::stoll(o.count("repeats") ? o["repeats"] : "1000"));
   std::fprintf(stderr,
-               "usage: bench_intervals coverage [repeats=1000] [batch=400] | cost [batch=20000] | metrics "
+               "usage: bench_intervals coverage [repeats=1000] [batch=400] | cost [batch=20000] [pairs=5] | metrics "
                "[repeats=1000]\n");
   return 2;
 }
