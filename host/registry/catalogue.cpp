@@ -79,7 +79,9 @@ json literal_json(const Literal& l) { return json::parse(l.to_json(), nullptr, f
 
 // A number as ComfyUI's frontends expect it: INT options as integers.
 json option_number(double v, bool integer) {
-  if (integer && v == static_cast<double>(static_cast<int64_t>(v)) && v < 9.2e18 && v > -9.2e18)
+  // The range test first: converting a double outside int64's range is undefined behaviour (a
+  // seed's maximum, 2^64 - 1, is one; found by fuzz_caches).
+  if (integer && v < 9.2e18 && v > -9.2e18 && v == static_cast<double>(static_cast<int64_t>(v)))
     return json(static_cast<int64_t>(v));
   if (integer && v >= 1.8e19) return json(UINT64_MAX);
   return json(v);
