@@ -204,9 +204,9 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   return "\"" + t + "\"";
 }
 
-// Fills the settings the caller did not choose from the metadata; notes what it took and where a
-// chosen setting differs. Unreadable metadata is ignored with a warning (the file still loads).
-void apply_metadata(const std::string& text, TorchScriptSettings& s, TorchScriptModel::Notes& notes) {
+}  // namespace
+
+void apply_network_metadata(const std::string& text, TorchScriptSettings& s, TorchScriptModel::Notes& notes) {
   if (text.empty()) return;
   const std::string where = "'" + s.path + "' metadata (" + kNetworkMetadataFile + ")";
   auto j = json_nesting_depth(text) > kMaxJsonFileDepth ? nlohmann::json(nlohmann::json::value_t::discarded)
@@ -227,7 +227,8 @@ void apply_metadata(const std::string& text, TorchScriptSettings& s, TorchScript
     if (m.sample_shape.empty() || m.sample_shape.size() > 8 ||
         std::any_of(m.sample_shape.begin(), m.sample_shape.end(), [](int64_t d) { return d < 1 || d > (1 << 24); }))
       throw std::runtime_error("bad sample_shape");
-    if (!(m.sigma_data > 0) || !(m.sigma_min > 0) || !(m.sigma_min < m.sigma_max) || !std::isfinite(m.sigma_max))
+    if (!(m.sigma_data > 0) || !std::isfinite(m.sigma_data) || !(m.sigma_min > 0) || !(m.sigma_min < m.sigma_max) ||
+        !std::isfinite(m.sigma_max))
       throw std::runtime_error("bad sigma values");
   } catch (const std::exception& e) {
     notes.warnings.push_back(where + " is unreadable (" + std::string(e.what()).substr(0, 200) + "); ignored");
@@ -263,8 +264,6 @@ void apply_metadata(const std::string& text, TorchScriptSettings& s, TorchScript
   }
 }
 
-}  // namespace
-
 std::string network_metadata_json(const TorchScriptSettings& s) {
   nlohmann::json j;
   j["format"] = "sigmaflow-network-v1";
@@ -283,7 +282,7 @@ std::shared_ptr<TorchScriptModel> TorchScriptModel::load(TorchScriptSettings s) 
   std::string metadata;
   auto module = load_module(s, bytes->size(), metadata);
   Notes notes;
-  apply_metadata(metadata, s, notes);
+  apply_network_metadata(metadata, s, notes);
   check_settings(s);
   // The probe below evaluates one sample: its size is checked first (a shape typed as
   // "100000, 100000" asked LibTorch for 40 GB and failed with its backtrace).

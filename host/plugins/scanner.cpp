@@ -157,14 +157,13 @@ void scan_from_json(const json& j, ScanRecord& r) {
   _exit(0);
 }
 
-namespace {
-
-// One report of the helper, for `path`.
-ScanRecord parse_report(const std::string& text, const std::string& path) {
+ScanRecord parse_scan_report(const std::string& text, const std::string& path) {
   ScanRecord rec;
   rec.path = path;
-  auto j = json::parse(text, nullptr, false);
+  const bool too_deep = json_nesting_depth(text) > kMaxJsonFileDepth;
+  auto j = too_deep ? json(nullptr) : json::parse(text, nullptr, false);
   try {
+    if (too_deep) throw std::runtime_error("nested too deeply");
     if (j.is_discarded()) throw std::runtime_error("unreadable scan output");
     scan_from_json(j, rec);
   } catch (const std::exception& e) {
@@ -174,6 +173,8 @@ ScanRecord parse_report(const std::string& text, const std::string& path) {
   }
   return rec;
 }
+
+namespace {
 
 // Reads the helper's reports for `paths` (in order) into `done` until EOF or a stall: the helper
 // has kHelperStartSeconds to start, then each plugin `timeout_seconds` from the previous report.
@@ -201,7 +202,7 @@ bool read_reports(int fd, const std::vector<std::string>& paths, int timeout_sec
       deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
     }
     for (size_t mark; started && done.size() < paths.size() && (mark = out.find(kHandshake)) != std::string::npos;) {
-      done.push_back(parse_report(out.substr(0, mark), paths[done.size()]));
+      done.push_back(parse_scan_report(out.substr(0, mark), paths[done.size()]));
       out.erase(0, mark + std::strlen(kHandshake));
       deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
     }
@@ -373,14 +374,15 @@ ScanRecord scan_in_child(const std::string& path, int timeout_seconds) {
   return scan_in_helper({path}, timeout_seconds).front();
 }
 
-namespace {
 // Which host produced a verdict: a verdict depends on the host as well as on the plugin file (a
 // rebuilt host may load a plugin differently), so verdicts of another host build are dropped.
-std::string host_stamp() {
+std::string scan_cache_host_stamp() {
   const sf_build_record& r = host_build_record();
   return std::to_string(r.api_major) + "." + std::to_string(r.api_minor) + "|" + r.torch_version + "|" + r.compiler +
          "|" __DATE__ " " __TIME__;
 }
+
+namespace {
 
 bool file_stamp(const std::string& path, long long& size, long long& mtime_ns) {
   struct stat st {};
@@ -403,8 +405,8 @@ ScanCache::ScanCache(std::string dir)
   auto j = json::parse(*text, nullptr, false);
   // Corrupted, old-format or another host's file: start empty. (Fields are type-checked: a cache
   // edited by hand or by another program must not break every command.)
-  if (j.is_object() && j.contains("host") && j["host"].is_string() && j["host"].get<std::string>() == host_stamp() &&
-      j.contains("plugins") && j["plugins"].is_object())
+  if (j.is_object() && j.contains("host") && j["host"].is_string() &&
+      j["host"].get<std::string>() == scan_cache_host_stamp() && j.contains("plugins") && j["plugins"].is_object())
     data_->plugins = j["plugins"];
 }
 
@@ -436,7 +438,7 @@ void ScanCache::store(const ScanRecord& record) {
 
 void ScanCache::save() {
   if (!dirty_ || file_.empty()) return;
-  json j = {{"host", host_stamp()}, {"plugins", data_->plugins}};
+  json j = {{"host", scan_cache_host_stamp()}, {"plugins", data_->plugins}};
   (void)write_file_atomic(file_, j.dump(1, ' ', false, json::error_handler_t::replace));  // best effort
 }
 

@@ -66,6 +66,14 @@ Status load_plugin(const std::string& path, Registered& out, sf_build_record& re
 // would otherwise turn it into an ordinary exit) and the parent can name it.
 void reset_fatal_signal_handlers();
 
+// One scan report as the helper writes it (JSON), read field by field: anything else (the helper
+// runs plugin code, so its output is untrusted) gives ok = false and a message saying why.
+ScanRecord parse_scan_report(const std::string& text, const std::string& path);
+
+// What the scan cache stamps its file with (API version, LibTorch, compiler, build time): a file
+// of another host build is ignored.
+std::string scan_cache_host_stamp();
+
 // The scan verdict cache: <dir>/plugin-scan-v2.json, keyed by path, valid for the same file size,
 // mtime and host build. A corrupt or foreign file is ignored.
 class ScanCache {

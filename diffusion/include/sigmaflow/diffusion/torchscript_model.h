@@ -98,4 +98,11 @@ class TorchScriptModel : public Model {
   Notes notes_;
 };
 
+// Fills the settings the caller did not choose (TorchScriptSettings::given) from the metadata
+// `text` (the kNetworkMetadataFile contents; empty: none) and notes what it took and where a chosen
+// setting differs. Metadata that is not a complete, in-range sigmaflow-network-v1 object (finite
+// positive sigmas, sigma_min < sigma_max, 1-8 dimensions of 1 .. 2^24) is ignored with a warning:
+// the file still loads. Fuzzed by fuzz/fuzz_caches.cpp.
+void apply_network_metadata(const std::string& text, TorchScriptSettings& s, TorchScriptModel::Notes& notes);
+
 }  // namespace sf::diffusion
