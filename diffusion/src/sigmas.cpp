@@ -39,8 +39,9 @@ int64_t Sigmas::total_steps_for_denoise(int64_t steps, double denoise) {
   if (denoise >= 1.0) return steps;
   if (denoise <= 0.0) return 0;
   // In float: a tiny denoise (1e-300, in range) must not overflow the integer (it did: a crash).
-  const double total = std::floor(static_cast<double>(steps) / denoise);
-  if (!(total <= static_cast<double>(kMaxDenoiseTotalSteps)))
+  // The quotient is bounded (not its floor): the rule sigmaflow validate checks.
+  const double quotient = static_cast<double>(steps) / denoise, total = std::floor(quotient);
+  if (!(quotient <= static_cast<double>(kMaxDenoiseTotalSteps)))
     throw InputError("denoise", number_text(denoise),
                      "with steps " + std::to_string(steps) + " it asks for a schedule of int(steps / denoise) = " +
                          number_text(total, 3) + " steps, more than " + std::to_string(kMaxDenoiseTotalSteps) +

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <cstdlib>
 #include <set>
 
 namespace sf::host {
@@ -64,6 +66,28 @@ bool valid_type_string(const std::string& type) {
   return !parts.empty() && std::all_of(parts.begin(), parts.end(), valid_name);
 }
 
+namespace {
+// A kProductAtMost constraint: at least one numerator, every name an INT or FLOAT input, the
+// bound a positive number.
+void check_product_constraint(const NodeContract& c, const Constraint& k, std::vector<std::string>& out) {
+  const std::vector<std::string> top = constraint_names(k.a), bottom = constraint_names(k.b);
+  if (top.empty()) out.push_back("a product constraint needs at least one input to multiply");
+  for (const auto* names : {&top, &bottom})
+    for (const auto& name : *names) {
+      const InputSpec* in = c.find_input(name);
+      if (!in)
+        out.push_back("a product constraint names unknown input '" + name + "'");
+      else if (in->type != "INT" && in->type != "FLOAT")
+        out.push_back("a product constraint names input '" + name + "' of type " + in->type + ", not INT or FLOAT");
+    }
+  char* end = nullptr;
+  const double bound = std::strtod(k.value.c_str(), &end);
+  if (k.value.empty() || !end || *end != '\0' || !(bound > 0) || !std::isfinite(bound))
+    out.push_back("a product constraint's bound '" + k.value + "' is not a positive number");
+}
+
+}  // namespace
+
 std::vector<std::string> check_contract(const NodeContract& c) {
   std::vector<std::string> out;
   if (c.class_type.empty()) out.push_back("class_type is empty");
@@ -78,6 +102,10 @@ std::vector<std::string> check_contract(const NodeContract& c) {
       for (const auto& name : names)
         if (!c.find_input(name)) out.push_back("an any-of constraint names unknown input '" + name + "'");
       if (names.size() < 2) out.push_back("an any-of constraint needs at least two inputs, got '" + k.a + "'");
+      continue;
+    }
+    if (k.kind == Constraint::Kind::kProductAtMost) {
+      check_product_constraint(c, k, out);
       continue;
     }
     if (!c.find_input(k.a)) out.push_back("a constraint names unknown input '" + k.a + "'");

@@ -4,6 +4,9 @@
 #include <map>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <unordered_map>
@@ -138,6 +141,39 @@ void check_literal(const NodeContract& c, const GraphNode& node, const InputSpec
   pn.literals[spec.name] = std::move(coerced);
 }
 
+// kProductAtMost over the literals: product(a) / product(b) <= value, in double precision; not
+// checked while an input is linked or not a number, or a divisor is <= 0.
+void check_product(const NodeContract& c, const GraphNode& node, const Constraint& k,
+                   const std::function<const Literal*(const std::string&)>& literal, Issues& issues) {
+  auto text = [](double v, int digits) {
+    char b[40];
+    std::snprintf(b, sizeof b, "%.*g", digits, v);
+    return std::string(b);
+  };
+  const std::vector<std::string> top = constraint_names(k.a), bottom = constraint_names(k.b);
+  double product = 1;
+  std::string names, values;
+  for (const auto* list : {&top, &bottom})
+    for (const auto& name : *list) {
+      const Literal* v = literal(name);
+      if (!v || !v->is_number()) return;
+      const bool divisor = list == &bottom;
+      if (divisor && !(v->as_number() > 0)) return;
+      product = divisor ? product / v->as_number() : product * v->as_number();
+      const std::string op = names.empty() ? "" : divisor ? " / " : " x ";
+      names += op + name;
+      values += op + text(v->as_number(), 10);
+    }
+  const double bound = std::strtod(k.value.c_str(), nullptr);
+  if (top.empty() || product <= bound) return;
+  const std::string why = k.message.empty() ? std::string() : " (" + k.message + ")";
+  // A quotient blames its divisor (a tiny denoise, not the steps); a product its first factor.
+  const std::string& blamed = bottom.empty() ? top.front() : bottom.front();
+  const std::string shown = top.size() + bottom.size() > 1 ? names + " = " + values + " = " : names + " = ";
+  add(issues, node.id, c.class_type, "value_bigger_than_max", "Value bigger than max",
+      shown + text(product, 4) + " is more than " + text(bound, 4) + why, blamed, literal(blamed)->to_json());
+}
+
 // Constraints over the node's literals (defaults included); rules whose inputs are links are
 // left to the node at run time.
 void check_constraints(const NodeContract& c, const GraphNode& node, const PlannedNode& pn, Issues& issues) {
@@ -173,6 +209,9 @@ void check_constraints(const NodeContract& c, const GraphNode& node, const Plann
         if (!given(k.a) && b && b->is_string() && b->as_string() == k.value)
           add(issues, node.id, c.class_type, "required_input_missing", "Required input is missing",
               "input '" + k.a + "' is required when " + k.b + " is '" + k.value + "'" + why, k.a, "null");
+        break;
+      case Constraint::Kind::kProductAtMost:
+        check_product(c, node, k, literal, issues);
         break;
       case Constraint::Kind::kAnyOf: {
         const std::vector<std::string> names = any_of_inputs(k);

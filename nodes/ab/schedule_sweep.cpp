@@ -816,6 +816,11 @@ NodeDef schedule_sweep_node() {
                         "own step count, which must be in steps_list; labelled by this input's name")),
        Optional(Tooltip(Port("extra_sigmas_2", "SIGMAS"), "a second extra candidate"))},
       {{"REPORT", "REPORT"}});
+  // Sliced W2 holds 2 x batch rows' projections in float64 (16 x batch x projections bytes, and
+  // the rows' values): refused at validation past 64 GiB, checked against memory at run time.
+  c.constraints.push_back(
+      ProductAtMost({"batch", "projections"}, {}, std::ldexp(1.0, 32),
+                    "sliced W2 keeps 16 x batch x projections bytes of projections; at most 64 GiB"));
   return with_input_check(
       make_node(c, [](Context& ctx, const Inputs& in) { return Outputs{Value(run_sweep(ctx, in))}; }),
       [](const Inputs& in) { parse_seed_list(in.get_string("seeds")); });

@@ -5,6 +5,7 @@
 #include "nodes.h"
 #include "noise.h"
 #include "sampling_run.h"
+#include "sigmaflow/diffusion/sigmas.h"
 
 namespace sf::nodes {
 
@@ -20,6 +21,7 @@ NodeDef ksampler_node() {
        Optional(Port("positive", "CONDITIONING")), Optional(Port("negative", "CONDITIONING")),
        Port("latent_image", "LATENT"), Float("denoise", 1.0, 0.0, 1.0)},
       {{"LATENT", "LATENT"}});
+  c.constraints.push_back(diffusion::Sigmas::denoise_constraint());
   return make_node(c, [](Context& ctx, const Inputs& in) {
     auto model = in.get<Model>("model");
     SamplerSettings settings;  // k-diffusion's defaults, as ComfyUI's KSampler

@@ -1,6 +1,8 @@
 // EmptyLatent, SaveLatent, LoadLatent.
 #include <ATen/ATen.h>
 
+#include <cmath>
+
 #include "nodes.h"
 #include "sigmaflow/diffusion/memory.h"
 #include "sigmaflow/diffusion/noise.h"
@@ -32,6 +34,10 @@ NodeDef empty_latent_image_node() {
            "latent), float32 on the CPU; the sampler moves it to the model's device and dtype.",
            {Int("width", 512, 16, 16384, 8), Int("height", 512, 16, 16384, 8), Int("batch_size", 1, 1, 4096)},
            {{"LATENT", "LATENT"}});
+  // float32 [batch, 4, height / 8, width / 8]: width x height x batch_size / 4 bytes; validation
+  // refuses more than 64 GiB (the run checks the machine's own memory budget as well).
+  c.constraints.push_back(ProductAtMost({"width", "height", "batch_size"}, {}, std::ldexp(1.0, 38),
+                                        "the latent takes width x height x batch_size / 4 bytes; at most 64 GiB"));
   return make_node(c, [](Context&, const Inputs& in) {
     std::vector<int64_t> shape{in.get_int("batch_size"), 4, in.get_int("height") / 8, in.get_int("width") / 8};
     uint64_t bytes = 0;

@@ -13,6 +13,7 @@ NodeDef basic_scheduler_node() {
            {Port("model", "MODEL"), RegistryCombo("scheduler", "schedulers", comfy_scheduler_names(), "simple"),
             Int("steps", 20, 1, 10000), Float("denoise", 1.0, 0.0, 1.0)},
            {{"SIGMAS", "SIGMAS"}});
+  c.constraints.push_back(diffusion::Sigmas::denoise_constraint());
   c.display_name = "Basic Scheduler";
   return make_node(c, [](Context& ctx, const Inputs& in) {
     auto model = in.get<Model>("model");

@@ -120,6 +120,7 @@ NodeDef optimal_steps_scheduler_node() {
       Optional(Tooltip(Port("extra_sigmas_2", "SIGMAS"), "a second extra candidate"))};
   c.outputs = {OutputSpec("SIGMAS", "SIGMAS", {}, "the schedule: steps + 1 values ending in 0"),
                OutputSpec("SCHEDULE_DIAGNOSTICS", "diagnostics", {}, "training error per N, grid, NFE, seconds")};
+  c.constraints.push_back(diffusion::Sigmas::denoise_constraint());
   return make_node(c, [](Context& ctx, const Inputs& in) {
     auto model = in.get<Model>("model");
     OptimalStepsRequest rq = request_from_inputs(ctx, in);

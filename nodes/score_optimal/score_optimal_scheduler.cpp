@@ -68,7 +68,8 @@ NodeDef score_optimal_scheduler_node() {
               Bool("use_cache", true),
               Optional(Tooltip(Port("data", "LATENT"), "data samples: x ~ p_sigma by forward noising"))};
   c.outputs = {{"SIGMAS", "SIGMAS"}, {"SCHEDULE_DIAGNOSTICS", "diagnostics"}};
-  c.constraints = {LessEqual("steps", "grid_size", "the fine grid must have at least as many intervals as steps")};
+  c.constraints = {LessEqual("steps", "grid_size", "the fine grid must have at least as many intervals as steps"),
+                   diffusion::Sigmas::denoise_constraint()};
   return make_node(c, [](Context& ctx, const Inputs& in) {
     auto model = in.get<Model>("model");
     ScoreOptimalResult r = nodes::model_errors_named(

@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "graph/graph.h"
+#include "registry/contract_check.h"
+#include "registry/contract_json.h"
 #include "validate/validate.h"
 
 namespace sf::host {
@@ -322,5 +324,85 @@ TEST(Validate, InvalidUtf8InStringsIsReportedNotThrown) {
   EXPECT_NO_THROW(json = v.report.to_json());
   EXPECT_NO_THROW(nlohmann::json::parse(json));
 }
+
+// API 3.1's product rule: product(a) / product(b) <= bound over literals, in double precision;
+// a quotient blames its divisor, a product its first factor; links and zero divisors are the
+// node's to handle at run time.
+TEST(Validate, ProductRuleBoundsTheSizesInputsImply) {
+  Catalogue cat;
+  NodeContract sized;
+  sized.class_type = "Sized";
+  sized.inputs = {Int("steps", 20, 1, 10000), Float("denoise", 1.0, 0.0, 1.0), Int("width", 512, 1, 1 << 20),
+                  Int("height", 512, 1, 1 << 20), Int("batch", 1, 1, 1 << 20)};
+  sized.constraints = {ProductAtMost({"steps"}, {"denoise"}, 1e6, "the schedule's full length"),
+                       ProductAtMost({"width", "height", "batch"}, {}, 1e9)};
+  sized.output_node = true;
+  cat.put({sized, "test", "/test.so", {}});
+  NodeContract num;
+  num.class_type = "Num";
+  num.inputs = {Float("x", 1.0)};
+  num.outputs = {{"FLOAT", "FLOAT"}};
+  cat.put({num, "test", "/test.so", {}});
+  auto issues = [&](const std::string& inputs) {
+    auto g = parse_graph(R"({"n": {"class_type": "Num", "inputs": {}}, "1": {"class_type": "Sized", "inputs": )" +
+                         inputs + "}}");
+    EXPECT_TRUE(g.ok()) << g.status().message();
+    return nlohmann::json::parse(validate_graph(*g, cat).report.to_json());
+  };
+  auto j = issues(R"({"steps": 10000, "denoise": 1e-5})");
+  ASSERT_EQ(j["node_errors"]["1"]["errors"].size(), 1u) << j.dump();
+  const auto& e = j["node_errors"]["1"]["errors"][0];
+  EXPECT_EQ(e["type"], "value_bigger_than_max");
+  EXPECT_EQ(e["extra_info"]["input_name"], "denoise");
+  const std::string details = e["details"].get<std::string>();
+  EXPECT_NE(details.find("steps / denoise = 10000 / "), std::string::npos) << details;
+  EXPECT_NE(details.find("= 1e+09 is more than 1e+06 (the schedule's full length)"), std::string::npos) << details;
+  // At the bound, a zero divisor, a linked divisor: not refused here.
+  EXPECT_TRUE(issues(R"({"steps": 10000, "denoise": 0.01})")["node_errors"].empty());
+  EXPECT_TRUE(issues(R"({"steps": 10000, "denoise": 0})")["node_errors"].empty());
+  EXPECT_TRUE(issues(R"({"steps": 10000, "denoise": ["n", 0]})")["node_errors"].empty());
+  // A product past int64 (2^60 x 2^20 x 2^20 would overflow an integer) is computed in doubles.
+  auto big = issues(R"({"width": 1048576, "height": 1048576, "batch": 1048576})");
+  ASSERT_EQ(big["node_errors"]["1"]["errors"].size(), 1u) << big.dump();
+  EXPECT_EQ(big["node_errors"]["1"]["errors"][0]["extra_info"]["input_name"], "width");
+  EXPECT_NE(big["node_errors"]["1"]["errors"][0]["details"].get<std::string>().find(
+                "width x height x batch = 1048576 x 1048576 x 1048576 = 1.153e+18 is more than 1e+09"),
+            std::string::npos)
+      << big.dump();
+  EXPECT_TRUE(issues(R"({"width": 1000, "height": 1000, "batch": 1000})")["node_errors"].empty());
+}
+
+// A malformed product rule is a contract problem (the plugin is refused), and the rule survives
+// the scan cache's JSON.
+TEST(Validate, ProductRulesAreCheckedInContractsAndRoundTrip) {
+  NodeContract c;
+  c.class_type = "P";
+  c.inputs = {Int("n", 1), Float("x", 1.0), String("s", "a")};
+  c.constraints = {ProductAtMost({"n"}, {"x"}, 10)};
+  EXPECT_TRUE(check_contract(c).empty());
+  const NodeContract back = contract_from_json(contract_to_json(c));
+  ASSERT_EQ(back.constraints.size(), 1u);
+  EXPECT_EQ(back.constraints[0].kind, Constraint::Kind::kProductAtMost);
+  EXPECT_EQ(back.constraints[0].a, "n");
+  EXPECT_EQ(back.constraints[0].b, "x");
+  EXPECT_EQ(std::stod(back.constraints[0].value), 10.0);
+  const std::vector<std::pair<Constraint, std::string>> bad = {
+      {ProductAtMost({"n", "missing"}, {}, 10), "unknown input 'missing'"},
+      {ProductAtMost({"n"}, {"s"}, 10), "input 's' of type STRING"},
+      {ProductAtMost({}, {"x"}, 10), "at least one input"},
+      {ProductAtMost({"n"}, {}, -1), "not a positive number"},
+      {Constraint{Constraint::Kind::kProductAtMost, "n", "", "ten", ""}, "'ten' is not a positive number"},
+  };
+  for (const auto& [rule, message] : bad) {
+    c.constraints = {rule};
+    const auto problems = check_contract(c);
+    ASSERT_EQ(problems.size(), 1u) << message;
+    EXPECT_NE(problems[0].find(message), std::string::npos) << problems[0];
+  }
+  nlohmann::json forged = contract_to_json(c);
+  forged["constraints"][0]["kind"] = static_cast<int>(Constraint::Kind::kProductAtMost) + 1;
+  EXPECT_THROW(contract_from_json(forged), std::runtime_error);
+}
+
 }  // namespace
 }  // namespace sf::host

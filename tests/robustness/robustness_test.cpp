@@ -780,7 +780,8 @@ TEST(Robustness, V3FullDiskLeavesNoShortPlot) {
 }
 
 // v3 2. A tiny denoise inside its declared range: a clear error naming denoise, not an overflow
-// (a SIGSEGV before), not a 25 GB allocation.
+// (a SIGSEGV before), not a 25 GB allocation; refused by validation (API 3.1's product rule), so
+// `validate` says so too and `run` starts nothing.
 TEST(Robustness, V3TinyDenoiseIsAClearErrorNamingDenoise) {
   const std::string mixture = R"("m": {"class_type": "GaussianMixtureModel", "inputs": {"preset": "ring8"}})";
   for (const std::string& node :
@@ -790,10 +791,11 @@ TEST(Robustness, V3TinyDenoiseIsAClearErrorNamingDenoise) {
              "steps": 10000, "denoise": 1e-5}})"),
         std::string(R"("s": {"class_type": "BasicScheduler", "inputs": {"model": ["m", 0], "scheduler": "optimal_steps",
              "steps": 20, "denoise": 1e-300}})")}) {
-    auto p = run({"run", write("v3d.json", "{" + mixture + ", " + node + R"(,
-        "o": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["s", 0], "filename_prefix": "d"}}})"),
-                  "--out", (scratch() / "v3d").string()});
-    expect_clear_error(p, 4, {"denoise", "int(steps / denoise)"});
+    const std::string graph = write("v3d.json", "{" + mixture + ", " + node + R"(,
+        "o": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["s", 0], "filename_prefix": "d"}}})");
+    for (const auto& args : {std::vector<std::string>{"validate", graph},
+                             std::vector<std::string>{"run", graph, "--out", (scratch() / "v3d").string()}})
+      expect_clear_error(run(args), 3, {"denoise", "steps / denoise = ", "is more than 1e+06", "int(steps / d)"});
   }
 }
 

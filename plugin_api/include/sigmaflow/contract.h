@@ -4,6 +4,7 @@
 // field is plain data for that reason. Torch-free.
 #pragma once
 
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
@@ -68,6 +69,14 @@ struct Constraint {
     // At least one of the inputs named in a (comma separated) is given, linked or literal; b is
     // unused. API 2.3.
     kAnyOf,
+    // The product of the inputs named in a (comma separated) divided by the product of those named
+    // in b (comma separated; may be empty) is at most `value` (a number as text), computed in
+    // double precision so no product overflows. Checked when every named input is a number literal
+    // and every divisor is > 0 (a zero divisor is the node's own case, e.g. denoise 0 = nothing to
+    // do). For sizes the inputs imply (steps / denoise, width x height x batch): an error names the
+    // first input of b (the divisor), or of a when b is empty, and says what the product comes to.
+    // API 3.1.
+    kProductAtMost,
   };
   Kind kind = Kind::kLess;
   std::string a, b;
@@ -209,16 +218,32 @@ inline Constraint AnyOf(const std::vector<std::string>& inputs, std::string mess
   for (const auto& name : inputs) list += (list.empty() ? "" : ",") + name;
   return {Constraint::Kind::kAnyOf, std::move(list), {}, {}, std::move(message)};
 }
-// The inputs a kAnyOf constraint names.
-inline std::vector<std::string> any_of_inputs(const Constraint& k) {
+// The names of a comma-separated list ("" gives none).
+inline std::vector<std::string> constraint_names(const std::string& list) {
   std::vector<std::string> names;
-  for (size_t begin = 0; begin <= k.a.size();) {
-    size_t end = k.a.find(',', begin);
-    if (end == std::string::npos) end = k.a.size();
-    names.push_back(k.a.substr(begin, end - begin));
+  if (list.empty()) return names;
+  for (size_t begin = 0; begin <= list.size();) {
+    size_t end = list.find(',', begin);
+    if (end == std::string::npos) end = list.size();
+    names.push_back(list.substr(begin, end - begin));
     begin = end + 1;
   }
   return names;
+}
+// The inputs a kAnyOf constraint names.
+inline std::vector<std::string> any_of_inputs(const Constraint& k) { return constraint_names(k.a); }
+// product(numerator) / product(denominator) <= bound (kProductAtMost), e.g.
+// ProductAtMost({"steps"}, {"denoise"}, 1e6, "int(steps / denoise) steps are computed").
+inline Constraint ProductAtMost(const std::vector<std::string>& numerator, const std::vector<std::string>& denominator,
+                                double bound, std::string message = {}) {
+  auto join = [](const std::vector<std::string>& names) {
+    std::string list;
+    for (const auto& name : names) list += (list.empty() ? "" : ",") + name;
+    return list;
+  };
+  char text[32];
+  std::snprintf(text, sizeof text, "%.17g", bound);
+  return {Constraint::Kind::kProductAtMost, join(numerator), join(denominator), text, std::move(message)};
 }
 inline Constraint RequiredWhen(std::string a, std::string b, std::string value, std::string message = {}) {
   return {Constraint::Kind::kRequiredWhen, std::move(a), std::move(b), std::move(value), std::move(message)};

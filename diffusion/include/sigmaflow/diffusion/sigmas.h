@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "sigmaflow/contract.h"
 #include "sigmaflow/status.h"
 #include "sigmaflow/value.h"
 
@@ -38,9 +39,15 @@ class Sigmas {
   // The denoise rule (ComfyUI's BasicScheduler, KSampler): a run of `steps` steps at denoise d
   // computes a schedule of int(steps / d) steps and keeps its last steps + 1 values. Returns the
   // total to compute, 0 when d <= 0 (an empty schedule: nothing to do). Throws an InputError
-  // about `denoise` when the total passes kMaxDenoiseTotalSteps.
+  // about `denoise` when steps / d passes kMaxDenoiseTotalSteps.
   static int64_t total_steps_for_denoise(int64_t steps, double denoise);
   static constexpr int64_t kMaxDenoiseTotalSteps = 1000000;
+  // The same bound as a contract rule for a node with `steps` and `denoise` inputs, so that
+  // `sigmaflow validate` refuses what the run would.
+  static Constraint denoise_constraint() {
+    return ProductAtMost({"steps"}, {"denoise"}, static_cast<double>(kMaxDenoiseTotalSteps),
+                         "a run at denoise d computes int(steps / d) steps and keeps the last steps + 1");
+  }
   // The last steps + 1 values (all of them when there are fewer).
   Sigmas last_steps(int64_t steps) const;
   // total_steps_for_denoise + full(total) + last_steps, in one call. `full(n)` returns Sigmas.
