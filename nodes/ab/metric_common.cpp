@@ -54,8 +54,11 @@ void annotate_particle_interval(Metric& metric, const at::Tensor& per_particle, 
 namespace {
 constexpr int64_t kResamples = 1000;
 
+// Both two-sample statistics are distances (SW^2 and the Frechet distance are >= 0): a linearised
+// replicate below 0 counts as 0.
 double of_statistic(double statistic, OfMean f) {
-  return f == OfMean::kSqrt ? std::sqrt(std::max(0.0, statistic)) : statistic;
+  const double d = std::max(0.0, statistic);
+  return f == OfMean::kSqrt ? std::sqrt(d) : d;
 }
 
 // The two-sample linearised bootstrap's replicates of f(T) and the BCa acceleration of f(T) (each

@@ -204,6 +204,8 @@ TEST(MetricIntervals, FloorsMatchIndependentSetsOfOneDistribution) {
     EXPECT_LE(lo, mean) << c.node << " floor " << first->annotations.at("floor");
     EXPECT_GE(hi, mean) << c.node << " floor " << first->annotations.at("floor");
     EXPECT_GT(first->annotations.at("floor"), 0.0) << c.node;
+    // A distance's interval does not reach below 0 (the linearised replicates are clamped).
+    EXPECT_GE(first->annotations.at("lo"), 0.0) << c.node;
   }
 }
 
