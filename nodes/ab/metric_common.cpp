@@ -111,14 +111,17 @@ void annotate_reference_floor(Metric& metric, const at::Tensor& reference, int64
   for (int k = 0; k < kSplits; ++k) {
     const at::Tensor shuffled = reference.index_select(0, at::randperm(m, gen, at::TensorOptions().dtype(at::kLong)));
     const at::Tensor a = shuffled.narrow(0, 0, half), b = shuffled.narrow(0, half, half);
-    at_half += of_statistic(statistic(a, b), f) / kSplits;
-    at_quarter += of_statistic(statistic(a.narrow(0, 0, quarter), b.narrow(0, 0, quarter)), f) / kSplits;
+    // The first split also gives the interval: its influence computation carries the statistic.
     if (k == 0) {
       const diffusion::TwoSampleInfluence halves = measure(a, b);
       double acceleration = 0;
       first = of_statistic(halves.statistic, f);
       first_interval = diffusion::bca_interval(two_sample_replicates(halves, f, acceleration), first, acceleration);
+      at_half += first / kSplits;
+    } else {
+      at_half += of_statistic(statistic(a, b), f) / kSplits;
     }
+    at_quarter += of_statistic(statistic(a.narrow(0, 0, quarter), b.narrow(0, 0, quarter)), f) / kSplits;
   }
   // Effective sizes m / 4 (halves) and m / 8 (quarters): a ratio of 2.
   double exponent = std::log(at_quarter / at_half) / std::log(2.0);
