@@ -1,5 +1,12 @@
 // The sigmaflow command line. Exit codes are part of the interface (see ExitCode).
+//
+// Two executables share it (cli/cli_spec.h parses for both): the front, bin/sigmaflow, which
+// links no LibTorch and runs `validate` and `nodes` itself; and the executor,
+// libexec/sigmaflow/sigmaflow-exec, which the front execs (same process, same arguments) for
+// everything else, and for a `validate` whose nodes check their literals with their own code.
 #pragma once
+
+#include <string>
 
 namespace sf::host {
 
@@ -12,6 +19,15 @@ enum ExitCode : int {
   kExitInterrupted = 130,  // SIGINT / SIGTERM during a run
 };
 
+// The executor's command line (libexec/sigmaflow/sigmaflow-exec).
 int run_cli(int argc, char** argv);
+
+// The front's command line (bin/sigmaflow): torch-free; execs the executor (executor_path())
+// for the commands it cannot finish.
+int run_front(int argc, char** argv);
+
+// $SIGMAFLOW_EXECUTOR, else <prefix>/libexec/sigmaflow/sigmaflow-exec beside this binary's
+// <prefix>/bin.
+std::string executor_path();
 
 }  // namespace sf::host

@@ -12,6 +12,7 @@
 
 #include "cli/app.h"
 #include "cli/commands.h"
+#include "cli/front_commands.h"
 #include "cli/progress.h"
 #include "distributed/process_group.h"
 #include "exec/crash_guard.h"
@@ -93,33 +94,6 @@ bool parse_device(const std::string& text, int local_rank, c10::Device& device, 
   return false;
 }
 
-// Parses and validates; prints problems. Returns kExitOk or kExitValidation.
-int parse_and_validate(const PluginHost& host, const CliOptions& o, Graph& graph, Plan& plan) {
-  auto parsed = load_graph_file(o.graph_path);
-  ValidationReport report;
-  if (!parsed.ok()) {
-    report = report_for_unreadable_graph(parsed.status().message());
-  } else {
-    graph = std::move(parsed.value());
-    auto v = validate_graph(graph, host.catalogue());
-    report = std::move(v.report);
-    plan = std::move(v.plan);
-    // Rules only a node's own code can check (its check_inputs hook), on literals.
-    // (validate_graph fills dependent_outputs for its own issues; the plan is empty then.)
-    if (report.ok()) {
-      report.issues = check_literal_inputs(host, plan);
-      if (!report.ok()) report.dependent_outputs = dependent_outputs(graph, plan.outputs, report.issues);
-    }
-  }
-  if (report.ok()) return kExitOk;
-  if (o.as_json)
-    fmt::print("{}\n", report.to_json());
-  else
-    fmt::print(stderr, "{}: the graph failed validation ({} problem{}):\n{}", o.graph_path, report.issues.size(),
-               report.issues.size() == 1 ? "" : "s", report.to_text());
-  return kExitValidation;
-}
-
 void print_result_json(const RunResult& result, const CliOptions& o, double seconds) {
   json j;
   j["status"] = result.status.ok() ? "ok" : result.status.code() == Code::kCancelled ? "interrupted" : "error";
@@ -138,23 +112,15 @@ void print_result_json(const RunResult& result, const CliOptions& o, double seco
 
 }  // namespace
 
+LiteralChecks literal_checks(const PluginHost& host) {
+  return [&host](const Plan& plan) { return check_literal_inputs(host, plan); };
+}
+
 std::string versions_line() {
   return fmt::format("sigmaflow {}, plugin API {}.{}, LibTorch {} ({}), CUDA available: {}", SIGMAFLOW_VERSION,
                      SIGMAFLOW_PLUGIN_API_MAJOR, SIGMAFLOW_PLUGIN_API_MINOR, TORCH_VERSION,
                      host_build_record().torch_cuda ? "CUDA build" : "CPU build",
                      torch::cuda::is_available() ? "yes" : "no");
-}
-
-void scan_plugins(PluginHost& host, const CliOptions& o, bool quiet) {
-  std::vector<std::string> missing;
-  ScanOptions opts;
-  opts.dirs = default_plugin_dirs(o.plugin_dirs, &missing);
-  opts.cache_dir = default_cache_dir();
-  host.scan(opts);
-  if (quiet) return;
-  for (const auto& d : missing) fmt::print(stderr, "warning: plugin folder '{}' does not exist; ignoring it\n", d);
-  for (const auto& p : host.problems()) fmt::print(stderr, "warning: plugin {}: {}\n", p.path, p.message);
-  for (const auto& n : host.override_notes()) fmt::print(stderr, "note: {}\n", n);
 }
 
 int cmd_run(const CliOptions& o) {
@@ -177,8 +143,11 @@ int cmd_run(const CliOptions& o) {
   scan_plugins(host, o, false);
   Graph graph;
   Plan plan;
-  int rc = parse_and_validate(host, o, graph, plan);
-  if (rc != kExitOk) return rc;
+  ValidationReport report;
+  if (check_graph_file(host, o, literal_checks(host), graph, plan, report) != kExitOk) {
+    print_validation_problems(report, o);
+    return kExitValidation;
+  }
   if (o.overwrite) {
     // Fixed names: two nodes with one prefix would replace each other's files.
     std::map<std::string, const PlannedNode*> by_prefix;
@@ -249,59 +218,6 @@ int cmd_run(const CliOptions& o) {
     fmt::print("done in {:.2f} s; outputs in {}\n", seconds, std::filesystem::absolute(o.out_dir).string());
     for (const auto& f : result.files) fmt::print("  {}\n", f);
   }
-  return kExitOk;
-}
-
-int cmd_validate(const CliOptions& o) {
-  PluginHost host;
-  scan_plugins(host, o, o.as_json);
-  Graph graph;
-  Plan plan;
-  int rc = parse_and_validate(host, o, graph, plan);
-  if (rc != kExitOk) return rc;
-  if (o.as_json)
-    fmt::print("{}\n", ValidationReport{}.to_json());
-  else
-    fmt::print("{}: valid; {} node(s) to run for {} output node(s)\n", o.graph_path, plan.order.size(),
-               plan.outputs.size());
-  return kExitOk;
-}
-
-namespace {
-std::string input_summary(const InputSpec& in) {
-  std::string s = in.name + (in.optional ? "?" : "") + ": " + (in.type == "COMBO" ? std::string("COMBO") : in.type);
-  if (in.default_value) s += " = " + shorten_json(in.default_value->to_json(), 40);
-  return s;
-}
-}  // namespace
-
-int cmd_nodes(const CliOptions& o) {
-  PluginHost host;
-  scan_plugins(host, o, o.as_json);
-  if (o.as_json) {
-    fmt::print("{}\n", host.catalogue().object_info_json());
-    return kExitOk;
-  }
-  std::vector<const CatalogueEntry*> entries;
-  for (const auto& [_, e] : host.catalogue().entries()) entries.push_back(&e);
-  std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) {
-    return std::tie(a->contract.category, a->contract.class_type) <
-           std::tie(b->contract.category, b->contract.class_type);
-  });
-  std::string category;
-  for (const auto* e : entries) {
-    if (e->contract.category != category) {
-      category = e->contract.category;
-      fmt::print("{}\n", category.empty() ? "(no category)" : category);
-    }
-    std::string ins, outs;
-    for (const auto& in : e->contract.inputs) ins += (ins.empty() ? "" : ", ") + input_summary(in);
-    for (const auto& out : e->contract.outputs) outs += (outs.empty() ? "" : ", ") + out.type;
-    fmt::print("  {}({}) -> ({}){}  [{}]\n", e->contract.class_type, ins, outs,
-               e->contract.output_node ? " output" : "", e->plugin);
-  }
-  fmt::print("schedules: {}\n", fmt::join(host.catalogue().schedule_names(), ", "));
-  fmt::print("samplers: {}\n", fmt::join(host.catalogue().sampler_names(), ", "));
   return kExitOk;
 }
 

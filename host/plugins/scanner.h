@@ -1,17 +1,17 @@
-// Plugin scanning, GStreamer-style: a plugin is loaded once in a helper process
-// (sigmaflow-plugin-scanner, exec'd: a fresh process image, never a fork of a process that has
+// Plugin scanning, GStreamer-style (torch-free: the front's `validate` and `nodes` use it): a plugin is loaded once in
+// a helper process (sigmaflow-plugin-scanner, exec'd: a fresh process image, never a fork of a process that has
 // LibTorch loaded or CUDA touched), which reports everything it registers (contracts, schedule and
 // sampler names) back through a pipe; the verdict and the contracts are cached by path, size,
 // mtime and host build. So `validate` and `nodes` load no plugin, a crashing, hanging or exiting
 // plugin is reported and skipped, and the helper only runs for new or changed files.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "registry/catalogue.h"
 #include "sigmaflow/build_record.h"
-#include "sigmaflow/node.h"
 #include "sigmaflow/status.h"
 
 namespace sf::host {
@@ -42,33 +42,15 @@ std::string scanner_helper_path();
 // One record per path, in order.
 std::vector<ScanRecord> scan_in_helper(const std::vector<std::string>& paths, int timeout_seconds = 20);
 
-// The helper's body: loads each plugin in order, writes its scan report and a completion
-// handshake to out_fd, and exits (with the fatal signals at their default actions, so a crash is
-// seen as one).
-[[noreturn]] void scan_and_exit(const std::vector<std::string>& paths, int out_fd);
-
-// What a plugin registers, collected by a Registrar (in the child, or in-process).
-struct Registered {
-  std::vector<NodeDef> nodes;
-  std::vector<ScheduleDef> schedules;
-  std::vector<SamplerDef> samplers;
-};
-// Fills the contract part of `record` from live registrations.
-void describe(const Registered& reg, ScanRecord& record);
-
-// Loads `path` in this process and runs its init: the build gate first (from the ELF record when
-// present, else from the entry symbol), then init into `out`. `handle` receives the library
-// handle (never unloaded). Errors name what failed.
-Status load_plugin(const std::string& path, Registered& out, sf_build_record& record, void** handle);
-
-// In a child process about to load untrusted plugin code: restore the default actions of the
-// fatal signals, so a crash ends the child by that signal (a sanitizer's or debugger's handler
-// would otherwise turn it into an ordinary exit) and the parent can name it.
-void reset_fatal_signal_handlers();
-
 // One scan report as the helper writes it (JSON), read field by field: anything else (the helper
 // runs plugin code, so its output is untrusted) gives ok = false and a message saying why.
 ScanRecord parse_scan_report(const std::string& text, const std::string& path);
+// The report the helper writes for `record` (parse_scan_report reads it back).
+std::string scan_report_text(const ScanRecord& record);
+// The helper's protocol on its report pipe: the start mark once its own start-up is done, then
+// each plugin's report followed by the completion mark.
+inline constexpr const char* kScanStartedMark = "SF-SCAN-STARTED\n";
+inline constexpr const char* kScanCompleteMark = "\nSF-SCAN-COMPLETE\n";
 
 // What the scan cache stamps its file with (API version, LibTorch, compiler, build time): a file
 // of another host build is ignored.

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "plugins/scanner.h"
+#include "plugins/plugin_loader.h"
 
 int main(int argc, char** argv) {
   if (argc < 3) {

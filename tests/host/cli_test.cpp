@@ -121,6 +121,62 @@ TEST(Cli, ValidateJsonGivesNodeErrors) {
   EXPECT_EQ(j["node_errors"]["1"]["errors"][0]["type"], "invalid_prompt");
 }
 
+// The front users type links no LibTorch (validate and nodes run in it alone); the executor it
+// execs for the rest does.
+TEST(Cli, FrontLinksNoLibTorchAndTheExecutorDoes) {
+  const fs::path front = SF_SIGMAFLOW_EXE;
+  const fs::path executor = front.parent_path().parent_path() / "libexec" / "sigmaflow" / "sigmaflow-exec";
+  auto libraries = [](const fs::path& binary) {
+    Cmd c{0, ""};
+    FILE* p = popen(("ldd " + binary.string() + " 2>&1").c_str(), "r");
+    std::array<char, 4096> buf{};
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) c.out.append(buf.data(), n);
+    c.rc = pclose(p);
+    return c.out;
+  };
+  const std::string front_libs = libraries(front), executor_libs = libraries(executor);
+  ASSERT_NE(front_libs.find("libc.so"), std::string::npos) << front_libs;
+  for (const char* torch_lib : {"libtorch", "libc10", "libsigmaflow_plugin_api"}) {
+    EXPECT_EQ(front_libs.find(torch_lib), std::string::npos) << torch_lib << " in\n" << front_libs;
+    EXPECT_NE(executor_libs.find(torch_lib), std::string::npos) << torch_lib << " not in\n" << executor_libs;
+  }
+}
+
+// validate and nodes finish in the front: they work with no executor at all; run needs it and
+// says which file it could not start.
+TEST(Cli, ValidateAndNodesRunWithoutTheExecutor) {
+  const std::string no_executor = "SIGMAFLOW_EXECUTOR=/nonexistent/sigmaflow-exec";
+  auto v = sigmaflow("validate " + write_graph("front.json", kGraph), true, no_executor);
+  EXPECT_EQ(v.rc, 0) << v.out;
+  EXPECT_NE(v.out.find("valid; 2 node(s) to run for 1 output node(s)"), std::string::npos) << v.out;
+  auto bad = sigmaflow("validate " + write_graph("front_bad.json", R"({"1": {"class_type": "Missing", "inputs": {}},
+     "2": {"class_type": "FixtureSink", "inputs": {"value": ["1", 0]}}})"),
+                       true, no_executor);
+  EXPECT_EQ(bad.rc, 3) << bad.out;
+  EXPECT_NE(bad.out.find("Missing"), std::string::npos) << bad.out;
+  auto n = sigmaflow("nodes", true, no_executor);
+  EXPECT_EQ(n.rc, 0) << n.out;
+  EXPECT_NE(n.out.find("FixtureConst"), std::string::npos);
+  auto r = sigmaflow("run " + write_graph("front.json", kGraph), true, no_executor);
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_NE(r.out.find("cannot start sigmaflow's executor '/nonexistent/sigmaflow-exec'"), std::string::npos) << r.out;
+}
+
+// A node that checks its literals with its own code (ManualSigmas parses its text): the front
+// hands validate to the executor, which loads the plugin and reports the node's verdict.
+TEST(Cli, ValidateHandsNodesWithTheirOwnChecksToTheExecutor) {
+  const std::string graph = write_graph("manual.json", R"({"1": {"class_type": "ManualSigmas",
+      "inputs": {"sigmas": "3, x, 0"}}, "2": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["1", 0]}}})");
+  auto v = sigmaflow("validate " + graph);
+  EXPECT_EQ(v.rc, 3) << v.out;
+  EXPECT_NE(v.out.find("'x' is not a number"), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("node 1 (ManualSigmas)"), std::string::npos) << v.out;
+  auto without = sigmaflow("validate " + graph, true, "SIGMAFLOW_EXECUTOR=/nonexistent/sigmaflow-exec");
+  EXPECT_EQ(without.rc, 1) << without.out;
+  EXPECT_NE(without.out.find("cannot start sigmaflow's executor"), std::string::npos) << without.out;
+}
+
 TEST(Cli, NodesJsonIsObjectInfo) {
   auto c = sigmaflow("nodes --json", false);
   ASSERT_EQ(c.rc, 0);
