@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Configures and builds sigmaflow into build/ (or $SIGMAFLOW_BUILD_DIR). Extra arguments go to
-# CMake's configure step, e.g. scripts/build.sh -DSIGMAFLOW_SANITIZE=ON.
+# CMake's configure step, e.g. scripts/build.sh -DSIGMAFLOW_SANITIZE=ON. $SIGMAFLOW_TARGETS
+# (space separated) builds only those targets and what they need; default: everything.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${SIGMAFLOW_BUILD_DIR:-$root/build}
@@ -12,4 +13,6 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
 elif [ $# -gt 0 ]; then
   cmake "$build" "$@" >/dev/null
 fi
-cmake --build "$build" -j "$jobs"
+targets=()
+[ -n "${SIGMAFLOW_TARGETS:-}" ] && read -r -a targets <<< "--target ${SIGMAFLOW_TARGETS}"
+cmake --build "$build" -j "$jobs" "${targets[@]}"
