@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <set>
 
+#include "sigmaflow/number_list.h"
+
 namespace sf::host {
 
 namespace {
@@ -106,6 +108,16 @@ std::vector<std::string> check_contract(const NodeContract& c) {
     }
     if (k.kind == Constraint::Kind::kProductAtMost) {
       check_product_constraint(c, k, out);
+      continue;
+    }
+    if (k.kind == Constraint::Kind::kNumberList) {
+      const InputSpec* in = c.find_input(k.a);
+      if (!in)
+        out.push_back("a number-list constraint names unknown input '" + k.a + "'");
+      else if (in->type != "STRING")
+        out.push_back("a number-list constraint names input '" + k.a + "' of type " + in->type + ", not STRING");
+      if (!number_list_rule_from_text(k.value))
+        out.push_back("a number-list constraint's rule '" + k.value.substr(0, 200) + "' is malformed");
       continue;
     }
     if (!c.find_input(k.a)) out.push_back("a constraint names unknown input '" + k.a + "'");

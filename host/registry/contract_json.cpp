@@ -114,7 +114,7 @@ NodeContract contract_from_json(const json& j) {
   for (const auto& k : j.value("constraints", json::array())) {
     const int kind = k.at("kind").get<int>();
     // A forged or future cache entry: an unknown kind would reach a switch with no case for it.
-    if (kind < 0 || kind > static_cast<int>(Constraint::Kind::kProductAtMost))
+    if (kind < 0 || kind > static_cast<int>(Constraint::Kind::kNumberList))
       throw std::runtime_error("constraint kind " + std::to_string(kind) + " is unknown");
     c.constraints.push_back({static_cast<Constraint::Kind>(kind), k.value("a", std::string()),
                              k.value("b", std::string()), k.value("value", std::string()),

@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "registry/contract_check.h"
+#include "sigmaflow/number_list.h"
 
 namespace sf::host {
 
@@ -174,6 +175,20 @@ void check_product(const NodeContract& c, const GraphNode& node, const Constrain
       shown + text(product, 4) + " is more than " + text(bound, 4) + why, blamed, literal(blamed)->to_json());
 }
 
+// kNumberList over a STRING literal: the node's own grammar (sigmaflow/number_list.h), so the
+// verdict is the one the node would reach at run time.
+void check_number_list(const NodeContract& c, const GraphNode& node, const Constraint& k, const Literal* text,
+                       Issues& issues) {
+  if (!text || !text->is_string()) return;
+  const std::optional<NumberListRule> rule = number_list_rule_from_text(k.value);
+  if (!rule) return;  // refused with the contract (check_contract)
+  const NumberList list = parse_number_list(text->as_string(), *rule);
+  if (list.ok()) return;
+  const std::string why = k.message.empty() ? std::string() : " (" + k.message + ")";
+  add(issues, node.id, c.class_type, "custom_validation_failed", "Custom validation failed for node",
+      "input '" + k.a + "' = " + shorten_json(text->to_json()) + ": " + list.error + why, k.a, text->to_json());
+}
+
 // Constraints over the node's literals (defaults included); rules whose inputs are links are
 // left to the node at run time.
 void check_constraints(const NodeContract& c, const GraphNode& node, const PlannedNode& pn, Issues& issues) {
@@ -212,6 +227,9 @@ void check_constraints(const NodeContract& c, const GraphNode& node, const Plann
         break;
       case Constraint::Kind::kProductAtMost:
         check_product(c, node, k, literal, issues);
+        break;
+      case Constraint::Kind::kNumberList:
+        check_number_list(c, node, k, a, issues);
         break;
       case Constraint::Kind::kAnyOf: {
         const std::vector<std::string> names = any_of_inputs(k);

@@ -26,6 +26,7 @@
 #include "sigmaflow/diffusion/row_blocks.h"
 #include "sigmaflow/diffusion/samplers.h"
 #include "sigmaflow/diffusion/sigmas.h"
+#include "sigmaflow/number_list.h"
 #include "sigmaflow/scheduler/stock.h"
 #include "timed_model.h"
 
@@ -531,36 +532,25 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   return t + "]";
 }
 
-// The evaluation seeds: the `seeds` list when given (validated at validation: no empty entry,
-// no duplicate, each an unsigned 64-bit integer), else `seed`.
-std::vector<uint64_t> parse_seed_list(const std::string& text) {
-  std::vector<uint64_t> out;
-  if (text.find_first_not_of(" \t") == std::string::npos) return out;
-  for (size_t begin = 0; begin <= text.size();) {
-    size_t end = text.find(',', begin);
-    if (end == std::string::npos) end = text.size();
-    std::string item = text.substr(begin, end - begin);
-    item.erase(0, item.find_first_not_of(" \t"));
-    item.erase(item.find_last_not_of(" \t") + 1);
-    const std::string shown = "\"" + text.substr(0, 200) + "\"";
-    if (item.empty()) throw InputError("seeds", shown, "an empty entry in the seed list");
-    if (item[0] == '-') throw InputError("seeds", shown, "seed '" + item.substr(0, 40) + "' is negative");
-    errno = 0;
-    char* rest = nullptr;
-    const unsigned long long v = std::strtoull(item.c_str(), &rest, 10);
-    if (errno != 0 || !rest || *rest != '\0' || !std::isdigit(static_cast<unsigned char>(item[0])))
-      throw InputError("seeds", shown, "'" + item.substr(0, 40) + "' is not a seed (an integer in 0..2^64-1)");
-    if (std::find(out.begin(), out.end(), v) != out.end())
-      throw InputError("seeds", shown, "seed " + item + " is listed twice");
-    out.push_back(v);
-    begin = end + 1;
-  }
-  if (out.size() > 64) throw InputError("seeds", std::to_string(out.size()) + " seeds", "at most 64 seeds");
-  return out;
+// The evaluation seeds, comma separated: no empty entry, no duplicate, each an unsigned 64-bit
+// integer, at most 64; blank: none (then `seed`). Declared in the contract (NumberListOf), so
+// `validate` applies it without loading this plugin.
+NumberListRule seed_list_rule() {
+  NumberListRule rule;
+  rule.integers = true;
+  rule.commas_only = true;
+  rule.blank_is_empty = true;
+  rule.unique = true;
+  rule.max_count = 64;
+  rule.noun = "seed";
+  return rule;
 }
 
 std::vector<uint64_t> sweep_seeds(const Inputs& in) {
-  std::vector<uint64_t> seeds = parse_seed_list(in.get_string("seeds"));
+  const std::string text = in.get_string("seeds");
+  const NumberList list = parse_number_list(text, seed_list_rule());
+  if (!list.ok()) throw InputError("seeds", "\"" + text.substr(0, 200) + "\"", list.error);
+  std::vector<uint64_t> seeds = list.integers;
   if (seeds.empty()) seeds.push_back(in.get_uint("seed"));
   return seeds;
 }
@@ -821,9 +811,8 @@ NodeDef schedule_sweep_node() {
   c.constraints.push_back(
       ProductAtMost({"batch", "projections"}, {}, std::ldexp(1.0, 32),
                     "sliced W2 keeps 16 x batch x projections bytes of projections; at most 64 GiB"));
-  return with_input_check(
-      make_node(c, [](Context& ctx, const Inputs& in) { return Outputs{Value(run_sweep(ctx, in))}; }),
-      [](const Inputs& in) { parse_seed_list(in.get_string("seeds")); });
+  c.constraints.push_back(NumberListOf("seeds", seed_list_rule()));
+  return make_node(c, [](Context& ctx, const Inputs& in) { return Outputs{Value(run_sweep(ctx, in))}; });
 }
 
 }  // namespace sf::nodes

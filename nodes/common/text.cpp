@@ -1,5 +1,7 @@
 #include "text.h"
 
+#include "sigmaflow/number_list.h"
+
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -8,19 +10,7 @@
 
 namespace sf::nodes {
 
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char ch : text + ",") {
-    if (ch == ',' || ch == ';' || ch == ' ' || ch == '\n' || ch == '\t' || ch == '\r' || ch == '[' || ch == ']') {
-      if (!cur.empty()) out.push_back(cur);
-      cur.clear();
-    } else {
-      cur += ch;
-    }
-  }
-  return out;
-}
+std::vector<std::string> split_list(const std::string& text) { return split_number_items(text); }
 
 std::vector<std::string> split_commas(const std::string& text) {
   std::vector<std::string> out;
@@ -37,28 +27,7 @@ std::vector<std::string> split_commas(const std::string& text) {
   return out;
 }
 
-bool parse_number(const std::string& text, double& value) {
-  // [sign] digits [. digits] [e [sign] digits], with at least one digit before the exponent.
-  size_t i = 0, n = text.size();
-  if (i < n && (text[i] == '+' || text[i] == '-')) ++i;
-  size_t digits = 0;
-  while (i < n && std::isdigit(static_cast<unsigned char>(text[i]))) ++i, ++digits;
-  if (i < n && text[i] == '.') {
-    ++i;
-    while (i < n && std::isdigit(static_cast<unsigned char>(text[i]))) ++i, ++digits;
-  }
-  if (digits == 0) return false;
-  if (i < n && (text[i] == 'e' || text[i] == 'E')) {
-    ++i;
-    if (i < n && (text[i] == '+' || text[i] == '-')) ++i;
-    size_t exp_digits = 0;
-    while (i < n && std::isdigit(static_cast<unsigned char>(text[i]))) ++i, ++exp_digits;
-    if (exp_digits == 0) return false;
-  }
-  if (i != n) return false;
-  value = std::strtod(text.c_str(), nullptr);
-  return std::isfinite(value);
-}
+bool parse_number(const std::string& text, double& value) { return parse_decimal(text, value); }
 
 std::vector<int64_t> parse_shape(const std::string& text, const std::string& input) {
   std::vector<int64_t> shape;

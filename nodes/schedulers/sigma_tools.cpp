@@ -6,6 +6,7 @@
 #include "../common/text.h"
 #include "nodes.h"
 #include "sigmaflow/diffusion/sigmas.h"
+#include "sigmaflow/number_list.h"
 #include "sigmaflow/scheduler/stock.h"
 
 namespace sf::nodes {
@@ -79,19 +80,22 @@ NodeDef set_first_sigma_node() {
 }
 
 namespace {
-// ManualSigmas's text: numbers (strict decimals) separated by commas or spaces, at least 2.
+// ManualSigmas's text: numbers (strict decimals) separated by commas or spaces, at least 2,
+// each >= 0, strictly descending (what every sampler requires of SIGMAS). Declared in the
+// contract (NumberListOf), so `validate` applies it without loading this plugin.
+NumberListRule manual_sigmas_rule() {
+  NumberListRule rule;
+  rule.min_count = 2;
+  rule.min_value = 0.0;
+  rule.strictly_decreasing = true;
+  rule.noun = "sigma";
+  return rule;
+}
+
 std::vector<double> parse_manual_sigmas(const std::string& text) {
-  std::vector<double> s;
-  for (const auto& token : split_list(text)) {
-    double v = 0;
-    if (!parse_number(token, v)) throw InputError("sigmas", "\"" + text + "\"", "'" + token + "' is not a number");
-    s.push_back(v);
-  }
-  if (s.size() < 2)
-    throw InputError("sigmas", "\"" + text + "\"",
-                     s.empty() ? "no numbers found" : "a schedule needs at least 2 values (one step), got 1");
-  diffusion::Sigmas(s).check_sampling("sigmas");
-  return s;
+  const NumberList list = parse_number_list(text, manual_sigmas_rule());
+  if (!list.ok()) throw InputError("sigmas", "\"" + text.substr(0, 200) + "\"", list.error);
+  return list.values;
 }
 }  // namespace
 
@@ -101,11 +105,9 @@ NodeDef manual_sigmas_node() {
            "A schedule typed by hand: numbers separated by commas or spaces, e.g. \"14.6, 7, 3.5, 1, 0.3, 0\". "
            "Checked at validation.",
            {String("sigmas", "1, 0.5", true)}, {{"SIGMAS", "SIGMAS"}});
-  NodeDef def = make_node(c, [](Context&, const Inputs& in) {
+  c.constraints.push_back(NumberListOf("sigmas", manual_sigmas_rule()));
+  return make_node(c, [](Context&, const Inputs& in) {
     return Outputs{sigmas_value(parse_manual_sigmas(in.get_string("sigmas")))};
-  });
-  return with_input_check(std::move(def), [](const Inputs& in) {
-    if (in.has("sigmas")) parse_manual_sigmas(in.get_string("sigmas"));
   });
 }
 

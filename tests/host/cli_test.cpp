@@ -163,18 +163,44 @@ TEST(Cli, ValidateAndNodesRunWithoutTheExecutor) {
   EXPECT_NE(r.out.find("cannot start sigmaflow's executor '/nonexistent/sigmaflow-exec'"), std::string::npos) << r.out;
 }
 
-// A node that checks its literals with its own code (ManualSigmas parses its text): the front
+// A node that checks its literals with its own code (the fixture's check_inputs hook): the front
 // hands validate to the executor, which loads the plugin and reports the node's verdict.
 TEST(Cli, ValidateHandsNodesWithTheirOwnChecksToTheExecutor) {
-  const std::string graph = write_graph("manual.json", R"({"1": {"class_type": "ManualSigmas",
-      "inputs": {"sigmas": "3, x, 0"}}, "2": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["1", 0]}}})");
+  const std::string graph = write_graph("checked.json", R"({"1": {"class_type": "FixtureChecked",
+      "inputs": {"word": "bad"}}, "2": {"class_type": "FixtureSink", "inputs": {"value": ["1", 0]}}})");
   auto v = sigmaflow("validate " + graph);
   EXPECT_EQ(v.rc, 3) << v.out;
-  EXPECT_NE(v.out.find("'x' is not a number"), std::string::npos) << v.out;
-  EXPECT_NE(v.out.find("node 1 (ManualSigmas)"), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("node 1 (FixtureChecked): custom_validation_failed"), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("input 'word' = \"bad\": the fixture refuses the word 'bad'"), std::string::npos) << v.out;
   auto without = sigmaflow("validate " + graph, true, "SIGMAFLOW_EXECUTOR=/nonexistent/sigmaflow-exec");
   EXPECT_EQ(without.rc, 1) << without.out;
   EXPECT_NE(without.out.find("cannot start sigmaflow's executor"), std::string::npos) << without.out;
+}
+
+// Number lists typed into strings (ManualSigmas, ScheduleSweep's seeds) are contract rules (API
+// 3.2): the front checks them with the nodes' own grammar, no executor needed.
+TEST(Cli, NumberListsAreCheckedInTheFront) {
+  const std::string no_executor = "SIGMAFLOW_EXECUTOR=/nonexistent/sigmaflow-exec";
+  auto manual = [&](const std::string& text) {
+    return sigmaflow("validate " + write_graph("manual.json", R"({"1": {"class_type": "ManualSigmas",
+      "inputs": {"sigmas": ")" + text + R"("}}, "2": {"class_type": "SaveSigmas", "inputs": {"sigmas": ["1", 0]}}})"),
+                     true, no_executor);
+  };
+  auto good = manual("14.6, 7 3.5; [1] 0");
+  EXPECT_EQ(good.rc, 0) << good.out;
+  const std::pair<const char*, const char*> bad[] = {{"3, x, 0", "'x' is not a number"},
+                                                     {"0x10, 0", "'0x10' is not a number"},
+                                                     {"14.6", "at least 2 sigmas are needed, got 1"},
+                                                     {"", "no sigmas found"},
+                                                     {"3, 3, 0", "strictly descending: sigma 1 = 3 follows 3"},
+                                                     {"3, -1", "sigma 1 = -1 is below 0"},
+                                                     {"1e999, 0", "'1e999' is not a number"}};
+  for (const auto& [text, message] : bad) {
+    auto r = manual(text);
+    EXPECT_EQ(r.rc, 3) << text << "\n" << r.out;
+    EXPECT_NE(r.out.find("node 1 (ManualSigmas): custom_validation_failed"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(message), std::string::npos) << text << "\n" << r.out;
+  }
 }
 
 TEST(Cli, NodesJsonIsObjectInfo) {

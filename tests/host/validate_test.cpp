@@ -1,6 +1,8 @@
 // Validation: every ComfyUI error type, all problems at once, and the execution plan.
 #include <gtest/gtest.h>
 
+#include "sigmaflow/number_list.h"
+
 #include <nlohmann/json.hpp>
 
 #include "graph/graph.h"
@@ -400,8 +402,108 @@ TEST(Validate, ProductRulesAreCheckedInContractsAndRoundTrip) {
     EXPECT_NE(problems[0].find(message), std::string::npos) << problems[0];
   }
   nlohmann::json forged = contract_to_json(c);
-  forged["constraints"][0]["kind"] = static_cast<int>(Constraint::Kind::kProductAtMost) + 1;
+  forged["constraints"][0]["kind"] = static_cast<int>(Constraint::Kind::kNumberList) + 1;
   EXPECT_THROW(contract_from_json(forged), std::runtime_error);
+}
+
+// API 3.2's number-list grammar (sigmaflow/number_list.h), against hand-written answers: the
+// node parses with it at run time and validation applies it, so both give one verdict.
+TEST(NumberList, SeedListsParseExactlyAndRefuseWhatTheSweepRefuses) {
+  NumberListRule seeds;
+  seeds.integers = seeds.commas_only = seeds.blank_is_empty = seeds.unique = true;
+  seeds.max_count = 64;
+  seeds.noun = "seed";
+  const NumberList ok = parse_number_list(" 0 ,18446744073709551615,\t7 ", seeds);
+  ASSERT_TRUE(ok.ok()) << ok.error;
+  EXPECT_EQ(ok.integers, (std::vector<uint64_t>{0, 18446744073709551615ull, 7}));
+  EXPECT_TRUE(parse_number_list("  ", seeds).ok());
+  EXPECT_TRUE(parse_number_list("  ", seeds).integers.empty());
+  std::string sixty_five;
+  for (int i = 0; i < 65; ++i) sixty_five += (i ? "," : "") + std::to_string(i);
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"1,,2", "an empty entry in the seed list"},
+      {"1,", "an empty entry in the seed list"},
+      {"-3", "seed '-3' is negative"},
+      {"1.5", "'1.5' is not a seed (an integer in 0..2^64-1)"},
+      {"18446744073709551616", "is not a seed"},
+      {"1 2", "'1 2' is not a seed"},
+      {"4, 5, 4", "seed 4 is listed twice"},
+      {sixty_five, "at most 64 seeds, got 65"}};
+  for (const auto& [text, message] : bad) {
+    const NumberList r = parse_number_list(text, seeds);
+    EXPECT_NE(r.error.find(message), std::string::npos) << text << ": " << r.error;
+  }
+}
+
+TEST(NumberList, SchedulesParseAsDecimalsAndTheRuleRoundTrips) {
+  NumberListRule sigmas;
+  sigmas.min_count = 2;
+  sigmas.min_value = 0.0;
+  sigmas.strictly_decreasing = true;
+  sigmas.noun = "sigma";
+  const NumberList ok = parse_number_list("14.6, 7 [3.5];1e-1\n0", sigmas);
+  ASSERT_TRUE(ok.ok()) << ok.error;
+  EXPECT_EQ(ok.values, (std::vector<double>{14.6, 7, 3.5, 0.1, 0}));
+  EXPECT_NE(parse_number_list("nan, 0", sigmas).error.find("'nan' is not a number"), std::string::npos);
+  EXPECT_NE(parse_number_list("2, 2", sigmas).error.find("sigma 1 = 2 follows 2"), std::string::npos);
+  EXPECT_NE(parse_number_list("2, -0.5", sigmas).error.find("sigma 1 = -0.5 is below 0"), std::string::npos);
+  EXPECT_NE(parse_number_list(" ", sigmas).error.find("no sigmas found"), std::string::npos);
+  const auto back = number_list_rule_from_text(number_list_rule_text(sigmas));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(number_list_rule_text(*back), number_list_rule_text(sigmas));
+  EXPECT_EQ(back->min_value, 0.0);
+  for (const char* forged : {"integers=2", "min_count=3;max_count=2", "noun=", "colour=1", "min_value=abc",
+                             "min_count=99999999999", "integers"})
+    EXPECT_FALSE(number_list_rule_from_text(forged).has_value()) << forged;
+}
+
+// The rule in a contract: checked on literals at validation (the input named, the node's own
+// message), links left to the node; a malformed rule is a contract problem; the scan cache keeps it.
+TEST(Validate, NumberListRuleIsCheckedOnLiteralsAndInContracts) {
+  NumberListRule seeds;
+  seeds.integers = seeds.commas_only = seeds.blank_is_empty = seeds.unique = true;
+  seeds.noun = "seed";
+  Catalogue cat;
+  NodeContract sweep;
+  sweep.class_type = "Sweep";
+  sweep.inputs = {String("seeds", ""), Int("n", 1)};
+  sweep.constraints = {NumberListOf("seeds", seeds, "evaluation seeds")};
+  sweep.output_node = true;
+  EXPECT_TRUE(check_contract(sweep).empty());
+  cat.put({sweep, "test", "/test.so", {}});
+  NodeContract text;
+  text.class_type = "Text";
+  text.outputs = {{"STRING", "STRING"}};
+  cat.put({text, "test", "/test.so", {}});
+  auto issues = [&](const std::string& inputs) {
+    auto g = parse_graph(R"({"t": {"class_type": "Text", "inputs": {}}, "1": {"class_type": "Sweep", "inputs": )" +
+                         inputs + "}}");
+    EXPECT_TRUE(g.ok()) << g.status().message();
+    return nlohmann::json::parse(validate_graph(*g, cat).report.to_json());
+  };
+  auto j = issues(R"({"seeds": "0, 1, 1"})");
+  ASSERT_EQ(j["node_errors"]["1"]["errors"].size(), 1u) << j.dump();
+  const auto& e = j["node_errors"]["1"]["errors"][0];
+  EXPECT_EQ(e["type"], "custom_validation_failed");
+  EXPECT_EQ(e["extra_info"]["input_name"], "seeds");
+  EXPECT_EQ(e["details"], "input 'seeds' = \"0, 1, 1\": seed 1 is listed twice (evaluation seeds)");
+  EXPECT_TRUE(issues(R"({"seeds": "3, 4"})")["node_errors"].empty());
+  EXPECT_TRUE(issues(R"({})")["node_errors"].empty());
+  EXPECT_TRUE(issues(R"({"seeds": ["t", 0]})")["node_errors"].empty());
+  const NodeContract back = contract_from_json(contract_to_json(sweep));
+  ASSERT_EQ(back.constraints.size(), 1u);
+  EXPECT_EQ(back.constraints[0].kind, Constraint::Kind::kNumberList);
+  EXPECT_EQ(back.constraints[0].value, number_list_rule_text(seeds));
+  const std::vector<std::pair<Constraint, std::string>> bad = {
+      {NumberListOf("missing", seeds), "unknown input 'missing'"},
+      {NumberListOf("n", seeds), "input 'n' of type INT, not STRING"},
+      {Constraint{Constraint::Kind::kNumberList, "seeds", "", "integers=maybe", ""}, "'integers=maybe' is malformed"}};
+  for (const auto& [rule, message] : bad) {
+    sweep.constraints = {rule};
+    const auto problems = check_contract(sweep);
+    ASSERT_EQ(problems.size(), 1u) << message;
+    EXPECT_NE(problems[0].find(message), std::string::npos) << problems[0];
+  }
 }
 
 }  // namespace

@@ -77,6 +77,9 @@ struct Constraint {
     // first input of b (the divisor), or of a when b is empty, and says what the product comes to.
     // API 3.1.
     kProductAtMost,
+    // The STRING input a, when a literal, is a list of numbers following the rule in `value`
+    // (sigmaflow/number_list.h: NumberListOf, parse_number_list); b is unused. API 3.2.
+    kNumberList,
   };
   Kind kind = Kind::kLess;
   std::string a, b;
@@ -95,7 +98,7 @@ struct NodeContract {
   bool output_node = false;  // writes files / reports; graphs run what output nodes need
   bool idempotent = true;    // same inputs, same outputs: results may be cached
   // The node's NodeDef::check_inputs runs at validation on its literal inputs (ComfyUI's
-  // VALIDATE_INPUTS): `validate` loads the node's plugin for it.
+  // VALIDATE_INPUTS): `validate` hands the graph to the executor, which loads the node's plugin.
   bool checks_inputs = false;
   // Set to the class_type this node deliberately replaces (a stock or earlier plugin's node).
   // Without it a clashing class_type is refused.
