@@ -3,8 +3,6 @@
 #include <ATen/ATen.h>
 #include <torch/script.h>
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -22,6 +20,7 @@
 #include "sigmaflow/diffusion/noise.h"
 #include "sigmaflow/files.h"
 #include "sigmaflow/json_depth.h"
+#include "torchscript_probe.h"
 
 namespace sf::diffusion {
 
@@ -115,52 +114,14 @@ void check_settings(const TorchScriptSettings& s) {
   if (!(smin > 0) || !(smin < smax)) throw std::invalid_argument("sigma_min must be > 0 and < sigma_max");
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SF_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SF_ASAN 1
-#endif
-#endif
-
-// LibTorch's deserializer trusts sizes written inside the archive: fuzz_torchscript found a 3 kB
-// file that made it allocate 16 GB over 49 s before failing with bad_alloc. While a file loads,
-// the address space is capped at its current size plus max(4 GiB, 8 x the file size), so such a
-// file fails fast. The executor runs one node at a time, so the process-wide cap is held only by
-// this load. Not under AddressSanitizer, whose shadow memory needs the address space.
-class AddressSpaceCap {
- public:
-  explicit AddressSpaceCap(uint64_t file_bytes) {
-#ifndef SF_ASAN
-    uint64_t vm_kb = 0;
-    std::ifstream status("/proc/self/status");
-    for (std::string line; std::getline(status, line);)
-      if (line.rfind("VmSize:", 0) == 0) vm_kb = std::strtoull(line.c_str() + 7, nullptr, 10);
-    if (vm_kb == 0 || getrlimit(RLIMIT_AS, &old_) != 0) return;
-    const uint64_t extra = std::max<uint64_t>(uint64_t{4} << 30, 8 * file_bytes);
-    rlimit capped = old_;
-    capped.rlim_cur = std::min<uint64_t>(old_.rlim_cur, vm_kb * 1024 + extra);
-    active_ = setrlimit(RLIMIT_AS, &capped) == 0;
-#else
-    (void)file_bytes;
-#endif
-  }
-  ~AddressSpaceCap() {
-    if (active_) setrlimit(RLIMIT_AS, &old_);
-  }
-  AddressSpaceCap(const AddressSpaceCap&) = delete;
-  AddressSpaceCap& operator=(const AddressSpaceCap&) = delete;
-
- private:
-  rlimit old_{};
-  bool active_ = false;
-};
-
 std::unique_ptr<torch::jit::Module> load_module(const TorchScriptSettings& s, uint64_t file_bytes,
                                                 std::string& metadata) {
+  // First in the probe process (torchscript_probe.h): a file that makes LibTorch allocate without
+  // bound or crash is refused there, and this process never runs under an address-space cap.
+  const std::string refused = probe_torchscript(s.path, file_bytes);
+  if (!refused.empty()) throw std::invalid_argument("'" + s.path + "' is not a loadable TorchScript file: " + refused);
   std::unique_ptr<torch::jit::Module> module;
   try {
-    AddressSpaceCap cap(file_bytes);
     // LibTorch's parser reads freed memory on some malformed files (docs/fuzzing.md): if that
     // ends the process, the report blames the file.
     ScopedCrashNote note("input 'path': '" + s.path +

@@ -5,9 +5,15 @@
 #include <gtest/gtest.h>
 #include <torch/script.h>
 
+#include <sys/resource.h>
+
+#include <atomic>
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "sigmaflow/diffusion/torchscript_model.h"
 #include "sigmaflow/testing/node_runner.h"
@@ -144,6 +150,64 @@ TEST(TorchScriptModel, SamplesThroughTheGraphLikeTheExactModel) {
   auto lat = std::dynamic_pointer_cast<const Latent>(outs.at("2")[0].object());
   EXPECT_EQ(lat->samples().sizes(), (std::vector<int64_t>{5, 3}));
   EXPECT_TRUE(at::isfinite(lat->samples()).all().item<bool>());
+}
+
+// TorchScript files are read first by the probe process (diffusion/src/torchscript_probe.h), which
+// caps its own address space: this process never runs under a limit (other threads, a server or
+// Gloo, allocate meanwhile). A thread watches RLIMIT_AS for the whole load.
+TEST(TorchScriptModel, LoadingSetsNoProcessWideLimit) {
+  rlimit before{};
+  ASSERT_EQ(getrlimit(RLIMIT_AS, &before), 0);
+  std::atomic<bool> done{false}, changed{false};
+  std::atomic<long> samples{0};
+  std::thread watcher([&] {
+    while (!done) {
+      rlimit now{};
+      getrlimit(RLIMIT_AS, &now);
+      if (now.rlim_cur != before.rlim_cur) changed = true;
+      ++samples;
+    }
+  });
+  // A file the probe has not seen in this process (fresh mtime), loaded twice (the second from
+  // the probe's verdict).
+  std::string path = save_module("probe-watch", cases()[2].body);
+  for (int i = 0; i < 2; ++i) {
+    auto r = runner().run("TorchScriptModel", R"({"path": ")" + path + R"(", "parametrization": "edm",
+        "time_input": "log_sigma_quarter", "sample_shape": "3"})");
+    ASSERT_TRUE(r.ok) << r.error;
+  }
+  done = true;
+  watcher.join();
+  EXPECT_GT(samples.load(), 0);
+  EXPECT_FALSE(changed.load()) << "RLIMIT_AS changed during a TorchScript load";
+}
+
+// The probe's verdicts reach the node's error: a probe that crashes (as LibTorch's parser does on
+// some files under AddressSanitizer) or does not start.
+TEST(TorchScriptModel, ProbeCrashesAndMissingProbesAreClearErrors) {
+  const fs::path crashing = fs::temp_directory_path() / "sigmaflow-crashing-probe.sh";
+  std::ofstream(crashing) << "#!/bin/sh\nkill -SEGV $$\n";
+  fs::permissions(crashing, fs::perms::owner_all);
+  std::string path = save_module("probe-crash", cases()[2].body);
+  auto with_probe = [&](const std::string& probe) {
+    setenv("SIGMAFLOW_TORCHSCRIPT_PROBE", probe.c_str(), 1);
+    // Another mtime, so the verdict is not the one remembered for this path.
+    fs::last_write_time(path, fs::last_write_time(path) + std::chrono::seconds(probe.size()));
+    auto r = runner().run("TorchScriptModel", R"({"path": ")" + path + R"(", "sample_shape": "3"})");
+    unsetenv("SIGMAFLOW_TORCHSCRIPT_PROBE");
+    return r;
+  };
+  auto crash = with_probe(crashing.string());
+  ASSERT_FALSE(crash.ok);
+  EXPECT_EQ(crash.error_input, "path");
+  EXPECT_NE(crash.error.find("is not a loadable TorchScript file: LibTorch crashed while reading it (signal 11"),
+            std::string::npos)
+      << crash.error;
+  auto missing = with_probe("/nonexistent/sigmaflow-torchscript-probe");
+  ASSERT_FALSE(missing.ok);
+  EXPECT_NE(missing.error.find("the TorchScript probe '/nonexistent/sigmaflow-torchscript-probe' did not start"),
+            std::string::npos)
+      << missing.error;
 }
 
 TEST(TorchScriptModel, BadFilesAndModulesAreClearErrors) {
