@@ -4,6 +4,7 @@
 #include <string>
 
 #include "graph/graph.h"
+#include "sigmaflow/number_list.h"
 #include "validate/validate.h"
 
 namespace {
@@ -32,9 +33,21 @@ const sf::host::Catalogue& catalogue() {
                 sf::List("values"),
                 sf::Bool("flag", false),
                 sf::String("name", "x"),
+                sf::String("sigma_list", "1, 0"),
+                sf::String("seeds", ""),
                 sf::Optional(sf::Port("any", "*")),
                 sf::Optional(sf::Port("u", "FLOAT,INT"))};
     s.outputs = {{"SIGMAS", "SIGMAS"}, {"FLOAT", "f"}};
+    // The declarative rules (API 3.1 products, 3.2 number lists) over whatever literals arrive.
+    sf::NumberListRule sigmas;
+    sigmas.min_count = 2;
+    sigmas.min_value = 0.0;
+    sigmas.strictly_decreasing = true;
+    sf::NumberListRule seeds;
+    seeds.integers = seeds.commas_only = seeds.blank_is_empty = seeds.unique = true;
+    seeds.max_count = 64;
+    s.constraints = {sf::NumberListOf("sigma_list", sigmas), sf::NumberListOf("seeds", seeds),
+                     sf::ProductAtMost({"steps"}, {"denoise"}, 1e6)};
     c.put(entry(s));
     sf::NodeContract o;
     o.class_type = "Sink";
