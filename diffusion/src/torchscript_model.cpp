@@ -130,14 +130,7 @@ std::unique_ptr<torch::jit::Module> load_module(const TorchScriptSettings& s, ui
     module = std::make_unique<torch::jit::Module>(torch::jit::load(s.path, s.device, extra));
     metadata = extra[kNetworkMetadataFile];
   } catch (const std::exception& e) {
-    // LibTorch's message: the first non-empty line (its backtrace follows).
-    std::string what = e.what(), line;
-    for (size_t a = 0; a < what.size() && line.empty();) {
-      size_t b = what.find('\n', a);
-      line = what.substr(a, b == std::string::npos ? std::string::npos : b - a);
-      a = b == std::string::npos ? what.size() : b + 1;
-    }
-    throw std::invalid_argument("'" + s.path + "' is not a loadable TorchScript file: " + line.substr(0, 300));
+    throw std::invalid_argument("'" + s.path + "' is not a loadable TorchScript file: " + libtorch_message(e.what()));
   }
   module->eval();
   module->to(s.device, s.dtype);

@@ -19,4 +19,16 @@ std::string torchscript_probe_path();
 // life. Thread-safe.
 std::string probe_torchscript(const std::string& path, uint64_t file_bytes);
 
+// LibTorch's message for a failed load: its first non-empty line (a backtrace follows), at most
+// 300 characters. Shared by the loader and the probe so both word a refusal the same way.
+inline std::string libtorch_message(const std::string& what) {
+  std::string line;
+  for (size_t a = 0; a < what.size() && line.empty();) {
+    const size_t b = what.find('\n', a);
+    line = what.substr(a, b == std::string::npos ? std::string::npos : b - a);
+    a = b == std::string::npos ? what.size() : b + 1;
+  }
+  return line.substr(0, 300);
+}
+
 }  // namespace sf::diffusion

@@ -9,8 +9,8 @@
 // found a 3 kB file that made it allocate 16 GB over 49 s) and its type parser reads freed memory on
 // some files. The cap (RLIMIT_AS) applies to the whole process, so it must not be the host's, where
 // other threads (the server, Gloo, a CUDA context) allocate at the same time.
-#include <sys/resource.h>
 #include <ATen/Parallel.h>
+#include <sys/resource.h>
 #include <torch/script.h>
 
 #include <algorithm>
@@ -20,6 +20,7 @@
 #include <fstream>
 #include <string>
 
+#include "../src/torchscript_probe.h"
 #include "sigmaflow/diffusion/torchscript_model.h"
 
 namespace {
@@ -67,14 +68,7 @@ int main(int argc, char** argv) {
     torch::jit::ExtraFilesMap extra{{sf::diffusion::kNetworkMetadataFile, ""}};
     torch::jit::load(argv[1], torch::kCPU, extra);
   } catch (const std::exception& e) {
-    // LibTorch's message: the first non-empty line (its backtrace follows).
-    std::string what = e.what(), line;
-    for (size_t a = 0; a < what.size() && line.empty();) {
-      size_t b = what.find('\n', a);
-      line = what.substr(a, b == std::string::npos ? std::string::npos : b - a);
-      a = b == std::string::npos ? what.size() : b + 1;
-    }
-    std::fputs(line.substr(0, 300).c_str(), stdout);
+    std::fputs(sf::diffusion::libtorch_message(e.what()).c_str(), stdout);
     return 3;
   }
   return 0;
