@@ -84,11 +84,13 @@ ParsedCli parse_cli(int argc, char** argv) {
   run->add_flag("--json", o.as_json, "Machine-readable result on stdout (progress on stderr)");
   run->add_flag("--overwrite", o.overwrite, "Write fixed file names (no _NNNNN_ counters), replacing earlier results");
   run->add_flag("--verbose", o.verbose, "More detail in error messages");
-  auto* val = app.add_subcommand("validate", "Check a graph file without running it (loads no plugin)");
+  auto* val = app.add_subcommand("validate",
+                                 "Check a graph file without running it (no LibTorch; a plugin is loaded only for a "
+                                 "node that checks its inputs with its own code)");
   val->add_option("graph", o.graph_path, "Graph file")->required();
   val->add_option("--plugins", o.plugin_dirs, "Extra plugin folder (repeatable)");
   val->add_flag("--json", o.as_json, "Problems as ComfyUI node_errors JSON");
-  auto* nodes = app.add_subcommand("nodes", "List the node catalogue (loads no plugin)");
+  auto* nodes = app.add_subcommand("nodes", "List the node catalogue (no LibTorch, no plugin loaded)");
   nodes->add_option("--plugins", o.plugin_dirs, "Extra plugin folder (repeatable)");
   nodes->add_flag("--json", o.as_json, "ComfyUI object_info-shaped JSON");
   auto* plugin = app.add_subcommand("plugin", "Plugin tools");
