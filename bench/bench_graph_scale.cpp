@@ -1,7 +1,8 @@
 // Graph size against validation cost: `sigmaflow validate` (parse + validate + plan) on FlipSigmas
 // chains of 10^4, 10^5 and 10^6 nodes and on the 20-layer LatentToNoise / SamplerCustomAdvanced
 // diamond, each in a child process; wall time and peak resident memory from wait4. The first row
-// is a 3-node graph: the fixed cost of starting the executable (LibTorch is loaded with it).
+// is a 3-node graph: the fixed cost of starting the front (which links no LibTorch). Goal: the
+// 10^6-node chain in under 2 s and 500 MB (docs/limits.md).
 //   bench_graph_scale [max_nodes]   (default 1000000)
 #include <sys/resource.h>
 #include <sys/wait.h>

@@ -1,7 +1,13 @@
-// libFuzzer target: graph parsing and validation must never crash, whatever the bytes.
+// libFuzzer target: graph parsing and validation must never crash, whatever the bytes, and the
+// graph read from the parser's events must be the one a JSON document of the same text gives
+// (the reading before the event-driven reader: last duplicate wins, the {"prompt": ...} wrapper,
+// nodes without a class_type string or with non-object inputs dropped).
 #include <cstddef>
 #include <cstdint>
 #include <string>
+
+#include <cstdlib>
+#include <nlohmann/json.hpp>
 
 #include "graph/graph.h"
 #include "sigmaflow/number_list.h"
@@ -58,11 +64,68 @@ const sf::host::Catalogue& catalogue() {
   }();
   return cat;
 }
+using json = nlohmann::json;
+
+void expect(bool ok) {
+  if (!ok) std::abort();
+}
+
+std::string cut(std::string s) {
+  if (s.size() > sf::host::kMaxRawJsonChars) s = s.substr(0, sf::host::kMaxRawJsonChars) + "...";
+  return s;
+}
+
+void check_input(const sf::host::GraphInput& in, const json& v) {
+  if (v.is_array() && v.size() == 2 && v[0].is_string() && v[1].is_number_integer()) {
+    expect(in.link && in.link->source_id == v[0].get<std::string>() && in.link->output_index == v[1].get<int64_t>());
+  } else if (v.is_array() && v.size() == 2 && v[0].is_number_integer() && v[1].is_number_integer()) {
+    expect(in.link && in.link->source_id == std::to_string(v[0].get<int64_t>()) &&
+           in.link->output_index == v[1].get<int64_t>());
+  } else {
+    expect(!in.link);
+    expect(in.raw_json() == cut(v.dump(-1, ' ', false, json::error_handler_t::replace)));
+    const bool malformed = v.is_array() || (v.is_object() && !(v.size() == 1 && v.contains("__value__")));
+    expect(in.malformed_link == malformed);
+  }
+}
+
+void check_against_document(const std::string& text, const sf::Result<sf::host::Graph>& g) {
+  auto doc = sf::host::parse_json_bounded(text);
+  if (!g.ok()) {
+    expect(!doc.ok() || !doc->is_object());
+    return;
+  }
+  expect(doc.ok() && doc->is_object());
+  json d = std::move(*doc);
+  if (d.size() == 1 && d.contains("prompt") && d["prompt"].is_object()) d = d["prompt"];
+  size_t kept = 0;
+  for (auto it = d.begin(); it != d.end(); ++it) {
+    const json& n = it.value();
+    const bool usable = n.is_object() && n.contains("class_type") && n["class_type"].is_string() &&
+                        (!n.contains("inputs") || n["inputs"].is_object());
+    const sf::host::GraphNode* node = g->find(it.key());
+    expect(usable == (node != nullptr));
+    if (!usable) continue;
+    ++kept;
+    expect(node->class_type == n["class_type"].get<std::string>());
+    const json inputs = n.contains("inputs") ? n["inputs"] : json::object();
+    expect(node->inputs.size() == inputs.size());
+    size_t k = 0;
+    for (auto in = inputs.begin(); in != inputs.end(); ++in, ++k) {  // both in name order
+      expect(node->inputs[k].name == in.key());
+      check_input(node->inputs[k], in.value());
+    }
+  }
+  expect(kept == g->nodes.size());
+  for (size_t i = 1; i < g->nodes.size(); ++i) expect(sf::host::node_id_less(g->nodes[i - 1].id, g->nodes[i].id));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);
   auto g = sf::host::parse_graph(text);
+  check_against_document(text, g);
   if (!g.ok()) {
     (void)sf::host::report_for_unreadable_graph(g.status().message()).to_json();
     return 0;

@@ -6,6 +6,8 @@
 #include <tuple>
 
 #include "cli/app.h"
+#include "exec/allocator.h"
+#include "sigmaflow/files.h"
 
 namespace sf::host {
 
@@ -35,13 +37,19 @@ bool checks_literals_with_code(const Plan& plan) {
 }  // namespace
 
 int check_graph_file(const PluginIndex& index, const CliOptions& o, const LiteralChecks& checks, Graph& graph,
-                     Plan& plan, ValidationReport& report) {
+                     Plan& plan, ValidationReport& report, bool keep_text) {
+  // A large graph is millions of small allocations: about 6.5 bytes of heap per byte of file, and
+  // more address space (vectors reserved for the most nodes the text could hold).
+  constexpr uint64_t kLargeGraphBytes = 16 << 20;
+  if (auto size = check_readable_file(o.graph_path, kMaxGraphFileBytes); size.ok() && *size >= kLargeGraphBytes)
+    reserve_heap_in_huge_pages(static_cast<size_t>(*size) * 12);
   auto parsed = load_graph_file(o.graph_path);
   if (!parsed.ok()) {
     report = report_for_unreadable_graph(parsed.status().message());
     return kExitValidation;
   }
   graph = std::move(parsed.value());
+  if (!keep_text) std::string().swap(graph.text);
   auto v = validate_graph(graph, index.catalogue());
   report = std::move(v.report);
   plan = std::move(v.plan);
@@ -68,7 +76,7 @@ int cmd_validate(const CliOptions& o, PluginIndex& index, const LiteralChecks& c
   Graph graph;
   Plan plan;
   ValidationReport report;
-  const int rc = check_graph_file(index, o, checks, graph, plan, report);
+  const int rc = check_graph_file(index, o, checks, graph, plan, report, /*keep_text=*/false);
   if (rc == kNeedsNodeCode) return rc;  // nothing printed: the executor says it all
   if (!o.as_json) print_scan_notes(index, o);
   if (rc != kExitOk) {

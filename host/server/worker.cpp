@@ -104,10 +104,10 @@ class PromptObserver : public RunObserver {
 // The failure events: ComfyUI's execution_interrupted or execution_error.
 void report_failure(PromptObserver& obs, const std::string& id, const Graph& graph, const std::string& failed_node,
                     const Status& status) {
-  auto node = graph.nodes.find(failed_node);
+  const GraphNode* node = graph.find(failed_node);
   json base = {{"prompt_id", id},
                {"node_id", failed_node},
-               {"node_type", node != graph.nodes.end() ? node->second.class_type : ""},
+               {"node_type", node ? node->class_type : ""},
                {"executed", obs.executed},
                {"timestamp", now_ms()}};
   if (status.code() == Code::kCancelled) {

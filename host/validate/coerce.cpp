@@ -186,6 +186,7 @@ bool is_literal_type(const std::string& t) {
 
 bool types_compatible(const std::string& output_type, const std::string& input_type) {
   if (output_type == "*" || input_type == "*") return true;
+  if (output_type == input_type && output_type.find(',') == std::string::npos) return true;  // the common case
   for (const auto& o : split_types(output_type)) {
     if (o == "*") return true;
     for (const auto& i : split_types(input_type)) {

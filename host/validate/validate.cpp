@@ -54,7 +54,8 @@ constexpr size_t kMaxSuggestedTypes = 32;
 void check_unknown_types(const Graph& graph, const Catalogue& catalogue, Issues& issues) {
   std::vector<std::string> known;
   std::map<std::string, std::string> suggested;  // unknown class_type -> suggestion ("" for none)
-  for (const auto& [id, node] : graph.nodes) {
+  for (const auto& node : graph.nodes) {
+    const std::string& id = node.id;
     if (catalogue.find(node.class_type)) continue;
     if (known.empty()) known = class_types_of(catalogue);
     auto it = suggested.find(node.class_type);
@@ -74,21 +75,21 @@ void check_unknown_types(const Graph& graph, const Catalogue& catalogue, Issues&
   }
 }
 
-// The output nodes, in id order, and every node they need (walking links backwards).
-std::vector<std::string> needed_nodes(const Graph& graph, const std::vector<std::string>& outputs) {
-  std::set<std::string> needed;
-  std::vector<std::string> stack(outputs.begin(), outputs.end());
+// The output nodes and every node they need (walking links backwards), as indices in id order.
+std::vector<uint32_t> needed_nodes(const Graph& graph, const std::vector<uint32_t>& outputs) {
+  std::vector<char> needed(graph.nodes.size(), 0);
+  std::vector<uint32_t> stack(outputs.begin(), outputs.end());
   while (!stack.empty()) {
-    std::string id = std::move(stack.back());
+    const uint32_t i = stack.back();
     stack.pop_back();
-    auto it = graph.nodes.find(id);
-    if (it == graph.nodes.end() || !needed.insert(id).second) continue;
-    for (const auto& in : it->second.inputs)
-      if (in.link && graph.nodes.count(in.link->source_id) && !needed.count(in.link->source_id))
-        stack.push_back(in.link->source_id);
+    if (needed[i]) continue;
+    needed[i] = 1;
+    for (const auto& in : graph.nodes[i].inputs)
+      if (in.link && in.source_index != kNoNode && !needed[in.source_index]) stack.push_back(in.source_index);
   }
-  std::vector<std::string> out(needed.begin(), needed.end());
-  std::sort(out.begin(), out.end(), node_id_less);
+  std::vector<uint32_t> out;
+  for (uint32_t i = 0; i < needed.size(); ++i)
+    if (needed[i]) out.push_back(i);
   return out;
 }
 
@@ -96,35 +97,36 @@ std::vector<std::string> needed_nodes(const Graph& graph, const std::vector<std:
 void check_link(const Graph& graph, const Catalogue& catalogue, const GraphNode& node, const NodeContract& c,
                 const InputSpec& spec, const GraphInput& in, PlannedNode& pn, Issues& issues) {
   const Link& l = *in.link;
-  std::string where = "input '" + spec.name + "' = " + shorten_json(in.raw_json);
-  auto src = graph.nodes.find(l.source_id);
-  if (src == graph.nodes.end()) {
+  // Written only for a problem: a 10^6-node graph has 10^6 good links.
+  auto where = [&] { return "input '" + spec.name + "' = " + shorten_json(in.raw_json()); };
+  if (in.source_index == kNoNode) {
     add(issues, node.id, c.class_type, "bad_linked_input", "Bad linked input: the source node does not exist",
-        where + ": no node with id '" + shorten_json(l.source_id, 80) + "'", spec.name, in.raw_json);
+        where() + ": no node with id '" + shorten_json(l.source_id, 80) + "'", spec.name, in.raw_json());
     return;
   }
-  const CatalogueEntry* src_entry = catalogue.find(src->second.class_type);
+  const std::string& src_class = graph.nodes[in.source_index].class_type;
+  const CatalogueEntry* src_entry = catalogue.find(src_class);
   if (!src_entry) return;  // unknown type reported already
   const auto& outs = src_entry->contract.outputs;
   if (l.output_index < 0 || l.output_index >= static_cast<int64_t>(outs.size())) {
     add(issues, node.id, c.class_type, "bad_linked_input", "Bad linked input: the source node has no such output",
-        where + ": node " + l.source_id + " (" + src->second.class_type + ") has " + std::to_string(outs.size()) +
+        where() + ": node " + l.source_id + " (" + src_class + ") has " + std::to_string(outs.size()) +
             " output(s), index " + std::to_string(l.output_index) + " is out of range",
-        spec.name, in.raw_json);
+        spec.name, in.raw_json());
     return;
   }
   const OutputSpec& out = outs[static_cast<size_t>(l.output_index)];
   if (!types_compatible(out.type, spec.type)) {
     add(issues, node.id, c.class_type, "return_type_mismatch", "Return type mismatch between linked nodes",
-        where + ": received_type(" + out.type + ") mismatch input_type(" + spec.type + ")", spec.name, in.raw_json);
+        where() + ": received_type(" + out.type + ") mismatch input_type(" + spec.type + ")", spec.name, in.raw_json());
     return;
   }
   for (const auto& cap : spec.requires_caps)
     if (std::find(out.provides.begin(), out.provides.end(), cap) == out.provides.end()) {
       add(issues, node.id, c.class_type, "return_type_mismatch", "Linked value lacks a required capability",
-          where + ": " + spec.name + " needs a " + spec.type + " with " + cap + ", and node " + l.source_id + " (" +
-              src->second.class_type + ") output " + std::to_string(l.output_index) + " does not provide it",
-          spec.name, in.raw_json);
+          where() + ": " + spec.name + " needs a " + spec.type + " with " + cap + ", and node " + l.source_id + " (" +
+              src_class + ") output " + std::to_string(l.output_index) + " does not provide it",
+          spec.name, in.raw_json());
       return;
     }
   pn.links[spec.name] = l;
@@ -136,7 +138,8 @@ void check_literal(const NodeContract& c, const GraphNode& node, const InputSpec
   LiteralProblem problem;
   if (!coerce_literal(spec, in.literal, coerced, problem)) {
     add(issues, node.id, c.class_type, problem.type, problem.message,
-        "input '" + spec.name + "' = " + shorten_json(in.raw_json) + ": " + problem.details, spec.name, in.raw_json);
+        "input '" + spec.name + "' = " + shorten_json(in.raw_json()) + ": " + problem.details, spec.name,
+        in.raw_json());
     return;
   }
   pn.literals[spec.name] = std::move(coerced);
@@ -218,7 +221,7 @@ void check_constraints(const NodeContract& c, const GraphNode& node, const Plann
           add(issues, node.id, c.class_type, "custom_validation_failed", "Custom validation failed",
               "input '" + k.a + "' is only used when " + k.b + " is '" + k.value + "', and " + k.b + " is " +
                   b->to_json() + why,
-              k.a, node.find_input(k.a)->raw_json);
+              k.a, node.find_input(k.a)->raw_json());
         break;
       case Constraint::Kind::kRequiredWhen:
         if (!given(k.a) && b && b->is_string() && b->as_string() == k.value)
@@ -264,7 +267,7 @@ void check_unknown_inputs(const NodeContract& c, const GraphNode& node, Issues& 
                                     300) +
                                 ")"
                           : " (did you mean " + near + "?)"),
-        in.name, in.raw_json);
+        in.name, in.raw_json());
   }
 }
 
@@ -284,15 +287,16 @@ PlannedNode check_node(const Graph& graph, const Catalogue& catalogue, const Gra
             "input '" + spec.name + "' (" + spec.type + ") is required", spec.name, "null");
       continue;
     }
-    if (in->malformed_link)
+    if (in->malformed_link) {
+      const std::string raw = in->raw_json();
       add(issues, node.id, c.class_type, "bad_linked_input",
           "Bad linked input, must be a length-2 list of [string, int]",
-          "input '" + spec.name + "' = " + shorten_json(in->raw_json) +
-              (is_literal_type(spec.type) && !in->raw_json.empty() && in->raw_json.front() == '['
+          "input '" + spec.name + "' = " + shorten_json(raw) +
+              (is_literal_type(spec.type) && !raw.empty() && raw.front() == '['
                    ? " (a JSON array in inputs is a link; write a literal list as {\"__value__\": [...]})"
                    : ""),
-          spec.name, in->raw_json);
-    else if (in->link)
+          spec.name, raw);
+    } else if (in->link)
       check_link(graph, catalogue, node, c, spec, *in, pn, issues);
     else
       check_literal(c, node, spec, *in, pn, issues);
@@ -307,24 +311,43 @@ PlannedNode check_node(const Graph& graph, const Catalogue& catalogue, const Gra
 // 20,000 copies of a 20,000-id text).
 constexpr size_t kMaxCycleIssues = 20;
 template <class Frames>
-void report_cycle(const Graph& graph, const Frames& stack, const std::string& start,
-                  std::set<std::set<std::string>>& reported, Issues& issues) {
+void report_cycle(const Graph& graph, const Frames& stack, uint32_t start, std::set<std::vector<uint32_t>>& reported,
+                  Issues& issues) {
   size_t first = stack.size();
-  while (first > 0 && stack[first - 1].id != start) --first;
+  while (first > 0 && stack[first - 1].node != start) --first;
   if (first == 0) return;
-  std::vector<std::string> cyc;
-  for (size_t i = first - 1; i < stack.size(); ++i) cyc.push_back(stack[i].id);
-  if (!reported.insert(std::set<std::string>(cyc.begin(), cyc.end())).second) return;
+  std::vector<uint32_t> cyc;
+  for (size_t i = first - 1; i < stack.size(); ++i) cyc.push_back(stack[i].node);
+  std::vector<uint32_t> members = cyc;
+  std::sort(members.begin(), members.end());
+  if (!reported.insert(std::move(members)).second) return;
+  auto id = [&](uint32_t i) -> const std::string& { return graph.nodes[i].id; };
   std::string text;
-  for (size_t i = 0; i < cyc.size() && i < 12; ++i) text += shorten_json(cyc[i], 80) + " -> ";
-  text += cyc.size() > 12 ? "... (" + std::to_string(cyc.size()) + " nodes) -> " + shorten_json(start, 80)
-                          : shorten_json(start, 80);
+  for (size_t i = 0; i < cyc.size() && i < 12; ++i) text += shorten_json(id(cyc[i]), 80) + " -> ";
+  text += cyc.size() > 12 ? "... (" + std::to_string(cyc.size()) + " nodes) -> " + shorten_json(id(start), 80)
+                          : shorten_json(id(start), 80);
   if (cyc.size() > kMaxCycleIssues)
     text += " (problems listed for the first " + std::to_string(kMaxCycleIssues) + " of them)";
   for (size_t i = 0; i < cyc.size() && i < kMaxCycleIssues; ++i)
-    add(issues, cyc[i], graph.nodes.at(cyc[i]).class_type, "dependency_cycle", "Dependency cycle detected",
+    add(issues, id(cyc[i]), graph.nodes[cyc[i]].class_type, "dependency_cycle", "Dependency cycle detected",
         "nodes on the cycle: " + text);
 }
+
+// Who reads each node: the links reversed, as offsets into one array (CSR).
+struct Consumers {
+  std::vector<uint32_t> offsets, readers;
+  explicit Consumers(const Graph& graph) : offsets(graph.nodes.size() + 1, 0) {
+    for (const auto& node : graph.nodes)
+      for (const auto& in : node.inputs)
+        if (in.link && in.source_index != kNoNode) ++offsets[in.source_index + 1];
+    for (size_t i = 1; i < offsets.size(); ++i) offsets[i] += offsets[i - 1];
+    readers.resize(offsets.back());
+    std::vector<uint32_t> next(offsets.begin(), offsets.end() - 1);
+    for (uint32_t i = 0; i < graph.nodes.size(); ++i)
+      for (const auto& in : graph.nodes[i].inputs)
+        if (in.link && in.source_index != kNoNode) readers[next[in.source_index]++] = i;
+  }
+};
 
 // For the nodes with issues: the output nodes that depend on them (ComfyUI's dependent_outputs).
 // One downstream walk per flagged node over the reversed links (it was one upstream walk per output
@@ -338,82 +361,88 @@ std::map<std::string, std::vector<std::string>> dependent_outputs_impl(const Gra
                                                                        const std::vector<std::string>& outputs,
                                                                        const Issues& issues) {
   std::map<std::string, std::vector<std::string>> out;
-  std::vector<std::string> flagged;  // in the order of the issues, each once
-  std::unordered_set<std::string> flagged_once;
-  for (const auto& i : issues)
-    if (!i.node_id.empty() && graph.nodes.count(i.node_id) && flagged_once.insert(i.node_id).second)
-      flagged.push_back(i.node_id);
+  std::vector<uint32_t> flagged;  // in the order of the issues, each once
+  std::unordered_set<uint32_t> flagged_once;
+  for (const auto& i : issues) {
+    const uint32_t node = i.node_id.empty() ? kNoNode : graph.index_of(i.node_id);
+    if (node != kNoNode && flagged_once.insert(node).second) flagged.push_back(node);
+  }
   if (flagged.empty() || outputs.empty()) return out;
-  std::unordered_map<std::string, size_t> output_rank;
-  for (size_t k = 0; k < outputs.size(); ++k) output_rank.emplace(outputs[k], k);
-  std::unordered_map<std::string, std::vector<const std::string*>> consumers;
-  for (const auto& [id, node] : graph.nodes)
-    for (const auto& in : node.inputs)
-      if (in.link && graph.nodes.count(in.link->source_id)) consumers[in.link->source_id].push_back(&node.id);
+  std::unordered_map<uint32_t, size_t> output_rank;
+  for (size_t k = 0; k < outputs.size(); ++k)
+    if (const uint32_t node = graph.index_of(outputs[k]); node != kNoNode) output_rank.emplace(node, k);
+  const Consumers consumers(graph);
+  std::vector<uint32_t> seen_in_walk(graph.nodes.size(), 0);  // walk number + 1 that saw the node
   size_t budget = kDependentOutputsBudget;
-  for (const auto& start : flagged) {
-    if (budget == 0) break;
+  for (size_t w = 0; w < flagged.size() && budget > 0; ++w) {
+    const uint32_t walk = static_cast<uint32_t>(w + 1);
     std::vector<size_t> found;
-    std::unordered_set<std::string> seen{start};
-    std::vector<const std::string*> stack{&graph.nodes.at(start).id};
+    std::vector<uint32_t> stack{flagged[w]};
+    seen_in_walk[flagged[w]] = walk;
     while (!stack.empty() && budget > 0) {
-      const std::string& id = *stack.back();
+      const uint32_t node = stack.back();
       stack.pop_back();
       --budget;
-      if (auto r = output_rank.find(id); r != output_rank.end()) found.push_back(r->second);
-      auto c = consumers.find(id);
-      if (c == consumers.end()) continue;
-      for (const std::string* next : c->second)
-        if (seen.insert(*next).second) stack.push_back(next);
+      if (auto r = output_rank.find(node); r != output_rank.end()) found.push_back(r->second);
+      for (uint32_t k = consumers.offsets[node]; k < consumers.offsets[node + 1]; ++k) {
+        const uint32_t next = consumers.readers[k];
+        if (seen_in_walk[next] != walk) {
+          seen_in_walk[next] = walk;
+          stack.push_back(next);
+        }
+      }
     }
     if (found.empty()) continue;
     std::sort(found.begin(), found.end());
     if (found.size() > kMaxDependentOutputs) found.resize(kMaxDependentOutputs);
-    auto& list = out[start];
+    auto& list = out[graph.nodes[flagged[w]].id];
     for (size_t k : found) list.push_back(outputs[k]);
   }
   return out;
 }
 
-// Iterative depth-first order of the needed nodes (dependencies first); reports every cycle once.
-std::vector<std::string> topological_order(const Graph& graph, const std::vector<std::string>& needed, Issues& issues) {
-  std::unordered_map<std::string, int> colour;  // 0 white, 1 on the path, 2 done
-  for (const auto& id : needed) colour[id] = 0;
-  auto deps_of = [&](const std::string& id) {
-    std::vector<std::string> deps;
-    for (const auto& in : graph.nodes.at(id).inputs)
-      if (in.link && colour.count(in.link->source_id)) deps.push_back(in.link->source_id);
-    std::sort(deps.begin(), deps.end(), node_id_less);
-    deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
-    return deps;
-  };
+// Iterative depth-first order of the needed nodes (dependencies first, each node's in id order);
+// reports every cycle once. The frames' dependency lists share one array, used as a stack.
+std::vector<uint32_t> topological_order(const Graph& graph, const std::vector<uint32_t>& needed, Issues& issues) {
+  enum : uint8_t { kNotNeeded, kWhite, kOnPath, kDone };
+  std::vector<uint8_t> colour(graph.nodes.size(), kNotNeeded);
+  for (uint32_t i : needed) colour[i] = kWhite;
   struct Frame {
-    std::string id;
-    std::vector<std::string> deps;
-    size_t next = 0;
+    uint32_t node;
+    size_t begin, end, next;
   };
-  std::vector<std::string> order;
-  std::set<std::set<std::string>> reported;
-  for (const auto& root : needed) {
-    if (colour[root] != 0) continue;
-    std::vector<Frame> stack;
-    stack.push_back({root, deps_of(root)});
-    colour[root] = 1;
+  std::vector<Frame> stack;
+  std::vector<uint32_t> deps;
+  auto enter = [&](uint32_t node) {
+    const size_t begin = deps.size();
+    for (const auto& in : graph.nodes[node].inputs)
+      if (in.link && in.source_index != kNoNode && colour[in.source_index] != kNotNeeded)
+        deps.push_back(in.source_index);
+    std::sort(deps.begin() + static_cast<std::ptrdiff_t>(begin), deps.end());
+    deps.erase(std::unique(deps.begin() + static_cast<std::ptrdiff_t>(begin), deps.end()), deps.end());
+    stack.push_back({node, begin, deps.size(), begin});
+    colour[node] = kOnPath;
+  };
+  std::vector<uint32_t> order;
+  order.reserve(needed.size());
+  std::set<std::vector<uint32_t>> reported;
+  for (uint32_t root : needed) {
+    if (colour[root] != kWhite) continue;
+    enter(root);
     while (!stack.empty()) {
       Frame& f = stack.back();
-      if (f.next == f.deps.size()) {
-        colour[f.id] = 2;
-        order.push_back(f.id);
+      if (f.next == f.end) {
+        colour[f.node] = kDone;
+        order.push_back(f.node);
+        deps.resize(f.begin);
         stack.pop_back();
         continue;
       }
-      const std::string d = f.deps[f.next++];
-      if (colour[d] == 0) {
-        colour[d] = 1;
-        stack.push_back({d, deps_of(d)});
-      } else if (colour[d] == 1) {
+      const uint32_t d = deps[f.next++];
+      if (colour[d] == kWhite)
+        enter(d);
+      else if (colour[d] == kOnPath)
         report_cycle(graph, stack, d, reported, issues);
-      }
     }
   }
   return order;
@@ -433,33 +462,41 @@ Validated validate_graph(const Graph& graph, const Catalogue& catalogue) {
   for (const auto& p : graph.problems)
     add(issues, p.node_id, "", p.type.empty() ? "invalid_prompt" : p.type, "Invalid node", p.message);
   check_unknown_types(graph, catalogue, issues);
-  std::vector<std::string> outputs;
-  for (const auto& [id, node] : graph.nodes) {
-    const auto* e = catalogue.find(node.class_type);
-    if (e && e->contract.output_node) outputs.push_back(id);
+  std::vector<uint32_t> output_nodes;  // in id order, as the nodes are
+  for (uint32_t i = 0; i < graph.nodes.size(); ++i) {
+    const auto* e = catalogue.find(graph.nodes[i].class_type);
+    if (e && e->contract.output_node) output_nodes.push_back(i);
   }
-  std::sort(outputs.begin(), outputs.end(), node_id_less);
+  std::vector<std::string> outputs;
+  for (uint32_t i : output_nodes) outputs.push_back(graph.nodes[i].id);
   if (outputs.empty() && issues.empty())
     add(issues, "", "", "prompt_no_outputs", "Prompt has no outputs",
         "no node in the graph is an output node (a node that writes files or reports)");
-  std::vector<std::string> needed = needed_nodes(graph, outputs);
-  std::unordered_map<std::string, PlannedNode> planned;
-  for (const auto& id : needed) {
-    const GraphNode& node = graph.nodes.at(id);
+  const std::vector<uint32_t> needed = needed_nodes(graph, output_nodes);
+  // The order first, so each planned node is built once, in its place (its cycle issues are
+  // listed after the nodes' own, as before).
+  Issues cycle_issues;
+  const std::vector<uint32_t> order = topological_order(graph, needed, cycle_issues);
+  std::vector<uint32_t> slot(graph.nodes.size(), kNoNode);
+  for (uint32_t k = 0; k < order.size(); ++k) slot[order[k]] = k;
+  auto& planned = result.plan.order;
+  planned.resize(order.size());
+  for (uint32_t i : needed) {
+    const GraphNode& node = graph.nodes[i];
     if (const CatalogueEntry* entry = catalogue.find(node.class_type))
-      planned.emplace(id, check_node(graph, catalogue, node, *entry, issues));
+      planned[slot[i]] = check_node(graph, catalogue, node, *entry, issues);
   }
-  std::vector<std::string> order = topological_order(graph, needed, issues);
+  issues.insert(issues.end(), std::make_move_iterator(cycle_issues.begin()),
+                std::make_move_iterator(cycle_issues.end()));
   if (!issues.empty()) {
+    result.plan = Plan{};
     for (auto& i : issues)
       if (!i.input_name.empty() && !i.class_type.empty())
         i.input_config = catalogue.input_config_json(i.class_type, i.input_name);
     result.report.dependent_outputs = dependent_outputs_impl(graph, outputs, issues);
     return result;
   }
-  result.plan.order.reserve(order.size());
-  for (const auto& id : order) result.plan.order.push_back(std::move(planned.at(id)));
-  result.plan.outputs = outputs;
+  result.plan.outputs = std::move(outputs);
   return result;
 }
 

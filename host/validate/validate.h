@@ -4,8 +4,11 @@
 // order, with literal inputs coerced to their declared types and defaults filled in. Torch-free.
 #pragma once
 
+#include <algorithm>
 #include <map>
+#include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "graph/graph.h"
@@ -36,11 +39,56 @@ struct ValidationReport {
   std::string to_json(int indent = 2) const;
 };
 
+// Input name -> value for one planned node: a vector sorted by name, with the std::map calls
+// the host uses (a node has a handful of inputs, and a std::map node cost ~100 bytes each in a
+// 10^6-node plan). Iterates in name order.
+template <class V>
+class NameMap {
+ public:
+  using value_type = std::pair<std::string, V>;
+  using iterator = typename std::vector<value_type>::iterator;
+  using const_iterator = typename std::vector<value_type>::const_iterator;
+
+  iterator begin() { return items_.begin(); }
+  iterator end() { return items_.end(); }
+  const_iterator begin() const { return items_.begin(); }
+  const_iterator end() const { return items_.end(); }
+  size_t size() const { return items_.size(); }
+  bool empty() const { return items_.empty(); }
+  size_t count(const std::string& name) const { return find(name) == end() ? 0 : 1; }
+  const_iterator find(const std::string& name) const {
+    auto it = lower_bound(name);
+    return it != items_.end() && it->first == name ? it : items_.end();
+  }
+  // The value for `name`; throws std::out_of_range when there is none.
+  const V& at(const std::string& name) const {
+    auto it = find(name);
+    if (it == end()) throw std::out_of_range("no input '" + name + "'");
+    return it->second;
+  }
+  V& operator[](const std::string& name) {
+    auto it = lower_bound(name);
+    if (it == items_.end() || it->first != name) it = items_.insert(it, value_type(name, V{}));
+    return it->second;
+  }
+
+ private:
+  const_iterator lower_bound(const std::string& name) const {
+    return std::lower_bound(items_.begin(), items_.end(), name,
+                            [](const value_type& item, const std::string& key) { return item.first < key; });
+  }
+  iterator lower_bound(const std::string& name) {
+    return std::lower_bound(items_.begin(), items_.end(), name,
+                            [](const value_type& item, const std::string& key) { return item.first < key; });
+  }
+  std::vector<value_type> items_;
+};
+
 struct PlannedNode {
   std::string id;
   const CatalogueEntry* entry = nullptr;
-  std::map<std::string, Literal> literals;  // coerced, defaults filled in
-  std::map<std::string, Link> links;
+  NameMap<Literal> literals;  // coerced, defaults filled in
+  NameMap<Link> links;
 };
 
 struct Plan {
