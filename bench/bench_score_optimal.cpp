@@ -72,11 +72,9 @@ static int cost_bench(testing::NodeRunner& runner) {
   std::printf("| model | estimate NFE | estimate s | heun-20 x1000 NFE | heun-20 x1000 s |\n|---|---|---|---|---|\n");
   for (const auto& [name, json] : models) {
     auto m = preset(runner, json);
-    so::Denoiser den = [&](const at::Tensor& x, const NoiseLevels& s) { return m->denoise(x, s); };
     so::EstimateOptions o;  // defaults: grid 256, particles 512, reverse 128
     double t0 = now_s();
-    auto est =
-        so::estimate_corrector_cost(den, m->sample_shape(), m->sigma_min(), m->sigma_max(), m->device(), m->dtype(), o);
+    auto est = so::estimate_corrector_cost(*m, o);
     double t1 = now_s();
     std::vector<int64_t> shape{1000};
     for (auto v : m->sample_shape()) shape.push_back(v);
@@ -102,10 +100,8 @@ static int quality_bench(testing::NodeRunner& runner, bool with_predictor) {
   std::map<std::string, std::vector<double>> ratios_te, ratios_sw;  // best stock / variant, per cell
   for (const auto& p : presets) {
     auto m = preset(runner, R"({"preset": ")" + p + R"(", "dtype": "float64"})");
-    so::Denoiser den = [&](const at::Tensor& x, const NoiseLevels& s) { return m->denoise(x, s); };
     so::EstimateOptions o;
-    auto est =
-        so::estimate_corrector_cost(den, m->sample_shape(), m->sigma_min(), m->sigma_max(), m->device(), m->dtype(), o);
+    auto est = so::estimate_corrector_cost(*m, o);
     const int64_t batch = 1000;
     std::vector<int64_t> shape{batch};
     for (auto v : m->sample_shape()) shape.push_back(v);
@@ -143,8 +139,7 @@ static int quality_bench(testing::NodeRunner& runner, bool with_predictor) {
           so::PredictorOptions po;
           po.estimate.particles = m->sample_shape()[0] > 8 ? 128 : 256;
           po.iterations = 4;
-          auto pr = so::predictor_optimal_schedule(den, m->sample_shape(), m->sigma_min(), m->sigma_max(), m->device(),
-                                                   m->dtype(), n - 1, po);
+          auto pr = so::predictor_optimal_schedule(*m, n - 1, po);
           pr.schedule.push_back(0);
           sigs["so_predictor"] = diffusion::Sigmas(pr.schedule).rounded_to_float32().values();
         }

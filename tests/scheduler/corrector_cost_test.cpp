@@ -10,6 +10,7 @@
 #include "sigmaflow/scheduler/score_optimal/corrector_cost.h"
 #include "sigmaflow/scheduler/score_optimal/predictor_cost.h"
 #include "sigmaflow/scheduler/score_optimal/schedule_fit.h"
+#include "support/function_model.h"
 
 namespace sf::so {
 namespace {
@@ -32,7 +33,7 @@ TEST(CorrectorCost, PointMassIsGeometricTo1e6) {
   o.particles = 64;
   o.common_random_numbers = true;
   at::Tensor data = at::zeros({10, 3}, at::kDouble);
-  auto est = estimate_corrector_cost(gaussian(0.0), {3}, 0.002, 80, c10::kCPU, at::kDouble, o, data);
+  auto est = estimate_corrector_cost(test::FunctionModel(gaussian(0.0), {3}, 0.002, 80, at::kDouble), o, data);
   // L_c(s -> s')/d is (s/s' - s'/s)^2 times the particles' mean ||n||^2 / d.
   double h = std::log(80 / 0.002) / 128;
   double pm = std::pow(std::exp(h) - std::exp(-h), 2);
@@ -65,7 +66,7 @@ TEST(CorrectorCost, IsotropicGaussianLengthAndSchedules) {
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(7);
     at::Tensor data = at::randn({20000, gc.d}, gen, at::TensorOptions().dtype(at::kDouble));
     data = (data - data.mean(0)) / data.pow(2).mean(0).sqrt() * gc.c;
-    auto est = estimate_corrector_cost(gaussian(gc.c), {gc.d}, 0.002, 80, c10::kCPU, at::kDouble, o, data);
+    auto est = estimate_corrector_cost(test::FunctionModel(gaussian(gc.c), {gc.d}, 0.002, 80, at::kDouble), o, data);
     auto lam = cumulative_length(est.curve.cost);
     double want_total = exact_lambda(gc.c, gc.d, 80) - exact_lambda(gc.c, gc.d, 0.002);
     EXPECT_NEAR(lam.back() / want_total, 1.0, 0.02) << "c=" << gc.c << " d=" << gc.d;
@@ -90,7 +91,7 @@ TEST(CorrectorCost, ModelOwnReverseProcessWithoutData) {
   EstimateOptions o;
   o.grid_size = 128;
   o.particles = 4096;
-  auto est = estimate_corrector_cost(gaussian(1.0), {2}, 0.002, 80, c10::kCPU, at::kDouble, o);
+  auto est = estimate_corrector_cost(test::FunctionModel(gaussian(1.0), {2}, 0.002, 80, at::kDouble), o);
   EXPECT_FALSE(est.from_data);
   auto lam = cumulative_length(est.curve.cost);
   double want = exact_lambda(1.0, 2, 80) - exact_lambda(1.0, 2, 0.002);
@@ -103,7 +104,7 @@ TEST(CorrectorCost, EqualStepCostsOnTheOutputSchedule) {
   o.grid_size = 512;
   o.particles = 2048;
   at::Tensor data = at::randn({4000, 2}, at::TensorOptions().dtype(at::kDouble)) * 0.7;
-  auto est = estimate_corrector_cost(gaussian(0.7), {2}, 0.002, 80, c10::kCPU, at::kDouble, o, data);
+  auto est = estimate_corrector_cost(test::FunctionModel(gaussian(0.7), {2}, 0.002, 80, at::kDouble), o, data);
   // Every step away from the tail carries the same cost. The last step enters sigma_min, and L_c
   // weighs a step by the level it enters (sigma'^2), so it costs ~0 by construction; steps that
   // end where the Gaussian's length saturates (sigma' < 2c) are not additive and cost less.
@@ -129,10 +130,10 @@ TEST(CorrectorCost, SameSeedSameScheduleAndMonotoneForEverySeed) {
   std::vector<double> first;
   for (uint64_t seed = 0; seed < 8; ++seed) {
     o.seed = seed;
-    auto a = fit_schedule(estimate_corrector_cost(gaussian(1.0), {2}, 0.002, 80, c10::kCPU, at::kFloat, o, data).curve,
-                          10, {});
-    auto b = fit_schedule(estimate_corrector_cost(gaussian(1.0), {2}, 0.002, 80, c10::kCPU, at::kFloat, o, data).curve,
-                          10, {});
+    auto a = fit_schedule(
+        estimate_corrector_cost(test::FunctionModel(gaussian(1.0), {2}, 0.002, 80, at::kFloat), o, data).curve, 10, {});
+    auto b = fit_schedule(
+        estimate_corrector_cost(test::FunctionModel(gaussian(1.0), {2}, 0.002, 80, at::kFloat), o, data).curve, 10, {});
     EXPECT_EQ(a, b) << seed;  // bitwise
     for (size_t i = 1; i < a.size(); ++i) EXPECT_LT(a[i], a[i - 1]) << seed;
     if (seed == 0)
@@ -152,7 +153,7 @@ TEST(CorrectorCost, NonFiniteDenoiserNamesTheSigma) {
   o.grid_size = 16;
   o.particles = 8;
   try {
-    estimate_corrector_cost(bad, {2}, 0.01, 1.0, c10::kCPU, at::kDouble, o, at::zeros({4, 2}, at::kDouble));
+    estimate_corrector_cost(test::FunctionModel(bad, {2}, 0.01, 1.0, at::kDouble), o, at::zeros({4, 2}, at::kDouble));
     FAIL();
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("NaN or Inf at sigma = 0.0"), std::string::npos) << e.what();
@@ -186,7 +187,7 @@ TEST(PredictorCost, HeunStepAndEqualisation) {
   o.estimate.particles = 256;
   o.iterations = 8;
   at::Tensor data = at::randn({2000, 2}, at::TensorOptions().dtype(at::kDouble)) * 0.5;
-  auto r = predictor_optimal_schedule(gaussian(0.5), {2}, 0.002, 80, c10::kCPU, at::kDouble, 8, o, data);
+  auto r = predictor_optimal_schedule(test::FunctionModel(gaussian(0.5), {2}, 0.002, 80, at::kDouble), 8, o, data);
   ASSERT_EQ(r.schedule.size(), 9u);
   EXPECT_EQ(r.schedule.front(), 80.0);
   EXPECT_EQ(r.schedule.back(), 0.002);

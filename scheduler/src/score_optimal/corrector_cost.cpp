@@ -82,9 +82,17 @@ at::Tensor heun_reverse(const Denoiser& denoise, at::Tensor x, double sigma_min,
 
 }  // namespace
 
-at::Tensor reverse_process_samples(const Denoiser& denoise, const std::vector<int64_t>& sample_shape, int64_t n,
-                                   double sigma_min, double sigma_max, int64_t steps, uint64_t seed, c10::Device device,
-                                   c10::ScalarType dtype, int64_t* nfe, const Collectives* group) {
+Denoiser model_denoiser(const Model& model) {
+  return [&model](const at::Tensor& x, const NoiseLevels& s) { return model.denoise(x, s); };
+}
+
+at::Tensor reverse_process_samples(const Model& model, int64_t n, int64_t steps, uint64_t seed, int64_t* nfe,
+                                   const Collectives* group) {
+  const Denoiser denoise = model_denoiser(model);
+  const std::vector<int64_t>& sample_shape = model.sample_shape();
+  const double sigma_min = model.sigma_min(), sigma_max = model.sigma_max();
+  const c10::Device device = model.device();
+  const c10::ScalarType dtype = model.dtype();
   at::Generator gen = cpu_generator(seed);
   at::Tensor x = normal_like(gen, batch_shape(n, sample_shape), device, dtype) * sigma_max;
   if (group && group->world_size() > 1 && n >= group->world_size()) {
@@ -136,10 +144,13 @@ int64_t measure_chunk(const Denoiser& denoise, const at::Tensor& x0_rows, const 
 
 }  // namespace
 
-CostEstimate estimate_corrector_cost(const Denoiser& denoise, const std::vector<int64_t>& sample_shape,
-                                     double sigma_min, double sigma_max, c10::Device device, c10::ScalarType dtype,
-                                     const EstimateOptions& o, const at::Tensor& data,
+CostEstimate estimate_corrector_cost(const Model& model, const EstimateOptions& o, const at::Tensor& data,
                                      const std::function<void(int64_t, int64_t)>& progress) {
+  const Denoiser denoise = model_denoiser(model);
+  const std::vector<int64_t>& sample_shape = model.sample_shape();
+  const double sigma_min = model.sigma_min(), sigma_max = model.sigma_max();
+  const c10::Device device = model.device();
+  const c10::ScalarType dtype = model.dtype();
   auto t0 = std::chrono::steady_clock::now();
   if (o.particles < 2) throw std::invalid_argument("particles must be >= 2");
   CostEstimate est;
@@ -156,8 +167,7 @@ CostEstimate estimate_corrector_cost(const Denoiser& denoise, const std::vector<
     x0 = data.reshape({data.size(0), d}).to(device, dtype);
     est.from_data = true;
   } else {
-    est.samples = reverse_process_samples(denoise, sample_shape, K, sigma_min, sigma_max, o.reverse_steps,
-                                          o.seed ^ 0x5eed5eedULL, device, dtype, &est.nfe, o.group);
+    est.samples = reverse_process_samples(model, K, o.reverse_steps, o.seed ^ 0x5eed5eedULL, &est.nfe, o.group);
     x0 = est.samples.reshape({K, d});
   }
   const int64_t M = x0.size(0);

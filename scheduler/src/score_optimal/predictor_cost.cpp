@@ -171,18 +171,21 @@ PredictorStepCost predictor_step_cost(const Denoiser& denoise, const at::Tensor&
   return out;
 }
 
-PredictorResult predictor_optimal_schedule(const Denoiser& denoise, const std::vector<int64_t>& sample_shape,
-                                           double smin, double smax, c10::Device device, c10::ScalarType dtype,
-                                           int64_t steps, const PredictorOptions& o, const at::Tensor& data,
+PredictorResult predictor_optimal_schedule(const Model& model, int64_t steps, const PredictorOptions& o,
+                                           const at::Tensor& data,
                                            const std::function<void(int64_t, int64_t)>& progress) {
   auto t0 = std::chrono::steady_clock::now();
+  const Denoiser denoise = model_denoiser(model);
+  const std::vector<int64_t>& sample_shape = model.sample_shape();
+  const double smin = model.sigma_min(), smax = model.sigma_max();
+  const c10::Device device = model.device();
+  const c10::ScalarType dtype = model.dtype();
   PredictorResult r;
   int64_t d = 1;
   for (auto v : sample_shape) d *= v;
   at::Tensor x0 = data.defined() ? data.reshape({data.size(0), d}).to(device, dtype)
-                                 : reverse_process_samples(denoise, sample_shape, o.estimate.particles, smin, smax,
-                                                           o.estimate.reverse_steps, o.estimate.seed ^ 0x5eed5eedULL,
-                                                           device, dtype, &r.nfe)
+                                 : reverse_process_samples(model, o.estimate.particles, o.estimate.reverse_steps,
+                                                           o.estimate.seed ^ 0x5eed5eedULL, &r.nfe)
                                        .reshape({o.estimate.particles, d});
   at::Generator gen = diffusion::cpu_generator(o.estimate.seed);
   std::vector<int64_t> shape{o.estimate.particles};

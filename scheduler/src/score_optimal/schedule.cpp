@@ -33,7 +33,6 @@ bool corrector_estimate_cached(const Model& model, const ScoreOptimalRequest& rq
 }
 
 CostEstimate cached_corrector_estimate(const Model& model, const ScoreOptimalRequest& rq, bool& fresh) {
-  Denoiser denoise = [&model](const at::Tensor& x, const NoiseLevels& s) { return model.denoise(x, s); };
   const double smin = model.sigma_min(), smax = model.sigma_max();
   std::string key = cache_key(model.fingerprint(), "corrector", smin, smax, rq.estimate, data_fingerprint(rq.data),
                               c10::toString(model.dtype()));
@@ -53,8 +52,7 @@ CostEstimate cached_corrector_estimate(const Model& model, const ScoreOptimalReq
   }
   fresh = !est;
   if (!fresh) return *est;
-  CostEstimate e = estimate_corrector_cost(denoise, model.sample_shape(), smin, smax, model.device(), model.dtype(),
-                                           rq.estimate, rq.data, rq.progress);
+  CostEstimate e = estimate_corrector_cost(model, rq.estimate, rq.data, rq.progress);
   Status valid = check_estimate(e, rq.estimate.grid_size);
   if (!valid.ok()) throw std::runtime_error("the cost estimate is unusable: " + valid.message());
   if (!rq.cache_dir.empty()) {
@@ -91,8 +89,8 @@ std::vector<double> corrector_schedule(const Model& model, const ScoreOptimalReq
   return schedule;
 }
 
-std::vector<double> predictor_schedule(const Model& model, const ScoreOptimalRequest& rq, const Denoiser& denoise,
-                                       int64_t total, ScheduleDiagnostics& diag) {
+std::vector<double> predictor_schedule(const Model& model, const ScoreOptimalRequest& rq, int64_t total,
+                                       ScheduleDiagnostics& diag) {
   PredictorOptions po;
   po.estimate = rq.estimate;
   po.step_map = rq.predictor;
@@ -101,8 +99,7 @@ std::vector<double> predictor_schedule(const Model& model, const ScoreOptimalReq
   if (total == 1) {
     pr.schedule = {model.sigma_max()};
   } else {
-    pr = predictor_optimal_schedule(denoise, model.sample_shape(), model.sigma_min(), model.sigma_max(), model.device(),
-                                    model.dtype(), total - 1, po, rq.data, rq.progress);
+    pr = predictor_optimal_schedule(model, total - 1, po, rq.data, rq.progress);
   }
   diag.grid = pr.schedule;
   diag.interval_cost = pr.step_costs;
@@ -144,11 +141,11 @@ ScoreOptimalResult score_optimal_schedule(const Model& model, const ScoreOptimal
   const int64_t total = diffusion::Sigmas::total_steps_for_denoise(rq.steps, rq.denoise);
   if (total == 0) return result;
   check_request(model, rq, total);
-  Denoiser denoise = [&model](const at::Tensor& x, const NoiseLevels& s) { return model.denoise(x, s); };
+  const Denoiser denoise = model_denoiser(model);
   auto diag = std::make_shared<ScheduleDiagnostics>();
   at::Tensor samples;  // a fresh corrector estimate's reverse-process x0, reused for the step costs
   std::vector<double> schedule = rq.cost == "corrector" ? corrector_schedule(model, rq, total, *diag, samples)
-                                                        : predictor_schedule(model, rq, denoise, total, *diag);
+                                                        : predictor_schedule(model, rq, total, *diag);
   char method[128];
   std::snprintf(method, sizeof method, "score_optimal %s floor=%g", rq.cost.c_str(), rq.floor);
   diag->method = method;
@@ -160,9 +157,8 @@ ScoreOptimalResult score_optimal_schedule(const Model& model, const ScoreOptimal
     if (rq.data.defined()) {
       x0 = rq.data.to(model.device(), model.dtype());
     } else if (!x0.defined()) {
-      x0 = reverse_process_samples(denoise, model.sample_shape(), rq.estimate.particles, model.sigma_min(),
-                                   model.sigma_max(), rq.estimate.reverse_steps, rq.estimate.seed ^ 0x5eed5eedULL,
-                                   model.device(), model.dtype(), &diag->nfe, rq.estimate.group);
+      x0 = reverse_process_samples(model, rq.estimate.particles, rq.estimate.reverse_steps,
+                                   rq.estimate.seed ^ 0x5eed5eedULL, &diag->nfe, rq.estimate.group);
     }
     diag->step_cost =
         step_costs(denoise, schedule, x0, rq.estimate.particles, rq.estimate.seed + 17, &diag->nfe, rq.estimate.group);

@@ -53,18 +53,20 @@ struct CostEstimate {
 // The log-uniform grid of grid_size intervals from sigma_max down to sigma_min.
 std::vector<double> log_grid(double sigma_min, double sigma_max, int64_t intervals);
 
-// Draws x0 by running the model's own probability-flow ODE (Heun, `steps` log-uniform steps from
-// sigma_max to sigma_min, then the final denoise). Noise is generated on the CPU from `seed`.
-at::Tensor reverse_process_samples(const Denoiser& denoise, const std::vector<int64_t>& sample_shape, int64_t n,
-                                   double sigma_min, double sigma_max, int64_t steps, uint64_t seed, c10::Device device,
-                                   c10::ScalarType dtype, int64_t* nfe, const Collectives* group = nullptr);
+// The model's denoise() as a Denoiser (the model must outlive it).
+Denoiser model_denoiser(const Model& model);
 
-// Estimates L_c on the fine grid. `data` ([M, ...sample_shape]) gives x0 by forward noising; when
-// undefined, x0 comes from reverse_process_samples. `progress(done, total)` reports levels.
-// Throws std::runtime_error naming the sigma if the denoiser returns NaN/Inf.
-CostEstimate estimate_corrector_cost(const Denoiser& denoise, const std::vector<int64_t>& sample_shape,
-                                     double sigma_min, double sigma_max, c10::Device device, c10::ScalarType dtype,
-                                     const EstimateOptions& options, const at::Tensor& data = {},
+// Draws x0 by running the model's own probability-flow ODE (Heun, `steps` log-uniform steps from
+// its sigma_max to its sigma_min, then the final denoise), n samples on its device and dtype.
+// Noise is generated on the CPU from `seed`.
+at::Tensor reverse_process_samples(const Model& model, int64_t n, int64_t steps, uint64_t seed, int64_t* nfe,
+                                   const Collectives* group = nullptr);
+
+// Estimates L_c for the model on the fine grid between its sigma_min and sigma_max, on its device
+// and dtype. `data` ([M, ...sample_shape]) gives x0 by forward noising; when undefined, x0 comes
+// from reverse_process_samples. `progress(done, total)` reports levels. Throws
+// std::runtime_error naming the sigma if the model returns NaN/Inf.
+CostEstimate estimate_corrector_cost(const Model& model, const EstimateOptions& options, const at::Tensor& data = {},
                                      const std::function<void(int64_t, int64_t)>& progress = {});
 
 // L_c measured directly on the steps of a given schedule (descending, positive values), with

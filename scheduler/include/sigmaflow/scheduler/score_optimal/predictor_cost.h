@@ -53,9 +53,7 @@ struct PredictorResult {
   int64_t folded_samples = 0;
 };
 
-PredictorResult predictor_optimal_schedule(const Denoiser& denoise, const std::vector<int64_t>& sample_shape,
-                                           double sigma_min, double sigma_max, c10::Device device,
-                                           c10::ScalarType dtype, int64_t steps, const PredictorOptions& options,
+PredictorResult predictor_optimal_schedule(const Model& model, int64_t steps, const PredictorOptions& options,
                                            const at::Tensor& data = {},
                                            const std::function<void(int64_t, int64_t)>& progress = {});
 
