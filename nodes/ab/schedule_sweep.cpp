@@ -27,6 +27,7 @@
 #include "sigmaflow/diffusion/samplers.h"
 #include "sigmaflow/diffusion/sigmas.h"
 #include "sigmaflow/number_list.h"
+#include "sigmaflow/schedule_options.h"
 #include "sigmaflow/scheduler/stock.h"
 #include "timed_model.h"
 
@@ -50,6 +51,8 @@ struct SweepPlan {
   std::map<std::string, std::shared_ptr<const Sampler>> sampler_objects;
   // Connected SIGMAS candidates by input name: each runs at its own step count only.
   std::map<std::string, diffusion::Sigmas> extra;
+  // schedule_options, when connected: settings for the schedule it names (one of `schedules`).
+  std::shared_ptr<const ScheduleOptions> options;
   bool runs(const std::string& schedule, int64_t n) const {
     auto it = extra.find(schedule);
     return it == extra.end() || static_cast<int64_t>(it->second.size()) - 1 == n;
@@ -82,6 +85,14 @@ SweepPlan plan_sweep(Context& ctx, const Inputs& in) {
   for (const auto& s : p.schedules)
     if (std::find(known.begin(), known.end(), s) == known.end())
       throw InputError("schedulers", s, "unknown scheduler '" + s + "' (registered: " + join(known) + ")");
+  if (in.has("schedule_options")) {
+    p.options = in.get<ScheduleOptions>("schedule_options");
+    const std::string target = p.options->schedule();
+    if (std::find(p.schedules.begin(), p.schedules.end(), target) == p.schedules.end())
+      throw InputError("schedule_options", p.options->describe(),
+                       "holds options for the schedule '" + target + "', which is not in schedulers (\"" +
+                           in.get_string("schedulers") + "\"): add it there or disconnect the options");
+  }
   SamplerSettings settings;  // k-diffusion's defaults, as KSamplerSelect
   for (const auto& s : p.samplers) {
     auto obj = ctx.make_sampler(s, settings);
@@ -104,13 +115,15 @@ SweepPlan plan_sweep(Context& ctx, const Inputs& in) {
 }
 
 // The schedule of a cell, as a SIGMAS value holds it (float32-rounded).
+// `options` (schedule_options) compute the schedule they are for.
 diffusion::Sigmas sweep_schedule(Context& ctx, const Model& model, const std::string& name, int64_t n,
-                                 const Sampler& sampler) {
+                                 const Sampler& sampler, const ScheduleOptions* options) {
   ScheduleHints hints;
   hints.sampler = &sampler;
-  auto st = ctx.compute_schedule(name, model, n, hints);
+  if (options && options->schedule() != name) options = nullptr;
+  auto st = compute_named_schedule(ctx, name, model, n, hints, options, "schedule_options");
   if (!st.ok())
-    throw InputError("schedulers", name,
+    throw InputError(options ? "schedule_options" : "schedulers", options ? options->describe() : name,
                      "schedule '" + name + "' failed for " + std::to_string(n) + " steps: " + st.status().message());
   diffusion::Sigmas sig = diffusion::Sigmas(*st).rounded_to_float32();
   sig.check_sampling("schedulers");
@@ -729,7 +742,7 @@ class Sweep {
           if (plan_.extra.count(sched))
             shared = plan_.extra.at(sched);
           else if (per_sampler || shared.empty())
-            shared = sweep_schedule(ctx_, *model_, sched, n, sampler);
+            shared = sweep_schedule(ctx_, *model_, sched, n, sampler, plan_.options.get());
           sched_seconds_ += seconds_since(t_s);
           replicates.emplace_back();
           out.push_back(cells.run(sched, sname, sampler, shared, n, replicates.back()));
@@ -804,7 +817,10 @@ NodeDef schedule_sweep_node() {
        Optional(Tooltip(Port("extra_sigmas_1", "SIGMAS"),
                         "an extra candidate schedule (e.g. an OptimalStepsScheduler with other settings), run at its "
                         "own step count, which must be in steps_list; labelled by this input's name")),
-       Optional(Tooltip(Port("extra_sigmas_2", "SIGMAS"), "a second extra candidate"))},
+       Optional(Tooltip(Port("extra_sigmas_2", "SIGMAS"), "a second extra candidate")),
+       Optional(Tooltip(Port("schedule_options", "SCHEDULE_OPTIONS"),
+                        "settings for one of the named schedules (OptimalStepsOptions for optimal_steps), used "
+                        "wherever that schedule runs"))},
       {{"REPORT", "REPORT"}});
   // Sliced W2 holds 2 x batch rows' projections in float64 (16 x batch x projections bytes, and
   // the rows' values): refused at validation past 64 GiB, checked against memory at run time.

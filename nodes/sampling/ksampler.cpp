@@ -6,6 +6,7 @@
 #include "noise.h"
 #include "sampling_run.h"
 #include "sigmaflow/diffusion/sigmas.h"
+#include "sigmaflow/schedule_options.h"
 
 namespace sf::nodes {
 
@@ -19,7 +20,9 @@ NodeDef ksampler_node() {
       {Port("model", "MODEL"), Seed("seed"), Int("steps", 20, 1, 10000), Float("cfg", 8.0, 0.0, 100.0, 0.1),
        RegistryCombo("sampler_name", "samplers", {}, "euler"), RegistryCombo("scheduler", "schedulers", {}, "karras"),
        Optional(Port("positive", "CONDITIONING")), Optional(Port("negative", "CONDITIONING")),
-       Port("latent_image", "LATENT"), Float("denoise", 1.0, 0.0, 1.0)},
+       Port("latent_image", "LATENT"), Float("denoise", 1.0, 0.0, 1.0),
+       Optional(Tooltip(Port("schedule_options", "SCHEDULE_OPTIONS"),
+                        "settings for the named schedule where it is chosen (OptimalStepsOptions for optimal_steps)"))},
       {{"LATENT", "LATENT"}});
   c.constraints.push_back(diffusion::Sigmas::denoise_constraint());
   return make_node(c, [](Context& ctx, const Inputs& in) {
@@ -29,9 +32,13 @@ NodeDef ksampler_node() {
     const std::string& sched = in.get_string("scheduler");
     ScheduleHints hints;
     hints.sampler = sampler.get();
+    const std::shared_ptr<const ScheduleOptions> options =
+        in.has("schedule_options") ? in.get<ScheduleOptions>("schedule_options") : nullptr;
     auto sigmas = diffusion::Sigmas::with_denoise(in.get_int("steps"), in.get_float("denoise"), [&](int64_t total) {
-      auto s = ctx.compute_schedule(sched, *model, total, hints);
-      if (!s.ok()) throw InputError("scheduler", sched, s.status().message());
+      auto s = compute_named_schedule(ctx, sched, *model, total, hints, options.get(), "schedule_options");
+      if (!s.ok())
+        throw InputError(options ? "schedule_options" : "scheduler", options ? options->describe() : sched,
+                         s.status().message());
       return *s;
     });
     uint64_t seed = in.get_uint("seed");

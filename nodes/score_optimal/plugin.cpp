@@ -1,5 +1,5 @@
-// The "score_optimal" plugin: the ScoreOptimalScheduler and OptimalStepsScheduler nodes and their
-// named schedules.
+// The "score_optimal" plugin: the ScoreOptimalScheduler and OptimalStepsScheduler nodes, their
+// named schedules, and OptimalStepsOptions (settings for the named optimal_steps).
 #include <sigmaflow/plugin.h>
 
 namespace sf::so {
@@ -8,6 +8,7 @@ std::vector<ScheduleDef> score_optimal_schedules();
 }  // namespace sf::so
 namespace sf::oss {
 NodeDef optimal_steps_scheduler_node();
+NodeDef optimal_steps_options_node();
 std::vector<ScheduleDef> optimal_steps_schedules();
 }  // namespace sf::oss
 
@@ -15,5 +16,6 @@ SIGMAFLOW_PLUGIN("score_optimal", "0.2.0") {
   registrar.add_node(sf::so::score_optimal_scheduler_node());
   for (auto& s : sf::so::score_optimal_schedules()) registrar.add_schedule(std::move(s));
   registrar.add_node(sf::oss::optimal_steps_scheduler_node());
+  registrar.add_node(sf::oss::optimal_steps_options_node());
   for (auto& s : sf::oss::optimal_steps_schedules()) registrar.add_schedule(std::move(s));
 }

@@ -13,6 +13,7 @@
 #include "sigmaflow/guider.h"
 #include "sigmaflow/node.h"
 #include "sigmaflow/report.h"
+#include "sigmaflow/schedule_options.h"
 
 namespace sf {
 
@@ -193,6 +194,26 @@ Status check_full_schedule(const std::vector<double>& s, int64_t steps) {
 }
 
 Sampler::~Sampler() = default;
+
+ScheduleOptions::~ScheduleOptions() = default;
+
+Result<std::vector<double>> compute_named_schedule(Context& ctx, const std::string& name, const Model& model,
+                                                   int64_t steps, const ScheduleHints& hints,
+                                                   const ScheduleOptions* options, const std::string& options_input) {
+  if (!options) return ctx.compute_schedule(name, model, steps, hints);
+  const std::string target = options->schedule();
+  if (target != name)
+    return InvalidArgument("input '" + options_input + "' holds options for the schedule '" + target +
+                           "', and the schedule used is '" + name + "' (connect them only where '" + target +
+                           "' is chosen)");
+  auto r = options->compute(model, steps, hints);
+  if (!r.ok()) return r;
+  Status shape = check_full_schedule(*r, steps);
+  if (!shape.ok())
+    return InvalidArgument("schedule '" + name + "' with the options of input '" + options_input +
+                           "' returned an invalid " + std::to_string(steps) + "-step schedule: " + shape.message());
+  return r;
+}
 
 std::string Sampler::describe() const {
   return "SAMPLER " + name() + (provider_.empty() ? std::string() : " (plugin " + provider_ + ")");

@@ -111,6 +111,80 @@ TEST(OptimalStepsNode, NamedScheduleUsesTheSamplerItRunsWith) {
   EXPECT_EQ(latent_out->sigmas.size(), 7u);
 }
 
+// API 3.3: OptimalStepsOptions configures the named optimal_steps where a node picks it by name,
+// and gives exactly what OptimalStepsScheduler gives with the same settings and sampler.
+TEST(OptimalStepsNode, OptionsConfigureTheNamedScheduleWhereItIsUsed) {
+  const std::string settings = R"("max_steps": 12, "grid_size": 32, "training_noises": 64, "use_cache": false,
+                                  "selection": "off", "seed": 5)";
+  auto opts = runner().run("OptimalStepsOptions", "{" + settings + "}");
+  ASSERT_TRUE(opts.ok) << opts.error;
+  EXPECT_EQ(opts.outputs[0].type(), "SCHEDULE_OPTIONS");
+  EXPECT_NE(opts.outputs[0].object()->describe().find("training_noises 64"), std::string::npos);
+  auto direct = [&](const std::string& sampler_name) {
+    auto r = runner().run("OptimalStepsScheduler", R"({"steps": 6, )" + settings + "}",
+                          {{"model", model()}, {"sampler", sampler(sampler_name)}});
+    EXPECT_TRUE(r.ok) << r.error;
+    return vec(r.outputs[0]);
+  };
+  // BasicScheduler names no sampler: euler.
+  auto basic = runner().run("BasicScheduler", R"({"scheduler": "optimal_steps", "steps": 6})",
+                            {{"model", model()}, {"schedule_options", opts.outputs[0]}});
+  ASSERT_TRUE(basic.ok) << basic.error;
+  const std::vector<double> euler = direct("euler");
+  EXPECT_EQ(vec(basic.outputs[0]), euler);
+  // KSampler: the schedule for the sampler it runs.
+  auto latent = runner().run("EmptyLatent", R"({"batch_size": 4})", {{"model", model()}});
+  ASSERT_TRUE(latent.ok) << latent.error;
+  auto k =
+      runner().run("KSampler", R"({"seed": 1, "steps": 6, "sampler_name": "dpmpp_2m", "scheduler": "optimal_steps"})",
+                   {{"model", model()}, {"latent_image", latent.outputs[0]}, {"schedule_options", opts.outputs[0]}});
+  ASSERT_TRUE(k.ok) << k.error;
+  auto latent_out = std::dynamic_pointer_cast<const Latent>(k.outputs[0].object());
+  ASSERT_TRUE(latent_out);
+  const std::vector<double> dpmpp_2m = direct("dpmpp_2m");
+  EXPECT_EQ(latent_out->sigmas, dpmpp_2m);
+  EXPECT_NE(dpmpp_2m, euler);
+  // The settings are used: another grid (35 intervals, which do not hold the 32-interval grid's
+  // points) moves the schedule.
+  auto other = runner().run("OptimalStepsOptions", R"({"max_steps": 12, "grid_size": 35, "training_noises": 64,
+                                                      "use_cache": false, "selection": "off", "seed": 5})");
+  ASSERT_TRUE(other.ok) << other.error;
+  auto moved = runner().run("BasicScheduler", R"({"scheduler": "optimal_steps", "steps": 6})",
+                            {{"model", model()}, {"schedule_options", other.outputs[0]}});
+  ASSERT_TRUE(moved.ok) << moved.error;
+  EXPECT_NE(vec(moved.outputs[0]), euler);
+}
+
+TEST(OptimalStepsNode, OptionsForAnotherScheduleOrUnfitSettingsAreClearErrors) {
+  auto opts = runner().run("OptimalStepsOptions", R"({"grid_size": 8, "use_cache": false})");
+  ASSERT_TRUE(opts.ok) << opts.error;
+  const Value options = opts.outputs[0];
+  // Connected where another schedule is chosen: never silently ignored.
+  auto karras = runner().run("BasicScheduler", R"({"scheduler": "karras", "steps": 6})",
+                             {{"model", model()}, {"schedule_options", options}});
+  ASSERT_FALSE(karras.ok);
+  EXPECT_EQ(karras.error_input, "schedule_options");
+  EXPECT_NE(karras.error.find("options for the schedule 'optimal_steps'"), std::string::npos) << karras.error;
+  EXPECT_NE(karras.error.find("'karras'"), std::string::npos) << karras.error;
+  auto latent = runner().run("EmptyLatent", R"({"batch_size": 4})", {{"model", model()}});
+  ASSERT_TRUE(latent.ok) << latent.error;
+  auto k = runner().run("KSampler", R"({"seed": 1, "steps": 6, "sampler_name": "euler", "scheduler": "exponential"})",
+                        {{"model", model()}, {"latent_image", latent.outputs[0]}, {"schedule_options", options}});
+  ASSERT_FALSE(k.ok);
+  EXPECT_EQ(k.error_input, "schedule_options");
+  auto sweep = runner().run("ScheduleSweep", R"({"schedulers": "karras", "samplers": "euler", "steps_list": "5"})",
+                            {{"model", model()}, {"schedule_options", options}});
+  ASSERT_FALSE(sweep.ok);
+  EXPECT_EQ(sweep.error_input, "schedule_options");
+  EXPECT_NE(sweep.error.find("not in schedulers"), std::string::npos) << sweep.error;
+  // Settings that do not fit the step count used: the optimiser's own message, about the options.
+  auto unfit = runner().run("BasicScheduler", R"({"scheduler": "optimal_steps", "steps": 20})",
+                            {{"model", model()}, {"schedule_options", options}});
+  ASSERT_FALSE(unfit.ok);
+  EXPECT_EQ(unfit.error_input, "schedule_options");
+  EXPECT_NE(unfit.error.find("grid_size"), std::string::npos) << unfit.error;
+}
+
 Value sigmas_value(const std::vector<double>& v) { return diffusion::Sigmas(v).to_value(); }
 
 // Held-out selection through the node: every candidate in the diagnostics, an extra SIGMAS among

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define SIGMAFLOW_PLUGIN_API_MAJOR 3
-#define SIGMAFLOW_PLUGIN_API_MINOR 2
+#define SIGMAFLOW_PLUGIN_API_MINOR 3
 
 // The single exported symbol of every plugin, and the ELF section holding its build record.
 #define SIGMAFLOW_PLUGIN_ENTRY_SYMBOL "sigmaflow_plugin_entry"

@@ -148,13 +148,11 @@ CostEstimate estimate_corrector_cost(const Model& model, const EstimateOptions& 
                                      const std::function<void(int64_t, int64_t)>& progress) {
   const Denoiser denoise = model_denoiser(model);
   const std::vector<int64_t>& sample_shape = model.sample_shape();
-  const double sigma_min = model.sigma_min(), sigma_max = model.sigma_max();
   const c10::Device device = model.device();
-  const c10::ScalarType dtype = model.dtype();
   auto t0 = std::chrono::steady_clock::now();
   if (o.particles < 2) throw std::invalid_argument("particles must be >= 2");
   CostEstimate est;
-  est.curve.grid = log_grid(sigma_min, sigma_max, o.grid_size);
+  est.curve.grid = log_grid(model.sigma_min(), model.sigma_max(), o.grid_size);
   est.curve.dim = numel_of(sample_shape);
   const int64_t T = o.grid_size, K = o.particles, d = est.curve.dim;
 
@@ -164,7 +162,7 @@ CostEstimate estimate_corrector_cost(const Model& model, const EstimateOptions& 
     if (data.dim() < 1 || data.numel() / std::max<int64_t>(1, data.size(0)) != d)
       throw std::invalid_argument("data samples of shape " + c10::str(data.sizes()) +
                                   " do not match the model's sample size " + std::to_string(d));
-    x0 = data.reshape({data.size(0), d}).to(device, dtype);
+    x0 = data.reshape({data.size(0), d}).to(device, model.dtype());
     est.from_data = true;
   } else {
     est.samples = reverse_process_samples(model, K, o.reverse_steps, o.seed ^ 0x5eed5eedULL, &est.nfe, o.group);
@@ -179,7 +177,7 @@ CostEstimate estimate_corrector_cost(const Model& model, const EstimateOptions& 
   if (o.common_random_numbers) {
     at::Generator gen = cpu_generator(o.seed);
     crn_idx = at::randint(M, {K}, gen, at::TensorOptions().dtype(at::kLong)).to(device);
-    crn_noise = normal_like(gen, {K, d}, device, dtype);
+    crn_noise = normal_like(gen, {K, d}, device, model.dtype());
   }
 
   est.curve.cost.assign(static_cast<size_t>(T), 0.0);
@@ -205,7 +203,7 @@ CostEstimate estimate_corrector_cost(const Model& model, const EstimateOptions& 
       for (int64_t l = l0; l < l1; ++l) {
         at::Generator gen = cpu_generator(stream_seed(o.seed, static_cast<uint64_t>(l)));
         idxs.push_back(at::randint(M, {K}, gen, at::TensorOptions().dtype(at::kLong)));
-        noises.push_back(normal_like(gen, {K, d}, device, dtype));
+        noises.push_back(normal_like(gen, {K, d}, device, model.dtype()));
       }
       idx = at::cat(idxs, 0).to(device);
       noise = at::cat(noises, 0);
