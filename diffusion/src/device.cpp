@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "sigmaflow/status.h"
+
 namespace sf::diffusion {
 
 c10::Device resolve_device(const std::string& text, c10::Device fallback) {
@@ -14,16 +16,18 @@ c10::Device resolve_device(const std::string& text, c10::Device fallback) {
     if (text.size() > 4) {
       if (text[4] != ':' || text.size() == 5 || text.size() > 8 ||
           text.find_first_not_of("0123456789", 5) != std::string::npos)
-        throw std::invalid_argument("device '" + text + "' is not one of default, cpu, cuda, cuda:N");
+        throw InputError("device", "\"" + text + "\"",
+                         "device '" + text + "' is not one of default, cpu, cuda, cuda:N");
       index = std::stoi(text.substr(5));
     }
     int count = at::detail::getCUDAHooks().getNumGPUs();
     if (index >= count)
-      throw std::invalid_argument("device '" + text + "' does not exist on this machine (" + std::to_string(count) +
-                                  " CUDA device(s) visible)");
+      throw InputError("device", "\"" + text + "\"",
+                       "device '" + text + "' does not exist on this machine (" + std::to_string(count) +
+                           " CUDA device(s) visible)");
     return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
   }
-  throw std::invalid_argument("device '" + text + "' is not one of default, cpu, cuda, cuda:N");
+  throw InputError("device", "\"" + text + "\"", "device '" + text + "' is not one of default, cpu, cuda, cuda:N");
 }
 
 }  // namespace sf::diffusion

@@ -90,8 +90,9 @@ at::Tensor ode_log_likelihood(const Model& model, const at::Tensor& x_in, int64_
   at::Tensor x = x_in.to(at::kCPU, at::kDouble);
   const int64_t n = x.size(0), d = x.numel() / std::max<int64_t>(n, 1);
   if (d > max_dim)
-    throw std::invalid_argument("the exact divergence needs one backward pass per dimension; dimension " +
-                                std::to_string(d) + " is above the limit of " + std::to_string(max_dim));
+    throw InputError("model", c10::str(model.sample_shape()),
+                     "the exact divergence needs one backward pass per dimension; dimension " + std::to_string(d) +
+                         " is above the limit of " + std::to_string(max_dim));
   at::AutoGradMode grad(true);
   const double h = (std::log(smax) - std::log(smin)) / static_cast<double>(steps);
   at::Tensor delta = at::zeros({n}, at::kDouble);

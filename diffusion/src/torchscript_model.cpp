@@ -25,18 +25,23 @@
 namespace sf::diffusion {
 
 DiscreteTable::DiscreteTable(std::vector<double> s) : sigmas_(std::move(s)) {
-  if (sigmas_.size() < 2) throw std::invalid_argument("a discrete sigma table needs at least 2 entries");
+  if (sigmas_.size() < 2)
+    throw InputError("sigma_list", std::to_string(sigmas_.size()) + " entries",
+                     "a discrete sigma table needs at least 2 entries");
   for (size_t i = 0; i < sigmas_.size(); ++i) {
     if (!(sigmas_[i] > 0) || !std::isfinite(sigmas_[i]) || (i && !(sigmas_[i] > sigmas_[i - 1])))
-      throw std::invalid_argument("a discrete sigma table must be positive, finite and strictly ascending (entry " +
-                                  std::to_string(i) + ")");
+      throw InputError(
+          "sigma_list", c10::str(sigmas_[i]),
+          "a discrete sigma table must be positive, finite and strictly ascending (entry " + std::to_string(i) + ")");
     log_sigmas_.push_back(std::log(sigmas_[i]));
   }
 }
 
 DiscreteTable DiscreteTable::linear_beta(double b0, double b1, int64_t steps) {
-  if (!(b0 > 0) || !(b1 > b0) || b1 >= 1 || steps < 2)
-    throw std::invalid_argument("linear-beta table needs 0 < beta_start < beta_end < 1 and steps >= 2");
+  const std::string rule = "a linear-beta table needs 0 < beta_start < beta_end < 1 and table_steps >= 2";
+  if (!(b0 > 0) || !(b0 < 1)) throw InputError("beta_start", c10::str(b0), rule);
+  if (!(b1 > b0) || b1 >= 1) throw InputError("beta_end", c10::str(b1), rule);
+  if (steps < 2) throw InputError("table_steps", std::to_string(steps), rule);
   at::Tensor betas = at::linspace(std::sqrt(b0), std::sqrt(b1), steps, at::kDouble).pow(2);
   at::Tensor ac = at::cumprod(1 - betas, 0);
   at::Tensor sig = ((1 - ac) / ac).sqrt().contiguous();
@@ -104,14 +109,16 @@ ModelInfo torchscript_info(const TorchScriptSettings& s, const std::string& byte
 
 void check_settings(const TorchScriptSettings& s) {
   if (s.time_input == TimeInput::kDiscreteIndex && !s.table)
-    throw std::invalid_argument("time_input discrete_index needs a discrete table");
+    throw InputError("time_input", "\"discrete_index\"",
+                     "time_input discrete_index needs a discrete table (discrete_table linear_beta or list)");
   if (s.sample_shape.empty())
     throw InputError(
         "sample_shape", "\"\"",
         "give the per-sample shape, e.g. \"4, 64, 64\" ('" + s.path + "' carries no metadata that says it)");
   double smin = s.table ? s.table->sigmas().front() : s.sigma_min;
   double smax = s.table ? s.table->sigmas().back() : s.sigma_max;
-  if (!(smin > 0) || !(smin < smax)) throw std::invalid_argument("sigma_min must be > 0 and < sigma_max");
+  if (!(smin > 0) || !(smin < smax))
+    throw InputError("sigma_min", c10::str(smin), "sigma_min must be > 0 and < sigma_max (" + c10::str(smax) + ")");
 }
 
 std::unique_ptr<torch::jit::Module> load_module(const TorchScriptSettings& s, uint64_t file_bytes,
@@ -119,7 +126,9 @@ std::unique_ptr<torch::jit::Module> load_module(const TorchScriptSettings& s, ui
   // First in the probe process (torchscript_probe.h): a file that makes LibTorch allocate without
   // bound or crash is refused there, and this process never runs under an address-space cap.
   const std::string refused = probe_torchscript(s.path, file_bytes);
-  if (!refused.empty()) throw std::invalid_argument("'" + s.path + "' is not a loadable TorchScript file: " + refused);
+  const std::string path_value = "\"" + s.path + "\"";
+  if (!refused.empty())
+    throw InputError("path", path_value, "'" + s.path + "' is not a loadable TorchScript file: " + refused);
   std::unique_ptr<torch::jit::Module> module;
   try {
     // LibTorch's parser reads freed memory on some malformed files (docs/fuzzing.md): if that
@@ -130,18 +139,20 @@ std::unique_ptr<torch::jit::Module> load_module(const TorchScriptSettings& s, ui
     module = std::make_unique<torch::jit::Module>(torch::jit::load(s.path, s.device, extra));
     metadata = extra[kNetworkMetadataFile];
   } catch (const std::exception& e) {
-    throw std::invalid_argument("'" + s.path + "' is not a loadable TorchScript file: " + libtorch_message(e.what()));
+    throw InputError("path", path_value,
+                     "'" + s.path + "' is not a loadable TorchScript file: " + libtorch_message(e.what()));
   }
   module->eval();
   module->to(s.device, s.dtype);
   for (auto p : module->parameters()) p.set_requires_grad(false);
   auto method = module->find_method("forward");
-  if (!method) throw std::invalid_argument("'" + s.path + "' has no forward method");
+  if (!method) throw InputError("path", path_value, "'" + s.path + "' has no forward method");
   size_t args = method->function().getSchema().arguments().size();
   if (args != 3 && args != 4)
-    throw std::invalid_argument("'" + s.path +
-                                "': forward must take (x, t) or (x, t, conditioning) (2 or 3 arguments), it takes " +
-                                std::to_string(args - 1));
+    throw InputError("path", path_value,
+                     "'" + s.path +
+                         "': forward must take (x, t) or (x, t, conditioning) (2 or 3 arguments), it takes " +
+                         std::to_string(args - 1));
   return module;
 }
 
@@ -232,7 +243,7 @@ std::string network_metadata_json(const TorchScriptSettings& s) {
 
 std::shared_ptr<TorchScriptModel> TorchScriptModel::load(TorchScriptSettings s) {
   auto bytes = read_file_bounded(s.path, kMaxDataFileBytes);
-  if (!bytes.ok()) throw std::invalid_argument(bytes.status().message());
+  if (!bytes.ok()) throw InputError("path", "\"" + s.path + "\"", bytes.status().message(), bytes.status().code());
   std::string metadata;
   auto module = load_module(s, bytes->size(), metadata);
   Notes notes;
@@ -259,10 +270,16 @@ std::shared_ptr<TorchScriptModel> TorchScriptModel::load(TorchScriptSettings s) 
   // Probe once so a wrong output shape is reported at load, not in the middle of sampling.
   at::Tensor x = at::zeros(batch_shape(1, model->sample_shape()),
                            at::TensorOptions().dtype(model->dtype()).device(model->device()));
-  at::Tensor out = model->denoise(x, model->sigma_max());
-  if (out.sizes() != x.sizes())
-    throw std::invalid_argument("'" + model->s_.path + "': forward returned shape " + c10::str(out.sizes()) +
-                                " for input " + c10::str(x.sizes()));
+  // Whatever fails in this one call is about the file (its network, or the sample_shape given for it).
+  try {
+    model->denoise(x, model->sigma_max());
+  } catch (const InputError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw InputError("path", "\"" + model->s_.path + "\"",
+                     libtorch_message(e.what()) + " (is sample_shape " + shape_text(model->sample_shape()) +
+                         " the network's?)");
+  }
   return model;
 }
 

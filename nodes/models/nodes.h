@@ -16,14 +16,9 @@ NodeDef torchscript_model_node();
 NodeDef load_dataset_node();
 NodeDef fit_gaussian_mixture_node();
 
-// The node's `device` input resolved against the host's --device.
+// The node's `device` input resolved against the host's --device (errors are about "device").
 inline c10::Device model_device(Context& ctx, const Inputs& in) {
-  const std::string& text = in.get_string("device");
-  try {
-    return diffusion::resolve_device(text, ctx.default_device());
-  } catch (const std::invalid_argument& e) {
-    throw InputError("device", "\"" + text + "\"", e.what());
-  }
+  return diffusion::resolve_device(in.get_string("device"), ctx.default_device());
 }
 
 }  // namespace sf::nodes

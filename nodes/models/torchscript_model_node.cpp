@@ -13,22 +13,18 @@ using diffusion::TorchScriptSettings;
 
 namespace {
 
+// DiscreteTable's errors name the input they are about (sigma_list, beta_start, beta_end, table_steps).
 std::shared_ptr<DiscreteTable> discrete_table(const Inputs& in) {
-  const bool list = in.get_string("discrete_table") == "list";
-  try {
-    if (!list)
-      return std::make_shared<DiscreteTable>(
-          DiscreteTable::linear_beta(in.get_float("beta_start"), in.get_float("beta_end"), in.get_int("table_steps")));
-    if (!in.has("sigma_list")) throw InputError("sigma_list", "null", "discrete_table 'list' needs sigma_list");
-    std::vector<double> table;
-    for (const auto& v : in.get_literal("sigma_list").as_list()) {
-      if (!v.is_number()) throw InputError("sigma_list", v.to_json(), "entries must be numbers");
-      table.push_back(v.as_number());
-    }
-    return std::make_shared<DiscreteTable>(table);
-  } catch (const std::invalid_argument& e) {
-    throw InputError(list ? "sigma_list" : "beta_start", "", e.what());
+  if (in.get_string("discrete_table") != "list")
+    return std::make_shared<DiscreteTable>(
+        DiscreteTable::linear_beta(in.get_float("beta_start"), in.get_float("beta_end"), in.get_int("table_steps")));
+  if (!in.has("sigma_list")) throw InputError("sigma_list", "null", "discrete_table 'list' needs sigma_list");
+  std::vector<double> table;
+  for (const auto& v : in.get_literal("sigma_list").as_list()) {
+    if (!v.is_number()) throw InputError("sigma_list", v.to_json(), "entries must be numbers");
+    table.push_back(v.as_number());
   }
+  return std::make_shared<DiscreteTable>(table);
 }
 
 // "auto" (and 0 or "" for numbers and shapes) leaves a setting to the file's metadata; without
@@ -90,12 +86,8 @@ NodeDef torchscript_model_node() {
   c.display_name = "TorchScript Model";
   return make_node(c, [](Context& ctx, const Inputs& in) {
     TorchScriptSettings s = settings_from_inputs(ctx, in);
-    std::shared_ptr<const Model> model;
-    try {
-      model = diffusion::TorchScriptModel::load(s);
-    } catch (const std::invalid_argument& e) {
-      throw InputError("path", "\"" + s.path + "\"", e.what());
-    }
+    // The loader's errors name the input they are about (path, sample_shape, time_input, sigma_min, ...).
+    std::shared_ptr<const Model> model = diffusion::TorchScriptModel::load(s);
     const auto& notes = std::static_pointer_cast<const diffusion::TorchScriptModel>(model)->notes();
     for (const auto& m : notes.info) ctx.info(m);
     for (const auto& m : notes.warnings) ctx.warn(m);

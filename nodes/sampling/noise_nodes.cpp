@@ -11,10 +11,11 @@ at::Tensor RandomNoiseObject::generate(const at::Tensor& latent) const {
 }
 
 at::Tensor ExplicitNoise::generate(const at::Tensor& latent) const {
-  if (noise_.sizes() != latent.sizes()) {
-    throw std::invalid_argument("explicit noise has shape " + c10::str(noise_.sizes()) + ", the latent has " +
-                                c10::str(latent.sizes()));
-  }
+  // About the NOISE input of the node sampling with it (SamplerCustomAdvanced's "noise").
+  if (noise_.sizes() != latent.sizes())
+    throw InputError(
+        "noise", describe(),
+        "explicit noise has shape " + c10::str(noise_.sizes()) + ", the latent has " + c10::str(latent.sizes()));
   return noise_.to(latent.device(), latent.scalar_type());
 }
 

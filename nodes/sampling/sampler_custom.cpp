@@ -53,14 +53,9 @@ NodeDef sampler_custom_advanced_node() {
     auto guider = in.get<Guider>("guider");
     SamplingInputs names;
     names.model = "guider";
-    SamplingResult r;
-    try {
-      r = sample_latent(ctx, guider->model(), noise.get(), noise->seed(), *in.get<Sampler>("sampler"),
-                        diffusion::Sigmas::from_tensor(in.get_tensor("sigmas")), *in.get<Latent>("latent_image"),
-                        in.get_bool("comfy_noise_scaling"), names);
-    } catch (const std::invalid_argument& e) {
-      throw InputError("noise", noise->describe(), e.what());
-    }
+    SamplingResult r = sample_latent(ctx, guider->model(), noise.get(), noise->seed(), *in.get<Sampler>("sampler"),
+                                     diffusion::Sigmas::from_tensor(in.get_tensor("sigmas")),
+                                     *in.get<Latent>("latent_image"), in.get_bool("comfy_noise_scaling"), names);
     return Outputs{Value(r.output), Value(r.denoised)};
   });
 }

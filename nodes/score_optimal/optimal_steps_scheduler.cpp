@@ -2,7 +2,6 @@
 // schedule from scheduler/optimal_steps (docs/optimal-steps.md).
 #include <ATen/ATen.h>
 
-#include "model_errors.h"
 #include "sigmaflow/diffusion/sigmas.h"
 #include "sigmaflow/files.h"
 #include "sigmaflow/node.h"
@@ -132,7 +131,7 @@ NodeDef optimal_steps_scheduler_node() {
   return make_node(c, [](Context& ctx, const Inputs& in) {
     auto model = in.get<Model>("model");
     OptimalStepsRequest rq = request_from_inputs(ctx, in);
-    OptimalStepsResult r = nodes::model_errors_named(*model, [&] { return optimal_steps_schedule(*model, rq); });
+    OptimalStepsResult r = optimal_steps_schedule(*model, rq);  // errors about the model name "model"
     std::shared_ptr<ScheduleDiagnostics> diag = r.diagnostics;
     if (!diag) diag = std::make_shared<ScheduleDiagnostics>();
     return Outputs{diffusion::Sigmas(r.sigmas).to_value(), Value(std::shared_ptr<const Object>(diag))};
@@ -152,7 +151,7 @@ std::vector<double> named_optimal_steps(const Model& m, int64_t steps, const Sch
   rq.steps = steps;
   rq.denoise = 1.0;  // the caller applies the denoise rule around the named schedule
   rq.progress = hints.progress;
-  return nodes::model_errors_named(m, [&] { return optimal_steps_schedule(m, rq).sigmas; });
+  return optimal_steps_schedule(m, rq).sigmas;
 }
 
 OptimalStepsRequest named_defaults() {

@@ -1,7 +1,6 @@
 // The ScoreOptimalScheduler node and the named schedules it registers.
 #include <ATen/ATen.h>
 
-#include "model_errors.h"
 #include "sigmaflow/diffusion/sigmas.h"
 #include "sigmaflow/files.h"
 #include "sigmaflow/node.h"
@@ -72,8 +71,8 @@ NodeDef score_optimal_scheduler_node() {
                    diffusion::Sigmas::denoise_constraint()};
   return make_node(c, [](Context& ctx, const Inputs& in) {
     auto model = in.get<Model>("model");
-    ScoreOptimalResult r = nodes::model_errors_named(
-        *model, [&] { return score_optimal_schedule(*model, request_from_inputs(ctx, in, *model)); });
+    // The library's errors about the model (NaN outputs, an unusable estimate) name "model".
+    ScoreOptimalResult r = score_optimal_schedule(*model, request_from_inputs(ctx, in, *model));
     if (!r.diagnostics) r.diagnostics = std::make_shared<ScheduleDiagnostics>();
     return Outputs{diffusion::Sigmas(r.sigmas).to_value(), Value(std::shared_ptr<const Object>(r.diagnostics))};
   });

@@ -51,48 +51,46 @@ void check_network_memory(const std::string& input, int64_t value, double parame
 std::shared_ptr<torch::jit::Module> make_network(const Inputs& in, const at::Tensor& data) {
   const std::string& arch = in.get_string("architecture");
   std::vector<int64_t> shape(data.sizes().begin() + 1, data.sizes().end());
-  try {
-    if (arch == "mlp") {
-      diffusion::MlpSpec s;
-      s.dim = 1;
-      for (int64_t d : shape) s.dim *= d;
-      s.width = in.get_int("width");
-      s.depth = in.get_int("depth");
-      if (s.width > 1024) {
-        diffusion::MlpSpec probe = s;
-        check_network_memory("width", s.width,
-                             projected_parameters(
-                                 [&](int64_t w) {
-                                   probe.width = w;
-                                   return diffusion::parameter_count(*diffusion::make_mlp(probe, 0));
-                                 },
-                                 1, s.width));
-      }
-      return diffusion::make_mlp(s, in.get_uint("seed"));
-    }
-    if (shape.size() != 3)
-      throw std::invalid_argument("the unet takes images [C, H, W]; the data has samples of shape " + c10::str(shape) +
-                                  " (LoadDataset's image_shape, e.g. \"1, 28, 28\", gives them one)");
-    diffusion::UnetSpec s;
-    s.channels = shape[0];
-    s.height = shape[1];
-    s.width = shape[2];
-    s.base = in.get_int("unet_channels");
-    if (s.base > 64) {
-      diffusion::UnetSpec probe = s;
-      check_network_memory("unet_channels", s.base,
+  // The networks' own errors name the input they are about (data, unet_channels).
+  if (arch == "mlp") {
+    diffusion::MlpSpec s;
+    s.dim = 1;
+    for (int64_t d : shape) s.dim *= d;
+    s.width = in.get_int("width");
+    s.depth = in.get_int("depth");
+    if (s.width > 1024) {
+      diffusion::MlpSpec probe = s;
+      check_network_memory("width", s.width,
                            projected_parameters(
-                               [&](int64_t b) {
-                                 probe.base = b;
-                                 return diffusion::parameter_count(*diffusion::make_unet(probe, 0));
+                               [&](int64_t w) {
+                                 probe.width = w;
+                                 return diffusion::parameter_count(*diffusion::make_mlp(probe, 0));
                                },
-                               8, s.base));
+                               1, s.width));
     }
-    return diffusion::make_unet(s, in.get_uint("seed"));
-  } catch (const std::invalid_argument& e) {
-    throw InputError("data", c10::str(data.sizes()),
-                     std::string("does not fit architecture '") + arch + "': " + e.what());
+    return diffusion::make_mlp(s, in.get_uint("seed"));
   }
+  if (shape.size() != 3)
+    throw InputError("data", c10::str(data.sizes()),
+                     "does not fit architecture 'unet': the unet takes images [C, H, W]; the data has samples of "
+                     "shape " +
+                         c10::str(shape) + " (LoadDataset's image_shape, e.g. \"1, 28, 28\", gives them one)");
+  diffusion::UnetSpec s;
+  s.channels = shape[0];
+  s.height = shape[1];
+  s.width = shape[2];
+  s.base = in.get_int("unet_channels");
+  if (s.base > 64) {
+    diffusion::UnetSpec probe = s;
+    check_network_memory("unet_channels", s.base,
+                         projected_parameters(
+                             [&](int64_t b) {
+                               probe.base = b;
+                               return diffusion::parameter_count(*diffusion::make_unet(probe, 0));
+                             },
+                             8, s.base));
+  }
+  return diffusion::make_unet(s, in.get_uint("seed"));
 }
 
 std::shared_ptr<NoiseLevelDistribution> make_levels(Context& ctx, const Inputs& in, int64_t dim) {
@@ -114,11 +112,7 @@ std::shared_ptr<NoiseLevelDistribution> make_levels(Context& ctx, const Inputs& 
     ctx.warn("burn_in (" + std::to_string(o.burn_in) + ") is not shorter than steps (" +
              std::to_string(in.get_int("steps")) + "): the schedule never adapts; this trains on the fixed " + base +
              " schedule");
-  try {
-    return std::make_shared<so::AdaptiveLevels>(knots, o);
-  } catch (const std::invalid_argument& e) {
-    throw InputError("gamma", c10::str(o.gamma), e.what());
-  }
+  return std::make_shared<so::AdaptiveLevels>(knots, o);  // its errors name their input
 }
 
 // The learned schedule as SIGMAS: the discrete levels, or for lognormal the levels at `levels`
@@ -257,12 +251,7 @@ void train_with_progress(Context& ctx, DenoiserTrainer& trainer, const std::stri
                number_text(static_cast<double>(step - start) / std::max(s, 1e-9)) + " it/s");
     }
   };
-  bool finished;
-  try {
-    finished = trainer.run(ctx.interrupt_flag(), report);
-  } catch (const std::runtime_error& e) {
-    throw InputError("lr", c10::str(o.lr), e.what());
-  }
+  const bool finished = trainer.run(ctx.interrupt_flag(), report);  // a diverging loss is an error about lr
   if (!finished) {
     const std::string ckpt = base + "_checkpoint.pt";
     trainer.save_checkpoint(ckpt);
@@ -324,11 +313,7 @@ NodeDef train_denoiser_node() {
       // A FIFO would block LibTorch's reader forever, /dev/zero would feed it without end.
       auto readable = check_readable_file(from, kMaxDataFileBytes);
       if (!readable.ok()) throw InputError("resume_from", "\"" + from + "\"", readable.status().message());
-      try {
-        trainer.load_checkpoint(from);
-      } catch (const std::invalid_argument& e) {
-        throw InputError("resume_from", "\"" + from + "\"", e.what());
-      }
+      trainer.load_checkpoint(from);  // its errors are about resume_from
       ctx.info("resumed from step " + std::to_string(trainer.step()));
       if (trainer.step() >= in.get_int("steps"))
         ctx.warn("the checkpoint is at step " + std::to_string(trainer.step()) + ", at or past steps (" +

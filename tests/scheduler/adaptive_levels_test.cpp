@@ -4,10 +4,13 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include <cmath>
 
 #include "sigmaflow/diffusion/noise.h"
 #include "sigmaflow/scheduler/score_optimal/adaptive_levels.h"
+#include "sigmaflow/status.h"
 
 namespace sf::so {
 namespace {
@@ -158,21 +161,35 @@ TEST(AdaptiveLevels, BurnInKeepsTheInitialScheduleAndStateRoundTrips) {
   EXPECT_EQ(copy.state(), moving.state());
 }
 
-TEST(AdaptiveLevels, BadOptionsAreRefused) {
+// Each refusal names the TrainDenoiser input it is about (the node no longer guesses "gamma").
+std::string blamed(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const sf::InputError& e) {
+    return e.input();
+  }
+  return "(accepted)";
+}
+
+TEST(AdaptiveLevels, BadOptionsAreRefusedNamingTheirInput) {
   std::vector<double> k = diffusion::discrete_schedule("linear", 9, 0.002, 80);
   for (double gamma : {0.0, -0.1, 1.5, std::nan("")}) {
     AdaptiveOptions o;
     o.gamma = gamma;
-    EXPECT_THROW(AdaptiveLevels(k, o), std::invalid_argument) << gamma;
+    EXPECT_EQ(blamed([&] { (void)AdaptiveLevels(k, o); }), "gamma") << gamma;
   }
   AdaptiveOptions o;
   o.n_min = 0;
-  EXPECT_THROW(AdaptiveLevels(k, o), std::invalid_argument);
+  EXPECT_EQ(blamed([&] { (void)AdaptiveLevels(k, o); }), "n_min");
+  o = {};
+  o.burn_in = -1;
+  EXPECT_EQ(blamed([&] { (void)AdaptiveLevels(k, o); }), "burn_in");
   o = {};
   o.max_spacing = 1.0;
-  EXPECT_THROW(AdaptiveLevels(k, o), std::invalid_argument);
-  EXPECT_THROW(diffusion::discrete_schedule("quadratic", 9, 0.002, 80), std::invalid_argument);
-  EXPECT_THROW(diffusion::discrete_schedule("linear", 1, 0.002, 80), std::invalid_argument);
+  EXPECT_EQ(blamed([&] { (void)AdaptiveLevels(k, o); }), "max_spacing");
+  EXPECT_EQ(blamed([] { (void)diffusion::discrete_schedule("quadratic", 9, 0.002, 80); }), "schedule");
+  EXPECT_EQ(blamed([] { (void)diffusion::discrete_schedule("linear", 1, 0.002, 80); }), "levels");
+  EXPECT_EQ(blamed([] { (void)diffusion::discrete_schedule("linear", 9, 80, 0.002); }), "sigma_min");
 }
 
 TEST(DiscreteSchedules, MatchTheirFormulas) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "sigmaflow/diffusion/noise.h"
+#include "sigmaflow/status.h"
 
 namespace sf::diffusion {
 namespace {
@@ -121,9 +122,13 @@ def _block(self, x, e, n1w, n1b, c1w, c1b, ew, eb, n2w, n2b, c2w, c2b):
 
 std::shared_ptr<torch::jit::Module> make_unet(const UnetSpec& s, uint64_t seed) {
   if (s.channels < 1 || s.height < 4 || s.width < 4 || s.height % 4 != 0 || s.width % 4 != 0)
-    throw std::invalid_argument("the UNet needs images with height and width divisible by 4");
-  if (s.base < 8 || s.base % 8 != 0 || s.embedding < 8)
-    throw std::invalid_argument("the UNet needs base channels a multiple of 8 and an embedding >= 8");
+    throw InputError(
+        "data",
+        "images of " + std::to_string(s.channels) + " x " + std::to_string(s.height) + " x " + std::to_string(s.width),
+        "does not fit architecture 'unet': the UNet needs images with height and width divisible by 4");
+  if (s.base < 8 || s.base % 8 != 0)
+    throw InputError("unet_channels", std::to_string(s.base), "the UNet needs base channels a multiple of 8");
+  if (s.embedding < 8) throw std::invalid_argument("the UNet needs an embedding >= 8");
   const int64_t c = s.base, e = s.embedding, features = 32;
   auto m = std::make_shared<torch::jit::Module>("SigmaflowUNet");
   ParamMaker p(*m, seed);

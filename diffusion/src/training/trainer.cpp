@@ -58,8 +58,9 @@ NoiseLevelDistribution::~NoiseLevelDistribution() = default;
 
 LogNormalLevels::LogNormalLevels(double p_mean, double p_std, double sigma_min, double sigma_max)
     : p_mean_(p_mean), p_std_(p_std), sigma_min_(sigma_min), sigma_max_(sigma_max) {
-  if (!(p_std > 0) || !(sigma_min > 0) || !(sigma_min < sigma_max))
-    throw std::invalid_argument("lognormal levels need p_std > 0 and 0 < sigma_min < sigma_max");
+  if (!(p_std > 0)) throw InputError("p_std", c10::str(p_std), "lognormal levels need p_std > 0");
+  if (!(sigma_min > 0) || !(sigma_min < sigma_max))
+    throw InputError("sigma_min", c10::str(sigma_min), "lognormal levels need 0 < sigma_min < sigma_max");
 }
 
 std::string LogNormalLevels::describe() const {
@@ -99,8 +100,9 @@ double DiscreteLevels::next_level(int64_t knot) const {
 }
 
 std::vector<double> discrete_schedule(const std::string& kind, int64_t levels, double smin, double smax) {
-  if (levels < 2) throw std::invalid_argument("a discrete schedule needs at least 2 levels");
-  if (!(smin > 0) || !(smin < smax)) throw std::invalid_argument("need 0 < sigma_min < sigma_max");
+  if (levels < 2) throw InputError("levels", std::to_string(levels), "a discrete schedule needs at least 2 levels");
+  if (!(smin > 0) || !(smin < smax))
+    throw InputError("sigma_min", c10::str(smin), "need 0 < sigma_min < sigma_max = " + c10::str(smax));
   std::vector<double> k(static_cast<size_t>(levels));
   const double n = static_cast<double>(levels - 1);
   const double t_hi = std::atan(smax) * 2 / M_PI, t_lo = std::atan(smin) * 2 / M_PI;
@@ -113,7 +115,8 @@ std::vector<double> discrete_schedule(const std::string& kind, int64_t levels, d
     else if (kind == "cosine")
       k[static_cast<size_t>(i)] = std::tan((t_hi + (t_lo - t_hi) * u) * M_PI / 2);
     else
-      throw std::invalid_argument("unknown discrete schedule '" + kind + "' (linear, geometric, cosine)");
+      throw InputError("schedule", "\"" + kind + "\"",
+                       "unknown discrete schedule '" + kind + "' (linear, geometric, cosine)");
   }
   k.front() = smax;
   k.back() = smin;
@@ -128,13 +131,18 @@ DenoiserTrainer::DenoiserTrainer(std::shared_ptr<torch::jit::Module> net, at::Te
                                  std::shared_ptr<NoiseLevelDistribution> levels, TrainOptions o)
     : net_(std::move(net)), levels_(std::move(levels)), o_(o), optim_(std::make_unique<Optim>()) {
   if (!data.defined() || data.dim() < 2 || data.size(0) == 0)
-    throw std::invalid_argument("the dataset is empty (it needs at least one sample)");
-  if (!(o.lr > 0) || !std::isfinite(o.lr)) throw std::invalid_argument("lr must be a positive finite number");
-  if (!(o.ema_decay >= 0 && o.ema_decay < 1)) throw std::invalid_argument("ema_decay must be in [0, 1)");
-  if (!(o.sigma_data > 0) || !std::isfinite(o.sigma_data)) throw std::invalid_argument("sigma_data must be > 0");
+    throw InputError("data", data.defined() ? c10::str(data.sizes()) : "undefined",
+                     "the dataset is empty (it needs at least one sample)");
+  if (!(o.lr > 0) || !std::isfinite(o.lr))
+    throw InputError("lr", c10::str(o.lr), "lr must be a positive finite number");
+  if (!(o.ema_decay >= 0 && o.ema_decay < 1))
+    throw InputError("ema_decay", c10::str(o.ema_decay), "ema_decay must be in [0, 1)");
+  if (!(o.sigma_data > 0) || !std::isfinite(o.sigma_data))
+    throw InputError("sigma_data", c10::str(o.sigma_data), "sigma_data must be > 0");
   if (o.steps < 0 || o.batch < 1 || o.log_every < 1) throw std::invalid_argument("steps >= 0, batch >= 1 needed");
   data_ = data.to(at::kFloat).contiguous();
-  if (!data_.isfinite().all().item<bool>()) throw std::invalid_argument("the dataset holds NaN or infinite values");
+  if (!data_.isfinite().all().item<bool>())
+    throw InputError("data", c10::str(data_.sizes()), "the dataset holds NaN or infinite values");
   net_->train();
   for (auto p : net_->parameters()) {
     p.set_requires_grad(true);
@@ -147,8 +155,9 @@ DenoiserTrainer::DenoiserTrainer(std::shared_ptr<torch::jit::Module> net, at::Te
     edm_denoise(*net_, data_.narrow(0, 0, 1), {1.0}, o_.sigma_data);
   } catch (const std::exception& e) {
     std::string what = e.what();
-    throw std::invalid_argument("the network does not fit the data's shape " + c10::str(data_.sizes().slice(1)) + ": " +
-                                what.substr(0, what.find('\n')));
+    throw InputError("data", c10::str(data_.sizes()),
+                     "the network does not fit the data's shape " + c10::str(data_.sizes().slice(1)) + ": " +
+                         what.substr(0, what.find('\n')));
   }
   optim_->adam = std::make_unique<torch::optim::Adam>(params_, torch::optim::AdamOptions(o.lr));
 }
@@ -170,9 +179,9 @@ double DenoiserTrainer::train_step() {
   at::Tensor loss = (column(weight, x0) * (d - x0).square()).flatten(1).mean(1).mean();
   const double value = loss.item<double>();
   if (!std::isfinite(value))
-    throw std::runtime_error("the training loss became " + std::string(std::isnan(value) ? "NaN" : "infinite") +
-                             " at step " + std::to_string(step_ + 1) + "; try a lower lr (now " + c10::str(o_.lr) +
-                             ")");
+    throw InputError("lr", c10::str(o_.lr),
+                     "the training loss became " + std::string(std::isnan(value) ? "NaN" : "infinite") + " at step " +
+                         std::to_string(step_ + 1) + "; try a lower lr (now " + c10::str(o_.lr) + ")");
   if (levels_->wants_costs(step_)) {
     // Algorithm 2's cost: the score at the drawn level is the one the loss just used; one more
     // evaluation at the next knot, at the same x.
@@ -308,27 +317,32 @@ void DenoiserTrainer::load_checkpoint(const std::string& path) {
     a.load_from(path);
   } catch (const std::exception& e) {
     std::string what = e.what();
-    throw std::invalid_argument("'" + path + "' is not a readable checkpoint: " + what.substr(0, what.find('\n')));
+    throw InputError("resume_from", "\"" + path + "\"",
+                     "'" + path + "' is not a readable checkpoint: " + what.substr(0, what.find('\n')));
   }
   auto read = [&](const std::string& key) {
     at::Tensor t;
     if (!a.try_read(key, t))
-      throw std::invalid_argument("'" + path + "' is not a TrainDenoiser checkpoint (no " + key + ")");
+      throw InputError("resume_from", "\"" + path + "\"",
+                       "'" + path + "' is not a TrainDenoiser checkpoint (no " + key + ")");
     return t;
   };
   if (read("parameter_count").item<int64_t>() != static_cast<int64_t>(params_.size()))
-    throw std::invalid_argument("'" + path + "' was written for another network (parameter count differs)");
+    throw InputError("resume_from", "\"" + path + "\"",
+                     "'" + path + "' was written for another network (parameter count differs)");
   at::NoGradGuard no_grad;
   for (size_t i = 0; i < params_.size(); ++i) {
     at::Tensor p = read("param_" + std::to_string(i)), e = read("ema_" + std::to_string(i));
     if (p.sizes() != params_[i].sizes())
-      throw std::invalid_argument("'" + path + "' was written for another network (parameter " + std::to_string(i) +
-                                  " has shape " + c10::str(p.sizes()) + ", not " + c10::str(params_[i].sizes()) + ")");
+      throw InputError("resume_from", "\"" + path + "\"",
+                       "'" + path + "' was written for another network (parameter " + std::to_string(i) +
+                           " has shape " + c10::str(p.sizes()) + ", not " + c10::str(params_[i].sizes()) + ")");
     params_[i].copy_(p);
     ema_[i].copy_(e);
   }
   torch::serialize::InputArchive adam;
-  if (!a.try_read("adam", adam)) throw std::invalid_argument("'" + path + "' has no optimiser state");
+  if (!a.try_read("adam", adam))
+    throw InputError("resume_from", "\"" + path + "\"", "'" + path + "' has no optimiser state");
   optim_->adam->load(adam);
   step_ = read("step").item<int64_t>();
   levels_->restore(doubles(read("levels")));

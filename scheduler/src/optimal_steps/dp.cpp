@@ -113,8 +113,9 @@ std::vector<at::Tensor> Programme::evaluate(const Layer& layer, int64_t n) {
     for (size_t q = a; q < b; ++q) {
       at::Tensor d = out.narrow(0, static_cast<int64_t>(q - a) * M_, M_);
       if (!d.isfinite().all().item<bool>())
-        throw std::runtime_error("the model returned NaN or Inf at sigma = " + std::to_string(sigma(live[q])) +
-                                 " (optimal-steps DP, step " + std::to_string(n + 1) + ")");
+        throw InputError("model", "",
+                         "the model returned NaN or Inf at sigma = " + std::to_string(sigma(live[q])) +
+                             " (optimal-steps DP, step " + std::to_string(n + 1) + ")");
       den[static_cast<size_t>(live[q])] = d;
     }
   }
@@ -298,9 +299,9 @@ void Programme::rank_two_eval(const Layer& layer, const std::vector<at::Tensor>&
       at::Tensor d2 = d2_all.narrow(0, offset, b.J * m).reshape(b.probe.sizes());
       offset += b.J * m;
       if (!d2.isfinite().all().item<bool>())
-        throw std::runtime_error("the model returned NaN or Inf at a " + opt_.sampler_name +
-                                 " probe from sigma = " + std::to_string(sigma(b.i)) + " (optimal-steps DP, step " +
-                                 std::to_string(n + 1) + ")");
+        throw InputError("model", "",
+                         "the model returned NaN or Inf at a " + opt_.sampler_name + " probe from sigma = " +
+                             std::to_string(sigma(b.i)) + " (optimal-steps DP, step " + std::to_string(n + 1) + ")");
       at::Tensor cand = form_.finish(b.x, b.d, sigma(b.i), b.probe, d2, b.tj, b.tp);
       at::Tensor e2 = (cand - ref_.x.narrow(0, b.lo, b.J).narrow(1, 0, m)).reshape({b.J, m, -1}).pow(2).sum(2);
       at::Tensor val = e2.mean(1).cpu().contiguous();
@@ -371,8 +372,9 @@ void Programme::relax_two_eval(const Layer& layer, const std::vector<at::Tensor>
       at::Tensor d2 = out.narrow(0, static_cast<int64_t>(q - a) * M_, M_);
       const double sp = rows[(q - a) * static_cast<size_t>(M_)];
       if (!d2.isfinite().all().item<bool>())
-        throw std::runtime_error("the model returned NaN or Inf at sigma = " + std::to_string(sp) +
-                                 " (optimal-steps DP, " + opt_.sampler_name + " probe)");
+        throw InputError("model", "",
+                         "the model returned NaN or Inf at sigma = " + std::to_string(sp) + " (optimal-steps DP, " +
+                             opt_.sampler_name + " probe)");
       cands.push_back(form_.finish(s.x, den[static_cast<size_t>(i)], sigma(i), probes[q - a], d2,
                                    at::scalar_tensor(sigma(j), at::kDouble), at::scalar_tensor(sp, at::kDouble)));
       e2.push_back(owned(cands.back() - ref_.x[j]).reshape({1, share_.count, -1}).pow(2).sum(2));

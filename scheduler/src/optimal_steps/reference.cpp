@@ -14,8 +14,9 @@ namespace {
 at::Tensor checked(const Denoiser& denoise, const at::Tensor& x, double sigma) {
   at::Tensor d = denoise(x, sigma);
   if (!d.isfinite().all().item<bool>())
-    throw std::runtime_error("the model returned NaN or Inf at sigma = " + std::to_string(sigma) +
-                             " while integrating the reference ODE");
+    throw InputError(
+        "model", "",
+        "the model returned NaN or Inf at sigma = " + std::to_string(sigma) + " while integrating the reference ODE");
   return d;
 }
 }  // namespace

@@ -7,15 +7,18 @@
 #include <stdexcept>
 
 #include "sigmaflow/scheduler/score_optimal/schedule_fit.h"
+#include "sigmaflow/status.h"
 
 namespace sf::so {
 
 AdaptiveLevels::AdaptiveLevels(std::vector<double> initial, AdaptiveOptions o)
     : DiscreteLevels(std::move(initial), "adaptive"), o_(o) {
-  if (!(o.gamma > 0 && o.gamma <= 1)) throw std::invalid_argument("gamma must be in (0, 1]");
-  if (o.n_min < 1) throw std::invalid_argument("n_min must be at least 1");
-  if (o.burn_in < 0) throw std::invalid_argument("burn_in must be >= 0");
-  if (!(o.max_spacing > 1)) throw std::invalid_argument("max_spacing must be > 1");
+  // Each error names the TrainDenoiser input it is about.
+  if (!(o.gamma > 0 && o.gamma <= 1)) throw InputError("gamma", c10::str(o.gamma), "gamma must be in (0, 1]");
+  if (o.n_min < 1) throw InputError("n_min", std::to_string(o.n_min), "n_min must be at least 1");
+  if (o.burn_in < 0) throw InputError("burn_in", std::to_string(o.burn_in), "burn_in must be >= 0");
+  if (!(o.max_spacing > 1))
+    throw InputError("max_spacing", c10::str(o.max_spacing), "max_spacing must be > 1 (or <= 1 for none)");
   if (!(o.probe > 0 && o.probe < 1)) throw std::invalid_argument("probe must be in (0, 1)");
   sum_.assign(knots_.size(), 0.0);
   count_.assign(knots_.size(), 0);

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "sigmaflow/diffusion/noise.h"
+#include "sigmaflow/status.h"
 
 namespace sf::so {
 
@@ -29,7 +30,7 @@ void check_finite(const at::Tensor& d, const NoiseLevels& sigma) {
     int64_t row = bad.nonzero()[0][0].item<int64_t>();
     char buf[160];
     std::snprintf(buf, sizeof buf, "the model's denoiser returned NaN or Inf at sigma = %.6g", sigma[row]);
-    throw std::runtime_error(buf);
+    throw InputError("model", "", buf);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "sigmaflow/diffusion/noise.h"
+#include "sigmaflow/status.h"
 
 namespace sf::so {
 
@@ -166,7 +167,7 @@ PredictorStepCost predictor_step_cost(const Denoiser& denoise, const at::Tensor&
   at::Tensor per = (true_score - push).pow(2).sum(1);
   keep = keep & at::isfinite(per);
   out.folded = K - keep.sum().item<int64_t>();
-  if (out.folded == K) throw std::runtime_error("every sample's step map folded at sigma = " + std::to_string(s));
+  if (out.folded == K) throw InputError("model", "", "every sample's step map folded at sigma = " + std::to_string(s));
   out.cost = per.masked_select(keep).mean().item<double>() * sn * sn;
   return out;
 }

@@ -54,7 +54,7 @@ CostEstimate cached_corrector_estimate(const Model& model, const ScoreOptimalReq
   if (!fresh) return *est;
   CostEstimate e = estimate_corrector_cost(model, rq.estimate, rq.data, rq.progress);
   Status valid = check_estimate(e, rq.estimate.grid_size);
-  if (!valid.ok()) throw std::runtime_error("the cost estimate is unusable: " + valid.message());
+  if (!valid.ok()) throw InputError("model", "", "the cost estimate is unusable: " + valid.message());
   if (!rq.cache_dir.empty()) {
     Status st = store_cached(rq.cache_dir, key, e);
     if (!st.ok() && rq.warn)

@@ -239,6 +239,23 @@ TEST(TorchScriptModel, BadFilesAndModulesAreClearErrors) {
       runner().run("TorchScriptModel", R"({"path": ")" + shape + R"(", "sample_shape": "3", "device": "cuda:5"})");
   ASSERT_FALSE(dev.ok);
   EXPECT_EQ(dev.error_input, "device");
+  // Settings the loader refuses name their own input (it used to blame 'path' for all of them).
+  auto index = runner().run("TorchScriptModel", R"({"path": ")" + shape + R"(", "sample_shape": "3",
+      "time_input": "discrete_index", "discrete_table": "list", "sigma_list": {"__value__": [0.5, 0.2]}})");
+  ASSERT_FALSE(index.ok);
+  EXPECT_EQ(index.error_input, "sigma_list") << index.error;
+  EXPECT_NE(index.error.find("strictly ascending (entry 1)"), std::string::npos) << index.error;
+  auto betas = runner().run("TorchScriptModel", R"({"path": ")" + shape + R"(", "sample_shape": "3",
+      "time_input": "discrete_index", "beta_start": 0.02, "beta_end": 0.01})");
+  ASSERT_FALSE(betas.ok);
+  EXPECT_EQ(betas.error_input, "beta_end") << betas.error;  // was blamed on beta_start
+  EXPECT_NE(betas.error.find("0 < beta_start < beta_end < 1"), std::string::npos) << betas.error;
+  auto range = runner().run("TorchScriptModel", R"({"path": ")" + shape + R"(", "sample_shape": "3",
+      "time_input": "sigma", "sigma_min": 5, "sigma_max": 1})");
+  ASSERT_FALSE(range.ok);
+  EXPECT_EQ(range.error_input, "sigma_min") << range.error;  // was blamed on path
+  EXPECT_EQ(b.error_input, "path");
+  EXPECT_NE(b.error.find("(is sample_shape \"3\" the network's?)"), std::string::npos) << b.error;
   // A network that emits NaN: sampling names the sigma.
   std::string nan = save_module("nan", "    return x * float('nan')\n");
   auto nm = runner().run("TorchScriptModel", R"({"path": ")" + nan + R"(", "sample_shape": "3", "time_input": "sigma",

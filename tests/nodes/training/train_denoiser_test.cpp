@@ -230,7 +230,13 @@ TEST(DenoiserTrainer, ResumingFromACheckpointIsBitIdenticalToAnUninterruptedRun)
   EXPECT_EQ(full.log().snapshots.back().knots, resumed.log().snapshots.back().knots);
   // A checkpoint of another network is refused.
   diffusion::DenoiserTrainer other(diffusion::make_mlp({2, 8, 2, 8}, 4), data, levels(), o);
-  EXPECT_THROW(other.load_checkpoint(ckpt), std::invalid_argument);
+  try {
+    other.load_checkpoint(ckpt);
+    ADD_FAILURE() << "a checkpoint of another network was loaded";
+  } catch (const InputError& err) {
+    EXPECT_EQ(err.input(), "resume_from");
+    EXPECT_NE(std::string(err.what()).find("written for another network"), std::string::npos) << err.what();
+  }
   fs::remove(ckpt);
 }
 
@@ -250,7 +256,13 @@ TEST(TrainDenoiser, BadInputsAreClearErrors) {
   EXPECT_NE(r.error.find("unet"), std::string::npos) << r.error;
   r = run(R"({"steps": 5, "architecture": "unet"})", latent(at::randn({8, 1, 6, 6})));
   EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error_input, "data");
   EXPECT_NE(r.error.find("divisible by 4"), std::string::npos) << r.error;
+  // Channels that are not a multiple of 8 are about unet_channels (they used to be blamed on data).
+  r = run(R"({"steps": 5, "architecture": "unet", "unet_channels": 12})", latent(at::randn({8, 1, 8, 8})));
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error_input, "unet_channels") << r.error;
+  EXPECT_NE(r.error.find("multiple of 8"), std::string::npos) << r.error;
   // lr <= 0, gamma outside (0, 1], n_min = 0: refused at validation, naming the input and value.
   for (const char* bad :
        {R"({"lr": 0})", R"({"lr": -0.1})", R"({"gamma": 0})", R"({"gamma": 1.5})", R"({"n_min": 0})"}) {
@@ -321,7 +333,14 @@ TEST(ModelMetrics, TheOdeLikelihoodOfAnExactMixtureIsItsExactDensity) {
   // The exact model has no score error against itself.
   auto e = diffusion::score_error(*exact, *exact, 256, 4, 0.002, 80, 1);
   EXPECT_EQ(e.weighted, 0.0);
-  EXPECT_THROW(diffusion::ode_log_likelihood(*exact, at::zeros({2, 65}), 4, 0.002, 80), std::invalid_argument);
+  // Too many dimensions is an error about the model (the input it blames, not the exception's type).
+  try {
+    diffusion::ode_log_likelihood(*exact, at::zeros({2, 65}), 4, 0.002, 80);
+    ADD_FAILURE() << "65 dimensions were accepted";
+  } catch (const InputError& err) {
+    EXPECT_EQ(err.input(), "model");
+    EXPECT_NE(std::string(err.what()).find("dimension 65 is above the limit of 64"), std::string::npos);
+  }
   // Progress (the nodes' lines in a plain log): once per step, and once per band, in order.
   std::vector<std::pair<int64_t, int64_t>> calls;
   auto record = [&](int64_t done, int64_t total) { calls.emplace_back(done, total); };

@@ -7,8 +7,8 @@
 
 namespace sf::diffusion {
 
-// "default"/"auto"/"" -> `fallback` (the host's --device); "cpu"; "cuda"/"cuda:N". Throws
-// std::invalid_argument naming the device when it is malformed or absent on this machine.
+// "default"/"auto"/"" -> `fallback` (the host's --device); "cpu"; "cuda"/"cuda:N". Throws an
+// sf::InputError about the nodes' "device" input when it is malformed or absent on this machine.
 c10::Device resolve_device(const std::string& text, c10::Device fallback);
 
 }  // namespace sf::diffusion

@@ -33,8 +33,9 @@ ScoreErrorResult score_error(const Model& model, const Model& reference, int64_t
 
 // log p(x) (nats, [N] float64) of the probability-flow ODE dx/d(ln sigma) = x - D(x, sigma) run
 // from sigma_min to sigma_max by Heun's method in ln sigma with `steps` steps, with the exact
-// divergence (d backward passes per evaluation) and the prior N(0, sigma_max^2 I). Throws
-// std::invalid_argument when the dimension exceeds max_dim. `progress(done, steps)` after each step.
+// divergence (d backward passes per evaluation) and the prior N(0, sigma_max^2 I). Throws an
+// sf::InputError about "model" when its dimension exceeds max_dim (std::invalid_argument for
+// settings out of range). `progress(done, steps)` after each step.
 at::Tensor ode_log_likelihood(const Model& model, const at::Tensor& x, int64_t steps, double sigma_min,
                               double sigma_max, int64_t max_dim = 64, const ProgressFn& progress = {});
 

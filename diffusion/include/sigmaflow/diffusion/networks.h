@@ -36,7 +36,8 @@ struct UnetSpec {
 };
 
 // Parameters drawn from a CPU generator seeded with `seed` (He-style fan-in scaling), float32
-// on the CPU. Throws std::invalid_argument on a spec that cannot be built.
+// on the CPU. Throws an sf::InputError about TrainDenoiser's "data" (an image shape the UNet cannot
+// take) or "unet_channels", and std::invalid_argument on another spec that cannot be built.
 std::shared_ptr<torch::jit::Module> make_mlp(const MlpSpec& spec, uint64_t seed);
 std::shared_ptr<torch::jit::Module> make_unet(const UnetSpec& spec, uint64_t seed);
 

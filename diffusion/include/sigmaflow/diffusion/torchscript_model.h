@@ -18,7 +18,9 @@ struct Module;
 
 namespace sf::diffusion {
 
-// A discrete VP table sigma_k (ascending), with k-diffusion's sigma <-> timestep maps.
+// A discrete VP table sigma_k (ascending), with k-diffusion's sigma <-> timestep maps. Errors are
+// sf::InputErrors about TorchScriptModel's inputs: "sigma_list" (fewer than 2 entries, not
+// positive, finite and strictly ascending), "beta_start", "beta_end", "table_steps".
 class DiscreteTable {
  public:
   explicit DiscreteTable(std::vector<double> ascending_sigmas);
@@ -66,9 +68,10 @@ std::string network_metadata_json(const TorchScriptSettings& settings);
 
 class TorchScriptModel : public Model {
  public:
-  // Loads and probes the module. Throws std::invalid_argument with a message naming the file on
-  // a missing, oversized or non-TorchScript file, a forward of the wrong arity, or an output of
-  // the wrong shape.
+  // Loads and probes the module. Throws an sf::InputError naming the TorchScriptModel input it is
+  // about: "path" for a missing, oversized or non-TorchScript file, a forward of the wrong arity or
+  // an output of the wrong shape; "sample_shape", "time_input" or "sigma_min" for settings that do
+  // not fit.
   static std::shared_ptr<TorchScriptModel> load(TorchScriptSettings settings);
   // A module already in memory (e.g. just trained) whose saved bytes are `saved_bytes` (they fix
   // the fingerprint: the same as load() of those bytes gives). Takes the module over.

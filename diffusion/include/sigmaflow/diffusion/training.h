@@ -6,6 +6,9 @@
 // Determinism: step k draws its data rows, noise and levels from a CPU generator seeded by
 // (seed, k), so a run resumed from a checkpoint takes the same steps as an uninterrupted one.
 // Threading: a trainer is used from one thread.
+// Errors: what a caller's setting or data got wrong is an sf::InputError naming the TrainDenoiser
+// input it is about ("data", "lr", "sigma_min", "resume_from", ...), so a node passes it on
+// without guessing the input from the exception's type; anything else is a plain exception.
 #pragma once
 
 #include <ATen/core/Generator.h>
@@ -87,7 +90,7 @@ class DiscreteLevels : public NoiseLevelDistribution {
 // The paper's fixed baselines as `levels` descending knots from sigma_max to sigma_min:
 // "linear" (equal steps in sigma), "geometric" (equal steps in log sigma), "cosine" (the
 // improved-DDPM cosine schedule's sigma(t) = tan(pi t / 2) mapped onto [sigma_min, sigma_max]
-// through t, equal steps in t). Throws std::invalid_argument for another name.
+// through t, equal steps in t). Throws an InputError about "schedule", "levels" or "sigma_min".
 std::vector<double> discrete_schedule(const std::string& kind, int64_t levels, double sigma_min, double sigma_max);
 
 struct TrainOptions {
@@ -118,14 +121,14 @@ struct TrainLog {
 
 class DenoiserTrainer {
  public:
-  // `data` [N, ...sample shape] (any float dtype; trained in float32 on the CPU). Throws
-  // std::invalid_argument on empty data, a network that rejects the data's shape, or bad options.
+  // `data` [N, ...sample shape] (any float dtype; trained in float32 on the CPU). Throws an
+  // InputError about "data" (empty, not finite, a shape the network rejects) or the option at fault.
   DenoiserTrainer(std::shared_ptr<torch::jit::Module> net, at::Tensor data,
                   std::shared_ptr<NoiseLevelDistribution> levels, TrainOptions options);
   ~DenoiserTrainer();
 
-  // Trains until options.steps or until `interrupt` is set (then returns false). Throws
-  // std::runtime_error naming the step when the loss becomes NaN or infinite.
+  // Trains until options.steps or until `interrupt` is set (then returns false). Throws an
+  // InputError about "lr", naming the step, when the loss becomes NaN or infinite.
   // `progress(step, loss)` is called after every step.
   bool run(const std::atomic<bool>* interrupt, const std::function<void(int64_t, double)>& progress);
   int64_t step() const { return step_; }
@@ -138,8 +141,8 @@ class DenoiserTrainer {
   torch::jit::Module& network() { return *net_; }
 
   // Parameters, EMA, Adam state, step, loss log and the level distribution's state. Written
-  // atomically (temporary file, then rename). load_checkpoint throws std::invalid_argument when
-  // the file does not fit this network or is not a checkpoint.
+  // atomically (temporary file, then rename). load_checkpoint throws an InputError about
+  // "resume_from" when the file does not fit this network or is not a checkpoint.
   void save_checkpoint(const std::string& path) const;
   void load_checkpoint(const std::string& path);
 

@@ -53,7 +53,7 @@ struct DpResult {
 
 // `form` is the sampler's step form, checked (step_forms.h: checked_step_form).
 // `reference` holds the training noises' trajectories. Throws sf::InputError ("max_steps") when max_steps exceeds the
-// grid, std::runtime_error naming the sigma when the model returns NaN or Inf, sf::Interrupted on request.
+// grid, an InputError about "model" naming the sigma when the model returns NaN or Inf, sf::Interrupted on request.
 DpResult optimise_steps(const Denoiser& denoise, const StepForm& form, const Reference& reference,
                         const DpOptions& options, const std::atomic<bool>* interrupt = nullptr,
                         const std::function<void(int64_t, int64_t)>& progress = {});

@@ -85,7 +85,7 @@ OptimalStepsRequest resolve_automatic_settings(const Model& model, OptimalStepsR
 // The plan for the request (cached by model fingerprint, sampler and options, N_max and every
 // setting). The plan is the DP's alone: held-out selection happens in optimal_steps_schedule. Throws sf::InputError
 // naming the field at fault (sampler, lower_order_final, s_churn, max_steps, grid_size, training_noises, ...),
-// std::runtime_error naming the sigma when the model's output is not finite, sf::Interrupted on request.
+// an InputError about "model" naming the sigma when the model's output is not finite, sf::Interrupted on request.
 OptimalStepsPlan optimal_steps_plan(const Model& model, const OptimalStepsRequest& request);
 
 // The optimiser's diagnostics: the schedule diagnostics plus the held-out selection.

@@ -34,7 +34,7 @@ struct Reference {
 
 // Integrates the probability-flow ODE from x(grid[0]) = grid[0] * noise (noise [M, ...] float64)
 // with Heun, `substeps` log-uniform sub-steps per grid interval, storing the state at each grid
-// sigma. Throws std::runtime_error naming the sigma when the denoiser returns NaN or Inf, and
+// sigma. Throws an InputError about "model" naming the sigma when the denoiser returns NaN or Inf, and
 // sf::Interrupted when `interrupt` becomes true.
 Reference integrate_reference(const Denoiser& denoise, std::vector<double> grid, const at::Tensor& noise,
                               int64_t substeps, const std::atomic<bool>* interrupt = nullptr,

@@ -82,8 +82,8 @@ struct SelectionRequest {
 };
 
 // Measures every candidate with `sampler` on held-out noises and selects one (see the rule
-// above). Throws sf::InputError ("held_out_noises") for a size below 16, std::runtime_error
-// naming the sigma when the model returns NaN or Inf, sf::Interrupted on request.
+// above). Throws sf::InputError ("held_out_noises") for a size below 16, an InputError about
+// "model" naming the sigma when the model returns NaN or Inf, sf::Interrupted on request.
 Selection select_on_held_out(const Model& model, const Sampler& sampler,
                              const std::vector<CandidateSchedule>& candidates, const SelectionRequest& request);
 

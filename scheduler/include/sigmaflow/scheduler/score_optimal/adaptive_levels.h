@@ -37,8 +37,8 @@ struct AdaptiveOptions {
 
 class AdaptiveLevels : public diffusion::DiscreteLevels {
  public:
-  // `initial`: descending knots (e.g. diffusion::discrete_schedule("linear", ...)). Throws
-  // std::invalid_argument for gamma outside (0, 1], n_min < 1, burn_in < 0 or max_spacing <= 1.
+  // `initial`: descending knots (e.g. diffusion::discrete_schedule("linear", ...)). Throws an
+  // sf::InputError about "gamma" outside (0, 1], "n_min" < 1, "burn_in" < 0 or "max_spacing" <= 1.
   AdaptiveLevels(std::vector<double> initial, AdaptiveOptions options);
   std::string describe() const override;
   bool wants_costs(int64_t step) const override { return step >= o_.burn_in; }

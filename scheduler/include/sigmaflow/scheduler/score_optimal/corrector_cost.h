@@ -65,7 +65,7 @@ at::Tensor reverse_process_samples(const Model& model, int64_t n, int64_t steps,
 // Estimates L_c for the model on the fine grid between its sigma_min and sigma_max, on its device
 // and dtype. `data` ([M, ...sample_shape]) gives x0 by forward noising; when undefined, x0 comes
 // from reverse_process_samples. `progress(done, total)` reports levels. Throws
-// std::runtime_error naming the sigma if the model returns NaN/Inf.
+// an InputError about "model" naming the sigma if the model returns NaN/Inf.
 CostEstimate estimate_corrector_cost(const Model& model, const EstimateOptions& options, const at::Tensor& data = {},
                                      const std::function<void(int64_t, int64_t)>& progress = {});
 

@@ -36,12 +36,12 @@ struct ScoreOptimalResult {
 };
 
 // Throws sf::InputError naming the request field at fault (steps, grid_size, cost, model), and
-// std::runtime_error when the model's outputs are unusable (NaN, an all-zero cost).
+// an InputError about "model" when its outputs are unusable (NaN, an all-zero cost).
 ScoreOptimalResult score_optimal_schedule(const Model& model, const ScoreOptimalRequest& request);
 
 // The corrector-cost estimate for the request's model, estimate options and data: from the cache
-// (rq.cache_dir) when a valid entry exists, else fresh and stored; `fresh` says which. Throws
-// std::runtime_error when the estimate is unusable.
+// (rq.cache_dir) when a valid entry exists, else fresh and stored; `fresh` says which. Throws an
+// InputError about "model" when the estimate is unusable.
 CostEstimate cached_corrector_estimate(const Model& model, const ScoreOptimalRequest& rq, bool& fresh);
 // Whether cached_corrector_estimate would find its entry in rq.cache_dir (no model evaluation).
 bool corrector_estimate_cached(const Model& model, const ScoreOptimalRequest& rq);
