@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "sigmaflow/ports.h"
 #include "sigmaflow/testing/node_runner.h"
 
 namespace sf {
@@ -149,6 +150,66 @@ TEST(ContractEnforcement, NameClashesResolveTheSameInTheHarnessAndTheCli) {
   EXPECT_NEAR(middle_sigma(out / "k.json"), rho3, 1e-5);
   auto ov = cli("validate " + write_graph("karras.json", graph) + " --plugins " + fixture("override"));
   EXPECT_NE(ov.out.find("overriding plugin 'schedulers'"), std::string::npos) << ov.out;
+}
+
+// API 3.3 typed ports: one declaration is the contract's entry and the typed reader.
+class Token : public Object {
+ public:
+  explicit Token(int v) : v_(v) {}
+  std::string type_name() const override { return "TOKEN"; }
+  int v() const { return v_; }
+
+ private:
+  int v_;
+};
+
+TEST(Ports, OneDeclarationIsTheSpecAndTheTypedReader) {
+  const In<int64_t> steps{Int("steps", 20, 1, 100)};
+  const In<uint64_t> seed{Seed("seed")};
+  const In<double> denoise{Float("denoise", 1.0, 0.0, 1.0)};
+  const In<bool> flag{Bool("flag", false)};
+  const In<std::string> kind{Combo("kind", {"a", "b"})};
+  const In<Token> token{Optional(Port("token", "TOKEN"))};
+  const std::vector<InputSpec> specs = {steps, seed, denoise, flag, kind, token};
+  ASSERT_EQ(specs.size(), 6u);
+  EXPECT_EQ(specs[0].name, "steps");
+  EXPECT_EQ(specs[0].max, 100.0);
+  EXPECT_TRUE(specs[5].optional);
+  static_assert(std::is_same_v<decltype(steps(std::declval<const Inputs&>())), int64_t>);
+  static_assert(std::is_same_v<decltype(kind(std::declval<const Inputs&>())), const std::string&>);
+  static_assert(std::is_same_v<decltype(token(std::declval<const Inputs&>())), std::shared_ptr<const Token>>);
+
+  Inputs in;
+  in.set("steps", Value("INT", Literal(int64_t{12})));
+  in.set("seed", Value("INT", Literal(uint64_t{18446744073709551615ULL})));
+  in.set("denoise", Value("FLOAT", Literal(0.5)));
+  in.set("flag", Value("BOOLEAN", Literal(true)));
+  in.set("kind", Value("COMBO", Literal("b")));
+  EXPECT_EQ(steps(in), 12);
+  EXPECT_EQ(seed(in), 18446744073709551615ULL);
+  EXPECT_EQ(denoise(in), 0.5);
+  EXPECT_TRUE(flag(in));
+  EXPECT_EQ(kind(in), "b");
+  // An optional object left unconnected: null from get_if, an error naming it from operator().
+  EXPECT_FALSE(token.given(in));
+  EXPECT_EQ(token.get_if(in), nullptr);
+  try {
+    (void)token(in);
+    ADD_FAILURE() << "a missing input was read";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.input(), "token");
+  }
+  in.set("token", Value(std::shared_ptr<const Object>(std::make_shared<Token>(7))));
+  EXPECT_EQ(token(in)->v(), 7);
+  EXPECT_EQ(token.get_if(in)->v(), 7);
+}
+
+TEST(Ports, ACxxTypeThatCannotHoldTheSpecIsRefusedWhenBuilt) {
+  EXPECT_THROW(In<int64_t>{Float("x", 1.0)}, std::logic_error);
+  EXPECT_THROW(In<bool>{Int("x", 1)}, std::logic_error);
+  EXPECT_THROW(In<Token>{Int("x", 1)}, std::logic_error);
+  EXPECT_THROW(In<std::string>{Port("m", "MODEL")}, std::logic_error);
+  EXPECT_NO_THROW(In<double>{Int("x", 1)});  // an INT reads as a double
 }
 
 }  // namespace
