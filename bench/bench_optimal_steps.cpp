@@ -169,9 +169,10 @@ struct Summary {
 };
 
 std::vector<double> stock_schedule(const std::string& name, int64_t n, const Model& m) {
-  std::vector<double> sig = name == "karras"        ? schedules::karras(n, m.sigma_min(), m.sigma_max())
-                            : name == "exponential" ? schedules::exponential(n, m.sigma_min(), m.sigma_max())
-                                                    : schedules::ays_like(n, m.sigma_min(), m.sigma_max());
+  std::vector<double> sig = (name == "karras"        ? schedules::karras(n, m.sigma_min(), m.sigma_max())
+                             : name == "exponential" ? schedules::exponential(n, m.sigma_min(), m.sigma_max())
+                                                     : schedules::ays_like(n, m.sigma_min(), m.sigma_max()))
+                                .values();
   return diffusion::Sigmas(sig).rounded_to_float32().values();
 }
 

@@ -125,9 +125,9 @@ static int quality_bench(testing::NodeRunner& runner, bool with_predictor) {
       for (int64_t n : steps) {
         std::map<std::string, std::vector<double>> sigs;
         for (const auto& s : stock) {
-          if (s == "karras") sigs[s] = schedules::karras(n, m->sigma_min(), m->sigma_max());
-          if (s == "exponential") sigs[s] = schedules::exponential(n, m->sigma_min(), m->sigma_max());
-          if (s == "ays_like") sigs[s] = schedules::ays_like(n, m->sigma_min(), m->sigma_max());
+          if (s == "karras") sigs[s] = schedules::karras(n, m->sigma_min(), m->sigma_max()).values();
+          if (s == "exponential") sigs[s] = schedules::exponential(n, m->sigma_min(), m->sigma_max()).values();
+          if (s == "ays_like") sigs[s] = schedules::ays_like(n, m->sigma_min(), m->sigma_max()).values();
           if (s == "uniform") {
             sigs[s] = schedules::linspace(m->sigma_max(), m->sigma_min(), n);
             sigs[s].push_back(0);

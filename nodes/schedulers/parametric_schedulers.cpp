@@ -5,7 +5,7 @@
 namespace sf::nodes {
 
 namespace {
-Value sigmas_value(std::vector<double> s) { return diffusion::Sigmas(std::move(s)).to_value(); }
+Value sigmas_value(const diffusion::Sigmas& s) { return s.to_value(); }
 }  // namespace
 
 NodeDef karras_scheduler_node() {

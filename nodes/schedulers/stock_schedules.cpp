@@ -45,7 +45,7 @@ std::vector<ScheduleDef> stock_schedules() {
   std::vector<ScheduleDef> out;
   auto add = [&](const char* name, const char* desc, Fn fn) {
     out.push_back(
-        make_schedule(name, desc, [fn](const Model& m, int64_t n, const ScheduleHints&) { return fn(m, n); }));
+        make_schedule(name, desc, [fn](const Model& m, int64_t n, const ScheduleHints&) { return fn(m, n).values(); }));
   };
   add("simple", "every len/N-th entry of the model's sigma table, from the top",
       [](const Model& m, int64_t n) { return simple(n, m.sigma_table()); });

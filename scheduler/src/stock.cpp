@@ -44,28 +44,28 @@ Sigmas karras(int64_t n, double sigma_min, double sigma_max, double rho) {
   check_range(n, sigma_min, sigma_max);
   if (!(rho > 0)) throw InputError("rho", num(rho), "rho must be > 0, got " + num(rho));
   double min_inv = std::pow(sigma_min, 1.0 / rho), max_inv = std::pow(sigma_max, 1.0 / rho);
-  Sigmas s;
+  std::vector<double> s;
   for (double r : linspace(0, 1, n)) s.push_back(std::pow(max_inv + r * (min_inv - max_inv), rho));
   s.push_back(0.0);
-  return s;
+  return Sigmas(std::move(s));
 }
 
 Sigmas exponential(int64_t n, double sigma_min, double sigma_max) {
   check_range(n, sigma_min, sigma_max);
-  Sigmas s;
+  std::vector<double> s;
   for (double l : linspace(std::log(sigma_max), std::log(sigma_min), n)) s.push_back(std::exp(l));
   s.push_back(0.0);
-  return s;
+  return Sigmas(std::move(s));
 }
 
 Sigmas polyexponential(int64_t n, double sigma_min, double sigma_max, double rho) {
   check_range(n, sigma_min, sigma_max);
   if (!(rho > 0)) throw InputError("rho", num(rho), "rho must be > 0, got " + num(rho));
-  Sigmas s;
+  std::vector<double> s;
   double lmin = std::log(sigma_min), lmax = std::log(sigma_max);
   for (double r : linspace(1, 0, n)) s.push_back(std::exp(std::pow(r, rho) * (lmax - lmin) + lmin));
   s.push_back(0.0);
-  return s;
+  return Sigmas(std::move(s));
 }
 
 Sigmas vp(int64_t n, double beta_d, double beta_min, double eps_s) {
@@ -73,34 +73,34 @@ Sigmas vp(int64_t n, double beta_d, double beta_min, double eps_s) {
   if (!(eps_s > 0) || eps_s >= 1) throw InputError("eps_s", num(eps_s), "eps_s must be in (0, 1), got " + num(eps_s));
   if (!(beta_d >= 0) || !(beta_min >= 0) || beta_d + beta_min <= 0)
     throw InputError("beta_d", num(beta_d), "beta_d and beta_min must be >= 0 and not both 0");
-  Sigmas s;
+  std::vector<double> s;
   for (double t : linspace(1, eps_s, n)) s.push_back(std::sqrt(std::expm1(beta_d * t * t / 2 + beta_min * t)));
   s.push_back(0.0);
-  return s;
+  return Sigmas(std::move(s));
 }
 
 Sigmas laplace(int64_t n, double sigma_min, double sigma_max, double mu, double beta) {
   check_range(n, sigma_min, sigma_max);
   const double eps = 1e-5;
-  Sigmas s;
+  std::vector<double> s;
   for (double x : linspace(0, 1, n)) {
     double d = 0.5 - x;
     double sign = d > 0 ? 1.0 : (d < 0 ? -1.0 : 0.0);
     double lmb = mu - beta * sign * std::log(1 - 2 * std::fabs(d) + eps);
     s.push_back(std::clamp(std::exp(lmb), sigma_min, sigma_max));
   }
-  return s;
+  return Sigmas(std::move(s));
 }
 
 Sigmas kl_optimal(int64_t n, double sigma_min, double sigma_max) {
   check_range(n, sigma_min, sigma_max);
-  Sigmas s;
+  std::vector<double> s;
   for (int64_t i = 0; i < n; ++i) {
     double a = n == 1 ? 0.0 : static_cast<double>(i) / static_cast<double>(n - 1);
     s.push_back(std::tan(a * std::atan(sigma_min) + (1 - a) * std::atan(sigma_max)));
   }
   s.push_back(0.0);
-  return s;
+  return Sigmas(std::move(s));
 }
 
 Sigmas linear_quadratic(int64_t n, double sigma_max, double threshold_noise, int64_t linear_steps) {
@@ -125,24 +125,24 @@ Sigmas linear_quadratic(int64_t n, double sigma_max, double threshold_noise, int
     for (double& v : sched) v = 1.0 - v;
   }
   for (double& v : sched) v *= sigma_max;
-  return sched;
+  return Sigmas(std::move(sched));
 }
 
 Sigmas simple(int64_t n, const std::vector<double>& table) {
   if (n < 1) throw InputError("steps", std::to_string(n), "steps must be >= 1, got " + std::to_string(n));
-  Sigmas s;
+  std::vector<double> s;
   double ss = static_cast<double>(table.size()) / static_cast<double>(n);
   for (int64_t x = 0; x < n; ++x) {
     auto idx = static_cast<int64_t>(table.size()) - 1 - static_cast<int64_t>(static_cast<double>(x) * ss);
     s.push_back(table.at(static_cast<size_t>(idx)));
   }
   s.push_back(0.0);
-  return s;
+  return Sigmas(std::move(s));
 }
 
 Sigmas ddim_uniform(int64_t n, const std::vector<double>& table) {
   if (n < 1) throw InputError("steps", std::to_string(n), "steps must be >= 1, got " + std::to_string(n));
-  Sigmas s;
+  std::vector<double> s;
   size_t x = 1;
   int64_t steps = n;
   if (std::fabs(table.at(x)) <= 1e-5) {
@@ -156,7 +156,7 @@ Sigmas ddim_uniform(int64_t n, const std::vector<double>& table) {
     x += ss;
   }
   std::reverse(s.begin(), s.end());
-  return s;
+  return Sigmas(std::move(s));
 }
 
 Sigmas normal(int64_t n, const TimeMap& m, bool sgm) {
@@ -175,10 +175,10 @@ Sigmas normal(int64_t n, const TimeMap& m, bool sgm) {
     }
     ts = linspace(start, end, steps);
   }
-  Sigmas s;
+  std::vector<double> s;
   for (double t : ts) s.push_back(m.sigma_at(m.model, t));
   if (append_zero) s.push_back(0.0);
-  return s;
+  return Sigmas(std::move(s));
 }
 
 Sigmas beta(int64_t n, const std::vector<double>& table, double alpha, double b) {
@@ -186,7 +186,7 @@ Sigmas beta(int64_t n, const std::vector<double>& table, double alpha, double b)
   if (!(alpha > 0) || !(b > 0))
     throw InputError(alpha > 0 ? "beta" : "alpha", num(alpha > 0 ? b : alpha), "alpha and beta must be > 0");
   double total = static_cast<double>(table.size() - 1);
-  Sigmas s;
+  std::vector<double> s;
   double last = -1;
   for (int64_t i = 0; i < n; ++i) {
     double q = 1.0 - static_cast<double>(i) / static_cast<double>(n);  // 1 - linspace(0,1,n,endpoint=False)
@@ -195,7 +195,7 @@ Sigmas beta(int64_t n, const std::vector<double>& table, double alpha, double b)
     last = t;
   }
   s.push_back(0.0);
-  return s;
+  return Sigmas(std::move(s));
 }
 
 const std::vector<double>& ays_table(const std::string& model_type) {
@@ -246,9 +246,9 @@ std::vector<double> loglinear_interp(const std::vector<double>& desc, int64_t n)
 
 Sigmas uniform(int64_t n, double sigma_min, double sigma_max) {
   check_range(n, sigma_min, sigma_max);
-  Sigmas s = linspace(sigma_max, sigma_min, n);
+  std::vector<double> s = linspace(sigma_max, sigma_min, n);
   s.push_back(0.0);
-  return s;
+  return Sigmas(std::move(s));
 }
 
 Sigmas ays_like(int64_t n, double sigma_min, double sigma_max) {
@@ -259,11 +259,11 @@ Sigmas ays_like(int64_t n, double sigma_min, double sigma_max) {
   for (double v : t)
     mapped.push_back(
         std::exp(std::log(sigma_min) + (std::log(v) - lo) / (hi - lo) * (std::log(sigma_max) - std::log(sigma_min))));
-  Sigmas s = n == 1 ? Sigmas{sigma_max} : loglinear_interp(mapped, n);
+  std::vector<double> s = n == 1 ? std::vector<double>{sigma_max} : loglinear_interp(mapped, n);
   s.front() = sigma_max;
   s.back() = n == 1 ? sigma_max : sigma_min;
   s.push_back(0.0);
-  return s;
+  return Sigmas(std::move(s));
 }
 
 Sigmas align_your_steps(const std::string& model_type, int64_t steps, double denoise) {
@@ -277,7 +277,7 @@ Sigmas align_your_steps(const std::string& model_type, int64_t steps, double den
   if (static_cast<int64_t>(s.size()) != steps + 1) s = loglinear_interp(s, steps + 1);
   if (total + 1 < static_cast<int64_t>(s.size())) s.erase(s.begin(), s.end() - (total + 1));
   s.back() = 0.0;
-  return s;
+  return Sigmas(std::move(s));
 }
 
 }  // namespace sf::schedules

@@ -249,8 +249,8 @@ TEST(OptimalStepsDp, SingleGaussianEulerBeatsStockOnTheSameGrid) {
     const auto& s = r.schedules[static_cast<size_t>(n - 1)];
     double closed = euler_closed_form_error(s, noise, mu);
     EXPECT_NEAR(r.training_error[static_cast<size_t>(n - 1)], closed, 1e-4 * closed) << "N=" << n;
-    for (const auto& stock :
-         {schedules::karras(n, 0.002, 80), schedules::exponential(n, 0.002, 80), schedules::ays_like(n, 0.002, 80)}) {
+    for (const auto& stock : {schedules::karras(n, 0.002, 80).values(), schedules::exponential(n, 0.002, 80).values(),
+                              schedules::ays_like(n, 0.002, 80).values()}) {
       auto on_grid = snapped(stock, grid);
       bool distinct = true;
       for (size_t k = 1; k < on_grid.size(); ++k) distinct = distinct && on_grid[k] < on_grid[k - 1];

@@ -58,7 +58,7 @@ TEST(HeldOutSelection, PicksTheClosedFormBestWithClosedFormRatios) {
   ASSERT_EQ(s.scores.size(), 6u);
   EXPECT_EQ(s.scores[0].label, "optimal_steps");
   // The forced DP schedule is the exponential one (both log-uniform from sigma_max to sigma_min).
-  const auto expo = schedules::exponential(5, kSigmaMin, kSigmaMax);
+  const auto expo = schedules::exponential(5, kSigmaMin, kSigmaMax).values();
   for (size_t i = 0; i < expo.size(); ++i) EXPECT_NEAR(s.scores[0].sigmas[i], expo[i], 1e-9 * expo[i]);
   size_t best = 0;
   for (size_t c = 0; c < s.scores.size(); ++c)
@@ -212,10 +212,10 @@ TEST(HeldOutSelection, BadInputsNameTheFieldBeforeAnyWork) {
   bad.stock_candidates = {"karras", "linear"};
   expect_input(bad, "candidates", "unknown stock candidate 'linear'");
   bad = rq;
-  bad.extra_candidates = {{"extra_sigmas_1", schedules::karras(4, kSigmaMin, kSigmaMax)}};  // 4 steps, not 5
+  bad.extra_candidates = {{"extra_sigmas_1", schedules::karras(4, kSigmaMin, kSigmaMax).values()}};  // 4 steps, not 5
   expect_input(bad, "extra_sigmas_1", "full 5-step schedule");
   bad = rq;
-  auto rising = schedules::karras(5, kSigmaMin, kSigmaMax);
+  auto rising = schedules::karras(5, kSigmaMin, kSigmaMax).values();
   std::swap(rising[1], rising[2]);
   bad.extra_candidates = {{"extra_sigmas_2", rising}};
   expect_input(bad, "extra_sigmas_2", "descending");
@@ -225,7 +225,7 @@ TEST(HeldOutSelection, BadInputsNameTheFieldBeforeAnyWork) {
   srq.held_out = 8;
   srq.grid = {kSigmaMax, kSigmaMin};
   try {
-    select_on_held_out(m, euler, {{"karras", schedules::karras(5, kSigmaMin, kSigmaMax)}}, srq);
+    select_on_held_out(m, euler, {{"karras", schedules::karras(5, kSigmaMin, kSigmaMax).values()}}, srq);
     ADD_FAILURE();
   } catch (const InputError& e) {
     EXPECT_EQ(e.input(), "held_out_noises");

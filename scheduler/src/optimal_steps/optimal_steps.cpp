@@ -229,10 +229,10 @@ OptimalStepsPlan compute_plan(const Model& model, const OptimalStepsRequest& rq,
 std::vector<double> stock_candidate(const Model& model, const OptimalStepsRequest& rq, const std::string& name,
                                     int64_t total, int64_t& nfe) {
   const double smin = model.sigma_min(), smax = model.sigma_max();
-  if (name == "karras") return schedules::karras(total, smin, smax);
-  if (name == "exponential") return schedules::exponential(total, smin, smax);
-  if (name == "align_your_steps") return schedules::ays_like(total, smin, smax);
-  if (name == "kl_optimal") return schedules::kl_optimal(total, smin, smax);
+  if (name == "karras") return schedules::karras(total, smin, smax).values();
+  if (name == "exponential") return schedules::exponential(total, smin, smax).values();
+  if (name == "align_your_steps") return schedules::ays_like(total, smin, smax).values();
+  if (name == "kl_optimal") return schedules::kl_optimal(total, smin, smax).values();
   // score_optimal, as the named schedule computes it.
   so::ScoreOptimalRequest so;
   so.steps = total;

@@ -47,7 +47,7 @@ TEST(Samplers, DeterministicSamplersMatchTheScalarReference) {
   for (const char* name : {"euler", "heun", "dpm_2", "lms", "dpmpp_2m", "dpmpp_3m", "ipndm", "ipndm_v"}) {
     for (int n : {1, 2, 3, 5, 10, 18, 25}) {
       for (bool trailing_zero : {true, false}) {
-        auto sig = schedules::karras(n, 0.002, 80, 7);
+        auto sig = schedules::karras(n, 0.002, 80, 7).values();
         if (!trailing_zero) sig.pop_back();
         if (sig.size() < 2) continue;
         at::Tensor x0 = start(4, 3, 80);
@@ -74,7 +74,7 @@ TEST(Samplers, StepIntoZeroReturnsTheDenoisedEstimateAndCountsNfe) {
   }
   // Heun uses 2 evaluations per step except into 0.
   SampleContext ctx;
-  sampler("heun")->sample(model, start(1, 2, 80), schedules::karras(10, 0.002, 80, 7), ctx);
+  sampler("heun")->sample(model, start(1, 2, 80), schedules::karras(10, 0.002, 80, 7).values(), ctx);
   EXPECT_EQ(ctx.nfe, 19);
 }
 
@@ -85,7 +85,7 @@ TEST(Samplers, ConvergenceOrders) {
   auto order_of = [&](const std::shared_ptr<const Sampler>& smp, int n) {
     double err[2];
     for (int k = 0; k < 2; ++k) {
-      auto sig = schedules::karras(n << k, 0.05, 80, 7);
+      auto sig = schedules::karras(n << k, 0.05, 80, 7).values();
       sig.pop_back();
       at::Tensor x0 = at::ones({1, 1}, at::kDouble) * 80;
       SampleContext ctx;
@@ -114,7 +114,7 @@ TEST(Samplers, ConvergenceOrders) {
 
 TEST(Samplers, LowerOrderFinalTakesTheLastPositiveStepAtFirstOrder) {
   test::GaussianModel model(0.3, 2);
-  auto sig = schedules::karras(6, 0.002, 80, 7);
+  auto sig = schedules::karras(6, 0.002, 80, 7).values();
   at::Tensor x0 = start(2, 2, 80);
   for (const char* name : {"dpmpp_2m", "dpmpp_3m", "lms", "ipndm"}) {
     for (int lof : {0, 1}) {
@@ -131,7 +131,7 @@ TEST(Samplers, LowerOrderFinalTakesTheLastPositiveStepAtFirstOrder) {
     SampleContext ctx;
     at::Tensor out = automatic->sample(model, x0, sig, ctx);
     EXPECT_LT(max_rel_err(out, x0 * test::reference_multiplier(name, 0.3, sig, 1)), 1e-9) << name;
-    auto long_sig = schedules::karras(16, 0.002, 80, 7);
+    auto long_sig = schedules::karras(16, 0.002, 80, 7).values();
     out = automatic->sample(model, x0, long_sig, ctx);
     EXPECT_LT(max_rel_err(out, x0 * test::reference_multiplier(name, 0.3, long_sig, 0)), 1e-9) << name;
     // KSamplerSelect: never (k-diffusion and ComfyUI)
@@ -163,7 +163,7 @@ TEST(Samplers, SampleContextExtensionsFromOtherMinors) {
 
 TEST(Samplers, StochasticSamplersAreReproducibleAndSeedDependent) {
   test::GaussianModel model(1.0, 2);
-  auto sig = schedules::karras(8, 0.002, 80, 7);
+  auto sig = schedules::karras(8, 0.002, 80, 7).values();
   for (const char* name :
        {"euler_ancestral", "dpm_2_ancestral", "dpmpp_2s_ancestral", "dpmpp_2m_sde", "dpmpp_3m_sde", "ddpm", "lcm"}) {
     at::Tensor x0 = start(5, 2, 80);
@@ -184,7 +184,7 @@ TEST(Samplers, StochasticSamplersReachTheGaussianTarget) {
   // exact denoiser it under-disperses by construction (it is meant for consistency models).
   const double c = 1.5;
   test::GaussianModel model(c, 1);
-  auto sig = schedules::karras(400, 0.002, 80, 7);
+  auto sig = schedules::karras(400, 0.002, 80, 7).values();
   const int64_t n = 40000;
   for (const char* name : {"euler_ancestral", "dpm_2_ancestral", "dpmpp_2s_ancestral", "dpmpp_2m_sde", "dpmpp_3m_sde",
                            "ddpm", "euler", "heun"}) {
@@ -205,7 +205,7 @@ TEST(Samplers, StochasticSamplersReachTheGaussianTarget) {
 
 TEST(Samplers, ChurnAddsNoiseOnlyInsideItsWindow) {
   test::GaussianModel model(1.0, 1);
-  auto sig = schedules::karras(10, 0.002, 80, 7);
+  auto sig = schedules::karras(10, 0.002, 80, 7).values();
   at::Tensor x0 = start(4, 1, 80);
   auto churn_off =
       with_options("SamplerEDMChurn", R"({"sampler_name": "heun", "s_churn": 40, "s_tmin": 1000, "s_tmax": 2000})");
@@ -244,7 +244,7 @@ TEST(Samplers, NonFiniteModelOutputNamesTheSigma) {
       return sigma.value() < 1.0 ? d * NAN : d;
     }
   } model;
-  auto sig = schedules::exponential(4, 0.1, 10);  // 10, 4.64, 2.15, 1 (not < 1), then 0.1...
+  auto sig = schedules::exponential(4, 0.1, 10).values();  // 10, 4.64, 2.15, 1 (not < 1), then 0.1...
   sig = {10, 3, 0.5, 0.1, 0};
   SampleContext ctx;
   try {

@@ -46,7 +46,7 @@ TEST(Latents, EmptyLatentHasTheModelShape) {
 TEST(SamplerCustom, StartsFromLatentPlusSigmaNoiseAndRecordsProvenance) {
   auto sampler = runner().run("KSamplerSelect", R"({"sampler_name": "euler"})");
   ASSERT_TRUE(sampler.ok);
-  auto sig = schedules::karras(5, 0.002, 80, 7);
+  auto sig = schedules::karras(5, 0.002, 80, 7).values();
   at::Tensor lat = at::zeros({2, 3}, at::kDouble);
   auto r = runner().run("SamplerCustom", R"({"add_noise": true, "noise_seed": 7})",
                         {{"model", model_value()},

@@ -12,14 +12,23 @@
 namespace sf {
 namespace {
 
-using schedules::Sigmas;
+using Sigmas = std::vector<double>;  // expected values, written by hand
 
 const int kSteps[] = {1, 2, 5, 10, 18, 40};
 const std::pair<double, double> kRanges[] = {{0.002, 80.0}, {0.0291675, 14.614642}};
 
 double ramp(int i, int n) { return n == 1 ? 0.0 : static_cast<double>(i) / (n - 1); }
 
-void expect_close(const Sigmas& got, const Sigmas& want, double rel = 1e-6) {
+void expect_close(const Sigmas& got, const Sigmas& want, double rel = 1e-6);
+void expect_close(const diffusion::Sigmas& got, const Sigmas& want, double rel = 1e-6) {
+  expect_close(got.values(), want, rel);
+}
+
+void expect_close(const diffusion::Sigmas& got, const diffusion::Sigmas& want, double rel = 1e-6) {
+  expect_close(got.values(), want.values(), rel);
+}
+
+void expect_close(const Sigmas& got, const Sigmas& want, double rel) {
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < want.size(); ++i) {
     if (want[i] == 0)
@@ -95,7 +104,7 @@ TEST(Schedules, KlOptimalMatchesFormula) {
 TEST(Schedules, LaplaceHasNoTrailingZeroAndIsClamped) {
   for (auto [lo, hi] : kRanges)
     for (int n : kSteps) {
-      Sigmas got = schedules::laplace(n, lo, hi);
+      Sigmas got = schedules::laplace(n, lo, hi).values();
       ASSERT_EQ(got.size(), static_cast<size_t>(n));
       for (int i = 0; i < n; ++i) {
         double x = ramp(i, n), d = 0.5 - x;
@@ -108,21 +117,21 @@ TEST(Schedules, LaplaceHasNoTrailingZeroAndIsClamped) {
 }
 
 TEST(Schedules, AlignYourStepsTablesAndResampling) {
-  Sigmas sd1 = schedules::align_your_steps("SD1", 10, 1.0);
+  Sigmas sd1 = schedules::align_your_steps("SD1", 10, 1.0).values();
   ASSERT_EQ(sd1.size(), 11u);
   EXPECT_DOUBLE_EQ(sd1[0], 14.6146412293);
   EXPECT_DOUBLE_EQ(sd1[9], 0.1515232662);
   EXPECT_EQ(sd1[10], 0.0);
   // 20 steps: even indices keep the table (log-linear interpolation at the original knots),
   // odd ones are geometric means of their neighbours.
-  Sigmas s20 = schedules::align_your_steps("SD1", 20, 1.0);
+  Sigmas s20 = schedules::align_your_steps("SD1", 20, 1.0).values();
   ASSERT_EQ(s20.size(), 21u);
   const auto& t = schedules::ays_table("SD1");
   for (int k = 0; k < 10; ++k) EXPECT_NEAR(s20[static_cast<size_t>(2 * k)] / t[static_cast<size_t>(k)], 1.0, 1e-12);
   EXPECT_NEAR(s20[1], std::sqrt(t[0] * t[1]), 1e-9);
   EXPECT_EQ(s20[20], 0.0);
   // Denoise keeps the last round(steps * denoise) steps of the full table.
-  Sigmas half = schedules::align_your_steps("SDXL", 10, 0.5);
+  Sigmas half = schedules::align_your_steps("SDXL", 10, 0.5).values();
   ASSERT_EQ(half.size(), 6u);
   EXPECT_DOUBLE_EQ(half[0], schedules::ays_table("SDXL")[5]);
   EXPECT_TRUE(schedules::align_your_steps("SVD", 10, 0.0).empty());
@@ -147,17 +156,17 @@ TEST(Schedules, TableSchedulesOnADiscreteTable) {
   EXPECT_NEAR(table.front(), 0.0291675, 1e-6);
   EXPECT_NEAR(table.back(), 14.614642, 1e-5);
   // simple: every 100th entry from the top for 10 steps.
-  Sigmas s = schedules::simple(10, table);
+  Sigmas s = schedules::simple(10, table).values();
   ASSERT_EQ(s.size(), 11u);
   for (int x = 0; x < 10; ++x) EXPECT_DOUBLE_EQ(s[static_cast<size_t>(x)], table[static_cast<size_t>(999 - 100 * x)]);
   // ddim_uniform: stride 100 from index 1, reversed, then 0.
-  Sigmas d = schedules::ddim_uniform(10, table);
+  Sigmas d = schedules::ddim_uniform(10, table).values();
   ASSERT_EQ(d.size(), 11u);
   EXPECT_DOUBLE_EQ(d[0], table[901]);
   EXPECT_DOUBLE_EQ(d[9], table[1]);
   EXPECT_EQ(d[10], 0.0);
   // beta: Beta(0.6, 0.6) quantiles; first is the top of the table, strictly descending.
-  Sigmas b = schedules::beta(10, table);
+  Sigmas b = schedules::beta(10, table).values();
   EXPECT_DOUBLE_EQ(b[0], table[999]);
   for (size_t i = 1; i < b.size(); ++i) EXPECT_LT(b[i], b[i - 1]);
 }

@@ -1,6 +1,6 @@
 // The stock noise schedules, computed in float64 exactly as k-diffusion / ComfyUI define them
-// (conventions.md §3-4). Every function returns the full SIGMAS list as doubles: descending,
-// ending in 0 unless noted. Torch-free so tests can compare against hand-computed values.
+// (conventions.md §3-4). Every function returns the full schedule as diffusion::Sigmas, the one
+// schedule type from scheduler to sampler (host float64): descending, ending in 0 unless noted.
 //
 // Errors: throw sf::InputError naming the offending parameter by its node input name ("steps",
 // "sigma_min", "rho", ...).
@@ -10,9 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "sigmaflow/diffusion/sigmas.h"
+
 namespace sf::schedules {
 
-using Sigmas = std::vector<double>;
+using diffusion::Sigmas;
 
 // numpy/torch linspace(a, b, n); n = 1 gives {a}.
 std::vector<double> linspace(double a, double b, int64_t n);
