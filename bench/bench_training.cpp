@@ -83,7 +83,7 @@ bench::TrainedNetwork train(const diffusion::GaussianMixture& exact, int64_t ste
     so::ScoreOptimalRequest rq;
     rq.steps = 64;
     rq.measure_steps = false;
-    std::vector<double> knots = so::score_optimal_schedule(exact, rq).sigmas;
+    std::vector<double> knots = so::score_optimal_schedule(exact, rq).sigmas.values();
     knots.pop_back();  // the final 0
     levels = std::make_shared<diffusion::DiscreteLevels>(knots, "score_optimal");
   }

@@ -151,7 +151,7 @@ std::vector<double> named_optimal_steps(const Model& m, int64_t steps, const Sch
   rq.steps = steps;
   rq.denoise = 1.0;  // the caller applies the denoise rule around the named schedule
   rq.progress = hints.progress;
-  return optimal_steps_schedule(m, rq).sigmas;
+  return optimal_steps_schedule(m, rq).sigmas.values();
 }
 
 OptimalStepsRequest named_defaults() {

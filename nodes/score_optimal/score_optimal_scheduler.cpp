@@ -89,7 +89,7 @@ std::vector<ScheduleDef> score_optimal_schedules() {
       rq.cache_dir = user_cache_dir();
       rq.measure_steps = false;
       rq.progress = hints.progress;
-      return score_optimal_schedule(m, rq).sigmas;
+      return score_optimal_schedule(m, rq).sigmas.values();
     });
   };
   return {

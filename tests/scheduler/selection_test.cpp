@@ -66,7 +66,7 @@ TEST(HeldOutSelection, PicksTheClosedFormBestWithClosedFormRatios) {
   ASSERT_NE(best, 0u) << "the construction needs a stock schedule better than the forced DP";
   EXPECT_TRUE(s.scores[best].eligible);
   EXPECT_EQ(s.chosen, best) << s.summary;
-  EXPECT_EQ(r.sigmas, s.scores[best].sigmas);
+  EXPECT_EQ(r.sigmas.values(), s.scores[best].sigmas);
   const double chosen_gain = euler_gain_error(s.scores[best].sigmas);
   for (const auto& sc : s.scores) {
     const double ratio = euler_gain_error(sc.sigmas) / chosen_gain;
@@ -104,7 +104,7 @@ TEST(HeldOutSelection, ABetterExtraCandidateWinsAndOffKeepsTheDp) {
   OptimalStepsRequest fine = forced_request();
   fine.grid_size = 64;
   fine.select = false;
-  const std::vector<double> tuned = optimal_steps_schedule(*m, fine).sigmas;
+  const std::vector<double> tuned = optimal_steps_schedule(*m, fine).sigmas.values();
   OptimalStepsRequest rq = forced_request();
   rq.extra_candidates = {{"extra_sigmas_1", tuned}};
   OptimalStepsResult r = optimal_steps_schedule(*m, rq);
@@ -112,12 +112,12 @@ TEST(HeldOutSelection, ABetterExtraCandidateWinsAndOffKeepsTheDp) {
   ASSERT_EQ(s.scores.back().label, "extra_sigmas_1");
   for (const auto& sc : s.scores) ASSERT_LE(euler_gain_error(tuned), euler_gain_error(sc.sigmas) * (1 + 1e-12));
   EXPECT_EQ(s.scores[s.chosen].label, "extra_sigmas_1") << s.summary;
-  EXPECT_EQ(r.sigmas, tuned);
+  EXPECT_EQ(r.sigmas.values(), tuned);
   // Selection off: the DP's schedule as it is, and no selection in the diagnostics.
   rq.select = false;
   OptimalStepsResult off = optimal_steps_schedule(*m, rq);
   EXPECT_FALSE(off.diagnostics->selected);
-  EXPECT_EQ(off.sigmas, s.scores[0].sigmas);
+  EXPECT_EQ(off.sigmas.values(), s.scores[0].sigmas);
   // Determinism: the same request gives the same selection.
   rq.select = true;
   OptimalStepsResult again = optimal_steps_schedule(*m, rq);
@@ -148,7 +148,7 @@ TEST(HeldOutSelection, TheHeldOutReferenceIsComputedOncePerPlan) {
   OptimalStepsResult again = optimal_steps_schedule(*m, rq);
   EXPECT_TRUE(again.diagnostics->from_cache);
   EXPECT_EQ(again.diagnostics->nfe, 0);
-  EXPECT_EQ(again.sigmas, four.sigmas);
+  EXPECT_EQ(again.sigmas.values(), four.sigmas.values());
   fs::remove_all(dir);
 }
 
@@ -158,7 +158,7 @@ TEST(HeldOutSelection, ATieGrowsTheHeldOutSet) {
   auto m = gaussian();
   OptimalStepsRequest rq = forced_request();
   rq.select = false;
-  const std::vector<double> dp = optimal_steps_schedule(*m, rq).sigmas;
+  const std::vector<double> dp = optimal_steps_schedule(*m, rq).sigmas.values();
   rq.select = true;
   rq.stock_candidates = {"karras"};
   rq.extra_candidates = {{"extra_sigmas_1", dp}};

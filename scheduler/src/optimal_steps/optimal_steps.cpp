@@ -244,7 +244,7 @@ std::vector<double> stock_candidate(const Model& model, const OptimalStepsReques
   so.warn = rq.warn;
   so::ScoreOptimalResult r = so::score_optimal_schedule(model, so);
   if (r.diagnostics) nfe += r.diagnostics->nfe;
-  return r.sigmas;
+  return r.sigmas.values();
 }
 
 std::string selection_key(const OptimalStepsRequest& rq, const std::string& plan,
@@ -535,7 +535,7 @@ OptimalStepsResult optimal_steps_schedule(const Model& model, const OptimalSteps
   diag->nfe = spent;
   diag->seconds = all_cached ? 0.0 : std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   diag->from_cache = all_cached;
-  result.sigmas = std::move(schedule);
+  result.sigmas = diffusion::Sigmas(std::move(schedule));
   result.diagnostics = diag;
   return result;
 }

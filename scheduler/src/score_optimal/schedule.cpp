@@ -163,8 +163,8 @@ ScoreOptimalResult score_optimal_schedule(const Model& model, const ScoreOptimal
     diag->step_cost =
         step_costs(denoise, schedule, x0, rq.estimate.particles, rq.estimate.seed + 17, &diag->nfe, rq.estimate.group);
   }
-  result.sigmas = schedule;
-  result.sigmas.push_back(0.0);
+  schedule.push_back(0.0);
+  result.sigmas = diffusion::Sigmas(std::move(schedule));
   result.diagnostics = diag;
   return result;
 }

@@ -11,6 +11,7 @@
 
 #include "sigmaflow/collectives.h"
 #include "sigmaflow/diagnostics.h"
+#include "sigmaflow/diffusion/sigmas.h"
 #include "sigmaflow/model.h"
 #include "sigmaflow/sampler.h"
 #include "sigmaflow/scheduler/optimal_steps/selection.h"
@@ -104,7 +105,7 @@ class SF_SHARED OptimalStepsDiagnostics : public ScheduleDiagnostics {
 const OptimalStepsDiagnostics* as_optimal_steps(const ScheduleDiagnostics& diagnostics);
 
 struct OptimalStepsResult {
-  std::vector<double> sigmas;  // steps + 1 values ending in 0 (denoise rule applied; empty for denoise 0)
+  diffusion::Sigmas sigmas;  // steps + 1 values ending in 0 (denoise rule applied; empty for denoise 0)
   std::shared_ptr<OptimalStepsDiagnostics> diagnostics;
 };
 // The schedule for the request: the plan's N-step schedule, or the candidate held-out selection

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "sigmaflow/diagnostics.h"
+#include "sigmaflow/diffusion/sigmas.h"
 #include "sigmaflow/model.h"
 #include "sigmaflow/scheduler/score_optimal/corrector_cost.h"
 
@@ -31,7 +32,7 @@ struct ScoreOptimalRequest {
 };
 
 struct ScoreOptimalResult {
-  std::vector<double> sigmas;  // steps + 1 values ending in 0 (empty for denoise <= 0)
+  diffusion::Sigmas sigmas;  // steps + 1 values ending in 0 (empty for denoise <= 0)
   std::shared_ptr<ScheduleDiagnostics> diagnostics;
 };
 
