@@ -2,20 +2,28 @@
 
 #include "nodes.h"
 #include "sigmaflow/diffusion/row_blocks.h"
+#include "sigmaflow/ports.h"
 
 namespace sf::nodes {
 
+namespace {
+
+// Declared once: each is the contract's entry and the typed reader in execute (sigmaflow/ports.h).
+const In<Latent> kSamples{Port("samples", "LATENT")};
+const In<Model> kModel{Requires(Port("model", "MODEL"), kExactDensity)};
+
+}  // namespace
+
 NodeDef mean_log_density_node() {
-  NodeContract c =
-      Node("MeanLogDensity", kMetricCategory,
-           "Mean log-density of the samples under an exact model's data distribution (higher is better; "
-           "samples between modes score low).",
-           {Port("samples", "LATENT"), Requires(Port("model", "MODEL"), kExactDensity)}, {{"METRIC", "METRIC"}});
+  NodeContract c = Node("MeanLogDensity", kMetricCategory,
+                        "Mean log-density of the samples under an exact model's data distribution (higher is better; "
+                        "samples between modes score low).",
+                        {kSamples, kModel}, {{"METRIC", "METRIC"}});
   return make_node(c, [](Context& ctx, const Inputs& in) {
-    auto s = in.get<Latent>("samples");
-    auto model = in.get<Model>("model");
-    check_usable_samples(*s, "samples");
-    const ExactDensity& exact = exact_of(*model, "model");
+    auto s = kSamples(in);
+    auto model = kModel(in);
+    check_usable_samples(*s, kSamples.name());
+    const ExactDensity& exact = exact_of(*model, kModel.name());
     const at::Tensor& x = s->samples();
     // Per-row log-densities, each rank its share of the rows under torchrun.
     at::Tensor lp = diffusion::rows_gathered(ctx.collectives(), x.size(0), [&](int64_t begin, int64_t end) {

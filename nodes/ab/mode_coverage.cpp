@@ -4,8 +4,17 @@
 #include "nodes.h"
 #include "sigmaflow/diffusion/bootstrap.h"
 #include "sigmaflow/diffusion/metrics.h"
+#include "sigmaflow/ports.h"
 
 namespace sf::nodes {
+
+namespace {
+
+// Declared once: each is the contract's entry and the typed reader in execute (sigmaflow/ports.h).
+const In<Latent> kSamples{Port("samples", "LATENT")};
+const In<Model> kModel{Requires(Port("model", "MODEL"), kExactDensity)};
+
+}  // namespace
 
 namespace {
 // The exact samples behind the floor: a fixed seed, so a result does not depend on the run.
@@ -46,15 +55,15 @@ NodeDef mode_coverage_node() {
            "For mixture models: total-variation distance between the fraction of samples nearest each "
            "component mean and the true weights (0 = every mode at its right mass). Carries its 95 % "
            "interval over the particles and its noise floor: the same TV for as many exact samples of the model.",
-           {Port("samples", "LATENT"), Requires(Port("model", "MODEL"), kExactDensity)}, {{"METRIC", "METRIC"}});
+           {kSamples, kModel}, {{"METRIC", "METRIC"}});
   return make_node(c, [](Context& ctx, const Inputs& in) {
-    auto s = in.get<Latent>("samples");
-    auto model = in.get<Model>("model");
-    const ExactDensity& exact = exact_of(*model, "model");
+    auto s = kSamples(in);
+    auto model = kModel(in);
+    const ExactDensity& exact = exact_of(*model, kModel.name());
     at::Tensor means = exact.component_means(), weights = exact.component_weights();
-    check_usable_samples(*s, "samples");
+    check_usable_samples(*s, kSamples.name());
     if (s->samples().numel() / s->samples().size(0) != means.numel() / means.size(0))
-      throw InputError("samples", c10::str(s->samples().sizes()), "samples do not match the model's sample size");
+      throw InputError(kSamples.name(), c10::str(s->samples().sizes()), "samples do not match the model's sample size");
     const at::Tensor nearest = diffusion::nearest_component(s->samples(), means, ctx.collectives());
     const int64_t n = nearest.numel();
     auto m = make_metric("mode_coverage_tv", diffusion::mode_coverage_tv_of(nearest, weights),

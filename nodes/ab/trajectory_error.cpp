@@ -2,8 +2,17 @@
 
 #include "nodes.h"
 #include "sigmaflow/diffusion/metrics.h"
+#include "sigmaflow/ports.h"
 
 namespace sf::nodes {
+
+namespace {
+
+// Declared once: each is the contract's entry and the typed reader in execute (sigmaflow/ports.h).
+const In<Latent> kSamples{Port("samples", "LATENT")};
+const In<Latent> kReference{Port("reference", "LATENT")};
+
+}  // namespace
 
 NodeDef trajectory_error_node() {
   NodeContract c =
@@ -11,17 +20,17 @@ NodeDef trajectory_error_node() {
            "RMS distance sqrt(mean ||x_i - ref_i||^2) to a reference solution from the same initial noise (e.g. "
            "the same sampler with 1000+ steps): the direct measure of discretisation error of deterministic "
            "samplers. The reference must have at least as many steps as the measured run.",
-           {Port("samples", "LATENT"), Port("reference", "LATENT")}, {{"METRIC", "METRIC"}});
+           {kSamples, kReference}, {{"METRIC", "METRIC"}});
   return make_node(c, [](Context& ctx, const Inputs& in) {
-    auto s = in.get<Latent>("samples");
-    auto r = in.get<Latent>("reference");
-    check_same_sample_shape(*s, "samples", *r, "reference");
+    auto s = kSamples(in);
+    auto r = kReference(in);
+    check_same_sample_shape(*s, kSamples.name(), *r, kReference.name());
     if (s->samples().size(0) != r->samples().size(0))
-      throw InputError("reference", c10::str(r->samples().sizes()),
+      throw InputError(kReference.name(), c10::str(r->samples().sizes()),
                        "trajectory error pairs samples with their reference: batch " +
                            std::to_string(r->samples().size(0)) + " vs " + std::to_string(s->samples().size(0)));
     if (r->steps > 0 && s->steps > 0 && r->steps < s->steps)
-      throw InputError("reference", std::to_string(r->steps) + " steps",
+      throw InputError(kReference.name(), std::to_string(r->steps) + " steps",
                        "the reference has fewer steps (" + std::to_string(r->steps) + ") than the compared run (" +
                            std::to_string(s->steps) + ")");
     // Per-particle squared distances (every rank gets all of them): the RMS exactly as
