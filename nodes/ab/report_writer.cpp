@@ -373,14 +373,19 @@ std::string selection_markdown(const Report& r) {
           ".\n\n" + "Measured with the sampler on " + std::to_string(s->held_out) +
           " noises the optimiser never trained on; intervals are 95 % paired bootstrap intervals over those noises (" +
           std::to_string(s->resamples) + " resamples). Ratio: this RMS / the chosen one's (above 1: worse).\n\n" +
-          "| candidate | RMS vs reference | ratio to chosen | sliced W2 vs reference | eligible "
-          "|\n|---|---|---|---|---|\n";
+          "Mode weights: the total variation between the share of a candidate's outputs and of the reference "
+          "outputs in each cluster of the reference outputs. Stock and connected schedules are always eligible; "
+          "another candidate is not when it is materially and significantly worse in distribution than the best of "
+          "them.\n\n" +
+          "| candidate | RMS vs reference | ratio to chosen | sliced W2 vs reference | mode weights vs reference | "
+          "eligible |\n|---|---|---|---|---|---|\n";
     for (size_t c = 0; c < s->scores.size(); ++c) {
       const auto& sc = s->scores[c];
       auto iv = [](const oss::Interval& i) { return "[" + fmt(i.lo) + ", " + fmt(i.hi) + "]"; };
       md += "| " + (c == s->chosen ? "**" + sc.label + "** (chosen)" : sc.label) + " | " + fmt(sc.rms) + " " +
             iv(sc.rms_interval) + " | " + fmt(sc.ratio) + " " + iv(sc.ratio_interval) + " | " + fmt(sc.sliced_w2) +
-            " " + iv(sc.sliced_w2_interval) + " | " + (sc.eligible ? "yes" : "no") + " |\n";
+            " " + iv(sc.sliced_w2_interval) + " | " + fmt(sc.mode_tv) + " " + iv(sc.mode_tv_interval) + " | " +
+            (sc.eligible ? "yes" : "no: " + sc.not_eligible) + " |\n";
     }
   }
   return md;
@@ -477,7 +482,10 @@ std::string report_json(const Report& r, const std::string& title, const std::st
                                           {"ratio_interval", {sc.ratio_interval.lo, sc.ratio_interval.hi}},
                                           {"sliced_w2", sc.sliced_w2},
                                           {"sliced_w2_interval", {sc.sliced_w2_interval.lo, sc.sliced_w2_interval.hi}},
+                                          {"mode_tv", sc.mode_tv},
+                                          {"mode_tv_interval", {sc.mode_tv_interval.lo, sc.mode_tv_interval.hi}},
                                           {"eligible", sc.eligible},
+                                          {"not_eligible", sc.not_eligible},
                                           {"sigmas", sc.sigmas}});
     }
     j["diagnostics"].push_back({{"method", d->method},

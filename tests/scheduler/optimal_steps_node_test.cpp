@@ -206,8 +206,13 @@ TEST(OptimalStepsNode, HeldOutSelectionReachesTheDiagnosticsAndTheReport) {
   ASSERT_EQ(out.size(), 9u);
   for (size_t i = 0; i < out.size(); ++i)
     EXPECT_FLOAT_EQ(static_cast<float>(out[i]), static_cast<float>(sel.scores[sel.chosen].sigmas[i]));
-  // The chosen one has the lowest RMS among the eligible candidates.
+  // Stock and connected schedules are baselines, always eligible; the chosen one has the lowest RMS
+  // among the eligible candidates.
+  for (size_t c = 1; c < sel.scores.size(); ++c) EXPECT_TRUE(sel.scores[c].eligible) << sel.scores[c].label;
   for (const auto& sc : sel.scores) {
+    EXPECT_GE(sc.mode_tv, 0.0);
+    EXPECT_LE(sc.mode_tv, 1.0);
+    EXPECT_EQ(sc.eligible, sc.not_eligible.empty()) << sc.not_eligible;
     if (sc.eligible) {
       EXPECT_LE(sel.scores[sel.chosen].rms, sc.rms) << sc.label;
     }
@@ -226,6 +231,10 @@ TEST(OptimalStepsNode, HeldOutSelectionReachesTheDiagnosticsAndTheReport) {
   ASSERT_EQ(j["diagnostics"].size(), 1u);
   EXPECT_EQ(j["diagnostics"][0]["held_out_selection"]["candidates"].size(), 4u);
   EXPECT_EQ(j["diagnostics"][0]["held_out_selection"]["held_out"], sel.held_out);
+  EXPECT_NE(text.find("| mode weights vs reference |"), std::string::npos) << text;
+  for (size_t c = 0; c < sel.scores.size(); ++c)
+    EXPECT_EQ(j["diagnostics"][0]["held_out_selection"]["candidates"][c]["mode_tv"].get<double>(),
+              sel.scores[c].mode_tv);
 
   auto short_extra = runner().run(
       "OptimalStepsScheduler", small(8),

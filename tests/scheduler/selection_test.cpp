@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "sigmaflow/diffusion/gaussian_mixture.h"
+#include "sigmaflow/diffusion/noise.h"
 #include "sigmaflow/diffusion/samplers.h"
 #include "sigmaflow/scheduler/optimal_steps/optimal_steps.h"
 #include "sigmaflow/scheduler/optimal_steps/selection.h"
@@ -231,6 +232,69 @@ TEST(HeldOutSelection, BadInputsNameTheFieldBeforeAnyWork) {
     EXPECT_EQ(e.input(), "held_out_noises");
   }
   EXPECT_EQ(m.calls, 0);
+}
+
+// Mode weights by construction: the reference outputs sit on two points, 300 at (0, 0) and 100 at
+// (5, 0). "moved" is the reference with 40 of the light mode's outputs moved onto the heavy one:
+// RMS sqrt(40 * 25 / 400) = 1.581, mode-weight TV 40 / 400 = 0.1, sliced W2 below "blurred"'s.
+// "blurred" is the reference with N(0, 3^2) added across the modes' axis only: RMS about 3, every
+// output still nearest its own mode (TV 0). So "moved" has the lower trajectory error and the
+// mode-weight loss.
+struct TwoModes {
+  at::Tensor reference, moved, blurred;
+  TwoModes() {
+    reference = at::zeros({400, 2}, at::kDouble);
+    reference.narrow(0, 300, 100).select(1, 0).fill_(5.0);
+    moved = reference.clone();
+    moved.narrow(0, 300, 40).select(1, 0).fill_(0.0);
+    blurred = reference.clone();
+    blurred.select(1, 1).copy_(3.0 * at::randn({400}, diffusion::cpu_generator(5), at::kDouble));
+  }
+};
+
+TEST(HeldOutSelection, AModeWeightLossIsNotEligibleAgainstABaseline) {
+  TwoModes t;
+  SelectionRequest rq;
+  const std::vector<CandidateSchedule> candidates{{"optimal_steps", {2, 1, 0}, false}, {"karras", {2, 0.5, 0}, true}};
+  Selection s = select_from_outputs(candidates, {t.moved, t.blurred}, t.reference, rq);
+  ASSERT_EQ(s.scores.size(), 2u);
+  EXPECT_NEAR(s.scores[0].rms, std::sqrt(40.0 * 25 / 400), 1e-12);
+  EXPECT_NEAR(s.scores[0].mode_tv, 0.1, 1e-12);
+  EXPECT_EQ(s.scores[1].mode_tv, 0.0);
+  EXPECT_GT(s.scores[1].rms, 2.5);
+  EXPECT_LT(s.scores[0].sliced_w2, s.scores[1].sliced_w2);  // the sliced W2 alone would not refuse it
+  EXPECT_LE(s.scores[0].mode_tv_interval.lo, 0.1);
+  EXPECT_GE(s.scores[0].mode_tv_interval.hi, 0.1);
+  EXPECT_FALSE(s.scores[0].eligible);
+  EXPECT_NE(s.scores[0].not_eligible.find("mode weights 0.1"), std::string::npos) << s.scores[0].not_eligible;
+  EXPECT_EQ(s.chosen, 1u) << s.summary;
+  EXPECT_NE(s.summary.find("returned karras instead of optimal_steps"), std::string::npos) << s.summary;
+  EXPECT_NE(s.summary.find("not eligible"), std::string::npos) << s.summary;
+
+  // The same outputs as two baselines: both eligible, and the lower RMS wins.
+  const std::vector<CandidateSchedule> baselines{{"exponential", {2, 1, 0}, true}, {"karras", {2, 0.5, 0}, true}};
+  Selection b = select_from_outputs(baselines, {t.moved, t.blurred}, t.reference, rq);
+  EXPECT_TRUE(b.scores[0].eligible && b.scores[1].eligible);
+  EXPECT_EQ(b.chosen, 0u) << b.summary;
+
+  // Without the move, the DP's outputs are the reference's: eligible and chosen.
+  Selection kept = select_from_outputs(candidates, {t.reference, t.blurred}, t.reference, rq);
+  EXPECT_EQ(kept.scores[0].mode_tv, 0.0);
+  EXPECT_TRUE(kept.scores[0].eligible);
+  EXPECT_EQ(kept.chosen, 0u) << kept.summary;
+}
+
+// Below the margin (1 % of the mass), a mode-weight difference is no reason to refuse.
+TEST(HeldOutSelection, ASmallModeWeightDifferenceIsNoLoss) {
+  TwoModes t;
+  at::Tensor few = t.reference.clone();
+  few.narrow(0, 300, 2).select(1, 0).fill_(0.0);  // TV 2 / 400 = 0.005
+  SelectionRequest rq;
+  const std::vector<CandidateSchedule> candidates{{"optimal_steps", {2, 1, 0}, false}, {"karras", {2, 0.5, 0}, true}};
+  Selection s = select_from_outputs(candidates, {few, t.blurred}, t.reference, rq);
+  EXPECT_NEAR(s.scores[0].mode_tv, 0.005, 1e-12);
+  EXPECT_TRUE(s.scores[0].eligible) << s.scores[0].not_eligible;
+  EXPECT_EQ(s.chosen, 0u);
 }
 
 }  // namespace

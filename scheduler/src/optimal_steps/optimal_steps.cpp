@@ -249,7 +249,7 @@ std::vector<double> stock_candidate(const Model& model, const OptimalStepsReques
 
 std::string selection_key(const OptimalStepsRequest& rq, const std::string& plan,
                           const std::vector<CandidateSchedule>& c, const Sampler& sampler) {
-  std::string k = plan + "|select-v2|sampler_object=" + sampler.name() +
+  std::string k = plan + "|select-v3|sampler_object=" + sampler.name() +
                   "|held_out=" + std::to_string(rq.held_out_noises) +
                   "|max_held_out=" + std::to_string(rq.max_held_out);
   for (const auto& cand : c) {
@@ -290,8 +290,12 @@ Selection run_selection(const Model& model, const OptimalStepsRequest& rq, const
   std::vector<CandidateSchedule> candidates{{"optimal_steps", std::move(dp_schedule)}};
   int64_t candidate_nfe = 0;
   for (const auto& name : rq.stock_candidates)
-    candidates.push_back({name, stock_candidate(model, rq, name, total, candidate_nfe)});
-  for (const auto& extra : rq.extra_candidates) candidates.push_back(extra);
+    // score_optimal is a method of ours like the DP: held to the baselines' distribution, not one of them.
+    candidates.push_back({name, stock_candidate(model, rq, name, total, candidate_nfe), name != "score_optimal"});
+  for (const auto& extra : rq.extra_candidates) {
+    candidates.push_back(extra);
+    candidates.back().baseline = true;  // what the user would run otherwise
+  }
   const Served served = serve(rq);
   const Sampler* sampler = served.sampler;
   const std::string key = selection_key(rq, plan_cache_key + "|N=" + std::to_string(total), candidates, *sampler);

@@ -116,7 +116,10 @@ Status store_selection(const std::string& file, const std::string& key, const Se
                            {"ratio_interval", interval_json(c.ratio_interval)},
                            {"sliced_w2", c.sliced_w2},
                            {"sliced_w2_interval", interval_json(c.sliced_w2_interval)},
-                           {"eligible", c.eligible}});
+                           {"mode_tv", c.mode_tv},
+                           {"mode_tv_interval", interval_json(c.mode_tv_interval)},
+                           {"eligible", c.eligible},
+                           {"not_eligible", c.not_eligible}});
   return write_file_atomic(file, j.dump());
 }
 
@@ -143,7 +146,10 @@ std::optional<Selection> load_selection(const std::string& file, const std::stri
       c.ratio_interval = interval_from(e.at("ratio_interval"));
       c.sliced_w2 = e.at("sliced_w2").get<double>();
       c.sliced_w2_interval = interval_from(e.at("sliced_w2_interval"));
+      c.mode_tv = e.at("mode_tv").get<double>();
+      c.mode_tv_interval = interval_from(e.at("mode_tv_interval"));
       c.eligible = e.at("eligible").get<bool>();
+      c.not_eligible = e.at("not_eligible").get<std::string>();
       s.scores.push_back(std::move(c));
     }
     if (s.scores.size() != candidates.size() || s.chosen >= s.scores.size())

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <random>
 
 #include "sigmaflow/diffusion/fingerprint.h"
 #include "sigmaflow/diffusion/noise.h"
@@ -21,6 +22,11 @@ constexpr int64_t kSmallestSize = 16;
 // A distance within 20 % of the best one's is no reason to drop a candidate: sliced W2 over a few
 // hundred paired outputs resolves differences far below what a reader of samples would notice.
 constexpr double kDistributionMargin = 1.2;
+// Mode weights: a candidate that puts 1 % more of the mass in other clusters than the best
+// baseline is a distribution loss a reader of samples can see, whatever its trajectory error.
+constexpr double kModeWeightMargin = 0.01;
+constexpr int64_t kMostClusters = 16;
+constexpr int kLloydIterations = 50;
 
 uint64_t derived_seed(const char* stream, uint64_t seed) {
   return diffusion::fnv1a(std::string("optimal_steps ") + stream + "|" + std::to_string(seed));
@@ -59,6 +65,19 @@ at::Tensor integrate_outputs(const Model& model, const SelectionRequest& rq, con
   return at::cat(parts, 0);
 }
 
+// Appends candidate `c`'s outputs (rows x dims, float64) against the reference outputs `target`.
+void record(Measurements& m, size_t c, const at::Tensor& out, const at::Tensor& target, const at::Tensor& directions) {
+  at::Tensor e2 = (out - target).pow(2).sum(1).cpu().contiguous();
+  const double* p = e2.data_ptr<double>();
+  m.squared_error[c].insert(m.squared_error[c].end(), p, p + e2.numel());
+  append_rows(m.projections[c], out.matmul(directions).cpu());
+}
+
+void record_reference(Measurements& m, const at::Tensor& target, const at::Tensor& directions) {
+  append_rows(m.projections.back(), target.matmul(directions).cpu());
+  m.particles += target.size(0);
+}
+
 // Runs every candidate from `noise` and appends what they produced; `reference` holds the
 // converged outputs for the same noises.
 void measure_block(const Model& model, const Sampler& sampler, const std::vector<CandidateSchedule>& candidates,
@@ -74,21 +93,82 @@ void measure_block(const Model& model, const Sampler& sampler, const std::vector
     at::Tensor x = (noise * sigmas.front()).to(model.dtype());
     at::Tensor out = sampler.sample(model, x, sigmas, ctx).to(at::kDouble).reshape({rows, dims});
     nfe += ctx.nfe * rows;  // ctx.nfe counts batched calls; the plan counts per particle
-    at::Tensor e2 = (out - target).pow(2).sum(1).cpu().contiguous();
-    const double* p = e2.data_ptr<double>();
-    m.squared_error[c].insert(m.squared_error[c].end(), p, p + rows);
-    append_rows(m.projections[c], out.matmul(directions).cpu());
+    record(m, c, out, target, directions);
   }
-  append_rows(m.projections.back(), target.matmul(directions).cpu());
-  m.particles += rows;
+  record_reference(m, target, directions);
+}
+
+// Unit directions for the sliced W2, [dims, projections], from the request's seed.
+at::Tensor projection_directions(int64_t dims, const SelectionRequest& rq, c10::Device device) {
+  at::Tensor d =
+      diffusion::seeded_normal(derived_seed("projections", rq.seed), {dims, rq.projections}, device, at::kDouble);
+  return d / d.norm(2, 0, true);
 }
 
 // Bootstrap replicates, [candidate][resample], for the rms and the sliced W2; the point
 // estimates in `point_*`.
 struct Replicates {
-  std::vector<std::vector<double>> rms, sliced_w2;
-  std::vector<double> point_rms, point_sliced_w2;
+  std::vector<std::vector<double>> rms, sliced_w2, mode_tv;
+  std::vector<double> point_rms, point_sliced_w2, point_mode_tv;
 };
+
+// k-means++ seeding (mt19937_64 draws: the same centres on every machine) and Lloyd's iterations.
+at::Tensor cluster_centres(const at::Tensor& points, int64_t k, uint64_t seed) {
+  const int64_t n = points.size(0);
+  std::mt19937_64 rng(seed);
+  auto uniform = [&rng] { return static_cast<double>(rng() >> 11) * 0x1.0p-53; };
+  std::vector<int64_t> picks{static_cast<int64_t>(uniform() * static_cast<double>(n))};
+  at::Tensor d2 = (points - points[picks[0]]).pow(2).sum(1);
+  while (static_cast<int64_t>(picks.size()) < k) {
+    const at::Tensor cumulative = d2.cumsum(0).contiguous();
+    const double total = cumulative[n - 1].item<double>();
+    if (!(total > 0)) break;  // every point is a centre already
+    const double* c = cumulative.data_ptr<double>();
+    const int64_t pick = std::min<int64_t>(n - 1, std::upper_bound(c, c + n, uniform() * total) - c);
+    picks.push_back(pick);
+    d2 = at::minimum(d2, (points - points[pick]).pow(2).sum(1));
+  }
+  at::Tensor centres = points.index_select(0, at::tensor(picks, at::kLong));
+  at::Tensor labels;
+  for (int it = 0; it < kLloydIterations; ++it) {
+    at::Tensor next = at::cdist(points, centres).argmin(1);
+    if (labels.defined() && next.equal(labels)) break;
+    labels = next;
+    const at::Tensor counts = at::bincount(labels, {}, centres.size(0)).to(at::kDouble).unsqueeze(1);
+    const at::Tensor sums = at::zeros_like(centres).index_add_(0, labels, points);
+    centres = at::where(counts > 0, sums / counts.clamp_min(1), centres);  // an emptied cluster keeps its centre
+  }
+  return centres;
+}
+
+// Cluster of every output, [candidate][particle] with the reference last: the reference outputs'
+// projections are clustered (k-means, up to 16 clusters, one per 16 outputs at most) and every
+// output goes to its nearest centre. The clusters stand in for the modes of the model's
+// distribution, which the selection does not know.
+std::vector<std::vector<int64_t>> cluster_labels(const Measurements& m, uint64_t seed) {
+  const at::Tensor& reference = m.projections.back();
+  const int64_t k = std::clamp<int64_t>(m.particles / 16, 2, kMostClusters);
+  const at::Tensor centres = cluster_centres(reference, k, seed);
+  std::vector<std::vector<int64_t>> labels;
+  for (const at::Tensor& p : m.projections) {
+    const at::Tensor l = at::cdist(p, centres).argmin(1).contiguous();
+    labels.emplace_back(l.data_ptr<int64_t>(), l.data_ptr<int64_t>() + l.numel());
+  }
+  return labels;
+}
+
+// Total variation between the cluster weights of candidate `c` and of the reference, over the
+// particles drawn `count[i]` times.
+double mode_weight_tv(const std::vector<std::vector<int64_t>>& labels, size_t c, const std::vector<int64_t>& rows) {
+  std::vector<int64_t> balance(static_cast<size_t>(kMostClusters), 0);
+  for (int64_t i : rows) {
+    balance[static_cast<size_t>(labels[c][static_cast<size_t>(i)])]++;
+    balance[static_cast<size_t>(labels.back()[static_cast<size_t>(i)])]--;
+  }
+  int64_t moved = 0;
+  for (int64_t b : balance) moved += std::abs(b);
+  return 0.5 * static_cast<double>(moved) / static_cast<double>(rows.size());
+}
 
 std::vector<double> sliced_w2_of(const at::Tensor& sorted) {  // sorted: [C + 1, n, P], the reference last
   const int64_t C = sorted.size(0) - 1;
@@ -103,6 +183,11 @@ Replicates replicate(const Measurements& m, int64_t resamples, uint64_t seed) {
   Replicates r;
   r.rms.assign(C, std::vector<double>(static_cast<size_t>(resamples)));
   r.sliced_w2.assign(C, std::vector<double>(static_cast<size_t>(resamples)));
+  r.mode_tv.assign(C, std::vector<double>(static_cast<size_t>(resamples)));
+  const std::vector<std::vector<int64_t>> labels = cluster_labels(m, seed);
+  std::vector<int64_t> all_rows(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) all_rows[static_cast<size_t>(i)] = i;
+  for (size_t c = 0; c < C; ++c) r.point_mode_tv.push_back(mode_weight_tv(labels, c, all_rows));
   for (const auto& e : m.squared_error) {
     double s = 0;
     for (double v : e) s += v;
@@ -113,16 +198,38 @@ Replicates replicate(const Measurements& m, int64_t resamples, uint64_t seed) {
   const std::vector<int64_t> idx = bootstrap_indices(n, resamples, seed);
   at::Tensor idx_t = at::tensor(idx, at::kLong).reshape({resamples, n});
   for (int64_t b = 0; b < resamples; ++b) {
-    const int64_t* row = idx.data() + b * n;
+    const std::vector<int64_t> row(idx.begin() + b * n, idx.begin() + (b + 1) * n);
     for (size_t c = 0; c < C; ++c) {
       double s = 0;
-      for (int64_t i = 0; i < n; ++i) s += m.squared_error[c][static_cast<size_t>(row[i])];
+      for (int64_t i : row) s += m.squared_error[c][static_cast<size_t>(i)];
       r.rms[c][static_cast<size_t>(b)] = std::sqrt(s / static_cast<double>(n));
+      r.mode_tv[c][static_cast<size_t>(b)] = mode_weight_tv(labels, c, row);
     }
     std::vector<double> w = sliced_w2_of(std::get<0>(all.index_select(1, idx_t[b]).sort(1)));
     for (size_t c = 0; c < C; ++c) r.sliced_w2[c][static_cast<size_t>(b)] = w[c];
   }
   return r;
+}
+
+bool significantly_above(const std::vector<double>& a, const std::vector<double>& b) {
+  return percentile_interval(diffusion::paired_replicates(a, b, false)).lo > 0;
+}
+
+// Why candidate `c` is a distribution loss against the baselines' best figures (`sw_best`,
+// `tv_best`: indices of the baselines with the lowest sliced W2 and mode-weight TV), or "": a loss
+// must be material (the margins) and significant (the paired 95 % interval of the difference
+// excludes 0).
+std::string distribution_loss(const Replicates& r, size_t c, size_t sw_best, size_t tv_best,
+                              const std::vector<CandidateSchedule>& candidates) {
+  if (r.point_sliced_w2[c] > kDistributionMargin * r.point_sliced_w2[sw_best] &&
+      significantly_above(r.sliced_w2[c], r.sliced_w2[sw_best]))
+    return "sliced W2 " + fixed(r.point_sliced_w2[c]) + ", over 1.2x " + candidates[sw_best].label + "'s " +
+           fixed(r.point_sliced_w2[sw_best]) + " and beyond its interval";
+  if (r.point_mode_tv[c] > r.point_mode_tv[tv_best] + kModeWeightMargin &&
+      significantly_above(r.mode_tv[c], r.mode_tv[tv_best]))
+    return "mode weights " + fixed(r.point_mode_tv[c]) + " from the reference's, over " + candidates[tv_best].label +
+           "'s " + fixed(r.point_mode_tv[tv_best]) + " + 0.01 and beyond its interval";
+  return "";
 }
 
 // Scores and the choice for the measurements so far. `runner_up_tied`: the best other eligible
@@ -135,9 +242,13 @@ Selection choose(const std::vector<CandidateSchedule>& candidates, const Measure
   s.held_out = m.particles;
   s.resamples = resamples;
   s.scores.resize(C);
-  size_t best_w = 0;
-  for (size_t c = 1; c < C; ++c)
-    if (r.point_sliced_w2[c] < r.point_sliced_w2[best_w]) best_w = c;
+  // The baselines' best distribution figures, which no other candidate may be materially worse than.
+  size_t sw_best = C, tv_best = C;
+  for (size_t c = 0; c < C; ++c) {
+    if (!candidates[c].baseline) continue;
+    if (sw_best == C || r.point_sliced_w2[c] < r.point_sliced_w2[sw_best]) sw_best = c;
+    if (tv_best == C || r.point_mode_tv[c] < r.point_mode_tv[tv_best]) tv_best = c;
+  }
   for (size_t c = 0; c < C; ++c) {
     CandidateScore& sc = s.scores[c];
     sc.label = candidates[c].label;
@@ -146,15 +257,14 @@ Selection choose(const std::vector<CandidateSchedule>& candidates, const Measure
     sc.rms_interval = percentile_interval(r.rms[c]);
     sc.sliced_w2 = r.point_sliced_w2[c];
     sc.sliced_w2_interval = percentile_interval(r.sliced_w2[c]);
-    // Ineligible: materially (kDistributionMargin) and significantly (the paired interval of the
-    // difference excludes 0) worse in distribution than the best.
-    sc.eligible =
-        c == best_w || sc.sliced_w2 <= kDistributionMargin * r.point_sliced_w2[best_w] ||
-        !(percentile_interval(diffusion::paired_replicates(r.sliced_w2[c], r.sliced_w2[best_w], false)).lo > 0);
+    sc.mode_tv = r.point_mode_tv[c];
+    sc.mode_tv_interval = percentile_interval(r.mode_tv[c]);
+    if (!candidates[c].baseline && sw_best < C) sc.not_eligible = distribution_loss(r, c, sw_best, tv_best, candidates);
+    sc.eligible = sc.not_eligible.empty();
   }
-  size_t k = best_w;  // eligible by construction
+  size_t k = C;  // a baseline is eligible by construction, and without baselines every candidate is
   for (size_t c = 0; c < C; ++c)
-    if (s.scores[c].eligible && s.scores[c].rms < s.scores[k].rms) k = c;
+    if (s.scores[c].eligible && (k == C || s.scores[c].rms < s.scores[k].rms)) k = c;
   s.chosen = k;
   runner_up_tied = false;
   for (size_t c = 0; c < C; ++c) {
@@ -177,8 +287,7 @@ std::string summary_of(const Selection& s, int64_t first_size) {
     if (c == s.chosen) continue;
     const CandidateScore& sc = s.scores[c];
     text += "; " + sc.label + " x" + fixed(sc.ratio) + " " + interval_text(sc.ratio_interval);
-    if (!sc.eligible)
-      text += " (sliced W2 " + fixed(sc.sliced_w2) + ", over 1.2x the best's and beyond its interval: not eligible)";
+    if (!sc.eligible) text += " (" + sc.not_eligible + ": not eligible)";
   }
   return text;
 }
@@ -202,9 +311,7 @@ Selection select_on_held_out(const Model& model, const Sampler& sampler,
   const int64_t first = automatic ? std::min(kFirstAutomaticSize, most) : most;
   const at::Tensor noise = held_out_noises(model, rq, most);
   const int64_t dims = noise.numel() / most;
-  at::Tensor directions = diffusion::seeded_normal(derived_seed("projections", rq.seed), {dims, rq.projections},
-                                                   model.device(), at::kDouble);
-  directions = directions / directions.norm(2, 0, true);
+  const at::Tensor directions = projection_directions(dims, rq, model.device());
   int64_t nfe = 0;
   // The reference is integrated only for the noises measured: a set that grows extends it (the
   // noises are one stream, so a longer set starts with the shorter one).
@@ -248,6 +355,25 @@ Selection select_on_held_out(const Model& model, const Sampler& sampler,
     s.reference = reference;
     return s;
   }
+}
+
+Selection select_from_outputs(const std::vector<CandidateSchedule>& candidates, const std::vector<at::Tensor>& outputs,
+                              const at::Tensor& reference, const SelectionRequest& rq) {
+  if (candidates.empty() || outputs.size() != candidates.size())
+    throw std::invalid_argument("select_from_outputs: one output per candidate, at least one");
+  const int64_t rows = reference.size(0);
+  const at::Tensor target = reference.to(at::kDouble).reshape({rows, -1});
+  const at::Tensor directions = projection_directions(target.size(1), rq, reference.device());
+  Measurements m;
+  m.squared_error.resize(candidates.size());
+  m.projections.resize(candidates.size() + 1);
+  for (size_t c = 0; c < candidates.size(); ++c)
+    record(m, c, outputs[c].to(at::kDouble).reshape({rows, -1}), target, directions);
+  record_reference(m, target, directions);
+  bool tied = false;
+  Selection s = choose(candidates, m, rq.resamples, derived_seed("bootstrap", rq.seed), tied);
+  s.summary = summary_of(s, rows);
+  return s;
 }
 
 }  // namespace sf::oss

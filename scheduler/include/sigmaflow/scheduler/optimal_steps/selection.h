@@ -5,11 +5,16 @@
 // schedule from shipping when a stock schedule measures better.
 //
 // Selection rule, in order:
-//  1. Distribution: the sliced W2 between a candidate's outputs and the reference outputs. A
-//     candidate whose distance is more than 1.2 x the smallest one, with the paired 95 % interval of
-//     the difference excluding 0, is not eligible (it moves mass between modes, whatever its
-//     trajectory error).
-//  2. Trajectory: among the eligible, the lowest RMS distance from the reference.
+//  1. Baselines (the stock schedules and any SIGMAS the user connects) are always eligible: they
+//     are what the user would run otherwise.
+//  2. Distribution: every other candidate (the DP's schedule, score_optimal) is compared with the
+//     best baseline in two figures, each between its outputs and the reference outputs: the sliced
+//     W2, and the total variation between mode weights (the share of outputs in each cluster of the
+//     reference outputs; k-means, up to 16 clusters). A candidate whose sliced W2 is more than
+//     1.2 x the lowest baseline's, or whose mode-weight TV is more than the lowest baseline's + 0.01,
+//     with the paired 95 % interval of the difference excluding 0, is not eligible: it moves mass
+//     between modes, whatever its trajectory error.
+//  3. Trajectory: among the eligible, the lowest RMS distance from the reference.
 // With an automatic held-out size, the set starts at 256 noises and doubles (up to max_held_out, 2048 by default)
 // while the runner-up's paired ratio interval still contains 1: a tie is resolved by measuring more, and
 // only a tie pays for it. The reference outputs of the held-out noises depend on the model, grid and seed
@@ -38,6 +43,7 @@ using diffusion::percentile_interval;
 struct CandidateSchedule {
   std::string label;           // "optimal_steps", "karras", ... or the input name of a connected SIGMAS
   std::vector<double> sigmas;  // the full schedule: steps + 1 descending values ending in 0
+  bool baseline = false;       // a stock or connected schedule: always eligible, and the distribution bar
 };
 
 struct CandidateScore {
@@ -49,7 +55,10 @@ struct CandidateScore {
   Interval ratio_interval;
   double sliced_w2 = 0.0;  // between the outputs and the reference outputs
   Interval sliced_w2_interval;
-  bool eligible = true;  // sliced W2 not materially and significantly worse than the best one's
+  double mode_tv = 0.0;  // total variation between its cluster weights and the reference outputs'
+  Interval mode_tv_interval;
+  bool eligible = true;      // a baseline, or not a distribution loss against the best baseline
+  std::string not_eligible;  // why not, e.g. "mode weights 0.1050 from the reference's, over karras's ..."
 };
 
 struct Selection {
@@ -86,5 +95,11 @@ struct SelectionRequest {
 // "model" naming the sigma when the model returns NaN or Inf, sf::Interrupted on request.
 Selection select_on_held_out(const Model& model, const Sampler& sampler,
                              const std::vector<CandidateSchedule>& candidates, const SelectionRequest& request);
+
+// The choice alone (the rule above) from outputs already measured: `outputs[c]` is candidate c's
+// outputs from the same noises as `reference` (rows x ...sample shape), e.g. to audit a choice.
+// Uses the request's seed, projections and resamples.
+Selection select_from_outputs(const std::vector<CandidateSchedule>& candidates, const std::vector<at::Tensor>& outputs,
+                              const at::Tensor& reference, const SelectionRequest& request);
 
 }  // namespace sf::oss
