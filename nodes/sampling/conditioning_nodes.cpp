@@ -7,8 +7,18 @@
 #include "nodes.h"
 #include "sigmaflow/diffusion/npy.h"
 #include "sigmaflow/guider.h"
+#include "sigmaflow/ports.h"
 
 namespace sf::nodes {
+
+namespace {
+
+// Declared once: each is the contract's entry and the typed reader in execute (sigmaflow/ports.h).
+const In<int64_t> kClassIndex{Int("class_index", 0, 0, 1 << 30)};
+const In<std::string> kPath{String("path", "conditioning.npy")};
+const In<ConditioningValue> kConditioning{Port("conditioning", "CONDITIONING")};
+
+}  // namespace
 
 namespace {
 Outputs conditioning(Conditioning c, std::string source) {
@@ -20,10 +30,10 @@ NodeDef class_conditioning_node() {
   NodeContract c = Node("ClassConditioning", kConditioningCategory,
                         "A class label as CONDITIONING, for class-conditional models (GaussianMixtureModel with "
                         "labelled components, e.g. preset ring8_classes). The guider checks it against the model.",
-                        {Int("class_index", 0, 0, 1 << 30)}, {{"CONDITIONING", "CONDITIONING"}});
+                        {kClassIndex}, {{"CONDITIONING", "CONDITIONING"}});
   return make_node(c, [](Context&, const Inputs& in) {
     Conditioning cond;
-    cond.labels = at::full({1}, in.get_int("class_index"), at::kLong);
+    cond.labels = at::full({1}, kClassIndex(in), at::kLong);
     return conditioning(std::move(cond), "");
   });
 }
@@ -32,14 +42,14 @@ NodeDef load_conditioning_node() {
   NodeContract c = Node("LoadConditioning", kConditioningCategory,
                         "A conditioning embedding read from a NumPy .npy file: [1, ...] for the whole batch or "
                         "[batch, ...] per sample, passed to TorchScript networks as forward's third argument.",
-                        {String("path", "conditioning.npy")}, {{"CONDITIONING", "CONDITIONING"}});
+                        {kPath}, {{"CONDITIONING", "CONDITIONING"}});
   return make_node(c, [](Context& ctx, const Inputs& in) {
-    const std::string path = input_path(ctx, in, "path");
+    const std::string path = input_path(ctx, in, kPath.name());
     auto r = diffusion::load_npy(path);
-    if (!r.ok()) throw InputError("path", "\"" + path + "\"", r.status().message(), r.status().code());
+    if (!r.ok()) throw InputError(kPath.name(), "\"" + path + "\"", r.status().message(), r.status().code());
     at::Tensor t = r.value();
     if (t.dim() < 1 || t.size(0) < 1)
-      throw InputError("path", "\"" + path + "\"",
+      throw InputError(kPath.name(), "\"" + path + "\"",
                        "a conditioning embedding needs a batch dimension, got shape " + c10::str(t.sizes()));
     if (!at::isFloatingType(t.scalar_type())) t = t.to(at::kFloat);
     Conditioning cond;
@@ -52,9 +62,9 @@ NodeDef conditioning_zero_out_node() {
   NodeContract c = Node("ConditioningZeroOut", kConditioningCategory,
                         "The unconditional branch, as ComfyUI's: an embedding becomes zeros of its shape; a class "
                         "label becomes no label (the whole class-conditional mixture).",
-                        {Port("conditioning", "CONDITIONING")}, {{"CONDITIONING", "CONDITIONING"}});
+                        {kConditioning}, {{"CONDITIONING", "CONDITIONING"}});
   return make_node(c, [](Context&, const Inputs& in) {
-    const Conditioning& src = in.get<ConditioningValue>("conditioning")->conditioning();
+    const Conditioning& src = kConditioning(in)->conditioning();
     Conditioning cond;
     if (src.embedding.defined()) cond.embedding = at::zeros_like(src.embedding);
     return conditioning(std::move(cond), "zeroed");

@@ -3,8 +3,17 @@
 #include "nodes.h"
 #include "noise.h"
 #include "sigmaflow/diffusion/noise.h"
+#include "sigmaflow/ports.h"
 
 namespace sf::nodes {
+
+namespace {
+
+// Declared once: each is the contract's entry and the typed reader in execute (sigmaflow/ports.h).
+const In<uint64_t> kNoiseSeed{Seed("noise_seed")};
+const In<Latent> kLatent{Port("latent", "LATENT")};
+
+}  // namespace
 
 at::Tensor RandomNoiseObject::generate(const at::Tensor& latent) const {
   return diffusion::seeded_normal(seed_, latent.sizes(), latent.device(), latent.scalar_type());
@@ -24,9 +33,9 @@ NodeDef random_noise_node() {
       Node("RandomNoise", kNoiseCategory,
            "Gaussian noise from a seed, generated on the CPU (float32) and moved to the model's device, so a "
            "seed gives the same numbers on every machine (as ComfyUI).",
-           {Seed("noise_seed")}, {{"NOISE", "NOISE"}});
+           {kNoiseSeed}, {{"NOISE", "NOISE"}});
   return make_node(c, [](Context&, const Inputs& in) {
-    return Outputs{Value(std::make_shared<RandomNoiseObject>(in.get_uint("noise_seed")))};
+    return Outputs{Value(std::make_shared<RandomNoiseObject>(kNoiseSeed(in)))};
   });
 }
 
@@ -42,9 +51,9 @@ NodeDef latent_to_noise_node() {
       Node("LatentToNoise", kNoiseCategory,
            "Uses a latent batch (e.g. loaded from .npy) as the initial noise, for exact comparisons with other "
            "tools. Its shape must match the latent being sampled.",
-           {Port("latent", "LATENT")}, {{"NOISE", "NOISE"}});
+           {kLatent}, {{"NOISE", "NOISE"}});
   return make_node(c, [](Context&, const Inputs& in) {
-    return Outputs{Value(std::make_shared<ExplicitNoise>(in.get<Latent>("latent")->samples()))};
+    return Outputs{Value(std::make_shared<ExplicitNoise>(kLatent(in)->samples()))};
   });
 }
 

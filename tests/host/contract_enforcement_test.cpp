@@ -3,7 +3,9 @@
 // that is the same in the NodeRunner harness and the CLI.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+
 #include <sys/wait.h>
+#include <type_traits>
 
 #include <array>
 #include <cmath>
@@ -203,6 +205,12 @@ TEST(Ports, OneDeclarationIsTheSpecAndTheTypedReader) {
   EXPECT_EQ(token(in)->v(), 7);
   EXPECT_EQ(token.get_if(in)->v(), 7);
 }
+
+// `const In<T> kX{kX}` (a typo'd replacement of the spec by the port's own name) would copy an
+// object not yet built and register an input with an empty name; a port that cannot be copied
+// makes it a compile error.
+static_assert(!std::is_copy_constructible_v<In<int64_t>> && !std::is_copy_assignable_v<In<Model>>,
+              "ports are declared once: copying one must not compile");
 
 TEST(Ports, ACxxTypeThatCannotHoldTheSpecIsRefusedWhenBuilt) {
   EXPECT_THROW(In<int64_t>{Float("x", 1.0)}, std::logic_error);

@@ -102,6 +102,11 @@ class In {
       throw std::logic_error("input port '" + spec_.name + "' of type " + spec_.type +
                              " is declared with a C++ type that cannot hold it");
   }
+  // Not copyable: a port is declared once, and `const In<T> kX{kX}` (a self-copy of an object not
+  // yet built, which compiles silently for a copyable class) must not compile.
+  In(const In&) = delete;
+  In& operator=(const In&) = delete;
+
   // The contract's entry: c.inputs = {kModel, kSteps, ...}.
   operator const InputSpec&() const { return spec_; }  // NOLINT(google-explicit-constructor)
   const InputSpec& spec() const { return spec_; }
