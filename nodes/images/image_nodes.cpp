@@ -9,8 +9,20 @@
 #include "png_writer.h"
 #include "sigmaflow/files.h"
 #include "sigmaflow/node.h"
+#include "sigmaflow/ports.h"
 
 namespace sf::nodes {
+
+namespace {
+
+// Declared once: each is the contract's entry and the typed reader in execute (sigmaflow/ports.h).
+const In<Latent> kLatentSamples{Port("samples", "LATENT")};
+const In<Latent> kPlotSamples{Port("samples", "LATENT")};
+const In<Latent> kPlotReference{Optional(Port("reference", "LATENT"))};
+const In<std::string> kPlotFilenamePrefix{String("filename_prefix", "plots/samples")};
+const In<std::string> kPlotTitle{String("title", "samples")};
+
+}  // namespace
 
 namespace {
 // [B, ...] in [-1, 1] -> IMAGE [B, H, W, C] in [0, 1] (ComfyUI's layout): [B, C, H, W] with C = 1
@@ -47,9 +59,9 @@ at::Tensor image_grid(const at::Tensor& bytes, int64_t cols) {
 NodeDef latent_to_image_node() {
   NodeContract c = Node("LatentToImage", "image",
                         "Maps samples in [-1, 1] to an IMAGE batch [B, H, W, C] in [0, 1] (ComfyUI's layout).",
-                        {Port("samples", "LATENT")}, {{"IMAGE", "IMAGE"}});
+                        {kLatentSamples}, {{"IMAGE", "IMAGE"}});
   return make_node(c, [](Context&, const Inputs& in) {
-    return Outputs{Value("IMAGE", to_image(in.get<Latent>("samples")->samples(), "samples"))};
+    return Outputs{Value("IMAGE", to_image(kLatentSamples(in)->samples(), kLatentSamples.name()))};
   });
 }
 
@@ -95,8 +107,7 @@ NodeDef save_image_node() {
 NodeDef plot_samples_2d_node() {
   NodeContract c = OutputNode("PlotSamples2D", "image",
                               "Scatter plot (PLplot, PNG and SVG) of 2-D samples, optionally over reference samples.",
-                              {Port("samples", "LATENT"), Optional(Port("reference", "LATENT")),
-                               String("filename_prefix", "plots/samples"), String("title", "samples")});
+                              {kPlotSamples, kPlotReference, kPlotFilenamePrefix, kPlotTitle});
   return make_node(c, [](Context& ctx, const Inputs& in) {
     auto points = [](const at::Tensor& t, const std::string& input, const std::string& label) {
       at::Tensor x = t.detach().to(at::kCPU, at::kDouble);
@@ -112,14 +123,16 @@ NodeDef plot_samples_2d_node() {
       return s;
     };
     std::vector<Series> series;
-    if (in.has("reference")) series.push_back(points(in.get<Latent>("reference")->samples(), "reference", "reference"));
-    series.push_back(points(in.get<Latent>("samples")->samples(), "samples", "samples"));
+    if (kPlotReference.given(in))
+      series.push_back(points(kPlotReference(in)->samples(), kPlotReference.name(), "reference"));
+    series.push_back(points(kPlotSamples(in)->samples(), kPlotSamples.name(), "samples"));
     std::vector<std::string> written;
-    PlotSpec spec = plot_spec(in.get_string("title"), "x1", "x2", false, false);
+    PlotSpec spec = plot_spec(kPlotTitle(in), "x1", "x2", false, false);
     spec.width = spec.height = 800;
     spec.equal_aspect = true;  // round blobs must look round
-    Status st = write_plot(output_file(ctx, in.get_string("filename_prefix"), ""), spec, series, &written);
-    if (!st.ok()) throw InputError("filename_prefix", "\"" + in.get_string("filename_prefix") + "\"", st.message());
+    const std::string& prefix = kPlotFilenamePrefix(in);
+    Status st = write_plot(output_file(ctx, prefix, ""), spec, series, &written);
+    if (!st.ok()) throw InputError(kPlotFilenamePrefix.name(), "\"" + prefix + "\"", st.message());
     for (const auto& f : written) ctx.record_output(f);
     return Outputs{};
   });

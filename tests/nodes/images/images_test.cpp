@@ -1,4 +1,4 @@
-// SaveImage (PNG decoded back with libpng), LatentToImage, PlotSamples2D.
+// SaveImage (PNG decoded back with libpng), LatentToImage, PlotSamples2D, PlotDensity1D.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 #include <png.h>
@@ -79,6 +79,26 @@ TEST(PlotSamples2D, WritesPngAndSvgAndRefusesOtherShapes) {
   auto bad = runner().run("PlotSamples2D", "{}", {{"samples", latent(at::randn({10, 3}))}});
   ASSERT_FALSE(bad.ok);
   EXPECT_EQ(bad.error_input, "samples");
+  auto bad_reference = runner().run("PlotSamples2D", "{}",
+                                    {{"samples", latent(at::randn({10, 2}))}, {"reference", latent(at::randn({10}))}});
+  ASSERT_FALSE(bad_reference.ok);
+  EXPECT_EQ(bad_reference.error_input, "reference");
+}
+
+// PlotDensity1D: the sets connected (any of samples_2..4 may be left out) on one plot; a set that
+// is not 1-D is refused naming its own input.
+TEST(PlotDensity1D, PlotsTheConnectedSetsAndNamesABadOne) {
+  auto r = runner().run("PlotDensity1D", R"({"filename_prefix": "plots/d", "labels": "a, b", "bins": 50})",
+                        {{"samples_1", latent(at::randn({400}))}, {"samples_3", latent(at::randn({400, 1}) + 3)}});
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_EQ(r.files.size(), 2u);
+  EXPECT_GT(decode(r.files[0]).width, 100);
+  EXPECT_GT(std::filesystem::file_size(r.files[1]), 1000u);
+  auto bad = runner().run("PlotDensity1D", "{}",
+                          {{"samples_1", latent(at::randn({40}))}, {"samples_3", latent(at::randn({40, 2}))}});
+  ASSERT_FALSE(bad.ok);
+  EXPECT_EQ(bad.error_input, "samples_3");
+  EXPECT_NE(bad.error.find("1-D samples"), std::string::npos) << bad.error;
 }
 
 }  // namespace
