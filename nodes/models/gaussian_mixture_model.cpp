@@ -6,8 +6,19 @@
 #include "sigmaflow/diffusion/memory.h"
 #include "sigmaflow/diffusion/noise.h"
 #include "sigmaflow/diffusion/row_blocks.h"
+#include "sigmaflow/ports.h"
 
 namespace sf::nodes {
+
+namespace {
+
+// Declared once: each is the contract's entry and the typed reader in execute (sigmaflow/ports.h).
+// SampleData
+const In<Model> kExactModel{Requires(Port("model", "MODEL"), kExactDensity)};
+const In<int64_t> kCount{Int("n", 1000, 1, 1 << 24)};
+const In<uint64_t> kSeed{Seed("seed")};
+
+}  // namespace
 
 using diffusion::GaussianMixture;
 using diffusion::MixtureParams;
@@ -218,24 +229,24 @@ NodeDef sample_data_node() {
            "n exact samples from the model's data distribution (mixtures), generated on the CPU from the seed (in "
            "chunks of 2^20 / d samples, each from its own stream of the seed) and moved to the model's device: "
            "reference samples for metrics.",
-           {Requires(Port("model", "MODEL"), kExactDensity), Int("n", 1000, 1, 1 << 24), Seed("seed")},
-           {{"LATENT", "samples"}});
+           {kExactModel, kCount, kSeed}, {{"LATENT", "samples"}});
   return make_node(c, [](Context& ctx, const Inputs& in) {
-    auto model = in.get<Model>("model");
+    auto model = kExactModel(in);
     const ExactDensity* exact = model->exact();
-    if (!exact) throw InputError("model", model->describe(), "this model cannot sample its data distribution exactly");
-    int64_t n = in.get_int("n");
+    if (!exact)
+      throw InputError(kExactModel.name(), model->describe(), "this model cannot sample its data distribution exactly");
+    int64_t n = kCount(in);
     uint64_t bytes = 0;
     if (!diffusion::checked_bytes(diffusion::batch_shape(n, model->sample_shape()), 8, bytes))
-      throw InputError("n", std::to_string(n), "the sample batch's size overflows");
+      throw InputError(kCount.name(), std::to_string(n), "the sample batch's size overflows");
     Status mem = diffusion::check_allocation(bytes, std::to_string(n) + " exact samples", 2.0);
-    if (!mem.ok()) throw InputError("n", std::to_string(n), mem.message(), Code::kResourceExhausted);
+    if (!mem.ok()) throw InputError(kCount.name(), std::to_string(n), mem.message(), Code::kResourceExhausted);
     int64_t dim = 1;
     for (int64_t v : model->sample_shape()) dim *= v;
-    at::Tensor x = sample_in_chunks(*exact, n, dim, in.get_uint("seed"), ctx.collectives());
+    at::Tensor x = sample_in_chunks(*exact, n, dim, kSeed(in), ctx.collectives());
     auto latent = std::make_shared<Latent>(x);
     latent->sampler = "exact";
-    latent->seed = static_cast<int64_t>(in.get_uint("seed"));
+    latent->seed = static_cast<int64_t>(kSeed(in));
     latent->model_fingerprint = model->fingerprint();
     return Outputs{Value(latent)};
   });
