@@ -6,8 +6,29 @@
 #include "../common/text.h"
 #include "nodes.h"
 #include "report_writer.h"
+#include "sigmaflow/ports.h"
 
 namespace sf::nodes {
+
+namespace {
+
+// Declared once: each is the contract's entry and the typed reader in execute (sigmaflow/ports.h).
+const In<Report> kReport{Optional(Port("report", "REPORT"))};
+const In<Metric> kMetric1{Optional(Port("metric_1", "METRIC"))};
+const In<Metric> kMetric2{Optional(Port("metric_2", "METRIC"))};
+const In<Metric> kMetric3{Optional(Port("metric_3", "METRIC"))};
+const In<Metric> kMetric4{Optional(Port("metric_4", "METRIC"))};
+const In<Metric> kMetric5{Optional(Port("metric_5", "METRIC"))};
+const In<Metric> kMetric6{Optional(Port("metric_6", "METRIC"))};
+const In<Metric>* const kMetrics[] = {&kMetric1, &kMetric2, &kMetric3, &kMetric4, &kMetric5, &kMetric6};
+const In<ScheduleDiagnostics> kDiagnostics{Optional(Port("diagnostics", "SCHEDULE_DIAGNOSTICS"))};
+const In<ScheduleDiagnostics> kDiagnostics2{Optional(Port("diagnostics_2", "SCHEDULE_DIAGNOSTICS"))};
+const In<std::string> kLabels{
+    Tooltip(String("labels", ""), "row names for metric_1..metric_6, comma separated (e.g. the schedules)")};
+const In<std::string> kTitle{String("title", "Scheduler comparison")};
+const In<std::string> kFilenamePrefix{String("filename_prefix", "ab/report")};
+
+}  // namespace
 
 NodeDef compare_report_node() {
   NodeContract c = OutputNode(
@@ -20,25 +41,22 @@ NodeDef compare_report_node() {
       "length when diagnostics are connected). Takes a "
       "REPORT from ScheduleSweep and/or individual METRIC values, and SCHEDULE_DIAGNOSTICS (an optimiser's held-out "
       "selection table among them; diagnostics alone make a report too). Prints the main table.",
-      {Optional(Port("report", "REPORT")), Optional(Port("metric_1", "METRIC")), Optional(Port("metric_2", "METRIC")),
-       Optional(Port("metric_3", "METRIC")), Optional(Port("metric_4", "METRIC")), Optional(Port("metric_5", "METRIC")),
-       Optional(Port("metric_6", "METRIC")), Optional(Port("diagnostics", "SCHEDULE_DIAGNOSTICS")),
-       Optional(Port("diagnostics_2", "SCHEDULE_DIAGNOSTICS")),
-       Tooltip(String("labels", ""), "row names for metric_1..metric_6, comma separated (e.g. the schedules)"),
-       String("title", "Scheduler comparison"), String("filename_prefix", "ab/report")});
+      {kReport, kMetric1, kMetric2, kMetric3, kMetric4, kMetric5, kMetric6, kDiagnostics, kDiagnostics2, kLabels,
+       kTitle, kFilenamePrefix});
   // Nothing connected is a graph error, found by `validate` before any other node runs.
-  c.constraints.push_back(AnyOf({"report", "metric_1", "metric_2", "metric_3", "metric_4", "metric_5", "metric_6",
-                                 "diagnostics", "diagnostics_2"},
+  c.constraints.push_back(AnyOf({kReport.name(), kMetric1.name(), kMetric2.name(), kMetric3.name(), kMetric4.name(),
+                                 kMetric5.name(), kMetric6.name(), kDiagnostics.name(), kDiagnostics2.name()},
                                 "a report needs a REPORT, METRIC or SCHEDULE_DIAGNOSTICS input"));
   return make_node(c, [](Context& ctx, const Inputs& in) {
     Report report;
-    if (in.has("report")) report = *in.get<Report>("report");
+    if (kReport.given(in)) report = *kReport(in);
     // Individual metrics become cells labelled by `labels` (or their provenance).
-    std::vector<std::string> labels = split_commas(in.get_string("labels"));
+    std::vector<std::string> labels = split_commas(kLabels(in));
     for (int k = 1; k <= 6; ++k) {
-      std::string name = "metric_" + std::to_string(k);
-      if (!in.has(name)) continue;
-      auto m = in.get<Metric>(name);
+      const In<Metric>& port = *kMetrics[k - 1];
+      if (!port.given(in)) continue;
+      auto m = port(in);
+      const std::string& name = port.name();
       ReportCell cell;
       const std::string& label =
           static_cast<size_t>(k - 1) < labels.size() ? labels[static_cast<size_t>(k - 1)] : std::string();
@@ -62,20 +80,20 @@ NodeDef compare_report_node() {
       else
         report.cells.push_back(cell);
     }
-    for (const char* d : {"diagnostics", "diagnostics_2"})
-      if (in.has(d)) report.diagnostics.push_back(in.get<ScheduleDiagnostics>(d));
+    for (const In<ScheduleDiagnostics>* d : {&kDiagnostics, &kDiagnostics2})
+      if (d->given(in)) report.diagnostics.push_back((*d)(in));
     if (report.cells.empty() && report.diagnostics.empty())
-      throw InputError("report", "null",
+      throw InputError(kReport.name(), "null",
                        "nothing to report: connect a REPORT (ScheduleSweep), METRIC or SCHEDULE_DIAGNOSTICS inputs");
-    const std::string& prefix = in.get_string("filename_prefix");
+    const std::string& prefix = kFilenamePrefix(in);
     ReportFiles files;
     PathFor path_for = [&](const std::string& suffix) {
-      auto p = ctx.output_path(prefix, suffix, "filename_prefix");
-      if (!p.ok()) throw InputError("filename_prefix", "\"" + prefix + "\"", p.status().message());
+      auto p = ctx.output_path(prefix, suffix, kFilenamePrefix.name());
+      if (!p.ok()) throw InputError(kFilenamePrefix.name(), "\"" + prefix + "\"", p.status().message());
       return *p;
     };
-    Status st = write_report(report, in.get_string("title"), path_for, ctx.graph_json(), ctx.versions(), &files);
-    if (!st.ok()) throw InputError("filename_prefix", "\"" + prefix + "\"", st.message());
+    Status st = write_report(report, kTitle(in), path_for, ctx.graph_json(), ctx.versions(), &files);
+    if (!st.ok()) throw InputError(kFilenamePrefix.name(), "\"" + prefix + "\"", st.message());
     for (const auto& f : files.written) ctx.record_output(f);
     if (!files.table_text.empty()) {
       std::string primary = report.metric_names.front();
